@@ -1,0 +1,18 @@
+"""A declarative reconciler for AWS Clean Rooms.
+
+A tour of the package, following the data from YAML to a boto3 call:
+
+- ``errors``: the ReconcilerError tree, Diagnostic and SourceLocation.
+- ``aws_model``: botocore's service models, the only source of API facts (limits, enums, shapes).
+- ``spec``: loading YAML stacks with source positions, pydantic models, validation checks,
+  JSON Schema generation.
+- ``emulator``: the in-process Clean Rooms service that answers boto3 clients locally,
+  persisted in DuckDB (the default ``local`` backend).
+- ``engine``: protected queries on local data: analysis-rule enforcement (sqlglot) and
+  execution (DuckDB).
+- ``cli``: the ``reconciler`` command; the only place errors become text and exit codes.
+"""
+
+__all__ = ["__version__"]
+
+__version__ = "0.1.0"

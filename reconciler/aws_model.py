@@ -1,0 +1,27 @@
+"""Botocore's service models, loaded once: the tool's only source of knowledge about the API.
+
+Limits (lengths, patterns, enums, list sizes), operations, HTTP bindings and documentation
+strings all come from here at run time, never copied by hand.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import botocore.session
+from botocore.model import ServiceModel
+
+__all__ = ["service_model"]
+
+
+@functools.cache
+def service_model(service_name: str = "cleanrooms") -> ServiceModel:
+    """Return botocore's model for ``cleanrooms`` or ``cleanroomsml`` (cached per process).
+
+    Args:
+        service_name: the botocore service name.
+
+    Returns:
+        The ``botocore.model.ServiceModel``.
+    """
+    return botocore.session.get_session().get_service_model(service_name)

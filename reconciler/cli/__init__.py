@@ -1,0 +1,81 @@
+"""The ``reconciler`` command line: parse options, call one library function, render, exit.
+
+Each command lives in its own module in this package and exposes a click command named
+``command``; ``COMMAND_MODULES`` lists them. This package is the only place where an exception
+becomes text and an exit code.
+
+Exit codes (as Terraform's):
+
+====  ==========================================================================
+0     success; for ``plan --detailed-exitcode`` and ``drift``: no changes
+1     error: invalid spec, refused query, failed apply, bad usage (click's 2 is remapped)
+2     success with changes (``plan --detailed-exitcode``), drift found (``drift``)
+====  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+
+import click
+
+from reconciler.errors import ReconcilerError
+
+__all__ = ["main", "cli"]
+
+#: Modules of this package that each define one click command named ``command``.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="cleanrooms-reconciler", prog_name="reconciler")
+def cli() -> None:
+    """Declarative reconciler for AWS Clean Rooms collaborations."""
+
+
+for _name in COMMAND_MODULES:
+    cli.add_command(importlib.import_module(f"reconciler.cli.{_name}").command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code (the console script calls ``sys.exit`` on it).
+
+    Args:
+        argv: arguments without the program name; ``None`` means ``sys.argv[1:]``.
+
+    Returns:
+        The process exit code (see the module docstring).
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = cli.main(args=args, prog_name="reconciler", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.UsageError as exc:
+        exc.show()
+        return 1
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return 1
+    except ReconcilerError as exc:
+        click.echo(exc.to_text(), err=True)
+        return 1
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return 130
+    except Exception:  # noqa: BLE001 - anything else is a bug in the tool, not in the user's input
+        traceback.print_exc()
+        click.echo("error: this is a bug in reconciler; please report it with the traceback above.", err=True)
+        return 1
+    return int(result or 0)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
