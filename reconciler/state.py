@@ -1,0 +1,297 @@
+"""State: an immutable snapshot of what a backend observed, keyed by Address, and its cache file.
+
+Identity lives in the cloud, not in this file: every taggable resource the tool creates carries the
+tags ``reconciler:stack`` and ``reconciler:address`` (see ``identity_tags``), and sub-resources
+that cannot be tagged (analysis rules, collaboration members) are identified by their parent and
+their type. The file ``.reconciler/state.json`` is only a cache of that identity (Address -> id,
+arn) plus the last observed attributes: it is written atomically (temporary file +
+``os.replace``), and when it is missing, stale or corrupt the next read simply rebuilds it from
+the tags. This module does not call any API and does not know how resources are diffed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from reconciler.errors import StateError
+
+__all__ = [
+    "ADDRESS_TAG",
+    "STACK_TAG",
+    "STATE_FORMAT_VERSION",
+    "ObservedResource",
+    "State",
+    "StateCache",
+    "describe_fingerprint_changes",
+    "identity_tags",
+    "write_atomically",
+]
+
+#: Tag naming the stack that manages a resource.
+STACK_TAG = "reconciler:stack"
+#: Tag naming the resource's Address within its stack.
+ADDRESS_TAG = "reconciler:address"
+#: Version of the ``.reconciler/state.json`` document.
+STATE_FORMAT_VERSION = 1
+
+
+def identity_tags(stack: str, address: object) -> dict[str, str]:
+    """Return the tags that tie a created resource to its stack and address.
+
+    Args:
+        stack: the stack name.
+        address: the resource's Address (printed with ``str``).
+
+    Returns:
+        ``{"reconciler:stack": stack, "reconciler:address": str(address)}``.
+    """
+    return {STACK_TAG: stack, ADDRESS_TAG: str(address)}
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+@dataclass(frozen=True)
+class ObservedResource:
+    """One resource as a backend saw it.
+
+    Args:
+        address: the resource's Address (from its tags, or from its parent and type).
+        kind: the resource kind (the Address's kind, kept for readers without the registry).
+        id: the AWS identifier (for analysis rules: the rule type; for members: the account id).
+        arn: the ARN, when the resource has one.
+        attributes: the normalized, API-shaped attributes (same normal form as desired resources).
+        owner: the account id that owns (and must write) the resource.
+        parent_ids: identifiers of parents, by API parameter name (e.g. ``membershipIdentifier``),
+            so that updates and deletes can be addressed without re-reading the parents.
+    """
+
+    address: Any
+    kind: str
+    id: str
+    arn: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    owner: str = ""
+    parent_ids: Mapping[str, str] = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        """A short hash of everything observed about this resource (for stale-plan checks)."""
+        payload = [self.kind, self.id, self.arn, self.attributes, self.owner]
+        return hashlib.sha256(_canonical(payload).encode()).hexdigest()[:16]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form used in the state cache."""
+        return {
+            "address": str(self.address),
+            "kind": self.kind,
+            "id": self.id,
+            "arn": self.arn,
+            "owner": self.owner,
+            "parentIds": dict(self.parent_ids),
+            "attributes": self.attributes,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], address: Any) -> ObservedResource:
+        """Rebuild from ``to_json`` output; ``address`` is the parsed Address."""
+        return cls(
+            address=address,
+            kind=str(data["kind"]),
+            id=str(data["id"]),
+            arn=data.get("arn"),
+            attributes=dict(data.get("attributes") or {}),
+            owner=str(data.get("owner") or ""),
+            parent_ids=dict(data.get("parentIds") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class State:
+    """An immutable snapshot: Address -> ObservedResource. Absent means not found (not an error).
+
+    Args:
+        resources: the observed resources by Address.
+        stack: the stack whose resources these are.
+    """
+
+    resources: Mapping[Any, ObservedResource] = field(default_factory=dict)
+    stack: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "resources", MappingProxyType(dict(self.resources)))
+
+    def get(self, address: Any) -> ObservedResource | None:
+        """The observed resource at ``address``, or None when the backend has none."""
+        return self.resources.get(address)
+
+    def __contains__(self, address: object) -> bool:
+        return address in self.resources
+
+    def __iter__(self) -> Iterator[ObservedResource]:
+        return iter(self.resources[a] for a in sorted(self.resources, key=str))
+
+    def __len__(self) -> int:
+        return len(self.resources)
+
+    def with_resource(self, resource: ObservedResource) -> State:
+        """A copy with ``resource`` added or replaced (states are never mutated)."""
+        return State({**self.resources, resource.address: resource}, self.stack)
+
+    def without(self, address: Any) -> State:
+        """A copy without ``address``."""
+        return State({a: r for a, r in self.resources.items() if a != address}, self.stack)
+
+    def resource_fingerprints(self) -> dict[str, str]:
+        """Per-address fingerprints, so a stale plan can name what changed."""
+        return {str(a): r.fingerprint() for a, r in self.resources.items()}
+
+    def fingerprint(self) -> str:
+        """One hash over every observed resource (the plan records it; apply compares it)."""
+        return hashlib.sha256(_canonical(sorted(self.resource_fingerprints().items())).encode()).hexdigest()
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form used in the state cache (sorted by address)."""
+        return {"stack": self.stack, "resources": [r.to_json() for r in self]}
+
+
+def describe_fingerprint_changes(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
+    """Say, per address, how two ``resource_fingerprints`` maps differ.
+
+    Args:
+        before: fingerprints recorded when the plan was made.
+        after: fingerprints observed now.
+
+    Returns:
+        Sorted lines such as ``"membership.retail.adtech was deleted"``.
+    """
+    lines = []
+    for address in sorted(set(before) | set(after)):
+        old, new = before.get(address), after.get(address)
+        if old == new:
+            continue
+        if old is None:
+            lines.append(f"{address} appeared")
+        elif new is None:
+            lines.append(f"{address} was deleted")
+        else:
+            lines.append(f"{address} was modified")
+    return lines
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old or the new file, never half of one.
+
+    Args:
+        path: destination; its directory is created if needed.
+        text: the complete new content.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+class StateCache:
+    """The ``.reconciler/state.json`` cache: last observed State per backend and stack.
+
+    Reading never fails on a bad file: a missing, corrupt or foreign cache is treated as empty
+    (the plan rebuilds identity from tags) and the reason is kept in ``problem`` for display.
+
+    Args:
+        path: the cache file (default ``.reconciler/state.json`` in the working directory).
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or Path(".reconciler") / "state.json"
+        self.problem = ""
+        self._lock = threading.Lock()
+
+    def _load_document(self) -> dict[str, Any]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        except (OSError, UnicodeDecodeError) as exc:
+            self.problem = f"state cache {self.path} is unreadable ({exc}); rebuilding it from tags"
+            return {}
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            self.problem = f"state cache {self.path} is corrupt ({exc.msg}); rebuilding it from tags"
+            return {}
+        if not isinstance(doc, dict) or doc.get("formatVersion") != STATE_FORMAT_VERSION:
+            self.problem = f"state cache {self.path} has an unknown format; rebuilding it from tags"
+            return {}
+        entries = doc.get("entries")
+        return entries if isinstance(entries, dict) else {}
+
+    @staticmethod
+    def _key(backend: str, stack: str) -> str:
+        return f"{backend}/{stack}"
+
+    def load(self, backend: str, stack: str, parse_address: Any = str) -> State:
+        """The cached State for ``stack`` on ``backend``; empty when there is no usable cache.
+
+        Args:
+            backend: ``local`` or ``aws``.
+            stack: the stack name.
+            parse_address: turns the stored address string back into an Address.
+
+        Returns:
+            The cached State (possibly empty).
+        """
+        with self._lock:
+            entry = self._load_document().get(self._key(backend, stack))
+        if not isinstance(entry, dict):
+            return State({}, stack)
+        resources: dict[Any, ObservedResource] = {}
+        try:
+            for item in entry.get("resources", []):
+                address = parse_address(item["address"])
+                resources[address] = ObservedResource.from_json(item, address)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            self.problem = f"state cache {self.path} has a bad entry ({exc}); rebuilding it from tags"
+            return State({}, stack)
+        return State(resources, stack)
+
+    def save(self, backend: str, state: State) -> None:
+        """Replace the cached State of ``state.stack`` on ``backend`` (atomic write).
+
+        Args:
+            backend: ``local`` or ``aws``.
+            state: the snapshot to cache.
+        """
+        with self._lock:
+            entries = self._load_document()
+            entries[self._key(backend, state.stack)] = state.to_json()
+            doc = {"formatVersion": STATE_FORMAT_VERSION, "entries": entries}
+            try:
+                write_atomically(self.path, json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n")
+            except OSError as exc:
+                raise StateError(
+                    f"cannot write the state cache {self.path}: {exc}",
+                    hint="check that the directory is writable",
+                ) from exc
+
+    def addresses(self, backend: str, stack: str) -> Iterable[str]:
+        """The addresses cached for ``stack`` (for ``state list``)."""
+        return [str(r.address) for r in self.load(backend, stack)]
