@@ -1,0 +1,712 @@
+"""The registry of resource types: each Clean Rooms resource type described once, as data.
+
+A ``ResourceType`` says, for one ``Kind``: its operations (create / get / list / update / delete),
+the key of the resource in their responses, its identifier fields, its references to other
+resources (parents first), whether it is taggable, whether deleting it is irreversible, and how
+an observed API response is put into the same normal form as a desired resource.
+
+Which fields are create-only and which are updatable is *not* written here: it is derived at run
+time from botocore's service model (a field of ``Create*`` whose name, or its declared alias, is
+not a field of ``Update*`` is create-only; nested structures are compared member by member), and
+cross-checked against ``../shared/design/immutability.yaml`` in ``tests/planner``. Adding a
+resource type means adding one descriptor to ``REGISTRY``; diff, plan and render read the table.
+
+Values that the planner and the apply share:
+
+- ``Resource``: a desired or observed resource in normal form (API request field names, Refs for
+  references to other managed resources, defaults filled, server-set fields dropped, unordered
+  lists sorted, empty values dropped).
+- ``Ref``: a logical reference (``Ref(Address, "id")``) kept in attributes until apply resolves it
+  to the referenced resource's id or ARN.
+- ``normalize_observed`` turns a raw Get/List response into that normal form; ``canonical`` does the
+  same to desired attributes. After both, equal means "no change".
+- ``ResourceType.request`` builds the parameters of one operation (with Refs still unresolved).
+
+This module does not call AWS and does not decide actions (that is ``diff.py``).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from botocore.model import Shape, StructureShape
+
+from reconciler.addresses import Address, Kind
+from reconciler.aws_model import service_model
+from reconciler.errors import SourceLocation
+
+__all__ = [
+    "ADDRESS_TAG",
+    "MANAGED_TAG_PREFIX",
+    "REGISTRY",
+    "SELF",
+    "STACK_TAG",
+    "Ref",
+    "Reference",
+    "Resource",
+    "ResourceType",
+    "canonical",
+    "descriptor",
+    "identity_tags",
+    "is_create_only",
+    "normalize_observed",
+    "path_text",
+]
+
+#: Tags the tool puts on every taggable resource it creates; never part of a diff.
+MANAGED_TAG_PREFIX = "reconciler:"
+STACK_TAG = "reconciler:stack"
+ADDRESS_TAG = "reconciler:address"
+
+#: In ``ResourceType.identifiers``: "this resource's own id".
+SELF = "@self"
+
+OperationRole = Literal["create", "get", "list", "update", "delete"]
+
+
+def identity_tags(stack: str, address: Address) -> dict[str, str]:
+    """Tags that name a resource's stack and address, so it can be found again without state.
+
+    Args:
+        stack: the stack name.
+        address: the resource's Address.
+
+    Returns:
+        ``{"reconciler:stack": stack, "reconciler:address": str(address)}``.
+    """
+    return {STACK_TAG: stack, ADDRESS_TAG: str(address)}
+
+
+@dataclass(frozen=True, order=True)
+class Ref:
+    """A reference to another managed resource, resolved to its id or ARN only at apply time.
+
+    In plan files it is written ``{"$ref": "<address>", "field": "id"}``.
+
+    Args:
+        address: the referenced resource.
+        field: ``"id"``, ``"arn"`` or ``"accountId"`` (what the API wants in this place).
+    """
+
+    address: Address
+    field: str = "id"
+
+    def __str__(self) -> str:
+        return f"{self.address}.{self.field}"
+
+    def to_json(self) -> dict[str, str]:
+        return {"$ref": str(self.address), "field": self.field}
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One resource, desired (from the spec) or observed (from a backend), in normal form.
+
+    Args:
+        address: where it lives in the stack.
+        attributes: API-shaped fields (request names), normal form; Refs for references.
+        owner: member key of the account that makes this resource's calls.
+        account_id: that account's 12-digit id, when known.
+        source: where the spec declares it (desired only); messages point there.
+        prevent_destroy: ``lifecycle.preventDestroy`` from the spec: never delete or replace it.
+        managed: observed only: it carries this stack's tags (or its parent does), so a spec
+            without it means DELETE. Unmanaged observed resources are never touched.
+        id: observed only: the service's id for it.
+        arn: observed only: its ARN.
+    """
+
+    address: Address
+    attributes: Mapping[str, Any]
+    owner: str | None = None
+    account_id: str | None = None
+    source: SourceLocation | None = None
+    prevent_destroy: bool = False
+    managed: bool = True
+    id: str | None = None
+    arn: str | None = None
+
+    @property
+    def kind(self) -> Kind:
+        return self.address.kind
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A request field that points at another managed resource.
+
+    Args:
+        kind: the Kind pointed at.
+        response_field: dotted path of the same value in Get/List responses (``membershipId``).
+        field: which value of the target the API wants (``"id"`` or ``"arn"``).
+        derive: for parents: the target's Address computed from this resource's own Address.
+            Without it, observed values are mapped back through the id/ARN table.
+    """
+
+    kind: Kind
+    response_field: str
+    field: str = "id"
+    derive: Callable[[Address], Address] | None = None
+
+
+def _parent(kind: Kind, *meanings: str) -> Callable[[Address], Address]:
+    return lambda a: Address(kind, tuple(a.part(m) for m in meanings))
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """Everything the planner and the backend need to know about one resource type.
+
+    Args:
+        kind: the Kind described.
+        create, get, list, update, delete: operation names (None when the API has none).
+        response_key: key of the resource in the Create/Get/Update response.
+        list_key: key of the summaries list in the List response.
+        identifiers: request field -> where its value comes from: ``SELF`` (own id) or an
+            attribute name (its value, often a Ref). Each operation takes those its input has.
+        references: request field path -> Reference, for fields that point at other resources.
+        fields_shape: the shape whose members are the fields (default: the Create input).
+        response_renames: response field -> request field, where the API names them apart.
+        update_aliases: create field -> the Update input's name for it.
+        delegated: fields sent on create but managed through another Kind (a collaboration's
+            members are ``member`` resources), so never compared on this one.
+        via_change_request: field -> collaboration change type that changes it in place.
+        defaults: dotted path -> the value the service assumes when the field is absent.
+        computed_if_absent: fields the service fills when the request omits them.
+        ordered_lists: dotted paths of lists whose order the service keeps and means.
+        create_first_on: create-only fields that are unique names: when one of them changes the
+            new resource can be created before the old one is deleted.
+        taggable: changes to ``tags`` go through TagResource/UntagResource.
+        irreversible_delete: why deleting it can never be undone ("" when it can).
+        caller: who makes the calls, in words.
+    """
+
+    kind: Kind
+    create: str | None
+    get: str | None
+    list: str | None
+    update: str | None
+    delete: str | None
+    response_key: str
+    list_key: str
+    identifiers: Mapping[str, str]
+    references: Mapping[str, Reference] = field(default_factory=dict)
+    fields_shape: str | None = None
+    response_renames: Mapping[str, str] = field(default_factory=dict)
+    update_aliases: Mapping[str, str] = field(default_factory=dict)
+    delegated: frozenset[str] = frozenset()
+    via_change_request: Mapping[str, str] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    computed_if_absent: frozenset[str] = frozenset()
+    ordered_lists: frozenset[str] = frozenset()
+    create_first_on: frozenset[str] = frozenset()
+    taggable: bool = True
+    irreversible_delete: str = ""
+    caller: str = "the owner"
+
+    # -- derived from the service model ---------------------------------------------------
+
+    def operation(self, role: OperationRole) -> str | None:
+        """The API operation for a role (``"create"``, ``"update"``, ...), or None."""
+        return getattr(self, role)  # type: ignore[no-any-return]
+
+    @functools.cached_property
+    def _fields_shape(self) -> StructureShape:
+        model = service_model()
+        if self.fields_shape:
+            shape = model.shape_for(self.fields_shape)
+        else:
+            assert self.create is not None, f"{self.kind}: needs create or fields_shape"
+            shape = model.operation_model(self.create).input_shape
+        assert isinstance(shape, StructureShape)
+        return shape
+
+    @functools.cached_property
+    def fields(self) -> tuple[str, ...]:
+        """Every attribute a desired resource of this type may carry (Create input members)."""
+        return tuple(self._fields_shape.members)
+
+    @functools.cached_property
+    def updatable(self) -> tuple[str, ...]:
+        """Top-level fields an update changes in place (Update* input, tags, change requests)."""
+        update_members = self._update_members()
+        out = [
+            f
+            for f in self.fields
+            if f not in self.delegated
+            and (
+                self.update_aliases.get(f, f) in update_members
+                or f in self.via_change_request
+                or (f == "tags" and self.taggable)
+            )
+            and f not in self.identifiers
+        ]
+        return tuple(out)
+
+    @functools.cached_property
+    def create_only(self) -> tuple[str, ...]:
+        """Field paths whose change forces a replacement (dotted for nested ones).
+
+        A top-level field is create-only when Update* lacks it; a structure that Update* also
+        takes is compared member by member (``parameters.accessBudget.resourceArn``).
+        """
+        update_members = self._update_members()
+        out: list[str] = []
+        for name, shape in self._fields_shape.members.items():
+            if name in self.delegated or name in self.via_change_request or name == "tags":
+                continue
+            alias = self.update_aliases.get(name, name)
+            if alias not in update_members or name in self.identifiers:
+                out.append(name)
+            else:
+                out.extend(_nested_create_only(name, shape, update_members[alias]))
+        return tuple(out)
+
+    def _update_members(self) -> Mapping[str, Shape]:
+        if self.update is None:
+            return {}
+        shape = service_model().operation_model(self.update).input_shape
+        return dict(shape.members) if shape is not None else {}
+
+    @property
+    def parents(self) -> tuple[Kind, ...]:
+        """Kinds this one depends on (from its references), in declaration order."""
+        return tuple(dict.fromkeys(r.kind for r in self.references.values()))
+
+    def compared(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        """The attributes a diff compares: everything but delegated fields."""
+        return {k: v for k, v in attributes.items() if k not in self.delegated}
+
+    def request(
+        self,
+        role: OperationRole,
+        resource: Resource,
+        *,
+        fields: Iterable[str] | None = None,
+    ) -> dict[str, Any]:
+        """Build one operation's parameters for a resource (Refs left for apply to resolve).
+
+        Args:
+            role: which operation.
+            resource: the desired resource (create, update) or observed one (get, delete).
+            fields: for update: the top-level fields to send (default: every updatable field
+                the Update input takes).
+
+        Returns:
+            The parameters: identifiers (``SELF`` as ``Ref(address, "id")``) plus, for create,
+            every attribute, and for update the chosen fields under the Update input's names.
+        """
+        op = self.operation(role)
+        if op is None:
+            raise ValueError(f"{self.kind} has no {role} operation")
+        accepted = service_model().operation_model(op).input_shape.members
+        params: dict[str, Any] = {}
+        for name, source in self.identifiers.items():
+            if name not in accepted:
+                continue
+            if source == SELF:
+                params[name] = Ref(resource.address, "id")
+            elif source in resource.attributes:
+                params[name] = resource.attributes[source]
+        if role == "create":
+            params.update({k: v for k, v in resource.attributes.items() if k in accepted})
+        elif role == "update":
+            chosen = self.updatable if fields is None else tuple(fields)
+            for name in chosen:
+                alias = self.update_aliases.get(name, name)
+                if alias in accepted and name in resource.attributes and name not in params:
+                    params[alias] = resource.attributes[name]
+        return params
+
+
+def _nested_create_only(prefix: str, create_shape: Shape, update_shape: Shape) -> list[str]:
+    if not (isinstance(create_shape, StructureShape) and isinstance(update_shape, StructureShape)):
+        return []
+    out: list[str] = []
+    for name, shape in create_shape.members.items():
+        path = f"{prefix}.{name}"
+        if name not in update_shape.members:
+            out.append(path)
+        else:
+            out.extend(_nested_create_only(path, shape, update_shape.members[name]))
+    return out
+
+
+_COLLAB = _parent(Kind.COLLABORATION, "collaboration")
+_MEMBERSHIP_OF_OWNER = _parent(Kind.MEMBERSHIP, "collaboration", "owner")
+
+_RULE_RENAMES = {"policy": "analysisRulePolicy", "type": "analysisRuleType"}
+_JOIN_DEFAULTS = {
+    "analysisRulePolicy.v1.aggregation.allowedJoinOperators": ["AND"],
+    "analysisRulePolicy.v1.list.allowedJoinOperators": ["AND"],
+}
+
+#: Every managed resource type. Order = Kind order (parents first).
+REGISTRY: Mapping[Kind, ResourceType] = {
+    d.kind: d
+    for d in (
+        ResourceType(
+            kind=Kind.COLLABORATION,
+            create="CreateCollaboration",
+            get="GetCollaboration",
+            list="ListCollaborations",
+            update="UpdateCollaboration",
+            delete="DeleteCollaboration",
+            response_key="collaboration",
+            list_key="collaborationList",
+            identifiers={"collaborationIdentifier": SELF},
+            response_renames={"autoApprovedChangeTypes": "autoApprovedChangeRequestTypes"},
+            delegated=frozenset(
+                {
+                    "members",
+                    "creatorMemberAbilities",
+                    "creatorMLMemberAbilities",
+                    "creatorDisplayName",
+                    "creatorPaymentConfiguration",
+                }
+            ),
+            via_change_request={"autoApprovedChangeRequestTypes": "EDIT_AUTO_APPROVED_CHANGE_TYPES"},
+            defaults={"isMetricsEnabled": False},
+            irreversible_delete="deleting a collaboration ends every member's access to it for good",
+            caller="the collaboration creator",
+        ),
+        ResourceType(
+            kind=Kind.MEMBER,
+            create=None,  # created by CreateCollaboration or an ADD_MEMBER change request
+            get=None,
+            list="ListMembers",
+            update=None,  # abilities change through GRANT/REVOKE change requests
+            delete="DeleteMember",
+            response_key="member",
+            list_key="memberSummaries",
+            identifiers={"collaborationIdentifier": "collaborationIdentifier", "accountId": "accountId"},
+            references={
+                "collaborationIdentifier": Reference(Kind.COLLABORATION, "collaborationId", derive=_COLLAB)
+            },
+            fields_shape="MemberSpecification",
+            response_renames={"abilities": "memberAbilities", "mlAbilities": "mlMemberAbilities"},
+            via_change_request={
+                "memberAbilities": "GRANT_RECEIVE_RESULTS_ABILITY/REVOKE_RECEIVE_RESULTS_ABILITY"
+            },
+            taggable=False,
+            irreversible_delete="a removed member can never rejoin the collaboration",
+            caller="the collaboration creator",
+        ),
+        ResourceType(
+            kind=Kind.MEMBERSHIP,
+            create="CreateMembership",
+            get="GetMembership",
+            list="ListMemberships",
+            update="UpdateMembership",
+            delete="DeleteMembership",
+            response_key="membership",
+            list_key="membershipSummaries",
+            identifiers={"membershipIdentifier": SELF},
+            references={
+                "collaborationIdentifier": Reference(Kind.COLLABORATION, "collaborationId", derive=_COLLAB)
+            },
+            update_aliases={"paymentConfiguration": "membershipPaymentConfiguration"},
+            defaults={"isMetricsEnabled": False},
+            irreversible_delete="deleting a membership is leaving the collaboration; a member cannot rejoin",
+            caller="the member",
+        ),
+        ResourceType(
+            kind=Kind.CONFIGURED_TABLE,
+            create="CreateConfiguredTable",
+            get="GetConfiguredTable",
+            list="ListConfiguredTables",
+            update="UpdateConfiguredTable",
+            delete="DeleteConfiguredTable",
+            response_key="configuredTable",
+            list_key="configuredTableSummaries",
+            identifiers={"configuredTableIdentifier": SELF},
+            caller="the table owner",
+        ),
+        ResourceType(
+            kind=Kind.ANALYSIS_RULE,
+            create="CreateConfiguredTableAnalysisRule",
+            get="GetConfiguredTableAnalysisRule",
+            list=None,  # at most one per table; found through the table's analysisRuleTypes
+            update="UpdateConfiguredTableAnalysisRule",
+            delete="DeleteConfiguredTableAnalysisRule",
+            response_key="analysisRule",
+            list_key="",
+            identifiers={
+                "configuredTableIdentifier": "configuredTableIdentifier",
+                "analysisRuleType": "analysisRuleType",
+            },
+            references={
+                "configuredTableIdentifier": Reference(
+                    Kind.CONFIGURED_TABLE,
+                    "configuredTableId",
+                    derive=_parent(Kind.CONFIGURED_TABLE, "owner", "table"),
+                )
+            },
+            response_renames=_RULE_RENAMES,
+            defaults=_JOIN_DEFAULTS,
+            taggable=False,
+            caller="the table owner",
+        ),
+        ResourceType(
+            kind=Kind.ASSOCIATION,
+            create="CreateConfiguredTableAssociation",
+            get="GetConfiguredTableAssociation",
+            list="ListConfiguredTableAssociations",
+            update="UpdateConfiguredTableAssociation",
+            delete="DeleteConfiguredTableAssociation",
+            response_key="configuredTableAssociation",
+            list_key="configuredTableAssociationSummaries",
+            identifiers={
+                "membershipIdentifier": "membershipIdentifier",
+                "configuredTableAssociationIdentifier": SELF,
+            },
+            references={
+                "membershipIdentifier": Reference(
+                    Kind.MEMBERSHIP, "membershipId", derive=_MEMBERSHIP_OF_OWNER
+                ),
+                "configuredTableIdentifier": Reference(Kind.CONFIGURED_TABLE, "configuredTableId"),
+            },
+            create_first_on=frozenset({"name"}),
+            caller="the table owner",
+        ),
+        ResourceType(
+            kind=Kind.ASSOCIATION_RULE,
+            create="CreateConfiguredTableAssociationAnalysisRule",
+            get="GetConfiguredTableAssociationAnalysisRule",
+            list=None,
+            update="UpdateConfiguredTableAssociationAnalysisRule",
+            delete="DeleteConfiguredTableAssociationAnalysisRule",
+            response_key="analysisRule",
+            list_key="",
+            identifiers={
+                "membershipIdentifier": "membershipIdentifier",
+                "configuredTableAssociationIdentifier": "configuredTableAssociationIdentifier",
+                "analysisRuleType": "analysisRuleType",
+            },
+            references={
+                "membershipIdentifier": Reference(
+                    Kind.MEMBERSHIP, "membershipIdentifier", derive=_MEMBERSHIP_OF_OWNER
+                ),
+                "configuredTableAssociationIdentifier": Reference(
+                    Kind.ASSOCIATION,
+                    "configuredTableAssociationId",
+                    derive=_parent(Kind.ASSOCIATION, "collaboration", "owner", "name"),
+                ),
+            },
+            response_renames=_RULE_RENAMES,
+            taggable=False,
+            caller="the table owner",
+        ),
+        ResourceType(
+            kind=Kind.ANALYSIS_TEMPLATE,
+            create="CreateAnalysisTemplate",
+            get="GetAnalysisTemplate",
+            list="ListAnalysisTemplates",
+            update="UpdateAnalysisTemplate",
+            delete="DeleteAnalysisTemplate",
+            response_key="analysisTemplate",
+            list_key="analysisTemplateSummaries",
+            identifiers={"membershipIdentifier": "membershipIdentifier", "analysisTemplateIdentifier": SELF},
+            references={
+                "membershipIdentifier": Reference(
+                    Kind.MEMBERSHIP, "membershipId", derive=_MEMBERSHIP_OF_OWNER
+                )
+            },
+            computed_if_absent=frozenset({"schema"}),
+            ordered_lists=frozenset({"analysisParameters"}),
+            create_first_on=frozenset({"name"}),
+            caller="the template's author",
+        ),
+        ResourceType(
+            kind=Kind.PRIVACY_BUDGET_TEMPLATE,
+            create="CreatePrivacyBudgetTemplate",
+            get="GetPrivacyBudgetTemplate",
+            list="ListPrivacyBudgetTemplates",
+            update="UpdatePrivacyBudgetTemplate",
+            delete="DeletePrivacyBudgetTemplate",
+            response_key="privacyBudgetTemplate",
+            list_key="privacyBudgetTemplateSummaries",
+            identifiers={
+                "membershipIdentifier": "membershipIdentifier",
+                "privacyBudgetTemplateIdentifier": SELF,
+                "privacyBudgetType": "privacyBudgetType",
+            },
+            references={
+                "membershipIdentifier": Reference(
+                    Kind.MEMBERSHIP, "membershipId", derive=_MEMBERSHIP_OF_OWNER
+                ),
+                "parameters.accessBudget.resourceArn": Reference(
+                    Kind.ANALYSIS_TEMPLATE, "parameters.accessBudget.resourceArn", field="arn"
+                ),
+            },
+            computed_if_absent=frozenset({"autoRefresh"}),
+            caller="the member who owns the budgeted tables",
+        ),
+    )
+}
+
+
+def descriptor(kind: Kind | str) -> ResourceType:
+    """The ResourceType of a Kind.
+
+    Args:
+        kind: a Kind or its value.
+
+    Returns:
+        The registered descriptor.
+    """
+    return REGISTRY[Kind(kind)]
+
+
+def path_text(path: Iterable[str | int]) -> str:
+    """Dotted form of a field path: ``("a", "b", 0, "c")`` -> ``a.b[0].c``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def is_create_only(kind: Kind, path: str) -> bool:
+    """Whether changing the field at ``path`` (dotted, may index lists) forces a replacement.
+
+    Args:
+        kind: the resource's Kind.
+        path: e.g. ``parameters.accessBudget.resourceArn`` or ``allowedColumns[2]``.
+
+    Returns:
+        True if ``path`` is, or lies inside, a create-only field.
+    """
+    bare = path.split("[", 1)[0]
+    return any(bare == p or bare.startswith(p + ".") for p in descriptor(kind).create_only)
+
+
+# -- normal form ----------------------------------------------------------------------------
+
+
+def _get(data: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _set(data: dict[str, Any], dotted: str, value: Any, *, create_parents: bool = True) -> None:
+    *head, last = dotted.split(".")
+    node = data
+    for part in head:
+        if part not in node:
+            if not create_parents:
+                return
+            node[part] = {}
+        node = node[part]
+        if not isinstance(node, dict):
+            return
+    node[last] = value
+
+
+def _sort_key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _clean(value: Any, path: str, ordered: frozenset[str]) -> Any:
+    """Drop None and empty containers; sort lists whose order the service does not mean."""
+    if isinstance(value, Mapping):
+        out = {}
+        for key in sorted(value):
+            cleaned = _clean(value[key], f"{path}.{key}" if path else key, ordered)
+            if cleaned is not None and cleaned != {} and cleaned != []:
+                out[key] = cleaned
+        return out
+    if isinstance(value, (list, tuple)):
+        items = [c for c in (_clean(v, path, ordered) for v in value) if c is not None]
+        return items if path in ordered else sorted(items, key=_sort_key)
+    return value
+
+
+def canonical(kind: Kind, attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """Put attributes into normal form: defaults filled, empties dropped, unordered lists sorted.
+
+    Desired and observed attributes both go through this, so equality means no change.
+
+    Args:
+        kind: the resource's Kind.
+        attributes: API-shaped fields (request names); not modified.
+
+    Returns:
+        A new dict in normal form (keys sorted).
+    """
+    d = descriptor(kind)
+    out = copy.deepcopy(dict(attributes))
+    for path, default in d.defaults.items():
+        parent, _, last = path.rpartition(".")
+        holder = _get(out, parent) if parent else out
+        if isinstance(holder, dict) and holder.get(last) is None:
+            holder[last] = copy.deepcopy(default)
+    if "tags" in out and isinstance(out["tags"], Mapping):
+        out["tags"] = {k: v for k, v in out["tags"].items() if not k.startswith(MANAGED_TAG_PREFIX)}
+    cleaned: dict[str, Any] = _clean(out, "", d.ordered_lists)
+    return cleaned
+
+
+def normalize_observed(
+    kind: Kind,
+    raw: Mapping[str, Any],
+    *,
+    address: Address,
+    ids: Mapping[str, Address] | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Turn a Get/List response item into the normal form a desired resource has.
+
+    Server-set fields (ids, ARNs, times, statuses) are dropped because only request fields are
+    kept; response names are mapped to request names; references become Refs (parents derived
+    from ``address``, others looked up in ``ids``); tags added by the tool are dropped.
+
+    Args:
+        kind: the resource's Kind.
+        raw: the resource object from the response (``response[descriptor.response_key]``).
+        address: the Address the backend found it under (from its tags or its parent).
+        ids: id or ARN -> Address of every observed managed resource, to turn references back
+            into Refs. An unknown id stays a plain string (and shows as a change).
+        tags: the resource's tags (from ListTagsForResource) when not in ``raw``.
+
+    Returns:
+        Attributes in normal form.
+    """
+    d = descriptor(kind)
+    renamed = {d.response_renames.get(k, k): v for k, v in raw.items()}
+    if tags is not None:
+        renamed["tags"] = dict(tags)
+    out: dict[str, Any] = {
+        k: copy.deepcopy(renamed[k]) for k in d.fields if k in renamed and k not in d.delegated
+    }
+    for path, ref in d.references.items():
+        value = _get(raw, ref.response_field)
+        target = (
+            ref.derive(address) if ref.derive else (ids or {}).get(value) if isinstance(value, str) else None
+        )
+        if target is not None:
+            _set(out, path, Ref(target, ref.field), create_parents=ref.derive is not None)
+        elif value is not None:
+            _set(out, path, value)
+    return canonical(kind, out)
+
+
+def iter_leaves(
+    value: Any, prefix: tuple[str | int, ...] = ()
+) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    """Yield (path, value) for every scalar (or Ref) inside nested dicts and lists."""
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from iter_leaves(v, (*prefix, k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from iter_leaves(v, (*prefix, i))
+    else:
+        yield prefix, value

@@ -1,0 +1,89 @@
+"""Plan files: round trip, versioning, refusal of anything that is not a plan."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from reconciler.addresses import parse
+from reconciler.errors import PlanError
+from reconciler.graph import DependencyGraph
+from reconciler.plan import FORMAT_VERSION, Action, Change, FieldDiff, Finding, Impact, Plan, build, read
+from reconciler.resources import Ref
+
+NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+
+
+def small_plan() -> Plan:
+    collab = parse("collaboration.retail")
+    membership = parse("membership.retail.adtech")
+    graph = DependencyGraph[object]()
+    graph.add_dependency(dependent=membership, dependency=collab)
+    changes = [
+        Change(collab, Action.NO_OP, before={"name": "retail"}, after={"name": "retail"}, observed_id="c-1"),
+        Change(
+            membership,
+            Action.CREATE,
+            after={"collaborationIdentifier": Ref(collab), "queryLogStatus": "ENABLED"},
+            impact=Impact.WEAKENS,
+            findings=(Finding(Impact.WEAKENS, "new member", "", "x"),),
+            field_diffs=(FieldDiff("queryLogStatus", None, "ENABLED"),),
+            owner="adtech",
+        ),
+    ]
+    return build(changes, graph, stack="retail", backend="local", spec_fingerprint="s", state_fingerprint="o", created_at=NOW)  # type: ignore[arg-type]
+
+
+def test_plan_round_trips_through_its_file(tmp_path: Path) -> None:
+    plan = small_plan()
+    path = plan.write(tmp_path / "plans" / "retail.json")
+    again = read(path)
+    assert again == plan
+    assert again.created_at == "2026-01-02T03:04:05Z"
+    assert again.unchanged == 1
+    step = again.all_steps[0]
+    assert step.operation == "CreateMembership"
+    assert step.params["collaborationIdentifier"] == Ref(parse("collaboration.retail"))
+
+
+def test_document_names_its_format() -> None:
+    doc = small_plan().to_json()
+    assert doc["kind"] == "cleanrooms-reconciler-plan"
+    assert doc["format_version"] == FORMAT_VERSION
+    assert doc["summary"]["create"] == 1
+    assert doc["changes"][0]["after"]["collaborationIdentifier"] == {"$ref": "collaboration.retail", "field": "id"}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe not utf-8", "not a readable plan file"),
+        (b"{truncated", "not a readable plan file"),
+        (b'{"kind": "terraform-plan"}', "is not a reconciler plan file"),
+        (b"[1, 2]", "is not a reconciler plan file"),
+        (b'{"kind": "cleanrooms-reconciler-plan", "format_version": 99}', "format version 99"),
+        (b'{"kind": "cleanrooms-reconciler-plan", "format_version": 1, "stack": "x"}', "is damaged"),
+    ],
+)
+def test_foreign_or_broken_files_are_refused(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "plan.json"
+    path.write_bytes(content)
+    with pytest.raises(PlanError, match=message):
+        read(path)
+
+
+def test_missing_file_is_a_plan_error(tmp_path: Path) -> None:
+    with pytest.raises(PlanError, match="cannot read plan file"):
+        read(tmp_path / "nope.json")
+
+
+def test_damaged_change_is_refused(tmp_path: Path) -> None:
+    doc = small_plan().to_json()
+    doc["changes"][0]["action"] = "explode"
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(PlanError, match="damaged"):
+        read(path)
