@@ -1,0 +1,164 @@
+"""The validation pipeline: files -> YAML -> models -> AWS limits -> semantic checks -> Stack.
+
+Layers, each reporting every problem it finds (nothing stops at the first):
+
+0. YAML: encoding, syntax, duplicate keys, hostile input (``reconciler.spec.load``);
+1. shape and types, per document (``reconciler.spec.shape``);
+2. AWS's own limits from botocore's service model (``reconciler.spec.limits``);
+3/4. the semantic and SQL checks: ``reconciler.spec.checks.CHECKS`` and
+   ``reconciler.spec.sql_checks.CHECKS`` (each a tuple of ``Check``).
+
+Checks run only when every document has a valid shape: on a partial stack they would report
+references to documents that merely failed to parse. A warning says so when they are skipped.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from reconciler.errors import Diagnostic, Severity, SourceLocation, SpecError
+from reconciler.spec import limits
+from reconciler.spec.load import RawDocument, discover, display_path, load_file
+from reconciler.spec.models import AnalysisTemplate
+from reconciler.spec.shape import to_model
+from reconciler.spec.stack import Check, Stack
+
+__all__ = ["CHECK_MODULES", "load_stack", "validate_stack", "semantic_checks"]
+
+#: Modules (written by SPEC-CHECKS) whose ``CHECKS`` tuples run after layers 1 and 2.
+CHECK_MODULES = ("reconciler.spec.checks", "reconciler.spec.sql_checks")
+
+
+def semantic_checks() -> tuple[Check, ...]:
+    """The checks of ``CHECK_MODULES`` that exist; a module that is not written yet adds none.
+
+    Only the absence of exactly that module is tolerated: an import error inside it is a bug
+    and propagates.
+    """
+    found: list[Check] = []
+    for name in CHECK_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        found.extend(module.CHECKS)
+    return tuple(found)
+
+
+def validate_stack(path: Path | str) -> tuple[Stack, list[Diagnostic]]:
+    """Run every layer on one stack and return the Stack built and every Diagnostic (sorted).
+
+    Args:
+        path: a stack directory, or a single YAML file.
+
+    Returns:
+        The Stack (holding the documents that have a valid shape) and all Diagnostics, errors and
+        warnings, sorted by file and line. The stack is valid when no Diagnostic is an error.
+    """
+    root = Path(path)
+    stack = Stack(root=root)
+    diagnostics: list[Diagnostic] = []
+    if not root.exists():
+        diagnostics.append(Diagnostic("no such stack directory or file", SourceLocation(display_path(root))))
+        return stack, diagnostics
+    files = discover(root)
+    if not files:
+        diagnostics.append(
+            Diagnostic(
+                "the stack has no YAML files",
+                SourceLocation(display_path(root)),
+                hint="a stack is a directory of *.yaml files, each holding documents with `kind:`",
+            )
+        )
+        return stack, diagnostics
+    shapes_ok = True
+    for file in files:
+        documents, problems = load_file(file)
+        diagnostics.extend(problems)
+        for doc in documents:
+            model, problems = to_model(doc)
+            diagnostics.extend(problems)
+            if model is None:
+                shapes_ok = False
+                continue
+            stack.add(model, doc)
+            diagnostics.extend(limits.check(model, doc))
+            if isinstance(model, AnalysisTemplate):
+                diagnostics.extend(_read_template_sql(stack, model, doc))
+    if shapes_ok:
+        for check in semantic_checks():
+            diagnostics.extend(check(stack))
+    elif semantic_checks():
+        diagnostics.append(
+            Diagnostic(
+                "semantic checks were skipped because some documents have the wrong shape",
+                SourceLocation(display_path(root)),
+                severity=Severity.WARNING,
+                hint="fix the errors above and validate again",
+                code="checks-skipped",
+            )
+        )
+    diagnostics.sort(key=Diagnostic.sort_key)
+    stack.warnings = [d for d in diagnostics if d.severity is Severity.WARNING]
+    return stack, diagnostics
+
+
+def load_stack(path: Path | str) -> Stack:
+    """Load and validate a stack; the Stack returned is valid (it may carry warnings).
+
+    Args:
+        path: a stack directory (its ``*.yaml`` / ``*.yml`` files), or a single YAML file.
+
+    Returns:
+        The Stack.
+
+    Raises:
+        SpecError: with every Diagnostic (errors and warnings), sorted by file and line.
+    """
+    stack, diagnostics = validate_stack(path)
+    if any(d.severity is Severity.ERROR for d in diagnostics):
+        raise SpecError(diagnostics)
+    return stack
+
+
+def load_stacks(paths: Sequence[Path | str]) -> list[Stack]:
+    """``load_stack`` for several stacks, raising one SpecError with the Diagnostics of all."""
+    stacks: list[Stack] = []
+    diagnostics: list[Diagnostic] = []
+    for path in paths:
+        stack, found = validate_stack(path)
+        stacks.append(stack)
+        diagnostics.extend(found)
+    if any(d.severity is Severity.ERROR for d in diagnostics):
+        raise SpecError(diagnostics)
+    return stacks
+
+
+def _read_template_sql(stack: Stack, template: AnalysisTemplate, doc: RawDocument) -> list[Diagnostic]:
+    """Fill ``stack.template_sql`` from ``source.text`` or ``source.file`` (exactly one is allowed)."""
+    source = template.source
+    where = doc.locate(("source",))
+    if (source.text is None) == (source.file is None):
+        return [Diagnostic("source needs exactly one of `text` or `file`", where, code="template-source")]
+    if source.text is not None:
+        stack._sql[id(template)] = source.text
+        return []
+    assert source.file is not None
+    file = doc.path.parent / source.file
+    try:
+        stack._sql[id(template)] = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return [
+            Diagnostic(
+                f'cannot read the template SQL file "{source.file}": {reason}',
+                doc.locate(("source", "file")),
+                hint="the path is relative to this YAML file",
+                code="template-source",
+            )
+        ]
+    return []
