@@ -28,7 +28,7 @@ from reconciler.errors import Diagnostic
 from reconciler.spec import models as m
 from reconciler.spec.load import RawDocument, YamlPath, dotted
 
-__all__ = ["API_SHAPES", "ApiShape", "check", "compiled_pattern", "member_shape"]
+__all__ = ["API_SHAPES", "ApiShape", "FieldLimit", "check", "compiled_pattern", "member_shape", "plan"]
 
 
 @dataclass(frozen=True)
@@ -138,26 +138,39 @@ def compiled_pattern(pattern: str) -> regex.Pattern[str]:
 
 
 @dataclass(frozen=True)
-class _Field:
+class FieldLimit:
+    """One model field and the member shape it is checked against (None: spec-only)."""
+
     name: str
     shape: Shape | None  # None: spec-only
     names: bool
 
 
 @functools.cache
-def _plan(model: type[m.SpecModel], parent: Shape | None) -> tuple[tuple[_Field, ...], bool]:
-    """For one model class: each field with the member shape to check it against, and the union flag."""
+def plan(model: type[m.SpecModel], parent: Shape | None) -> tuple[tuple[FieldLimit, ...], bool]:
+    """For one model class: each field with the member shape to check it against, and the union flag.
+
+    Args:
+        model: the spec model class.
+        parent: the shape it is checked under when it has no ``API_SHAPES`` entry.
+
+    Returns:
+        The fields in declaration order, and whether "exactly one field set" applies.
+
+    Raises:
+        LookupError: a field has no API counterpart and is not declared ``local`` (a bug).
+    """
     entry = API_SHAPES.get(model)
     shape = member_shape(entry.shape) if entry and entry.shape else parent
-    out: list[_Field] = []
+    out: list[FieldLimit] = []
     for name in model.model_fields:
         if entry and name in entry.fields:
-            out.append(_Field(name, member_shape(entry.fields[name]), False))
+            out.append(FieldLimit(name, member_shape(entry.fields[name]), False))
         elif entry and name in entry.local:
-            out.append(_Field(name, None, False))
+            out.append(FieldLimit(name, None, False))
         elif shape is not None:
             member = entry.renames.get(name, name) if entry else name
-            out.append(_Field(name, shape.members[member], bool(entry and name in entry.names)))
+            out.append(FieldLimit(name, shape.members[member], bool(entry and name in entry.names)))
         else:
             raise LookupError(f"{model.__name__}.{name} has no API shape; add it to API_SHAPES")
     union = entry.union if entry and entry.union is not None else bool(shape and shape.metadata.get("union"))
@@ -180,7 +193,7 @@ def check(model: m.SpecModel, doc: RawDocument) -> list[Diagnostic]:
 def _walk_model(
     model: m.SpecModel, shape: Shape | None, doc: RawDocument, path: YamlPath
 ) -> Iterator[Diagnostic]:
-    fields, union = _plan(type(model), shape)
+    fields, union = plan(type(model), shape)
     if union:
         present = [f.name for f in fields if getattr(model, f.name) is not None]
         if len(present) != 1:

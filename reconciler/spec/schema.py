@@ -1,0 +1,124 @@
+"""The JSON Schema of the spec format, generated from the models for editors (yaml-language-server).
+
+One schema accepts any document, discriminated by ``kind``. Besides what pydantic derives from
+the models (fields, types, required, descriptions), it carries AWS's limits from botocore, found
+through the same table as layer 2 (``reconciler.spec.limits``): enum values, string lengths, list
+sizes, numeric ranges. Patterns are left out: they are Java regexes that editors cannot run.
+"""
+
+from __future__ import annotations
+
+import json
+import typing
+from pathlib import Path
+from typing import Annotated, Any
+
+from botocore.model import Shape
+from pydantic import BaseModel, Field, TypeAdapter
+
+from reconciler.spec import limits
+from reconciler.spec.models import DOCUMENT_MODELS, Document, SpecModel
+
+__all__ = ["SCHEMA_PATH", "build_schema", "render_schema"]
+
+#: Where the schema is committed, relative to the repository root.
+SCHEMA_PATH = Path("schemas/spec.schema.json")
+SCHEMA_ID = "https://github.com/cleanrooms-reconciler/schemas/spec.schema.json"
+
+
+def build_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of one spec document."""
+    adapter: TypeAdapter[Any] = TypeAdapter(Annotated[Document, Field(discriminator="kind")])
+    schema = adapter.json_schema(ref_template="#/$defs/{model}")
+    definitions = schema.get("$defs", {})
+    for model, shape in _model_shapes().items():
+        definition = definitions.get(model.__name__)
+        if definition is None:
+            continue
+        fields, _ = limits.plan(model, shape)
+        for f in fields:
+            prop = definition.get("properties", {}).get(f.name)
+            if prop is not None and f.shape is not None:
+                _constrain(_non_null(prop), f.shape, names=f.names)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "cleanrooms-reconciler spec document",
+        "description": f"One YAML document of a stack: kind is one of {', '.join(DOCUMENT_MODELS)}.",
+        **schema,
+    }
+
+
+def render_schema() -> str:
+    """The schema as the text committed in ``schemas/spec.schema.json``."""
+    return json.dumps(build_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _model_shapes() -> dict[type[SpecModel], Shape | None]:
+    """Every model reachable from the documents, with the API shape it is checked under."""
+    found: dict[type[SpecModel], Shape | None] = {}
+    pending: list[tuple[type[SpecModel], Shape | None]] = [(model, None) for model in DOCUMENT_MODELS.values()]
+    while pending:
+        model, shape = pending.pop()
+        if model in found:
+            continue
+        found[model] = shape
+        fields, _ = limits.plan(model, shape)
+        for f in fields:
+            for child in _models_in(model.model_fields[f.name].annotation):
+                pending.append((child, _element_shape(f.shape)))
+    return found
+
+
+def _element_shape(shape: Shape | None) -> Shape | None:
+    """The structure shape a nested model is checked under (through lists and maps)."""
+    while shape is not None and shape.type_name in ("list", "map"):
+        shape = shape.member if shape.type_name == "list" else shape.value
+    return shape
+
+
+def _models_in(annotation: Any) -> list[type[SpecModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation] if issubclass(annotation, SpecModel) else []
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+
+
+def _non_null(prop: dict[str, Any]) -> dict[str, Any]:
+    """The non-null branch of an optional property's schema."""
+    branches = [b for b in prop.get("anyOf", []) if b.get("type") != "null"]
+    return branches[0] if len(branches) == 1 else prop
+
+
+def _constrain(target: dict[str, Any], shape: Shape, *, names: bool) -> None:
+    """Add the shape's limits to a property schema (items of logical names stay unconstrained)."""
+    meta = shape.metadata
+    kind = shape.type_name
+    if kind == "string" and not names:
+        if shape.enum:
+            target["enum"] = list(shape.enum)
+        else:
+            if "min" in meta:
+                target["minLength"] = meta["min"]
+            if "max" in meta:
+                target["maxLength"] = meta["max"]
+    elif kind == "list" and target.get("type") == "array":
+        if "min" in meta:
+            target["minItems"] = meta["min"]
+        if "max" in meta:
+            target["maxItems"] = meta["max"]
+        items = target.get("items")
+        if isinstance(items, dict) and "$ref" not in items:
+            _constrain(items, shape.member, names=names)
+    elif kind == "map" and target.get("type") == "object":
+        if "min" in meta:
+            target["minProperties"] = meta["min"]
+        if "max" in meta:
+            target["maxProperties"] = meta["max"]
+        values = target.get("additionalProperties")
+        if isinstance(values, dict) and "$ref" not in values:
+            _constrain(values, shape.value, names=names)
+    elif kind in ("integer", "long", "double", "float"):
+        if "min" in meta:
+            target["minimum"] = meta["min"]
+        if "max" in meta:
+            target["maximum"] = meta["max"]
