@@ -1,0 +1,282 @@
+"""The embedded local backend: an in-process AWS Clean Rooms service behind real boto3 clients.
+
+``connect(path=None, *, now=None)`` opens the emulator (a DuckDB file, or memory for None) and
+returns an ``Emulator``; ``Emulator.client("cleanrooms", account_id=..., region=...)`` is a
+real boto3 client whose requests are answered in-process by a ``before-send`` handler: routed
+by the model's HTTP bindings, validated against the model, dispatched to the handler table,
+committed to DuckDB, and answered as the service answers (REST-JSON, AWS error codes). No
+request ever reaches the network. The calling account is read from the request's credentials
+(the client's access key is ``LOCAL<account id>``), so one emulator serves many accounts.
+
+Interfaces for other packages:
+
+- Handlers: ``reconciler.emulator.registry.operation(name)`` registers ``handler(ctx, params)``
+  for an operation (see ``registry``); ``ctx`` is a ``context.RequestContext`` with the caller,
+  clock, store, catalog, results root and permission-aware lookups.
+- ``Emulator.catalog.register(account_id, database, table, path)`` binds a Glue table reference
+  to a local CSV/Parquet file (persisted); ``Emulator.catalog.lookup(...)`` reads it back.
+- ``Emulator.results_root``: where ``s3://BUCKET/KEY`` results land (``results_root/BUCKET/KEY``).
+- ``IMPLEMENTED_OPERATIONS`` (what is answered) and ``REQUIRED_OPERATIONS`` (what the
+  reconciler needs; a contract test checks the second is inside the first).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import importlib
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import botocore.session
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.config import Config
+
+from reconciler.aws_model import service_model
+from reconciler.emulator import collaborations, kinds, tags  # noqa: F401 - register handlers
+from reconciler.emulator.catalog import Catalog, CatalogEntry
+from reconciler.emulator.context import RequestContext
+from reconciler.emulator.errors import (
+    LocalBackendError,
+    LocalBackendLockedError,
+    LocalFaultsError,
+    ServiceError,
+    validation,
+)
+from reconciler.emulator.faults import Faults
+from reconciler.emulator.protocol import EmulatorRoutingError, Router, error_response, parse_request, respond
+from reconciler.emulator.registry import OPERATIONS, operation, register
+from reconciler.emulator.store import Store
+from reconciler.emulator.validation import validate_input
+
+__all__ = [
+    "DEFAULT_PATH",
+    "IMPLEMENTED_OPERATIONS",
+    "REQUIRED_OPERATIONS",
+    "CatalogEntry",
+    "Emulator",
+    "EmulatorRoutingError",
+    "LocalBackendError",
+    "LocalBackendLockedError",
+    "LocalFaultsError",
+    "RequestContext",
+    "ServiceError",
+    "connect",
+    "operation",
+    "register",
+]
+
+#: Where the CLI keeps the local backend, relative to the working directory.
+DEFAULT_PATH = Path(".reconciler") / "local.duckdb"
+
+#: Clean Rooms operations the reconciler relies on (issue 3); each must be implemented.
+REQUIRED_OPERATIONS: tuple[str, ...] = tuple(
+    f"{verb}{resource}"
+    for resource in (
+        "Collaboration",
+        "Membership",
+        "ConfiguredTable",
+        "ConfiguredTableAnalysisRule",
+        "ConfiguredTableAssociation",
+        "ConfiguredTableAssociationAnalysisRule",
+        "AnalysisTemplate",
+        "PrivacyBudgetTemplate",
+    )
+    for verb in ("Create", "Get", "Update", "Delete")
+) + (
+    "ListCollaborations",
+    "ListMemberships",
+    "ListConfiguredTables",
+    "ListConfiguredTableAssociations",
+    "ListAnalysisTemplates",
+    "ListPrivacyBudgetTemplates",
+    "ListMembers",
+    "DeleteMember",
+    "GetCollaborationAnalysisTemplate",
+    "ListCollaborationAnalysisTemplates",
+    "BatchGetCollaborationAnalysisTemplate",
+    "GetCollaborationPrivacyBudgetTemplate",
+    "ListCollaborationPrivacyBudgetTemplates",
+    "GetSchema",
+    "ListSchemas",
+    "BatchGetSchema",
+    "GetSchemaAnalysisRule",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
+    "CreateCollaborationChangeRequest",
+    "GetCollaborationChangeRequest",
+    "ListCollaborationChangeRequests",
+    "UpdateCollaborationChangeRequest",
+)
+
+for _module in ("views", "change_requests", "protected_queries"):
+    try:
+        importlib.import_module(f"reconciler.emulator.{_module}")
+    except ModuleNotFoundError as _exc:  # a module another engineer has not written yet
+        if _exc.name != f"reconciler.emulator.{_module}":
+            raise
+
+#: Every operation the emulator answers (the handler table after all modules registered).
+IMPLEMENTED_OPERATIONS: frozenset[str] = frozenset(OPERATIONS)
+
+_CREDENTIAL = re.compile(r"Credential=LOCAL(\d{12})/\d{8}/([a-z0-9-]+)/")
+_EMULATED = {"cleanrooms"}
+
+
+@functools.cache
+def _router() -> Router:
+    return Router(service_model("cleanrooms"))
+
+
+@functools.cache
+def _botocore_session() -> botocore.session.Session:
+    return botocore.session.get_session()
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Emulator:
+    """An open local backend: boto3 clients, the Glue stand-in, and the results directory.
+
+    Use ``connect()``; close it (or use it as a context manager) when done.
+    """
+
+    def __init__(
+        self, path: Path | None, *, now: Callable[[], dt.datetime] | None = None, lock_timeout: float = 5.0
+    ) -> None:
+        self.faults = Faults.from_env()
+        self.path = path
+        self.store = Store.open(path, lock_timeout=lock_timeout)
+        self.catalog = Catalog(self.store)
+        self._clock = now or _utc_now
+        self._temp_results: Path | None = None
+        if path is None:
+            self._temp_results = Path(tempfile.mkdtemp(prefix="reconciler-results-"))
+            self.results_root = self._temp_results
+        else:
+            self.results_root = path.parent / "results"
+        self._model = service_model("cleanrooms")
+
+    def client(
+        self,
+        service_name: str = "cleanrooms",
+        account_id: str = "123456789012",
+        region: str = "us-east-1",
+        *,
+        config: Config | None = None,
+    ) -> Any:
+        """A boto3 client for ``service_name`` acting as ``account_id`` in ``region``, answered here.
+
+        Args:
+            service_name: only ``cleanrooms`` is emulated today.
+            account_id: the 12-digit calling account.
+            region: the client's region (appears in ARNs).
+            config: optional botocore Config (e.g. retries); merged over the defaults.
+
+        Raises:
+            LocalBackendError: the service or account id is not supported.
+        """
+        if service_name not in _EMULATED:
+            raise LocalBackendError(
+                f"the local backend does not emulate {service_name!r} yet", hint="use --backend aws for it"
+            )
+        if not re.fullmatch(r"\d{12}", account_id):
+            raise LocalBackendError(f"account id {account_id!r} is not 12 digits")
+        client = _botocore_session().create_client(
+            service_name,
+            region_name=region,
+            aws_access_key_id=f"LOCAL{account_id}",
+            aws_secret_access_key="local-secret",
+            config=config,
+        )
+        client.meta.events.register(f"before-send.{service_name}", self._answer)
+        return client
+
+    def now(self) -> dt.datetime:
+        """The emulator's clock (timezone-aware UTC)."""
+        value = self._clock()
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+    def _answer(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse:
+        """The before-send handler: answer one HTTP request in-process."""
+        try:
+            return self._dispatch(request)
+        except ServiceError as error:
+            return error_response(request.url, self._model, error)
+
+    def _dispatch(self, request: AWSPreparedRequest) -> AWSResponse:
+        header = request.headers.get("Authorization", b"")
+        caller = _CREDENTIAL.search(header.decode() if isinstance(header, bytes) else header)
+        if caller is None:
+            raise ServiceError(
+                "UnrecognizedClientException", "The security token included in the request is invalid"
+            )
+        op, params = parse_request(request, _router())
+        faults = self.faults
+        if faults.active:
+            faults.before_call()
+        validate_input(op.input_shape, params)
+        handler = OPERATIONS.get(op.name)
+        if handler is None:
+            raise validation(
+                f"{op.name} is not supported by the local backend", reason="INVALID_CONFIGURATION"
+            )
+        store = self.store
+        ctx = RequestContext(
+            caller.group(1), caller.group(2), op, store, self.catalog, self.results_root, self.now
+        )
+        with store.lock:
+            try:
+                output = handler(ctx, params)
+            except BaseException:
+                store.rollback()
+                raise
+            wrote = store.has_pending_writes
+            store.commit()
+        if wrote and faults.active:
+            faults.after_write()
+        return respond(request.url, op, output)
+
+    def close(self) -> None:
+        """Release the DuckDB file (and a temporary results directory)."""
+        self.store.close()
+        if self._temp_results is not None:
+            shutil.rmtree(self._temp_results, ignore_errors=True)
+            self._temp_results = None
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def connect(
+    path: str | Path | None = None, *, now: Callable[[], dt.datetime] | None = None, lock_timeout: float = 5.0
+) -> Emulator:
+    """Open the local Clean Rooms backend.
+
+    Args:
+        path: the DuckDB file (created if missing); None keeps everything in memory. The CLI
+            passes ``DEFAULT_PATH``.
+        now: optional clock returning the current ``datetime`` (tests move it).
+        lock_timeout: seconds to wait for another process that holds the file.
+
+    Returns:
+        The ``Emulator``.
+
+    Raises:
+        LocalBackendLockedError: another process keeps the file busy beyond ``lock_timeout``.
+        LocalFaultsError: ``RECONCILER_LOCAL_FAULTS`` is invalid.
+    """
+    return Emulator(Path(path) if path is not None else None, now=now, lock_timeout=lock_timeout)

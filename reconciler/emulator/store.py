@@ -1,0 +1,213 @@
+"""The emulator's state: an in-memory index of JSON records, written through to a DuckDB file.
+
+Every record is ``(kind, id) -> dict`` in the API's own shape (timestamps as epoch seconds;
+internal fields start with ``_``, e.g. ``_account`` for the owning account). Reads come from the
+in-memory index; a call's writes are applied to the index as they happen and flushed to DuckDB
+in one transaction by ``commit()`` before the response is sent, so a crash right after a write
+keeps it, and a failed call is undone by ``rollback()``.
+
+One process at a time may hold a DuckDB file. ``Store.open`` waits a bounded time for another
+process to let go, then raises ``LocalBackendLockedError`` naming the file and the holder's pid.
+Within one process, ``Store.open`` on the same file returns the same Store (reference-counted),
+so two ``connect()`` objects never see different states.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from reconciler.emulator.errors import LocalBackendLockedError
+
+__all__ = ["Record", "Store"]
+
+Record = dict[str, Any]
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS records (kind VARCHAR, id VARCHAR, body VARCHAR, PRIMARY KEY (kind, id))"
+)
+_OPEN_STORES: dict[str, Store] = {}
+_OPEN_LOCK = threading.Lock()
+_MISSING: Any = object()
+
+
+class Store:
+    """Records by kind and id, with an ARN index; write-through to DuckDB per call.
+
+    Use ``Store.open(path)``; ``path=None`` keeps everything in memory.
+    """
+
+    def __init__(self, path: Path | None, connection: duckdb.DuckDBPyConnection) -> None:
+        self.path = path
+        self.lock = threading.RLock()
+        self._db = connection
+        self._refs = 0
+        self._data: dict[str, dict[str, Record]] = {}
+        self._arns: dict[str, tuple[str, str]] = {}
+        self._undo: list[tuple[str, str, Any]] = []
+        self._dirty: dict[tuple[str, str], Record | None] = {}
+        self._db.execute(_SCHEMA)
+        for kind, rid, body in self._db.execute("SELECT kind, id, body FROM records").fetchall():
+            self._index(kind, rid, json.loads(body))
+
+    @classmethod
+    def open(cls, path: Path | None, *, lock_timeout: float = 5.0) -> Store:
+        """Open (or share, within this process) the store at ``path``.
+
+        Args:
+            path: the DuckDB file (parent directories are created), or None for memory only.
+            lock_timeout: seconds to wait for another process holding the file.
+
+        Returns:
+            The Store; call ``close()`` once per ``open``.
+
+        Raises:
+            LocalBackendLockedError: another process still holds the file after ``lock_timeout``.
+        """
+        if path is None:
+            store = cls(None, duckdb.connect(":memory:"))
+            store._refs = 1
+            return store
+        key = str(path.resolve())
+        with _OPEN_LOCK:
+            shared = _OPEN_STORES.get(key)
+            if shared is None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                shared = cls(path, _connect_waiting(path, lock_timeout))
+                _OPEN_STORES[key] = shared
+            shared._refs += 1
+            return shared
+
+    def close(self) -> None:
+        """Release this handle; the DuckDB file is closed when the last handle goes."""
+        with _OPEN_LOCK:
+            self._refs -= 1
+            if self._refs > 0:
+                return
+            if self.path is not None:
+                _OPEN_STORES.pop(str(self.path.resolve()), None)
+            self._db.close()
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get(self, kind: str, rid: str) -> Record | None:
+        """The record of ``kind`` with id ``rid``, or None."""
+        return self._data.get(kind, {}).get(rid)
+
+    def all(self, kind: str) -> Iterator[Record]:
+        """Every record of ``kind`` (insertion order)."""
+        return iter(list(self._data.get(kind, {}).values()))
+
+    def find(self, kind: str, **equal: Any) -> list[Record]:
+        """Records of ``kind`` whose fields equal the given values."""
+        return [r for r in self._data.get(kind, {}).values() if all(r.get(k) == v for k, v in equal.items())]
+
+    def by_arn(self, arn: str) -> tuple[str, Record] | None:
+        """The ``(kind, record)`` with this ARN, or None."""
+        hit = self._arns.get(arn)
+        if hit is None:
+            return None
+        record = self.get(*hit)
+        return None if record is None else (hit[0], record)
+
+    # -- writes (inside one call; commit or rollback at the end) ----------------------------
+
+    def put(self, kind: str, rid: str, record: Record) -> None:
+        """Insert or replace a record (visible at once; durable at ``commit``)."""
+        self._undo.append((kind, rid, self._data.get(kind, {}).get(rid, _MISSING)))
+        self._index(kind, rid, record)
+        self._dirty[(kind, rid)] = record
+
+    def delete(self, kind: str, rid: str) -> None:
+        """Remove a record if present."""
+        old = self._data.get(kind, {}).get(rid, _MISSING)
+        if old is _MISSING:
+            return
+        self._undo.append((kind, rid, old))
+        self._unindex(kind, rid)
+        self._dirty[(kind, rid)] = None
+
+    @property
+    def has_pending_writes(self) -> bool:
+        """True when the current call changed something not yet committed."""
+        return bool(self._dirty)
+
+    def commit(self) -> None:
+        """Flush this call's writes to DuckDB in one transaction."""
+        if not self._dirty:
+            self._undo.clear()
+            return
+        upserts = [
+            (k, i, json.dumps(r, separators=(",", ":"))) for (k, i), r in self._dirty.items() if r is not None
+        ]
+        deletes = [(k, i) for (k, i), r in self._dirty.items() if r is None]
+        db = self._db
+        db.execute("BEGIN TRANSACTION")
+        try:
+            if deletes:
+                db.executemany("DELETE FROM records WHERE kind = ? AND id = ?", deletes)
+            if upserts:
+                db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?)", upserts)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            self.rollback()
+            raise
+        self._dirty.clear()
+        self._undo.clear()
+
+    def rollback(self) -> None:
+        """Undo this call's writes in memory (nothing reached DuckDB)."""
+        for kind, rid, old in reversed(self._undo):
+            if old is _MISSING:
+                self._unindex(kind, rid)
+            else:
+                self._index(kind, rid, old)
+        self._undo.clear()
+        self._dirty.clear()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _index(self, kind: str, rid: str, record: Record) -> None:
+        old = self._data.setdefault(kind, {}).get(rid)
+        if old is not None and old.get("arn") and old.get("arn") != record.get("arn"):
+            self._arns.pop(old["arn"], None)
+        self._data[kind][rid] = record
+        arn = record.get("arn")
+        if isinstance(arn, str):
+            self._arns[arn] = (kind, rid)
+
+    def _unindex(self, kind: str, rid: str) -> None:
+        old = self._data.get(kind, {}).pop(rid, None)
+        if old is not None and isinstance(old.get("arn"), str):
+            self._arns.pop(old["arn"], None)
+
+
+def _connect_waiting(path: Path, timeout: float) -> duckdb.DuckDBPyConnection:
+    """Open the DuckDB file, retrying while another process holds its lock."""
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" not in text.lower():
+                raise
+            if time.monotonic() >= deadline:
+                pid = re.search(r"PID (\d+)", text)
+                holder = f" (held by process {pid.group(1)})" if pid else ""
+                raise LocalBackendLockedError(
+                    f"the local backend file {path} is in use by another process{holder}",
+                    hint="wait for the other reconciler command to finish, or point this one at another "
+                    "file; only one process at a time can use a local backend file",
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)

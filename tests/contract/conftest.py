@@ -1,0 +1,76 @@
+"""Fixtures for driving the emulator only through boto3 clients, as AWS would be driven."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from contract_helpers import (
+    LIST_POLICY,
+    NO_RETRY,
+    OUTSIDER,
+    OWNER,
+    PARTNER,
+    World,
+    associate,
+    create_collaboration,
+    create_table,
+    join,
+)
+
+from reconciler import emulator
+
+
+@dataclass
+class Clock:
+    """A movable clock for the emulator."""
+
+    now: dt.datetime = field(default_factory=lambda: dt.datetime(2026, 1, 15, 12, 0, tzinfo=dt.UTC))
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def emu(clock: Clock) -> Iterator[emulator.Emulator]:
+    with emulator.connect(now=clock) as e:
+        yield e
+
+
+@pytest.fixture
+def owner(emu: emulator.Emulator) -> Any:
+    return emu.client("cleanrooms", account_id=OWNER, config=NO_RETRY)
+
+
+@pytest.fixture
+def partner(emu: emulator.Emulator) -> Any:
+    return emu.client("cleanrooms", account_id=PARTNER, config=NO_RETRY)
+
+
+@pytest.fixture
+def outsider(emu: emulator.Emulator) -> Any:
+    return emu.client("cleanrooms", account_id=OUTSIDER, config=NO_RETRY)
+
+
+@pytest.fixture
+def world(owner: Any, partner: Any) -> World:
+    collaboration = create_collaboration(owner)
+    mo = join(owner, collaboration["id"])
+    mp = join(partner, collaboration["id"])
+    table = create_table(owner)
+    owner.create_configured_table_analysis_rule(
+        configuredTableIdentifier=table["id"], analysisRuleType="LIST", analysisRulePolicy=LIST_POLICY
+    )
+    association = associate(owner, OWNER, mo["id"], table["id"])
+    return World(collaboration, mo, mp, table, association)

@@ -1,0 +1,94 @@
+"""Helpers for the contract tests: accounts, a standard collaboration, error extraction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+OWNER = "111111111111"
+PARTNER = "222222222222"
+OUTSIDER = "333333333333"
+ROLE = "arn:aws:iam::{account}:role/cleanrooms-access"
+NO_RETRY = Config(retries={"total_max_attempts": 1})
+
+
+def create_collaboration(client: Any, **overrides: Any) -> dict[str, Any]:
+    """A SPARK collaboration where OWNER creates and PARTNER can query and receive results."""
+    args: dict[str, Any] = {
+        "members": [
+            {
+                "accountId": PARTNER,
+                "memberAbilities": ["CAN_QUERY", "CAN_RECEIVE_RESULTS"],
+                "displayName": "partner",
+            }
+        ],
+        "name": "retail",
+        "creatorMemberAbilities": [],
+        "creatorDisplayName": "owner",
+        "queryLogStatus": "DISABLED",
+        "analyticsEngine": "SPARK",
+    }
+    args.update(overrides)
+    return client.create_collaboration(**args)["collaboration"]
+
+
+def join(client: Any, collaboration_id: str, **extra: Any) -> dict[str, Any]:
+    return client.create_membership(
+        collaborationIdentifier=collaboration_id, queryLogStatus="DISABLED", **extra
+    )["membership"]
+
+
+def create_table(client: Any, name: str = "orders", columns: tuple[str, ...] = ("a", "b", "c")) -> Any:
+    return client.create_configured_table(
+        name=name,
+        tableReference={"glue": {"databaseName": "sales", "tableName": name}},
+        allowedColumns=list(columns),
+        analysisMethod="DIRECT_QUERY",
+    )["configuredTable"]
+
+
+def associate(client: Any, account: str, membership_id: str, table_id: str, name: str = "orders") -> Any:
+    return client.create_configured_table_association(
+        name=name,
+        membershipIdentifier=membership_id,
+        configuredTableIdentifier=table_id,
+        roleArn=ROLE.format(account=account),
+    )["configuredTableAssociation"]
+
+
+LIST_POLICY = {"v1": {"list": {"joinColumns": ["a"], "listColumns": ["b"]}}}
+AGGREGATION_POLICY = {
+    "v1": {
+        "aggregation": {
+            "aggregateColumns": [{"columnNames": ["c"], "function": "SUM"}],
+            "joinColumns": ["a"],
+            "dimensionColumns": ["b"],
+            "scalarFunctions": [],
+            "outputConstraints": [{"columnName": "a", "minimum": 2, "type": "COUNT_DISTINCT"}],
+        }
+    }
+}
+
+
+@dataclass
+class World:
+    """A collaboration both OWNER and PARTNER joined, with OWNER's table associated."""
+
+    collaboration: dict[str, Any]
+    owner_membership: dict[str, Any]
+    partner_membership: dict[str, Any]
+    table: dict[str, Any]
+    association: dict[str, Any]
+
+
+def error_of(call: Callable[[], Any]) -> dict[str, Any]:
+    """Run ``call`` expecting a ClientError; return its parsed error response."""
+    with pytest.raises(ClientError) as info:
+        call()
+    response: dict[str, Any] = info.value.response
+    return response
