@@ -1,0 +1,81 @@
+"""Differential privacy for the local engine: noise, budgets, and noisy answers to DP queries.
+
+What AWS Clean Rooms does and what we mimic is in ``DIFFERENTIAL_PRIVACY.md``; this package is
+the small internal implementation it recommends (no DP library at run time):
+
+- ``noise``: exact discrete Laplace sampling (CKS20) over ``Fraction`` scales; ``NoiseSource``
+  is ``secure`` by default, ``seeded`` only for tests and dry runs (results then not private).
+- ``calibrate``: usersNoisePerQuery -> noise scale and the epsilon one release costs; what each
+  aggregate type releases (its weight); max counts per epsilon.
+- ``accountant``: the ledger (rows of query id, time, aggregates, epsilon), admission that
+  refuses without spending, calendar-month refresh, update rules, preview, access budgets.
+- ``bounds``: private choice of the user contribution limit and clamping bounds.
+- ``mechanism``: ``analyze`` (SQL checks, no data) and ``execute`` (DuckDB, noisy rows).
+- ``preview``: what a query would cost and how noisy it would be, without spending.
+
+How the engine uses it (a protected query over tables whose custom rule has
+``differentialPrivacy``), in this order::
+
+    query = dp.analyze(tree, {"purchases": "user_id"})        # DPQueryRefused: nothing read
+    accountant.admit(query_id, query.kinds, budgets)          # BudgetExhausted: nothing spent
+    result = dp.execute(con, query, users_noise=N, noise=NoiseSource.secure(), query_id=query_id)
+    # result.columns / result.rows are written as the query's result; result.to_api() is
+    # protectedQuery.differentialPrivacy. result.audit is for tests only; never expose it.
+"""
+
+from __future__ import annotations
+
+from reconciler.dp.accountant import (
+    AccessBudgetParameter,
+    AccessBudgetParams,
+    Accountant,
+    BudgetExhausted,
+    BudgetUpdateRefused,
+    Debit,
+    DPBudgetParams,
+    LedgerStore,
+    MemoryLedger,
+    access_budget,
+    check_dp_update,
+    dp_budget,
+    plan_admission,
+    preview_privacy_impact,
+    remaining_epsilon,
+)
+from reconciler.dp.calibrate import AggregateType, aggregate_cost, epsilon_unit, max_counts, unit_scale
+from reconciler.dp.mechanism import DPQuery, DPQueryRefused, DPResult, analyze, execute, run_dp_query
+from reconciler.dp.noise import NoiseSource, discrete_laplace
+from reconciler.dp.preview import QueryPreview, preview
+
+__all__ = [
+    "AccessBudgetParameter",
+    "AccessBudgetParams",
+    "Accountant",
+    "AggregateType",
+    "BudgetExhausted",
+    "BudgetUpdateRefused",
+    "DPBudgetParams",
+    "DPQuery",
+    "DPQueryRefused",
+    "DPResult",
+    "Debit",
+    "LedgerStore",
+    "MemoryLedger",
+    "NoiseSource",
+    "QueryPreview",
+    "access_budget",
+    "aggregate_cost",
+    "analyze",
+    "check_dp_update",
+    "discrete_laplace",
+    "dp_budget",
+    "epsilon_unit",
+    "execute",
+    "max_counts",
+    "plan_admission",
+    "preview",
+    "preview_privacy_impact",
+    "remaining_epsilon",
+    "run_dp_query",
+    "unit_scale",
+]

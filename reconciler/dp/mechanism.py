@@ -1,0 +1,769 @@
+"""Differentially private answers to a validated SQL query over DP tables (DIFFERENTIAL_PRIVACY.md 2.2).
+
+Two steps, so that refusals never touch data or budget:
+
+1. ``analyze(tree, dp_tables)`` reads only the sqlglot tree. It refuses SQL that DP cannot
+   answer (with the reason and fragment) and returns a ``DPQuery``: the final SELECT's distinct
+   aggregates (what the budget is charged for), its group keys, the user-identifier column
+   after all joins, and the final SELECT rewritten to read noisy values.
+2. ``execute(con, query, ...)`` runs on the caller's DuckDB connection: it builds user-level
+   rows after every join, samples each user down to the user contribution limit (UCL) in a
+   secret hash order, chooses UCL and clamping bounds privately (``bounds.py``), sums exact
+   fixed-point integers per group, adds discrete Laplace noise per group and release, and only
+   then applies the query's own math, HAVING, ORDER BY and LIMIT to the noisy values.
+
+All SQL this package generates lives here. Budget admission is ``accountant.py``'s job: call it
+between the two steps with ``DPQuery.kinds``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+
+from reconciler.dp.bounds import UCL_LADDER, VALUE_LADDER_EXPONENTS, select_rung
+from reconciler.dp.calibrate import RELEASES, AggregateType, epsilon_unit, unit_scale
+from reconciler.dp.noise import NoiseSource, discrete_laplace
+from reconciler.errors import QueryRejected
+
+__all__ = [
+    "Cell",
+    "DPAggregate",
+    "DPQuery",
+    "DPQueryRefused",
+    "DPResult",
+    "analyze",
+    "execute",
+    "run_dp_query",
+]
+
+#: Fixed-point precision: each clamped value keeps this many bits below its bound's magnitude.
+FIXED_POINT_BITS = 20
+
+_SIMPLE_AGGREGATES: Mapping[type[exp.Expr], AggregateType] = {
+    exp.Sum: AggregateType.SUM,
+    exp.Avg: AggregateType.AVG,
+    exp.Stddev: AggregateType.STDDEV,
+    exp.StddevSamp: AggregateType.STDDEV,
+}
+
+
+class DPQueryRefused(QueryRejected):
+    """SQL that differential privacy cannot answer; refused before any data is read.
+
+    ``reason`` is the engine's reason class (always ``other``, ANALYSIS_RULES.md section 4) and
+    ``fragment`` the offending SQL.
+    """
+
+    def __init__(self, message: str, *, fragment: str = "", hint: str = "") -> None:
+        text = f"differential privacy: {message}" + (f" (at: {fragment})" if fragment else "")
+        super().__init__(text, hint=hint)
+        self.reason = "other"
+        self.fragment = fragment
+
+
+@dataclass(frozen=True)
+class DPAggregate:
+    """One distinct aggregate expression of the final SELECT (charged once, however often used)."""
+
+    index: int
+    kind: AggregateType
+    expression: str
+    argument: exp.Expr | None  # None for COUNT(*) and COUNT(DISTINCT user)
+    distinct: bool = False  # COUNT(DISTINCT x) with x not the user identifier
+    on_user: bool = False  # COUNT(DISTINCT user identifier)
+
+
+@dataclass(frozen=True)
+class DPQuery:
+    """What ``analyze`` found: enough to charge the budget and to ``execute`` (no data read yet)."""
+
+    ctes: tuple[exp.CTE, ...]
+    rows: exp.Select  # the final SELECT's FROM/JOIN/WHERE with user-level outputs
+    group_keys: tuple[exp.Expr, ...]
+    aggregates: tuple[DPAggregate, ...]
+    post: exp.Select  # the final SELECT over __dp_out (noisy values and group keys)
+
+    @property
+    def kinds(self) -> tuple[AggregateType, ...]:
+        """One aggregate type per distinct aggregate: what admission charges."""
+        return tuple(a.kind for a in self.aggregates)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Test-only audit of one noisy release: never exposed through the emulator's API."""
+
+    group_key: tuple[Any, ...]
+    aggregate_index: int
+    release: str
+    true_value: int
+    noise: int
+    scale: Fraction
+
+
+@dataclass(frozen=True)
+class DPResult:
+    """Noisy result rows plus what AWS reports in ``protectedQuery.differentialPrivacy``."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    sensitivity_parameters: tuple[dict[str, Any], ...]
+    private: bool  # False when the noise came from a seed (dry runs, tests)
+    audit: tuple[Cell, ...] = field(default=(), repr=False)
+
+    def to_api(self) -> dict[str, Any]:
+        """The API's ``DifferentialPrivacyParameters``."""
+        return {"sensitivityParameters": [dict(p) for p in self.sensitivity_parameters]}
+
+
+# ---------------------------------------------------------------- analysis (no data)
+
+
+def _name(node: exp.Expr) -> str:
+    return str(node.name).lower()
+
+
+def _reads(node: exp.Expr, dp_names: set[str]) -> bool:
+    return any(_name(t) in dp_names for t in node.find_all(exp.Table))
+
+
+def _is_user(node: exp.Expr, user: str) -> bool:
+    return isinstance(node, exp.Column) and _name(node) == user
+
+
+def _mentions_user(node: exp.Expr, user: str) -> bool:
+    return any(_is_user(c, user) for c in node.find_all(exp.Column))
+
+
+def _own_nodes(select: exp.Select, kind: type[exp.Expr]) -> list[exp.Expr]:
+    """Nodes of ``kind`` in this SELECT, not inside a nested query."""
+    found = []
+    for node in select.find_all(kind):
+        parent = node.parent
+        while parent is not None and parent is not select and not isinstance(parent, exp.Query):
+            parent = parent.parent
+        if parent is select:
+            found.append(node)
+    return found
+
+
+def _check_user_level(body: exp.Expr, user: str, dp_names: set[str], where: str) -> None:
+    """A CTE or derived table over DP data must keep one user per row and output the user column."""
+    for select in body.find_all(exp.Select):
+        if not _reads(select, dp_names):
+            continue
+        outputs = [_name(e) if not isinstance(e, exp.Alias) else e.alias.lower() for e in select.expressions]
+        if user not in outputs and not any(isinstance(e, exp.Star) or e.is_star for e in select.expressions):
+            raise DPQueryRefused(
+                f"{where} reads a differential-privacy table but does not output the user identifier column "
+                f"{user!r}",
+                fragment=select.sql()[:200],
+                hint=f"add {user} to its SELECT list",
+            )
+        group = select.args.get("group")
+        aggregates = [a for a in _own_nodes(select, exp.AggFunc) if not a.find_ancestor(exp.Window)]
+        if (group or aggregates) and not (group and any(_mentions_user(g, user) for g in group.expressions)):
+            raise DPQueryRefused(
+                f"{where} aggregates across users",
+                fragment=select.sql()[:200],
+                hint=f"GROUP BY {user}, ... so that each row still belongs to one user",
+            )
+        for window in _own_nodes(select, exp.Window):
+            if not any(_mentions_user(p, user) for p in window.args.get("partition_by") or []):
+                raise DPQueryRefused(
+                    f"window functions over differential-privacy data must PARTITION BY {user}",
+                    fragment=window.sql(),
+                )
+        for key in ("limit", "offset", "order"):
+            if select.args.get(key):
+                raise DPQueryRefused(
+                    f"{key.upper()} is not supported inside {where} over differential-privacy data",
+                    fragment=select.args[key].sql(),
+                )
+
+
+def _check_subqueries(tree: exp.Expr) -> None:
+    """Subqueries are allowed only as FROM/JOIN relations (and as CTE bodies)."""
+    for select in tree.find_all(exp.Select):
+        parent = select.parent
+        while isinstance(parent, exp.SetOperation):
+            parent = parent.parent
+        if parent is None or isinstance(parent, exp.CTE):
+            continue
+        if isinstance(parent, exp.Subquery) and isinstance(parent.parent, exp.From | exp.Join):
+            continue
+        raise DPQueryRefused(
+            "subqueries are supported only in FROM and JOIN",
+            fragment=(parent.sql() if parent is not None else select.sql())[:200],
+            hint="move the subquery into a WITH clause and join it",
+        )
+
+
+def _relations(select: exp.Select) -> list[tuple[exp.Expr, exp.Join | None]]:
+    from_ = select.args.get("from_")
+    if from_ is None:
+        raise DPQueryRefused("the final SELECT has no FROM clause")
+    return [(from_.this, None)] + [(j.this, j) for j in select.args.get("joins") or []]
+
+
+def _user_column(select: exp.Select, user: str, dp_names: set[str]) -> exp.Column:
+    """The user identifier after all joins; checks the joins DP allows."""
+    dp_aliases: list[str] = []
+    for relation, join in _relations(select):
+        is_dp = isinstance(relation, exp.Table) and _name(relation) in dp_names
+        if isinstance(relation, exp.Subquery):
+            is_dp = _reads(relation, dp_names)
+            if is_dp:
+                _check_user_level(relation.this, user, dp_names, f"derived table {relation.alias}")
+        if join is not None and (dp_aliases or is_dp):
+            if join.args.get("using") or join.args.get("method"):
+                raise DPQueryRefused(
+                    "USING and NATURAL joins are not supported",
+                    fragment=join.sql(),
+                    hint="write ON a.x = b.x",
+                )
+        if not is_dp:
+            continue
+        alias = relation.alias_or_name
+        if dp_aliases and join is not None:
+            on = join.args.get("on")
+            pairs = [(eq.left, eq.right) for eq in (on.find_all(exp.EQ) if on is not None else ())]
+            if not any(_is_user(a, user) and _is_user(b, user) for a, b in pairs):
+                raise DPQueryRefused(
+                    f"two differential-privacy relations must be joined with an equality on {user}",
+                    fragment=join.sql(),
+                )
+        dp_aliases.append(alias)
+    if not dp_aliases:
+        raise DPQueryRefused(
+            "the final SELECT must read the differential-privacy table (or a CTE over it) in FROM or JOIN"
+        )
+    return exp.column(user, table=dp_aliases[0], quoted=True)
+
+
+def _classify(node: exp.AggFunc, user: str) -> DPAggregate:
+    text = node.sql()
+    if isinstance(node, exp.Count):
+        arg = node.this
+        if isinstance(arg, exp.Star) or arg is None:
+            return DPAggregate(0, AggregateType.COUNT, text, None)
+        if isinstance(arg, exp.Distinct):
+            if len(arg.expressions) != 1:
+                raise DPQueryRefused("COUNT(DISTINCT ...) takes one expression", fragment=text)
+            inner = arg.expressions[0]
+            if _is_user(inner, user):
+                return DPAggregate(0, AggregateType.COUNT_DISTINCT, text, None, on_user=True)
+            return DPAggregate(0, AggregateType.COUNT, text, inner, distinct=True)
+        return DPAggregate(0, AggregateType.COUNT, text, arg)
+    kind = _SIMPLE_AGGREGATES.get(type(node))
+    if kind is None:
+        raise DPQueryRefused(
+            f"{node.sql_name()} is not a differentially private aggregate",
+            fragment=text,
+            hint="use COUNT, COUNT(DISTINCT ...), SUM, AVG or STDDEV",
+        )
+    if isinstance(node.this, exp.Distinct):
+        raise DPQueryRefused(f"{kind.value}(DISTINCT ...) is not supported", fragment=text)
+    return DPAggregate(0, kind, text, node.this)
+
+
+def _group_keys(select: exp.Select, user: str) -> list[exp.Expr]:
+    group = select.args.get("group")
+    if group is None:
+        return []
+    if group.args.get("all") or any(group.args.get(k) for k in ("grouping_sets", "cube", "rollup")):
+        raise DPQueryRefused(
+            "GROUP BY ALL, GROUPING SETS, ROLLUP and CUBE are not supported", fragment=group.sql()
+        )
+    aliases = {e.alias.lower(): e.this for e in select.expressions if isinstance(e, exp.Alias)}
+    keys: list[exp.Expr] = []
+    for key in group.expressions:
+        if isinstance(key, exp.Rollup | exp.Cube | exp.GroupingSets):
+            raise DPQueryRefused("GROUPING SETS, ROLLUP and CUBE are not supported", fragment=key.sql())
+        if isinstance(key, exp.Literal) and not key.is_string:
+            item = select.expressions[int(key.this) - 1]
+            key = item.this if isinstance(item, exp.Alias) else item
+        elif isinstance(key, exp.Column) and not key.table and _name(key) in aliases:
+            target = aliases[_name(key)]
+            key = key if isinstance(target, exp.Column) else target
+        if _mentions_user(key, user):
+            raise DPQueryRefused(
+                f"grouping by the user identifier column {user!r} would release per-user values",
+                fragment=key.sql(),
+            )
+        keys.append(key.copy())
+    return keys
+
+
+def _match_key(node: exp.Expr, keys: Sequence[exp.Expr]) -> int | None:
+    """Which group key ``node`` is (exact SQL, else the same unqualified column)."""
+    text = node.sql()
+    for index, key in enumerate(keys):
+        if key.sql() == text:
+            return index
+    if isinstance(node, exp.Column):
+        same = [i for i, k in enumerate(keys) if isinstance(k, exp.Column) and _name(k) == _name(node)]
+        if len(same) == 1 and (not node.table or not keys[same[0]].args.get("table")):
+            return same[0]
+    return None
+
+
+def _rewrite_post(
+    select: exp.Select, keys: Sequence[exp.Expr], aggregates: Mapping[str, DPAggregate], user: str
+) -> exp.Select:
+    """The final SELECT reading ``__dp_out``: aggregates -> __dp_n{i}, group keys -> __dp_g{j}."""
+
+    def replace(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.AggFunc) and node.sql() in aggregates:
+            return exp.column(f"__dp_n{aggregates[node.sql()].index}")
+        if isinstance(node, exp.Window):
+            raise DPQueryRefused(
+                "window functions are not supported in the final SELECT", fragment=node.sql()
+            )
+        index = _match_key(node, keys) if not isinstance(node, exp.Literal | exp.Star) else None
+        if index is not None:
+            return exp.column(f"__dp_g{index}")
+        if isinstance(node, exp.Column):
+            if _name(node) == user:
+                raise DPQueryRefused(
+                    f"the final SELECT may not output the user identifier column {user!r}",
+                    fragment=node.sql(),
+                )
+            raise DPQueryRefused(
+                f"column {node.sql()} must appear in GROUP BY or inside an aggregate", fragment=node.sql()
+            )
+        return node
+
+    post = exp.Select()
+    items = []
+    for item in select.expressions:
+        inner = item.this if isinstance(item, exp.Alias) else item
+        name = (
+            item.alias
+            if isinstance(item, exp.Alias)
+            else (inner.name if isinstance(inner, exp.Column) else item.sql())
+        )
+        if isinstance(inner, exp.Star):
+            raise DPQueryRefused("SELECT * is not supported in the final SELECT", fragment=item.sql())
+        items.append(exp.alias_(inner.copy().transform(replace), name, quoted=True))
+    post.set("expressions", items)
+    post.set("distinct", select.args.get("distinct"))
+    post.set("from_", exp.From(this=exp.to_table("__dp_out")))
+    having = select.args.get("having")
+    if having is not None:
+        post.set("where", exp.Where(this=having.this.copy().transform(replace)))
+    order = select.args.get("order")
+    if order is not None:
+        ordered = []
+        for o in order.expressions:
+            target = o.this
+            is_alias = (
+                isinstance(target, exp.Column)
+                and not target.table
+                and target.name in {i.alias for i in items}
+            )
+            is_ordinal = isinstance(target, exp.Literal) and not target.is_string
+            ordered.append(o.copy() if is_alias or is_ordinal else o.copy().transform(replace))
+        post.set("order", exp.Order(expressions=ordered))
+    for key in ("limit", "offset"):
+        if select.args.get(key) is not None:
+            post.set(key, select.args[key].copy())
+    return post
+
+
+def analyze(tree: exp.Expr, dp_tables: Mapping[str, str]) -> DPQuery:
+    """Check a validated query against what DP supports and plan its execution; reads no data.
+
+    Args:
+        tree: the parsed query (sqlglot; already validated by the engine, parameters bound).
+        dp_tables: table name as written in the SQL (any case) -> its user identifier column
+            (``differentialPrivacy.columns[0].name`` of its custom rule).
+
+    Returns:
+        The ``DPQuery`` to charge (``kinds``) and to ``execute``.
+
+    Raises:
+        DPQueryRefused: SQL that DP cannot support, with the reason and the fragment.
+    """
+    users = {u.lower() for u in dp_tables.values()}
+    if len(users) != 1:
+        raise DPQueryRefused(
+            "all differential-privacy tables must use the same user identifier column, got "
+            + ", ".join(sorted(users))
+        )
+    user = users.pop()
+    if not isinstance(tree, exp.Select):
+        raise DPQueryRefused(
+            "the final statement must be one SELECT (set operators are not supported)",
+            fragment=tree.sql()[:200],
+        )
+    _check_subqueries(tree)
+    dp_names = {n.lower() for n in dp_tables}
+    with_ = tree.args.get("with_")
+    ctes = tuple(with_.expressions) if with_ is not None else ()
+    if with_ is not None and with_.args.get("recursive"):
+        raise DPQueryRefused("recursive CTEs are not supported", fragment=with_.sql()[:200])
+    for cte in ctes:
+        if _reads(cte.this, dp_names):
+            _check_user_level(cte.this, user, dp_names, f"CTE {cte.alias}")
+            dp_names.add(cte.alias.lower())
+    user_col = _user_column(tree, user, dp_names)
+    keys = _group_keys(tree, user)
+    found: dict[str, DPAggregate] = {}
+    scopes = [*tree.expressions, tree.args.get("having"), tree.args.get("order")]
+    for scope in scopes:
+        if scope is None:
+            continue
+        for node in scope.find_all(exp.AggFunc):
+            if node.find_ancestor(exp.AggFunc) is not None:
+                raise DPQueryRefused("aggregates inside aggregates are not supported", fragment=node.sql())
+            if node.sql() not in found:
+                agg = _classify(node, user)
+                found[node.sql()] = DPAggregate(
+                    len(found), agg.kind, agg.expression, agg.argument, agg.distinct, agg.on_user
+                )
+    if not found:
+        raise DPQueryRefused(
+            "the final SELECT over differential-privacy data must aggregate",
+            hint="use COUNT, COUNT(DISTINCT ...), SUM, AVG or STDDEV",
+        )
+    post = _rewrite_post(tree, keys, found, user)
+    rows = tree.copy()
+    for key in ("with_", "group", "having", "order", "limit", "offset", "distinct"):
+        rows.set(key, None)
+    outputs: list[exp.Expr] = [exp.alias_(user_col, "__dp_uid", quoted=True)]
+    outputs += [exp.alias_(k.copy(), f"__dp_g{j}", quoted=True) for j, k in enumerate(keys)]
+    outputs += [
+        exp.alias_(a.argument.copy(), f"__dp_a{a.index}", quoted=True)
+        for a in found.values()
+        if a.argument is not None
+    ]
+    rows.set("expressions", outputs)
+    return DPQuery(ctes, rows, tuple(keys), tuple(found.values()), post)
+
+
+# ---------------------------------------------------------------- execution
+
+
+@dataclass
+class _Plan:
+    """Per-aggregate choices made during execution (UCL, bounds, fixed-point shift)."""
+
+    ucl: int = 1
+    low: Fraction = Fraction(0)
+    high: Fraction = Fraction(0)
+    shift: int = 0  # values are stored as round(x * 2**shift)
+
+    @property
+    def magnitude_units(self) -> int:
+        """max(|low|, |high|) in fixed-point units (a power of two, or 0)."""
+        return int(max(-self.low, self.high) * Fraction(2) ** self.shift)
+
+
+def _ladder_value(index: int) -> Fraction:
+    return Fraction(0) if index == 0 else Fraction(2) ** VALUE_LADDER_EXPONENTS[index - 1]
+
+
+def _rung_sql(value: str) -> str:
+    """SQL: the VALUE ladder index of a non-negative DOUBLE (0 for 0, else the smallest 2**k >= v)."""
+    lo, hi = VALUE_LADDER_EXPONENTS[0], VALUE_LADDER_EXPONENTS[-1]
+    e = f"ceil(log2({value}))"
+    exact = (
+        f"(CASE WHEN {value} > pow(2, {e}) THEN {e} + 1 "
+        f"WHEN {value} <= pow(2, {e} - 1) THEN {e} - 1 ELSE {e} END)"
+    )
+    return (
+        f"(CASE WHEN {value} <= 0 THEN 0 WHEN {value} <= pow(2, {lo}) THEN 1 "
+        f"WHEN {value} > pow(2, {hi}) THEN {hi - lo + 1} ELSE CAST({exact} AS INTEGER) - ({lo}) + 1 END)"
+    )
+
+
+class _Runner:
+    """One execution of a DPQuery: the SQL it sends and the noise it draws."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        query: DPQuery,
+        users_noise: int,
+        noise: NoiseSource,
+        query_id: str,
+    ) -> None:
+        self.con, self.query, self.noise, self.query_id = con, query, noise, query_id
+        self.unit_scale = unit_scale(users_noise)
+        self.epsilon_unit = epsilon_unit(users_noise)
+        self.audit: list[Cell] = []
+        token = noise.token(query_id, "sample")
+        keys = ", ".join(
+            ["__dp_uid"]
+            + [f"__dp_g{j}" for j in range(len(query.group_keys))]
+            + [f"__dp_a{a.index}" for a in query.aggregates if a.argument is not None]
+        )
+        ctes = [c.sql(dialect="duckdb") for c in query.ctes]
+        ctes.append(f"__dp_rows AS ({query.rows.sql(dialect='duckdb')})")
+        ctes.append(
+            "__dp_ranked AS (SELECT *, row_number() OVER (PARTITION BY __dp_uid ORDER BY "
+            f"md5('{token}' || CAST(row({keys}) AS VARCHAR))) AS __dp_rn FROM __dp_rows)"
+        )
+        self.with_ = "WITH " + ", ".join(ctes)
+
+    def fetch(self, select: str) -> list[tuple[Any, ...]]:
+        return self.con.execute(f"{self.with_} {select}").fetchall()
+
+    def draw(self, index: int, purpose: str) -> Callable[[Fraction, str], int]:
+        """Draws for one private selection: one generator per (aggregate, purpose), read in order."""
+        rng = self.noise.rng(self.query_id, index, None, purpose)
+        return lambda scale, _label: discrete_laplace(scale, rng)
+
+    def choose_ucls(self, plans: dict[int, _Plan]) -> None:
+        needing = [a for a in self.query.aggregates if "ucl" in RELEASES[a.kind]]
+        if not needing:
+            return
+        histogram: dict[int, int] = {}
+        for per_user, users in self.fetch(
+            "SELECT n, count(*) FROM (SELECT count(*) AS n FROM __dp_rows GROUP BY __dp_uid) GROUP BY n"
+        ):
+            rung = next((i for i, c in enumerate(UCL_LADDER) if per_user <= c), len(UCL_LADDER) - 1)
+            histogram[rung] = histogram.get(rung, 0) + users
+        for a in needing:
+            rung = select_rung(histogram, len(UCL_LADDER), self.epsilon_unit, self.draw(a.index, "ucl"))
+            plans[a.index].ucl = UCL_LADDER[rung]
+
+    def choose_bounds(self, plans: dict[int, _Plan]) -> None:
+        """Pick [low, high] per aggregate from each user's largest value on each side (half the unit each)."""
+        needing = [a for a in self.query.aggregates if "bounds" in RELEASES[a.kind]]
+        if not needing:
+            return
+        parts = []
+        for a in needing:
+            value = f"CAST(__dp_a{a.index} AS DOUBLE)"
+            per_user = (
+                f"SELECT max({value}) AS hi, min({value}) AS lo FROM __dp_ranked "
+                f"WHERE __dp_rn <= {plans[a.index].ucl} AND __dp_a{a.index} IS NOT NULL GROUP BY __dp_uid"
+            )
+            for side, extreme in (("high", "greatest(hi, 0)"), ("low", "greatest(-lo, 0)")):
+                parts.append(
+                    f"SELECT {a.index} AS agg, '{side}' AS side, {_rung_sql(extreme)} AS rung, count(*) AS n "
+                    f"FROM ({per_user}) GROUP BY ALL"
+                )
+        histograms: dict[tuple[int, str], dict[int, int]] = {}
+        for index, side, rung, n in self.fetch(" UNION ALL ".join(parts)):
+            histograms.setdefault((index, side), {})[int(rung)] = int(n)
+        rungs = len(VALUE_LADDER_EXPONENTS) + 1
+        half = self.epsilon_unit / 2
+        for a in needing:
+            plan = plans[a.index]
+            high = select_rung(histograms.get((a.index, "high"), {}), rungs, half, self.draw(a.index, "high"))
+            low = select_rung(histograms.get((a.index, "low"), {}), rungs, half, self.draw(a.index, "low"))
+            plan.high, plan.low = _ladder_value(high), -_ladder_value(low)
+            magnitude = max(plan.high, -plan.low)
+            if magnitude > 0:
+                exponent = magnitude.numerator.bit_length() - magnitude.denominator.bit_length()
+                plan.shift = FIXED_POINT_BITS - exponent
+
+    def aggregate_sql(self, plans: dict[int, _Plan]) -> str:
+        columns = []
+        for a in self.query.aggregates:
+            plan = plans[a.index]
+            arg = f"__dp_a{a.index}"
+            where = f"FILTER (WHERE __dp_rn <= {plan.ucl}" + (
+                f" AND {arg} IS NOT NULL)" if a.argument is not None else ")"
+            )
+            if a.on_user:
+                columns.append("count(DISTINCT __dp_uid) FILTER (WHERE __dp_rn <= 1)")
+            elif a.kind == AggregateType.COUNT:
+                columns.append(
+                    f"count({'DISTINCT ' if a.distinct else ''}"
+                    f"{arg if a.argument is not None else '*'}) {where}"
+                )
+            else:
+                fixed = (
+                    f"CAST(CAST(round(least(greatest(CAST({arg} AS DOUBLE), {float(plan.low)!r}), "
+                    f"{float(plan.high)!r})"
+                    f" * pow(2, {plan.shift})) AS BIGINT) AS HUGEINT)"
+                )
+                columns += [f"count({arg}) {where}", f"coalesce(sum({fixed}) {where}, 0)"]
+                if a.kind == AggregateType.STDDEV:
+                    columns.append(f"coalesce(sum({fixed} * {fixed}) {where}, 0)")
+        keys = [f"__dp_g{j}" for j in range(len(self.query.group_keys))]
+        if not keys:
+            return f"SELECT 1 AS __dp_gid, {', '.join(columns)} FROM __dp_ranked"
+        listed = ", ".join(keys)
+        return (
+            f"SELECT row_number() OVER (ORDER BY {listed}) AS __dp_gid, {listed}, {', '.join(columns)} "
+            f"FROM __dp_ranked GROUP BY {listed}"
+        )
+
+    def noisy(self, index: int, group: tuple[Any, ...], release: str, true: int, sensitivity: int) -> int:
+        scale = self.unit_scale * sensitivity
+        noise = self.noise.discrete_laplace(
+            scale, query_id=self.query_id, aggregate_index=index, group_key=list(group), purpose=release
+        )
+        self.audit.append(Cell(group, index, release, int(true), noise, scale))
+        return int(true) + noise
+
+    def release(self, a: DPAggregate, plan: _Plan, group: tuple[Any, ...], values: list[int]) -> Fraction:
+        """Noisy value of one aggregate in one group, from its exact integer statistics."""
+        if a.kind in (AggregateType.COUNT, AggregateType.COUNT_DISTINCT):
+            return Fraction(self.noisy(a.index, group, "count", values[0], 1 if a.on_user else plan.ucl))
+        m = plan.magnitude_units
+        count = self.noisy(a.index, group, "count", values[0], plan.ucl) if a.kind != AggregateType.SUM else 0
+        total = (
+            Fraction(self.noisy(a.index, group, "sum", values[1], plan.ucl * m)) / Fraction(2) ** plan.shift
+        )
+        if a.kind == AggregateType.SUM:
+            return total
+        n = max(count, 1)
+        if a.kind == AggregateType.AVG:
+            return min(max(total / n, plan.low), plan.high)
+        squares = (
+            Fraction(self.noisy(a.index, group, "sumsq", values[2], plan.ucl * m * m))
+            / Fraction(4) ** plan.shift
+        )
+        n = max(count, 2)
+        variance = max(Fraction(0), (squares - total * total / n) / (n - 1))
+        return min(variance, (plan.high - plan.low) ** 2)
+
+    def run(self) -> DPResult:
+        plans = {a.index: _Plan(ucl=1) for a in self.query.aggregates}
+        self.choose_ucls(plans)
+        self.choose_bounds(plans)
+        nkeys = len(self.query.group_keys)
+        widths = {
+            a.index: {AggregateType.COUNT: 1, AggregateType.COUNT_DISTINCT: 1, AggregateType.STDDEV: 3}.get(
+                a.kind, 2
+            )
+            for a in self.query.aggregates
+        }
+        noisy_rows = []
+        for row in self.fetch(self.aggregate_sql(plans)):
+            gid, group, rest = row[0], tuple(row[1 : 1 + nkeys]), list(row[1 + nkeys :])
+            group = tuple(_plain(v) for v in group)
+            values: list[Any] = [gid]
+            for a in self.query.aggregates:
+                stats, rest = rest[: widths[a.index]], rest[widths[a.index] :]
+                value = self.release(a, plans[a.index], group, [int(s) for s in stats])
+                if a.kind in (AggregateType.COUNT, AggregateType.COUNT_DISTINCT):
+                    values.append(int(value))
+                elif a.kind == AggregateType.STDDEV:
+                    values.append(float(value) ** 0.5)
+                else:
+                    values.append(float(value))
+            noisy_rows.append(values)
+        columns, rows = self.post_process(noisy_rows)
+        return DPResult(columns, rows, self.sensitivity(plans), self.noise.is_private, tuple(self.audit))
+
+    def post_process(
+        self, noisy_rows: list[list[Any]]
+    ) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...]]:
+        names = ["__dp_gid"] + [f"__dp_n{a.index}" for a in self.query.aggregates]
+        types = ["BIGINT"] + [
+            "BIGINT" if a.kind in (AggregateType.COUNT, AggregateType.COUNT_DISTINCT) else "DOUBLE"
+            for a in self.query.aggregates
+        ]
+        if noisy_rows:
+            literal = ", ".join(
+                "(" + ", ".join(f"CAST({v!r} AS {t})" for v, t in zip(r, types, strict=True)) + ")"
+                for r in noisy_rows
+            )
+            noisy = f"__dp_noisy({', '.join(names)}) AS (VALUES {literal})"
+        else:
+            nulls = ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in zip(names, types, strict=True))
+            noisy = f"__dp_noisy AS (SELECT {nulls} WHERE false)"
+        keys = [f"__dp_g{j}" for j in range(len(self.query.group_keys))]
+        groups = (
+            f"__dp_groups AS (SELECT row_number() OVER (ORDER BY {', '.join(keys)}) AS __dp_gid, "
+            f"{', '.join(keys)} "
+            f"FROM __dp_rows GROUP BY {', '.join(keys)})"
+            if keys
+            else "__dp_groups AS (SELECT 1 AS __dp_gid)"
+        )
+        out = "__dp_out AS (SELECT * FROM __dp_groups JOIN __dp_noisy USING (__dp_gid))"
+        cursor = self.con.execute(
+            f"{self.with_}, {groups}, {noisy}, {out} {self.query.post.sql(dialect='duckdb')}"
+        )
+        rows = tuple(tuple(r) for r in cursor.fetchall())
+        return tuple(d[0] for d in cursor.description or ()), rows
+
+    def sensitivity(self, plans: dict[int, _Plan]) -> tuple[dict[str, Any], ...]:
+        out = []
+        for a in self.query.aggregates:
+            plan = plans[a.index]
+            entry: dict[str, Any] = {
+                "aggregationType": a.kind.value,
+                "aggregationExpression": a.expression,
+                "userContributionLimit": 1 if a.on_user else plan.ucl,
+            }
+            if "bounds" in RELEASES[a.kind]:
+                entry["minColumnValue"] = float(plan.low)
+                entry["maxColumnValue"] = float(plan.high)
+            out.append(entry)
+        return tuple(out)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-stable form of a group key value (for seeding and the audit)."""
+    return (
+        value
+        if isinstance(value, int | str | float | bool | type(None))
+        else json.loads(json.dumps(value, default=str))
+    )
+
+
+def execute(
+    con: duckdb.DuckDBPyConnection,
+    query: DPQuery,
+    *,
+    users_noise: int,
+    noise: NoiseSource | None = None,
+    query_id: str,
+) -> DPResult:
+    """Run an analyzed (and already admitted) DP query on ``con`` and return noisy rows.
+
+    Args:
+        con: a DuckDB connection where the query's tables resolve as the engine set them up.
+        query: what ``analyze`` returned.
+        users_noise: the privacy budget template's usersNoisePerQuery.
+        noise: the randomness; ``None`` means ``NoiseSource.secure()``.
+        query_id: the protected query's id (labels seeded draws).
+
+    Returns:
+        The noisy ``DPResult``.
+    """
+    return _Runner(con, query, users_noise, noise or NoiseSource.secure(), query_id).run()
+
+
+def run_dp_query(
+    con: duckdb.DuckDBPyConnection,
+    tree: exp.Expr | str,
+    dp_tables: Mapping[str, str],
+    *,
+    users_noise: int,
+    noise: NoiseSource | None = None,
+    query_id: str,
+    dialect: str = "duckdb",
+) -> DPResult:
+    """``analyze`` then ``execute``, for callers that have already charged the budget.
+
+    Args:
+        con: the DuckDB connection the engine prepared (tables visible with allowed columns).
+        tree: the validated query (sqlglot tree, or SQL text in ``dialect``).
+        dp_tables: table name as written in the SQL -> user identifier column.
+        users_noise: usersNoisePerQuery of the collaboration's DP template.
+        noise: the randomness (secure by default).
+        query_id: the protected query's id.
+        dialect: the dialect of ``tree`` when it is text.
+
+    Returns:
+        The noisy ``DPResult``.
+    """
+    parsed = sqlglot.parse_one(tree, read=dialect) if isinstance(tree, str) else tree
+    return execute(con, analyze(parsed, dp_tables), users_noise=users_noise, noise=noise, query_id=query_id)
