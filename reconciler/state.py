@@ -23,16 +23,19 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from reconciler.addresses import Address, parse
 from reconciler.errors import StateError
+from reconciler.plan import decode, encode, fingerprint
+from reconciler.resources import Resource
 
 __all__ = [
     "ADDRESS_TAG",
     "STACK_TAG",
     "STATE_FORMAT_VERSION",
-    "ObservedResource",
     "State",
     "StateCache",
     "describe_fingerprint_changes",
+    "resource_fingerprint",
     "identity_tags",
     "write_atomically",
 ]
@@ -45,7 +48,7 @@ ADDRESS_TAG = "reconciler:address"
 STATE_FORMAT_VERSION = 1
 
 
-def identity_tags(stack: str, address: object) -> dict[str, str]:
+def identity_tags(stack: str, address: Address) -> dict[str, str]:
     """Return the tags that tie a created resource to its stack and address.
 
     Args:
@@ -62,107 +65,81 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-@dataclass(frozen=True)
-class ObservedResource:
-    """One resource as a backend saw it.
+def _resource_json(r: Resource) -> dict[str, Any]:
+    return {
+        "address": str(r.address),
+        "id": r.id,
+        "arn": r.arn,
+        "owner": r.owner,
+        "accountId": r.account_id,
+        "attributes": encode(dict(r.attributes)),
+    }
 
-    Args:
-        address: the resource's Address (from its tags, or from its parent and type).
-        kind: the resource kind (the Address's kind, kept for readers without the registry).
-        id: the AWS identifier (for analysis rules: the rule type; for members: the account id).
-        arn: the ARN, when the resource has one.
-        attributes: the normalized, API-shaped attributes (same normal form as desired resources).
-        owner: the account id that owns (and must write) the resource.
-        parent_ids: identifiers of parents, by API parameter name (e.g. ``membershipIdentifier``),
-            so that updates and deletes can be addressed without re-reading the parents.
-    """
 
-    address: Any
-    kind: str
-    id: str
-    arn: str | None = None
-    attributes: Mapping[str, Any] = field(default_factory=dict)
-    owner: str = ""
-    parent_ids: Mapping[str, str] = field(default_factory=dict)
+def _resource_from(data: Mapping[str, Any]) -> Resource:
+    return Resource(
+        address=parse(str(data["address"])),
+        attributes=decode(dict(data.get("attributes") or {})),
+        owner=data.get("owner"),
+        account_id=data.get("accountId"),
+        id=data.get("id"),
+        arn=data.get("arn"),
+    )
 
-    def fingerprint(self) -> str:
-        """A short hash of everything observed about this resource (for stale-plan checks)."""
-        payload = [self.kind, self.id, self.arn, self.attributes, self.owner]
-        return hashlib.sha256(_canonical(payload).encode()).hexdigest()[:16]
 
-    def to_json(self) -> dict[str, Any]:
-        """The JSON form used in the state cache."""
-        return {
-            "address": str(self.address),
-            "kind": self.kind,
-            "id": self.id,
-            "arn": self.arn,
-            "owner": self.owner,
-            "parentIds": dict(self.parent_ids),
-            "attributes": self.attributes,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any], address: Any) -> ObservedResource:
-        """Rebuild from ``to_json`` output; ``address`` is the parsed Address."""
-        return cls(
-            address=address,
-            kind=str(data["kind"]),
-            id=str(data["id"]),
-            arn=data.get("arn"),
-            attributes=dict(data.get("attributes") or {}),
-            owner=str(data.get("owner") or ""),
-            parent_ids=dict(data.get("parentIds") or {}),
-        )
+def resource_fingerprint(r: Resource) -> str:
+    """A short hash of everything observed about one resource (for naming what changed)."""
+    payload = [str(r.address), encode(dict(r.attributes)), r.id, r.arn, r.account_id]
+    return hashlib.sha256(_canonical(payload).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
 class State:
-    """An immutable snapshot: Address -> ObservedResource. Absent means not found (not an error).
+    """An immutable snapshot: Address -> observed Resource. Absent means not found (not an error).
 
     Args:
-        resources: the observed resources by Address.
+        resources: the observed resources by Address (``Resource`` with id, arn, account_id).
         stack: the stack whose resources these are.
     """
 
-    resources: Mapping[Any, ObservedResource] = field(default_factory=dict)
+    resources: Mapping[Address, Resource] = field(default_factory=dict)
     stack: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "resources", MappingProxyType(dict(self.resources)))
 
-    def get(self, address: Any) -> ObservedResource | None:
+    def get(self, address: Address) -> Resource | None:
         """The observed resource at ``address``, or None when the backend has none."""
         return self.resources.get(address)
 
     def __contains__(self, address: object) -> bool:
         return address in self.resources
 
-    def __iter__(self) -> Iterator[ObservedResource]:
-        return iter(self.resources[a] for a in sorted(self.resources, key=str))
+    def __iter__(self) -> Iterator[Resource]:
+        return iter(self.resources[a] for a in sorted(self.resources))
 
     def __len__(self) -> int:
         return len(self.resources)
 
-    def with_resource(self, resource: ObservedResource) -> State:
+    def with_resource(self, resource: Resource) -> State:
         """A copy with ``resource`` added or replaced (states are never mutated)."""
         return State({**self.resources, resource.address: resource}, self.stack)
 
-    def without(self, address: Any) -> State:
+    def without(self, address: Address) -> State:
         """A copy without ``address``."""
         return State({a: r for a, r in self.resources.items() if a != address}, self.stack)
 
     def resource_fingerprints(self) -> dict[str, str]:
         """Per-address fingerprints, so a stale plan can name what changed."""
-        return {str(a): r.fingerprint() for a, r in self.resources.items()}
+        return {str(a): resource_fingerprint(r) for a, r in self.resources.items()}
 
     def fingerprint(self) -> str:
-        """One hash over every observed resource (the plan records it; apply compares it)."""
-        return hashlib.sha256(_canonical(sorted(self.resource_fingerprints().items())).encode()).hexdigest()
+        """One hash over every observed resource (``plan.fingerprint``: the plan records it)."""
+        return fingerprint(self.resources.values())
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form used in the state cache (sorted by address)."""
-        return {"stack": self.stack, "resources": [r.to_json() for r in self]}
+        return {"stack": self.stack, "resources": [_resource_json(r) for r in self]}
 
 
 def describe_fingerprint_changes(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
@@ -248,13 +225,12 @@ class StateCache:
     def _key(backend: str, stack: str) -> str:
         return f"{backend}/{stack}"
 
-    def load(self, backend: str, stack: str, parse_address: Any = str) -> State:
+    def load(self, backend: str, stack: str) -> State:
         """The cached State for ``stack`` on ``backend``; empty when there is no usable cache.
 
         Args:
             backend: ``local`` or ``aws``.
             stack: the stack name.
-            parse_address: turns the stored address string back into an Address.
 
         Returns:
             The cached State (possibly empty).
@@ -263,11 +239,11 @@ class StateCache:
             entry = self._load_document().get(self._key(backend, stack))
         if not isinstance(entry, dict):
             return State({}, stack)
-        resources: dict[Any, ObservedResource] = {}
+        resources: dict[Address, Resource] = {}
         try:
             for item in entry.get("resources", []):
-                address = parse_address(item["address"])
-                resources[address] = ObservedResource.from_json(item, address)
+                resource = _resource_from(item)
+                resources[resource.address] = resource
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             self.problem = f"state cache {self.path} has a bad entry ({exc}); rebuilding it from tags"
             return State({}, stack)
