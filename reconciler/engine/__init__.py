@@ -1,0 +1,52 @@
+"""Protected queries on local data: analysis-rule enforcement (sqlglot) and execution (DuckDB).
+
+The engine knows nothing about plans or the emulator. It takes API-shaped facts and a request:
+
+- ``Table.from_api(association, configured_table, analysis_rule=..., association_rule=...,
+  data=path)`` or ``Table(...)`` directly; rules come from ``parse_policy(analysisRulePolicy)``
+  (the ``{"v1": {"aggregation"|"list"|"custom": {...}}}`` dicts of the API);
+- ``Collaboration(engine="SPARK"|"CLEAN_ROOMS_SQL", abilities={account: {...}}, tables={name: Table})``;
+- ``Request(querier=account, sql=text, receivers=[...], template_arn=..., template_creator=...,
+  parameters=templates.resolve(template, given))``.
+
+Then ``check(request, collaboration) -> Prepared`` (raises ``QueryRejected`` carrying a
+``Verdict``: reason class, message, offending fragment, table, rule) or ``enforce(...) ->
+Verdict``; ``execute(prepared) -> Result`` or ``export(prepared, path, "CSV"|"PARQUET")``.
+``from_spec.collaboration(stack, ...)`` builds the facts from a loaded spec.
+
+Modules, following a query: ``rules`` (rule types as data), ``facts`` (inputs), ``templates``
+(typed parameter binding), ``enforce`` (stages S0-S6, dialects, transpiling), ``flat``
+(aggregation and list rules), ``custom`` (custom rule and Spark-era controls), ``lineage``
+(column lineage over scopes), ``suppress`` (S7 rewrite), ``run`` (sealed DuckDB execution),
+``verdict`` (refusals), ``sqlnames`` (function naming).
+"""
+
+from __future__ import annotations
+
+from reconciler.engine.enforce import Prepared, check, enforce
+from reconciler.engine.facts import Collaboration, Request, Table
+from reconciler.engine.rules import PolicyError, Reason, RuleType, parse_policy
+from reconciler.engine.run import DataError, Result, describe, execute, export
+from reconciler.engine.templates import Parameter, Template
+from reconciler.engine.verdict import Verdict
+
+__all__ = [
+    "Collaboration",
+    "DataError",
+    "Parameter",
+    "PolicyError",
+    "Prepared",
+    "Reason",
+    "Request",
+    "Result",
+    "RuleType",
+    "Table",
+    "Template",
+    "Verdict",
+    "check",
+    "describe",
+    "enforce",
+    "execute",
+    "export",
+    "parse_policy",
+]

@@ -1,0 +1,411 @@
+"""Checking a protected query against the analysis rules: stages S0 to S6, then the DuckDB SQL.
+
+``check`` runs the stages of ANALYSIS_RULES.md section 4 in order; the first failing stage
+decides the reason. Text is read in the collaboration's dialect (Spark SQL for SPARK, the
+Redshift-like Clean Rooms SQL otherwise), every check runs on that tree, and only the validated
+tree is turned into DuckDB SQL, with output-constraint / threshold suppression (S7) written into
+the same statement. A construct sqlglot cannot render faithfully for DuckDB is refused, never
+approximated. Nothing here touches data: ``run`` executes the result.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import ErrorLevel, OptimizeError, SqlglotError, UnsupportedError
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.tokenizer_core import Token, TokenType
+
+from reconciler.engine import custom, flat, suppress, templates
+from reconciler.engine.facts import Collaboration, Request, Table
+from reconciler.engine.lineage import Lineage
+from reconciler.engine.rules import CustomRule, Reason, RuleType
+from reconciler.engine.sqlnames import aws_name
+from reconciler.engine.verdict import Verdict, refuse
+from reconciler.errors import QueryRejected
+
+__all__ = ["Prepared", "check", "enforce"]
+
+#: First keywords of statements that reach files, settings, extensions or the catalog (5.2, 8.6.2).
+SYSTEM_KEYWORDS = frozenset(
+    "COPY EXPORT IMPORT ATTACH DETACH LOAD INSTALL FORCE PRAGMA SET RESET USE CALL CHECKPOINT ADD LIST "
+    "REFRESH SHOW DESCRIBE DESC SUMMARIZE MSCK GRANT REVOKE VACUUM UNLOAD".split()
+)
+_SYSTEM_ROOTS: tuple[type[exp.Expr], ...] = (
+    exp.Set, exp.Pragma, exp.Copy, exp.Attach, exp.Detach, exp.Describe, exp.Summarize, exp.Show,
+    exp.Use, exp.Install, exp.Export, exp.Refresh, exp.LoadData, exp.Grant,
+)  # fmt: skip
+_WRITES: tuple[type[exp.Expr], ...] = (
+    exp.Insert, exp.Update, exp.Delete, exp.Create, exp.Drop, exp.Alter, exp.Merge, exp.TruncateTable,
+    exp.Cache, exp.Uncache, exp.Transaction, exp.Commit, exp.Rollback, exp.Analyze, exp.Command,
+)  # fmt: skip
+_DENIED_FUNCTIONS = frozenset(
+    "getenv current_setting glob query query_table sniff_csv read_text read_blob getvariable set_variable "
+    "which_secret current_database current_schema current_schemas reflect java_method input_file_name "
+    "current_catalog current_user session_user user version pragma import_module".split()
+)
+_DENIED_PREFIXES = (
+    "read_",
+    "duckdb_",
+    "pragma_",
+    "sqlite_",
+    "parquet_",
+    "iceberg_",
+    "delta_",
+    "pg_",
+    "json_execute",
+)
+_SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog", "system", "temp", "main"})
+_SYSTEM_TABLE_PREFIXES = (
+    "duckdb_", "pg_", "sqlite_", "pragma_", "padb_", "stcs_", "stl_", "stll_", "stv_", "svcs_", "svl_",
+    "svv_",
+    "sys_", "systable_", "information_schema",
+)  # fmt: skip
+_MAX_TABLES = 15
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A query that passed every check, ready for ``run.execute``.
+
+    Attributes:
+        sql: the DuckDB statement to execute, with suppression already written in.
+        tables: the configured tables it reads (each must be visible under its association name).
+        verdict: the allowed Verdict.
+        rule_type: the rule type shared by every referenced table.
+    """
+
+    sql: str
+    tables: tuple[Table, ...]
+    verdict: Verdict = field(default_factory=lambda: Verdict(True))
+    rule_type: RuleType = RuleType.CUSTOM
+
+
+@dataclass
+class Context:
+    """What the stages know about the query so far (each stage fills in more)."""
+
+    request: Request
+    collaboration: Collaboration
+    tokens: list[Token] = field(default_factory=list)
+    tree: exp.Expr = field(default_factory=exp.Select)
+    references: list[exp.Table] = field(default_factory=list)
+    tables: dict[str, Table] = field(default_factory=dict)
+    rule_type: RuleType = RuleType.CUSTOM
+    lineage: Lineage | None = None
+    unnamed: list[list[int]] = field(default_factory=list)
+
+    @property
+    def dialect(self) -> str:
+        return self.collaboration.dialect
+
+    def refuse(
+        self, reason: Reason, message: str, node: exp.Expr | str | None = None, **kw: str
+    ) -> QueryRejected:
+        return refuse(reason, message, node, dialect=self.dialect, source=self.request.sql, **kw)
+
+
+# -- S0 to S5 -------------------------------------------------------------------------------------
+def s0_abilities(ctx: Context) -> None:
+    """S0: the querier can query; every receiver can receive results."""
+    abilities = ctx.collaboration.abilities
+    if "CAN_QUERY" not in abilities.get(ctx.request.querier, frozenset()):
+        raise ctx.refuse(Reason.OTHER, f"member {ctx.request.querier} does not have the CAN_QUERY ability")
+    for receiver in ctx.request.receivers:
+        if "CAN_RECEIVE_RESULTS" not in abilities.get(receiver, frozenset()):
+            raise ctx.refuse(Reason.OTHER, f"result receiver {receiver} does not have CAN_RECEIVE_RESULTS")
+
+
+def s1_parse(ctx: Context) -> None:
+    """S1 and S2: the text parses into exactly one statement (one trailing ``;`` is fine)."""
+    text = ctx.request.sql
+    if len(text) > ctx.collaboration.max_query_chars:
+        raise ctx.refuse(
+            Reason.OTHER, f"query text is over the {ctx.collaboration.max_query_chars} character limit"
+        )
+    try:
+        tokens, statements = _parse(text, ctx.dialect)
+    except SqlglotError as exc:
+        tokens = _tokens_or_empty(text, ctx.dialect)
+        if _statement_count(tokens) > 1:
+            raise ctx.refuse(Reason.MULTI_STATEMENT, "send exactly one SQL statement", text) from None
+        if tokens and tokens[0].text.upper() in SYSTEM_KEYWORDS:
+            raise ctx.refuse(
+                Reason.FILE_OR_SYSTEM_ACCESS, "statements that reach the system are refused", text
+            ) from None
+        raise ctx.refuse(Reason.PARSE_ERROR, f"the query does not parse: {_first_line(exc)}", text) from None
+    present = [s for s in statements if s is not None]
+    if not present:
+        raise ctx.refuse(Reason.PARSE_ERROR, "the query is empty", text)
+    if len(present) > 1 or _statement_count(tokens) > 1:
+        raise ctx.refuse(Reason.MULTI_STATEMENT, f"send exactly one SQL statement, not {len(present)}", text)
+    ctx.tokens = tokens
+    ctx.tree = present[0].copy()
+
+
+def s3_system_access(ctx: Context) -> None:
+    """S3: no file, network, extension, settings or catalog access anywhere (5.2)."""
+    tree = ctx.tree
+    first = ctx.tokens[0].text.upper() if ctx.tokens else ""
+    if isinstance(tree, _SYSTEM_ROOTS) or (
+        first in SYSTEM_KEYWORDS and not isinstance(tree, (exp.Query, exp.Subquery))
+    ):
+        raise ctx.refuse(Reason.FILE_OR_SYSTEM_ACCESS, f"{first or 'this'} statements are refused", tree)
+    for table in tree.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier):
+            raise ctx.refuse(Reason.FILE_OR_SYSTEM_ACCESS, "table functions are refused", table)
+        names = [p.name.lower() for p in table.parts]
+        name = names[-1]
+        if any(ch in part for part in names for ch in "/\\:.") or any(
+            p in _SYSTEM_SCHEMAS for p in names[:-1]
+        ):
+            raise ctx.refuse(Reason.FILE_OR_SYSTEM_ACCESS, "paths and system schemas cannot be read", table)
+        if name.startswith(_SYSTEM_TABLE_PREFIXES) and name not in ctx.collaboration.tables:
+            raise ctx.refuse(Reason.FILE_OR_SYSTEM_ACCESS, "system catalog tables cannot be read", table)
+    for func in tree.find_all(exp.Func):
+        name = aws_name(func).lower()
+        if name in _DENIED_FUNCTIONS or name.startswith(_DENIED_PREFIXES) or name.endswith("_scan"):
+            raise ctx.refuse(
+                Reason.FILE_OR_SYSTEM_ACCESS, f"function {name.upper()} reaches the system", func
+            )
+
+
+def s4_query_only(ctx: Context) -> None:
+    """S4: only SELECT, WITH ... SELECT and set operations of selects."""
+    tree = ctx.tree
+    if not isinstance(tree, (exp.Select, exp.SetOperation)):
+        raise ctx.refuse(Reason.DISALLOWED_CONSTRUCT, "only SELECT queries can run", tree)
+    for node in tree.find_all(*_WRITES):
+        raise ctx.refuse(Reason.DISALLOWED_CONSTRUCT, "only SELECT queries can run", node)
+
+
+def bind_parameters(ctx: Context) -> None:
+    """Template runs: replace ``:name`` placeholders with typed literals (8.3); direct SQL has none."""
+    templates.bind(ctx.tree, ctx.request.parameters)
+
+
+def s5_tables(ctx: Context) -> None:
+    """S5: tables resolve to associations with rules of one type; receivers and analyses allowed."""
+    known = ctx.collaboration.tables
+    ctes = {cte.alias_or_name.lower() for cte in ctx.tree.find_all(exp.CTE)}
+    for name in sorted(ctes & set(known)):
+        raise ctx.refuse(Reason.OTHER, f"a CTE may not be named like the table {name!r}; rename it", name)
+    for table in ctx.tree.find_all(exp.Table):
+        name = table.name.lower()
+        if table.args.get("db") or table.args.get("catalog"):
+            raise ctx.refuse(
+                Reason.OTHER, "name tables by their association name alone, not qualified", table
+            )
+        if name in ctes:
+            continue
+        found = known.get(name)
+        if found is None:
+            close = difflib.get_close_matches(name, list(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; the tables are {sorted(known)}"
+            raise ctx.refuse(
+                Reason.OTHER, f"table {name!r} is not associated with this collaboration{hint}", table
+            )
+        if found.rule is None:
+            raise ctx.refuse(
+                Reason.OTHER, "the table has no analysis rule, so it cannot be queried", table, table=name
+            )
+        ctx.references.append(table)
+        ctx.tables[name] = found
+    if not ctx.tables:
+        raise ctx.refuse(Reason.OTHER, "the query reads no configured table", ctx.tree)
+    if len(ctx.tables) > _MAX_TABLES:
+        raise ctx.refuse(Reason.OTHER, f"a query may reference at most {_MAX_TABLES} configured tables")
+    types = {t.rule.type for t in ctx.tables.values() if t.rule is not None}
+    if len(types) > 1:
+        listed = ", ".join(f"{t.name} ({t.rule.type if t.rule else '-'})" for t in ctx.tables.values())
+        raise ctx.refuse(
+            Reason.OTHER, f"tables with different analysis rule types cannot be queried together: {listed}"
+        )
+    ctx.rule_type = types.pop()
+    for found_table in ctx.tables.values():
+        _check_table_access(ctx, found_table)
+
+
+def _check_table_access(ctx: Context, table: Table) -> None:
+    rule = table.rule
+    assert rule is not None
+    kw = {"table": table.name, "rule": str(rule.type)}
+    if rule.additional_analyses == "REQUIRED":
+        raise ctx.refuse(
+            Reason.OTHER, "the table requires an additional analysis, which cannot run locally", **kw
+        )
+    for receiver in ctx.request.receivers:
+        if table.receivers is not None and receiver not in table.receivers:
+            raise ctx.refuse(
+                Reason.OTHER, f"the collaboration analysis rule does not allow receiver {receiver}", **kw
+            )
+        custom_receivers = rule.allowed_result_receivers if isinstance(rule, CustomRule) else None
+        if custom_receivers is not None and receiver not in custom_receivers:
+            raise ctx.refuse(Reason.OTHER, f"the custom rule does not allow result receiver {receiver}", **kw)
+    if isinstance(rule, CustomRule) and rule.has_controls and ctx.collaboration.engine != "SPARK":
+        raise ctx.refuse(Reason.OTHER, "thresholds and comparison controls need a SPARK collaboration", **kw)
+
+
+def s6_rules(ctx: Context) -> None:
+    """S6: the checks of the rule type (aggregation 7, list 8.1, custom 8.2 and 8.6)."""
+    if ctx.rule_type is RuleType.AGGREGATION:
+        flat.check_aggregation(ctx)
+    elif ctx.rule_type is RuleType.LIST:
+        flat.check_list(ctx)
+    else:
+        custom.check_approval(ctx)
+    qualify_tree(ctx)
+    if ctx.rule_type is RuleType.CUSTOM:
+        custom.check_controls(ctx)
+
+
+def qualify_tree(ctx: Context) -> None:
+    """Resolve every column to its source and expand ``*`` against the allowed columns only."""
+    schema: dict[str, object] = {
+        name: {c: (t or "VARCHAR") for c, t in table.columns.items()} for name, table in ctx.tables.items()
+    }
+    unnamed = _unnamed_outputs(ctx.tree)
+    try:
+        ctx.tree = qualify(
+            ctx.tree,
+            schema=schema,
+            dialect=ctx.dialect,
+            validate_qualify_columns=True,
+            quote_identifiers=True,
+            identify=False,
+        )
+    except OptimizeError as exc:
+        raise ctx.refuse(
+            Reason.DISALLOWED_COLUMN, f"{_first_line(exc)} (only allowed columns are visible)"
+        ) from None
+    ctx.lineage = Lineage(ctx.tree, ctx.tables)
+    ctx.unnamed = unnamed
+
+
+def _final_selects(tree: exp.Expr) -> list[exp.Select]:
+    if isinstance(tree, exp.SetOperation):
+        return _final_selects(tree.this) + _final_selects(tree.expression)
+    return [tree] if isinstance(tree, exp.Select) else []
+
+
+def _unnamed_outputs(tree: exp.Expr) -> list[list[int]]:
+    """Per final SELECT, positions of expressions the writer did not name (qualify names them _col_N)."""
+    found: list[list[int]] = []
+    for select in _final_selects(tree):
+        if any(
+            isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(p.this, exp.Star))
+            for p in select.expressions
+        ):
+            found.append([])
+            continue
+        found.append(
+            [i for i, p in enumerate(select.expressions) if not isinstance(p, (exp.Alias, exp.Column))]
+        )
+    return found
+
+
+def _restore_output_names(ctx: Context) -> None:
+    """Give unnamed outputs back their engine-chosen names (``sum(amount)``), not qualify's ``_col_N``."""
+    referenced = {c.name for c in ctx.tree.find_all(exp.Column)}
+    for select, positions in zip(_final_selects(ctx.tree), ctx.unnamed, strict=False):
+        for i in positions:
+            item = select.expressions[i]
+            if (
+                isinstance(item, exp.Alias)
+                and item.alias.startswith("_col_")
+                and item.alias not in referenced
+            ):
+                item.replace(item.this)
+
+
+STAGES: tuple[Callable[[Context], None], ...] = (
+    s0_abilities,
+    s1_parse,
+    s3_system_access,
+    s4_query_only,
+    bind_parameters,
+    s5_tables,
+    s6_rules,
+)
+
+
+def check(request: Request, collaboration: Collaboration) -> Prepared:
+    """Run every stage; return the DuckDB statement to execute, or raise the refusal.
+
+    Args:
+        request: who runs what.
+        collaboration: tables, rules, members and engine.
+
+    Returns:
+        The Prepared query (DuckDB SQL with suppression written in).
+
+    Raises:
+        QueryRejected: the first failing stage's Verdict, before any data is read.
+    """
+    ctx = Context(request, collaboration)
+    for stage in STAGES:
+        stage(ctx)
+    suppress.apply(ctx)
+    _restore_output_names(ctx)
+    try:
+        sql = ctx.tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
+    except UnsupportedError as exc:
+        raise ctx.refuse(
+            Reason.DISALLOWED_CONSTRUCT, f"cannot be run faithfully on the local engine: {_first_line(exc)}"
+        ) from None
+    ordered = tuple(ctx.tables[name] for name in sorted(ctx.tables))
+    return Prepared(sql=sql, tables=ordered, rule_type=ctx.rule_type)
+
+
+def enforce(request: Request, collaboration: Collaboration) -> Verdict:
+    """Check a query and return its Verdict instead of raising (for tests and linters).
+
+    Args:
+        request: who runs what.
+        collaboration: tables, rules, members and engine.
+
+    Returns:
+        ``Verdict(allowed=True)`` or the refusal of the first failing stage.
+    """
+    try:
+        check(request, collaboration)
+    except QueryRejected as exc:
+        verdict: Verdict = exc.verdict
+        return verdict
+    return Verdict(True)
+
+
+# -- helpers --------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=512)
+def _parse(text: str, dialect: str) -> tuple[list[Token], tuple[exp.Expr | None, ...]]:
+    """Tokenize and parse once per (text, dialect); callers copy the trees they change."""
+    d = Dialect.get_or_raise(dialect)
+    tokens = d.tokenize(text)
+    return tokens, tuple(d.parser(error_level=ErrorLevel.RAISE).parse(tokens, text))
+
+
+def _tokens_or_empty(text: str, dialect: str) -> list[Token]:
+    try:
+        return Dialect.get_or_raise(dialect).tokenize(text)
+    except SqlglotError:
+        return []
+
+
+def _statement_count(tokens: list[Token]) -> int:
+    count, pending = 0, False
+    for token in tokens:
+        if token.token_type is TokenType.SEMICOLON:
+            count += pending
+            pending = False
+        else:
+            pending = True
+    return count + pending
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,114 @@
+"""The outcome of checking a query: a Verdict, and the helper every check uses to refuse.
+
+A refusal names the reason class (ANALYSIS_RULES.md section 4), the table and rule type whose
+control was broken, and the offending SQL fragment, so a person can act on it. Checks raise
+``refuse(...)``; ``enforce`` turns that into a Verdict or lets it propagate as ``QueryRejected``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from reconciler.engine.rules import Reason
+from reconciler.errors import QueryRejected
+
+__all__ = ["Verdict", "fragment", "refuse"]
+
+_MAX_FRAGMENT = 200
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a query may run, and if not, why.
+
+    Attributes:
+        allowed: True when every stage passed.
+        reason: the reason class of the first failing stage (None when allowed).
+        message: what is wrong, in words a query writer can act on.
+        fragment: the offending SQL fragment (as written in the collaboration's dialect).
+        table: the association name whose rule was broken ("" when no single table is to blame).
+        rule: that table's rule type ("AGGREGATION", "LIST", "CUSTOM"), or "".
+    """
+
+    allowed: bool
+    reason: Reason | None = None
+    message: str = ""
+    fragment: str = ""
+    table: str = ""
+    rule: str = ""
+
+    @classmethod
+    def refused(
+        cls, reason: Reason, message: str, fragment: str = "", table: str = "", rule: str = ""
+    ) -> Verdict:
+        """A refusal."""
+        return cls(False, reason, message, fragment, table, rule)
+
+    def text(self) -> str:
+        """One line for humans: ``query refused [reason] (LIST rule of table t): message: `fragment```."""
+        if self.allowed:
+            return "query allowed"
+        where = f" ({self.rule} rule of table {self.table!r})" if self.table and self.rule else ""
+        where = where or (f" (table {self.table!r})" if self.table else "")
+        frag = f": `{self.fragment}`" if self.fragment else ""
+        return f"query refused [{self.reason}]{where}: {self.message}{frag}"
+
+    def to_json(self) -> dict[str, str | bool | None]:
+        """The structured error of section 4: reason, message, offending fragment (plus table, rule)."""
+        return {
+            "allowed": self.allowed,
+            "reason": None if self.reason is None else self.reason.value,
+            "message": self.message,
+            "offending_fragment": self.fragment,
+            "table": self.table,
+            "rule": self.rule,
+        }
+
+
+def fragment(node: exp.Expr | str | None, dialect: str = "spark", source: str = "") -> str:
+    """The SQL text of ``node`` as the user wrote it (from parser positions), shortened for messages.
+
+    Falls back to regenerating the node in the query's dialect when it has no source position.
+    """
+    if node is None:
+        return ""
+    text = node if isinstance(node, str) else (_original(node, source) or node.sql(dialect=dialect))
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_FRAGMENT else text[: _MAX_FRAGMENT - 3] + "..."
+
+
+def _original(node: exp.Expr, source: str) -> str:
+    spans = [(n.meta["start"], n.meta["end"]) for n in node.walk() if "start" in n.meta and "end" in n.meta]
+    if not source or not spans:
+        return ""
+    start, end = min(s for s, _ in spans), max(e for _, e in spans) + 1
+    if start > 0 and source[start - 1] in "\"'`":
+        start -= 1
+    if end < len(source) and source[end] in "\"'`":
+        end += 1
+    text = source[start:end]
+    missing = text.count("(") - text.count(")")
+    rest = source[end:]
+    while missing > 0 and rest.lstrip().startswith(")"):
+        stripped = rest.lstrip()
+        text += rest[: len(rest) - len(stripped) + 1]
+        rest = stripped[1:]
+        missing -= 1
+    return text
+
+
+def refuse(
+    reason: Reason,
+    message: str,
+    node: exp.Expr | str | None = None,
+    *,
+    table: str = "",
+    rule: str = "",
+    dialect: str = "spark",
+    source: str = "",
+) -> QueryRejected:
+    """Build the exception a check raises: a QueryRejected carrying the Verdict."""
+    verdict = Verdict.refused(reason, message, fragment(node, dialect, source), table, rule)
+    return QueryRejected(verdict.text(), verdict=verdict)
