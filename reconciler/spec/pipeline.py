@@ -22,7 +22,7 @@ from reconciler.errors import Diagnostic, Severity, SourceLocation, SpecError
 from reconciler.spec import limits
 from reconciler.spec.load import RawDocument, discover, display_path, load_file
 from reconciler.spec.models import AnalysisTemplate
-from reconciler.spec.shape import to_model
+from reconciler.spec.shape import salvage, to_model
 from reconciler.spec.stack import Check, Stack
 
 __all__ = ["CHECK_MODULES", "load_stack", "validate_stack", "semantic_checks"]
@@ -82,6 +82,8 @@ def validate_stack(path: Path | str) -> tuple[Stack, list[Diagnostic]]:
         for doc in documents:
             model, problems = to_model(doc)
             diagnostics.extend(problems)
+            if model is None:
+                model = salvage(doc)  # errors only in fields no check reads: later layers still run
             if model is None:
                 shapes_ok = False
                 continue

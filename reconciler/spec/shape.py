@@ -8,6 +8,7 @@ YAML read as a number), missing fields point at the mapping that lacks them.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import difflib
 import types
@@ -21,7 +22,7 @@ from reconciler.errors import Diagnostic
 from reconciler.spec.load import RawDocument, YamlPath, dotted
 from reconciler.spec.models import DOCUMENT_MODELS, SpecModel
 
-__all__ = ["to_model", "suggest"]
+__all__ = ["SALVAGEABLE", "salvage", "to_model", "suggest"]
 
 #: pydantic error type -> what the value should have been.
 _EXPECTED = {
@@ -71,6 +72,60 @@ def to_model(doc: RawDocument) -> tuple[SpecModel | None, list[Diagnostic]]:
         return model.model_validate(data), []
     except pydantic.ValidationError as exc:
         return None, [_diagnostic(doc, model, err) for err in exc.errors(include_url=False)]
+
+
+#: Optional fields that no semantic check (layers 3-4) reads. A document whose shape errors all lie
+#: inside such fields is salvaged without them, so the later layers still run and a user sees every
+#: problem in one run (the shape errors themselves are reported as usual).
+SALVAGEABLE = frozenset(
+    {
+        "dataEncryptionMetadata",
+        "tags",
+        "description",
+        "lifecycle",
+        "credentials",
+        "errorMessageConfiguration",
+        "mlAbilities",
+        "autoApprovedChangeRequestTypes",
+        "allowedResultRegions",
+    }
+)
+
+
+def salvage(doc: RawDocument) -> SpecModel | None:
+    """The document without the ``SALVAGEABLE`` fields that hold its shape errors, or None.
+
+    Args:
+        doc: a document whose ``to_model`` failed (its errors are already reported).
+
+    Returns:
+        A model for the semantic checks, or None when an error lies outside salvageable fields.
+    """
+    model = DOCUMENT_MODELS.get(doc.data.get("kind")) if isinstance(doc.data.get("kind"), str) else None
+    if model is None:
+        return None
+    data = copy.deepcopy(doc.data)
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        errors = exc.errors(include_url=False)
+    for err in errors:
+        path, _ = _yaml_path(data, tuple(err["loc"]))
+        cut = next((i for i, part in enumerate(path) if part in SALVAGEABLE), None)
+        if cut is None:
+            return None
+        parent: Any = data
+        for part in path[:cut]:
+            if isinstance(parent, dict):
+                parent = parent.get(part)
+            elif isinstance(parent, list) and isinstance(part, int):
+                parent = parent[part]
+        if isinstance(parent, dict):
+            parent.pop(path[cut], None)
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError:
+        return None
 
 
 def _yaml_path(data: Any, loc: tuple[str | int, ...]) -> tuple[YamlPath, bool]:
