@@ -1,0 +1,67 @@
+"""Shared helpers for the DP tests: small DuckDB tables and exact discrete Laplace facts."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from fractions import Fraction
+from typing import Any
+
+import duckdb
+
+from reconciler.dp import DPResult, NoiseSource, run_dp_query
+
+UTC_JAN = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+
+
+def connect(**tables: str) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with each ``name=SELECT ...`` materialised as a table."""
+    con = duckdb.connect()
+    for name, select in tables.items():
+        con.execute(f"CREATE TABLE {name} AS {select}")
+    return con
+
+
+def run(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    seed: int | None,
+    *,
+    noise: int = 30,
+    dp_tables: dict[str, str] | None = None,
+    query_id: str = "q",
+) -> DPResult:
+    """Run ``sql`` as a DP query (seeded unless ``seed`` is None)."""
+    source = NoiseSource.secure() if seed is None else NoiseSource.seeded(seed)
+    return run_dp_query(
+        con, sql, dp_tables or {"purchases": "user_id"}, users_noise=noise, noise=source, query_id=query_id
+    )
+
+
+def dlap_variance(scale: float) -> float:
+    """Variance of discrete Laplace with this scale: 2a / (1 - a)^2, a = exp(-1/scale)."""
+    a = math.exp(-1 / scale)
+    return 2 * a / (1 - a) ** 2
+
+
+def dlap_within(k: float, scale: float) -> float:
+    """P(|Y| <= k) for discrete Laplace with this scale."""
+    a = math.exp(-1 / scale)
+    return 1 - 2 * a ** (math.floor(k) + 1) / (1 + a)
+
+
+def mean_sd(xs: Sequence[float]) -> tuple[float, float]:
+    m = sum(xs) / len(xs)
+    return m, math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
+
+
+def chi_square_z(observed: Sequence[int], expected: Sequence[float]) -> float:
+    """Wilson-Hilferty z-score of a chi-square statistic (z > 3.09 means p < 0.001); no scipy needed."""
+    stat = sum((o - e) ** 2 / e for o, e in zip(observed, expected, strict=True))
+    k = len(observed) - 1
+    return ((stat / k) ** (1 / 3) - (1 - 2 / (9 * k))) / math.sqrt(2 / (9 * k))
+
+
+def as_float(value: Any) -> float:
+    return float(value) if not isinstance(value, Fraction) else float(value)
