@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import importlib
+import logging
 import re
 import shutil
 import tempfile
@@ -46,8 +47,8 @@ from reconciler.emulator.errors import (
     LocalBackendLockedError,
     LocalFaultsError,
     ServiceError,
-    validation,
 )
+from reconciler.emulator.errors import validation as validation_error
 from reconciler.emulator.faults import Faults
 from reconciler.emulator.protocol import EmulatorRoutingError, Router, error_response, parse_request, respond
 from reconciler.emulator.registry import OPERATIONS, operation, register
@@ -125,6 +126,7 @@ for _module in ("views", "change_requests", "protected_queries"):
 #: Every operation the emulator answers (the handler table after all modules registered).
 IMPLEMENTED_OPERATIONS: frozenset[str] = frozenset(OPERATIONS)
 
+_log = logging.getLogger(__name__)
 _CREDENTIAL = re.compile(r"Credential=LOCAL(\d{12})/\d{8}/([a-z0-9-]+)/")
 _EMULATED = {"cleanrooms"}
 
@@ -211,6 +213,12 @@ class Emulator:
             return self._dispatch(request)
         except ServiceError as error:
             return error_response(request.url, self._model, error)
+        except (EmulatorRoutingError, LocalBackendError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a handler bug is answered as AWS answers its own bugs
+            _log.exception("local backend handler failed")
+            message = f"internal error in the local backend ({type(exc).__name__}: {exc}); a reconciler bug"
+            return error_response(request.url, self._model, ServiceError("InternalServerException", message))
 
     def _dispatch(self, request: AWSPreparedRequest) -> AWSResponse:
         header = request.headers.get("Authorization", b"")
@@ -226,7 +234,7 @@ class Emulator:
         validate_input(op.input_shape, params)
         handler = OPERATIONS.get(op.name)
         if handler is None:
-            raise validation(
+            raise validation_error(
                 f"{op.name} is not supported by the local backend", reason="INVALID_CONFIGURATION"
             )
         store = self.store
