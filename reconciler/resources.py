@@ -41,45 +41,28 @@ from reconciler.aws_model import service_model
 from reconciler.errors import SourceLocation
 
 __all__ = [
-    "ADDRESS_TAG",
     "MANAGED_TAG_PREFIX",
     "REGISTRY",
     "SELF",
-    "STACK_TAG",
     "Ref",
     "Reference",
     "Resource",
     "ResourceType",
     "canonical",
     "descriptor",
-    "identity_tags",
     "is_create_only",
     "normalize_observed",
     "path_text",
 ]
 
-#: Tags the tool puts on every taggable resource it creates; never part of a diff.
+#: Prefix of the identity tags the tool puts on what it creates (``state.identity_tags``);
+#: such tags are never part of a diff.
 MANAGED_TAG_PREFIX = "reconciler:"
-STACK_TAG = "reconciler:stack"
-ADDRESS_TAG = "reconciler:address"
 
 #: In ``ResourceType.identifiers``: "this resource's own id".
 SELF = "@self"
 
 OperationRole = Literal["create", "get", "list", "update", "delete"]
-
-
-def identity_tags(stack: str, address: Address) -> dict[str, str]:
-    """Tags that name a resource's stack and address, so it can be found again without state.
-
-    Args:
-        stack: the stack name.
-        address: the resource's Address.
-
-    Returns:
-        ``{"reconciler:stack": stack, "reconciler:address": str(address)}``.
-    """
-    return {STACK_TAG: stack, ADDRESS_TAG: str(address)}
 
 
 @dataclass(frozen=True, order=True)
@@ -116,6 +99,8 @@ class Resource:
         prevent_destroy: ``lifecycle.preventDestroy`` from the spec: never delete or replace it.
         managed: observed only: it carries this stack's tags (or its parent does), so a spec
             without it means DELETE. Unmanaged observed resources are never touched.
+        depends_on: desired only: dependencies not visible as Refs in the attributes (a
+            template needs the associations it reads, a membership its member).
         id: observed only: the service's id for it.
         arn: observed only: its ARN.
     """
@@ -129,6 +114,7 @@ class Resource:
     managed: bool = True
     id: str | None = None
     arn: str | None = None
+    depends_on: tuple[Address, ...] = ()
 
     @property
     def kind(self) -> Kind:
@@ -540,7 +526,7 @@ REGISTRY: Mapping[Kind, ResourceType] = {
                     Kind.MEMBERSHIP, "membershipId", derive=_MEMBERSHIP_OF_OWNER
                 ),
                 "parameters.accessBudget.resourceArn": Reference(
-                    Kind.ANALYSIS_TEMPLATE, "parameters.accessBudget.resourceArn", field="arn"
+                    Kind.ASSOCIATION, "parameters.accessBudget.resourceArn", field="arn"
                 ),
             },
             computed_if_absent=frozenset({"autoRefresh"}),

@@ -41,7 +41,13 @@ def test_bad_addresses_say_what_is_wrong(text: str, message: str) -> None:
 
 
 def test_addresses_sort_parents_first_then_by_name() -> None:
-    texts = ["association.r.a.t", "collaboration.z", "membership.r.a", "collaboration.a", "configured_table.a.t"]
+    texts = [
+        "association.r.a.t",
+        "collaboration.z",
+        "membership.r.a",
+        "collaboration.a",
+        "configured_table.a.t",
+    ]
     assert [str(a) for a in sorted(map(parse, texts))] == [
         "collaboration.a",
         "collaboration.z",

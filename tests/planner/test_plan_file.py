@@ -34,7 +34,15 @@ def small_plan() -> Plan:
             owner="adtech",
         ),
     ]
-    return build(changes, graph, stack="retail", backend="local", spec_fingerprint="s", state_fingerprint="o", created_at=NOW)  # type: ignore[arg-type]
+    return build(
+        changes,
+        graph,
+        stack="retail",
+        backend="local",
+        spec_fingerprint="s",
+        state_fingerprint="o",
+        created_at=NOW,
+    )  # type: ignore[arg-type]
 
 
 def test_plan_round_trips_through_its_file(tmp_path: Path) -> None:
@@ -54,7 +62,10 @@ def test_document_names_its_format() -> None:
     assert doc["kind"] == "cleanrooms-reconciler-plan"
     assert doc["format_version"] == FORMAT_VERSION
     assert doc["summary"]["create"] == 1
-    assert doc["changes"][0]["after"]["collaborationIdentifier"] == {"$ref": "collaboration.retail", "field": "id"}
+    assert doc["changes"][0]["after"]["collaborationIdentifier"] == {
+        "$ref": "collaboration.retail",
+        "field": "id",
+    }
 
 
 @pytest.mark.parametrize(

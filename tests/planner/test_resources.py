@@ -15,10 +15,10 @@ from reconciler.resources import (
     Resource,
     canonical,
     descriptor,
-    identity_tags,
     is_create_only,
     normalize_observed,
 )
+from reconciler.state import identity_tags
 
 IMMUTABILITY = Path("/work/shared/design/immutability.yaml")
 DESIGN_NAMES = {
@@ -180,7 +180,9 @@ def test_request_builds_identifiers_and_fields() -> None:
     d = descriptor(Kind.ASSOCIATION)
     address = parse("association.retail.adtech.imps")
     membership = Ref(parse("membership.retail.adtech"))
-    res = Resource(address, {"membershipIdentifier": membership, "name": "imps", "roleArn": "r2", "description": "d"})
+    res = Resource(
+        address, {"membershipIdentifier": membership, "name": "imps", "roleArn": "r2", "description": "d"}
+    )
     assert d.request("update", res, fields=["roleArn"]) == {
         "membershipIdentifier": membership,
         "configuredTableAssociationIdentifier": Ref(address),
@@ -191,6 +193,9 @@ def test_request_builds_identifiers_and_fields() -> None:
         "configuredTableAssociationIdentifier": Ref(address),
     }
     m = descriptor(Kind.MEMBERSHIP).request(
-        "update", Resource(parse("membership.r.a"), {"paymentConfiguration": {"queryCompute": {"isResponsible": True}}})
+        "update",
+        Resource(
+            parse("membership.r.a"), {"paymentConfiguration": {"queryCompute": {"isResponsible": True}}}
+        ),
     )
     assert m["membershipPaymentConfiguration"] == {"queryCompute": {"isResponsible": True}}

@@ -1,0 +1,327 @@
+"""diff: desired Resources vs observed ones -> one Change per Address; the only deepdiff user.
+
+Both sides must be in normal form (``resources.canonical`` / ``resources.normalize_observed``):
+then equal attributes mean NO_OP, and deepdiff runs only on resources that differ (a no-change
+plan of thousands of resources costs one dict comparison each).
+
+What each difference becomes is read from the registry, not decided here by kind:
+
+- a changed create-only field -> a replacement (``DELETE_THEN_CREATE``; ``CREATE_THEN_DELETE``
+  when a unique name changes too, so the new one can exist beside the old); its dependents are
+  replaced with it, because their references to it are create-only;
+- any other change -> ``UPDATE``;
+- in the spec, not observed -> ``CREATE``; a member of an existing collaboration -> ``ADD_MEMBER``
+  (a collaboration change request), which may never grant CAN_QUERY or CAN_RUN_JOB: that change
+  is *blocked* and says a new collaboration is needed;
+- observed and managed by this stack, not in the spec -> ``DELETE`` (``REMOVE_MEMBER`` for a
+  member, irreversible).
+
+Every Change then gets its privacy impact from ``privacy.assess``. ``compare_specs`` runs the same
+diff between two specs (base and head of a pull request) with no backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any, Protocol
+
+from deepdiff import DeepDiff
+
+from reconciler.addresses import Address, Kind
+from reconciler.graph import DependencyGraph
+from reconciler.plan import Action, Change, FieldDiff
+from reconciler.privacy import assess
+from reconciler.resources import Ref, Resource, descriptor, is_create_only
+
+__all__ = ["Observed", "compare_specs", "compute", "dependency_graph", "field_diffs"]
+
+#: Abilities a collaboration change request can grant or revoke; any other ability change on an
+#: existing collaboration is impossible (MemberChangeSpecification rejects CAN_QUERY, CAN_RUN_JOB).
+CHANGE_REQUEST_ABILITIES = frozenset({"CAN_RECEIVE_RESULTS"})
+
+NEW_COLLABORATION_HINT = (
+    "a collaboration's queriers are fixed when it is created; to change this, declare a new"
+    " collaboration (a new name) and remove the old one"
+)
+
+
+class Observed(Protocol):
+    """What diff needs from an observed resource (``Resource`` or ``state.ObservedResource``)."""
+
+    @property
+    def address(self) -> Any: ...
+    @property
+    def attributes(self) -> Mapping[str, Any]: ...
+    @property
+    def id(self) -> str | None: ...
+    @property
+    def arn(self) -> str | None: ...
+
+
+def _refs(value: Any) -> Iterable[Ref]:
+    if isinstance(value, Ref):
+        yield value
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _refs(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _refs(v)
+
+
+def dependency_graph(
+    desired: Iterable[Resource], observed: Iterable[Observed] = ()
+) -> DependencyGraph[Address]:
+    """Dependencies among desired and observed resources (Refs in attributes, ``depends_on``).
+
+    Args:
+        desired: the spec's resources.
+        observed: what a backend saw (their Refs order deletes).
+
+    Returns:
+        The graph; ``creation_order()`` raises GraphError on a cycle.
+    """
+    graph = DependencyGraph[Address]()
+    for resource in [*desired, *observed]:
+        graph.add(resource.address)
+        for ref in _refs(resource.attributes):
+            if ref.address != resource.address:
+                graph.add_dependency(dependent=resource.address, dependency=ref.address)
+        for dep in getattr(resource, "depends_on", ()):
+            graph.add_dependency(dependent=resource.address, dependency=dep)
+    return graph
+
+
+def _leaf_path(path: list[Any], before: Any, after: Any) -> tuple[str, Any, Any]:
+    """Cut a deepdiff path at the first list or object: lists are compared whole."""
+    parts: list[str] = []
+    for key in path:
+        if not (isinstance(before, Mapping) or isinstance(after, Mapping)) or not isinstance(key, str):
+            break
+        parts.append(key)
+        before = before.get(key) if isinstance(before, Mapping) else None
+        after = after.get(key) if isinstance(after, Mapping) else None
+    return ".".join(parts), before, after
+
+
+def field_diffs(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[FieldDiff, ...]:
+    """Changed fields between two normal forms, lists and Refs reported whole, sorted by path.
+
+    Args:
+        before: observed (or base) attributes.
+        after: desired (or head) attributes.
+
+    Returns:
+        One FieldDiff per changed leaf path (a list counts as a leaf).
+    """
+    found: dict[str, FieldDiff] = {}
+    tree = DeepDiff(dict(before), dict(after), view="tree", ignore_order=False)
+    for levels in tree.values():
+        for level in levels:
+            path, b, a = _leaf_path(level.path(output_format="list"), before, after)
+            if path and b != a:
+                found[path] = FieldDiff(path, b, a)
+    return tuple(found[p] for p in sorted(found))
+
+
+def _comparable(resource_attrs: Mapping[str, Any], kind: Kind, other: Mapping[str, Any]) -> dict[str, Any]:
+    d = descriptor(kind)
+    out = d.compared(resource_attrs)
+    for name in d.computed_if_absent:
+        if name not in other:
+            out.pop(name, None)
+    return out
+
+
+def _member_change(
+    desired: Resource, before: Mapping[str, Any], diffs: tuple[FieldDiff, ...]
+) -> dict[str, Any]:
+    """Ability changes on an existing member: a change request, or blocked."""
+    old = set(before.get("memberAbilities", []))
+    new = set(desired.attributes.get("memberAbilities", []))
+    impossible = sorted((old ^ new) - CHANGE_REQUEST_ABILITIES)
+    others = [fd.path for fd in diffs if fd.path not in ("memberAbilities",)]
+    if impossible:
+        verb = "grant" if set(impossible) & new else "revoke"
+        return {
+            "action": Action.UPDATE,
+            "blocked": f"cannot {verb} {', '.join(impossible)} on an existing collaboration;"
+            f" {NEW_COLLABORATION_HINT}",
+        }
+    if others:
+        return {
+            "action": Action.UPDATE,
+            "blocked": f"cannot change {', '.join(others)} of a member of an existing collaboration;"
+            f" {NEW_COLLABORATION_HINT}",
+        }
+    granted, revoked = sorted(new - old), sorted(old - new)
+    words = [f"grant {', '.join(granted)}"] if granted else []
+    words += [f"revoke {', '.join(revoked)}"] if revoked else []
+    return {
+        "action": Action.UPDATE,
+        "reason": " and ".join(words) + " through a collaboration change request",
+    }
+
+
+def _new_member(desired: Resource) -> dict[str, Any]:
+    abilities = set(desired.attributes.get("memberAbilities", []))
+    impossible = sorted(abilities - CHANGE_REQUEST_ABILITIES)
+    ml = desired.attributes.get("mlMemberAbilities")
+    if impossible or ml:
+        what = ", ".join(impossible) + (" and ML abilities" if ml else "") if impossible else "ML abilities"
+        return {
+            "action": Action.ADD_MEMBER,
+            "blocked": f"a member added to an existing collaboration cannot get {what};"
+            f" {NEW_COLLABORATION_HINT}",
+        }
+    return {"action": Action.ADD_MEMBER, "reason": "added through an ADD_MEMBER collaboration change request"}
+
+
+def _replace_action(kind: Kind, diffs: tuple[FieldDiff, ...]) -> Action:
+    names = {fd.path.split(".", 1)[0] for fd in diffs}
+    return (
+        Action.CREATE_THEN_DELETE if names & descriptor(kind).create_first_on else Action.DELETE_THEN_CREATE
+    )
+
+
+def _one(
+    desired: Resource | None, observed: Observed | None, observed_collabs: set[Address]
+) -> Change | None:
+    """The Change for one address, before replacements cascade and privacy is assessed."""
+    if desired is None:
+        assert observed is not None
+        if not getattr(observed, "managed", True):
+            return None
+        kind = observed.address.kind
+        action = Action.REMOVE_MEMBER if kind is Kind.MEMBER else Action.DELETE
+        return Change(observed.address, action, before=observed.attributes, reason="not in the spec any more")
+    kind = desired.kind
+    if observed is None:
+        parent_exists = Address.of(Kind.COLLABORATION, desired.address.parts[0]) in observed_collabs
+        fields: dict[str, Any] = {"action": Action.CREATE}
+        if kind is Kind.MEMBER and parent_exists:
+            fields = _new_member(desired)
+        elif kind is Kind.MEMBER:
+            fields["reason"] = "invited by the collaboration's creation"
+        return Change(desired.address, after=desired.attributes, **fields)
+    before = _comparable(observed.attributes, kind, desired.attributes)
+    after = _comparable(desired.attributes, kind, observed.attributes)
+    if before == after:
+        return Change(desired.address, Action.NO_OP, before=observed.attributes, after=desired.attributes)
+    diffs = field_diffs(before, after)
+    if kind is Kind.MEMBER:
+        fields = _member_change(desired, before, diffs)
+        return Change(
+            desired.address, before=observed.attributes, after=desired.attributes, field_diffs=diffs, **fields
+        )
+    forced = tuple(fd.path for fd in diffs if is_create_only(kind, fd.path))
+    if forced:
+        return Change(
+            desired.address,
+            _replace_action(kind, diffs),
+            before=observed.attributes,
+            after=desired.attributes,
+            field_diffs=diffs,
+            requires_replace=forced,
+            reason=f"{', '.join(forced)} cannot be changed in place",
+        )
+    return Change(
+        desired.address,
+        Action.UPDATE,
+        before=observed.attributes,
+        after=desired.attributes,
+        field_diffs=diffs,
+    )
+
+
+def _cascade(changes: dict[Address, Change], graph: DependencyGraph[Address]) -> None:
+    """Replace what depends on a replaced resource: its reference to it cannot change in place."""
+    for group in graph.creation_order():
+        for address in group:
+            change = changes.get(address)
+            if change is None or not change.action.is_replace:
+                continue
+            for dependent in graph.dependents(address):
+                dep = changes.get(dependent)
+                if dep is None or dep.after is None:
+                    continue
+                if dep.action is Action.ADD_MEMBER:
+                    # the re-created collaboration invites this member itself: nothing to block
+                    changes[dependent] = replace(
+                        dep, action=Action.CREATE, blocked="", reason=f"{address} is replaced"
+                    )
+                elif dep.action in (Action.NO_OP, Action.UPDATE) and dep.before is not None:
+                    fields = tuple(
+                        p for p, v in dep.after.items() if any(r.address == address for r in _refs(v))
+                    ) or (str(address),)
+                    changes[dependent] = replace(
+                        dep,
+                        action=Action.DELETE_THEN_CREATE,
+                        requires_replace=tuple(sorted({*dep.requires_replace, *fields})),
+                        reason=f"{address} is replaced",
+                        blocked="",
+                    )
+
+
+def _finish(change: Change, desired: Resource | None, observed: Observed | None) -> Change:
+    """Irreversibility, owner, protection, ids, then privacy."""
+    d = descriptor(change.kind)
+    removes = change.action in (Action.DELETE, Action.REMOVE_MEMBER) or change.action.is_replace
+    irreversible = d.irreversible_delete if removes else ""
+    if irreversible and change.action.is_replace and change.kind is Kind.MEMBERSHIP:
+        irreversible = "replacing a membership deletes it first: the member leaves the collaboration for ever"
+    source = desired or observed
+    change = replace(
+        change,
+        irreversible=irreversible,
+        owner=getattr(desired, "owner", None) or getattr(observed, "owner", None) or None,
+        account_id=getattr(desired, "account_id", None) or getattr(observed, "account_id", None),
+        prevent_destroy=bool(desired and desired.prevent_destroy),
+        source=getattr(source, "source", None),
+        observed_id=observed.id if observed is not None else None,
+        observed_arn=observed.arn if observed is not None else None,
+    )
+    return assess(change)
+
+
+def compute(
+    desired: Iterable[Resource],
+    observed: Iterable[Observed],
+    *,
+    graph: DependencyGraph[Address] | None = None,
+) -> list[Change]:
+    """Diff a spec's resources against what a backend observed.
+
+    Args:
+        desired: resources from ``desired.resources(stack)`` (normal form).
+        observed: resources a backend read (normal form; unmanaged ones are never deleted).
+        graph: ``dependency_graph(desired, observed)`` when the caller already has it.
+
+    Returns:
+        One Change per address (NO_OP included), sorted by Address, with privacy assessed.
+    """
+    want = {r.address: r for r in desired}
+    have = {o.address: o for o in observed}
+    graph = graph or dependency_graph(want.values(), have.values())
+    collabs = {a for a in have if a.kind is Kind.COLLABORATION}
+    changes: dict[Address, Change] = {}
+    for address in sorted(want.keys() | have.keys()):
+        change = _one(want.get(address), have.get(address), collabs)
+        if change is not None:
+            changes[address] = change
+    _cascade(changes, graph)
+    return [_finish(c, want.get(a), have.get(a)) for a, c in sorted(changes.items())]
+
+
+def compare_specs(base: Iterable[Resource], head: Iterable[Resource]) -> list[Change]:
+    """Diff two specs (for ``review``): what applying ``head`` over ``base`` would change.
+
+    Args:
+        base: desired resources at the base revision (treated as observed and managed).
+        head: desired resources at the head revision.
+
+    Returns:
+        Changes as ``compute`` returns them; no backend is involved.
+    """
+    return compute(head, [replace(r, managed=True) for r in base])

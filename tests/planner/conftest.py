@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+import pytest
+
+from reconciler import desired
+from reconciler.resources import Resource
+from reconciler.spec import load_stack
+
+
+@pytest.fixture(scope="session")
+def retail() -> list[Resource]:
+    """The desired resources of specs/retail-adtech (CUSTOM rules)."""
+    return desired.resources(load_stack("specs/retail-adtech"))
+
+
+@pytest.fixture(scope="session")
+def classic() -> list[Resource]:
+    """The desired resources of specs/retail-adtech-classic (AGGREGATION and LIST rules)."""
+    return desired.resources(load_stack("specs/retail-adtech-classic"))
