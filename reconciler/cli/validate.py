@@ -36,7 +36,12 @@ def default_stacks(cwd: Path) -> list[Path]:
 @click.command("validate")
 @click.argument("stacks", nargs=-1, type=click.Path(path_type=Path), metavar="[STACK_DIR ...]")
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
 )
 def command(stacks: tuple[Path, ...], fmt: str) -> int:
     """Validate stacks: YAML, shape, AWS limits and semantic checks, as path:line:col messages.

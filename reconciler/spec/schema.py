@@ -57,7 +57,7 @@ def render_schema() -> str:
 def _model_shapes() -> dict[type[SpecModel], Shape | None]:
     """Every model reachable from the documents, with the API shape it is checked under."""
     found: dict[type[SpecModel], Shape | None] = {}
-    pending: list[tuple[type[SpecModel], Shape | None]] = [(model, None) for model in DOCUMENT_MODELS.values()]
+    pending: list[tuple[type[SpecModel], Shape | None]] = [(doc, None) for doc in DOCUMENT_MODELS.values()]
     while pending:
         model, shape = pending.pop()
         if model in found:
