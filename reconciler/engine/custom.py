@@ -117,7 +117,7 @@ def check_controls(ctx: Context) -> None:
     if any(r.threshold and r.threshold.columns_only for r in rules.values()):
         _c6_aggregate_arguments(ctx, lineage)
     if any(r.threshold for r in rules.values()):
-        _c7_finalselects(ctx, lineage)
+        _c7_final_selects(ctx, lineage)
 
 
 def _by_name(ctx: Context) -> Iterator[tuple[str, CustomRule]]:
@@ -126,7 +126,7 @@ def _by_name(ctx: Context) -> Iterator[tuple[str, CustomRule]]:
 
 
 def _c3_output_columns(ctx: Context, lineage: Lineage) -> None:
-    for final in lineage.finalselects():
+    for final in lineage.final_selects():
         for projection in selects(final.expression):
             for name, column in sorted(lineage.of(projection, final)):
                 rule = ctx.tables[name].rule
@@ -288,8 +288,8 @@ def _arguments(func: exp.Func) -> Iterator[exp.Expr]:
                 yield item
 
 
-def _c7_finalselects(ctx: Context, lineage: Lineage) -> None:
-    for final in lineage.finalselects():
+def _c7_final_selects(ctx: Context, lineage: Lineage) -> None:
+    for final in lineage.final_selects():
         _c7_one(ctx, final)
 
 

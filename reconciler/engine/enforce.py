@@ -60,7 +60,7 @@ _DENIED_PREFIXES = (
     "pg_",
     "json_execute",
 )
-_SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog", "system", "temp", "main"})
+_SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog", "system", "temp"})
 _SYSTEM_TABLE_PREFIXES = (
     "duckdb_", "pg_", "sqlite_", "pragma_", "padb_", "stcs_", "stl_", "stll_", "stv_", "svcs_", "svl_",
     "svv_",
@@ -182,6 +182,13 @@ def s4_query_only(ctx: Context) -> None:
         raise ctx.refuse(Reason.DISALLOWED_CONSTRUCT, "only SELECT queries can run", tree)
     for node in tree.find_all(*_WRITES):
         raise ctx.refuse(Reason.DISALLOWED_CONSTRUCT, "only SELECT queries can run", node)
+    for dot in tree.find_all(exp.Dot):
+        if isinstance(dot.this, exp.Literal):
+            raise ctx.refuse(
+                Reason.DISALLOWED_CONSTRUCT,
+                "a string literal cannot be dereferenced (in Spark SQL, quote identifiers with backticks)",
+                dot,
+            )
 
 
 def bind_parameters(ctx: Context) -> None:

@@ -54,7 +54,7 @@ class Lineage:
             current = current.parent
         return self.root
 
-    def finalselects(self) -> list[Scope]:
+    def final_selects(self) -> list[Scope]:
         """The final SELECTs: the root, or every branch of a top-level set operation (8.6.7)."""
         return list(_branches(self.root))
 
@@ -143,7 +143,7 @@ class Lineage:
 
 
 def _branches(scope: Scope) -> Iterator[Scope]:
-    if scope.is_set_operation or isinstance(scope.expression, exp.SetOperation):
+    if isinstance(scope.expression, exp.SetOperation):
         for branch in scope.set_operation_scopes:
             yield from _branches(branch)
     else:

@@ -65,7 +65,7 @@ def apply(ctx: Context) -> None:
     if not refs or _single_table_count(ctx, lineage):
         return
     plan = _Plan(lineage, refs, {id(node): n for n, (node, _) in refs.items()})
-    finals = lineage.finalselects()
+    finals = lineage.final_selects()
     minimums = {id(f): _minimums(plan, f) for f in finals}
     final_ids = {id(f) for f in finals}
     for scope in lineage.scopes:

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from reconciler.engine.facts import Request
 from reconciler.engine.rules import Reason
 from reconciler.engine.verdict import refuse
 from reconciler.errors import QueryRejected
 
-__all__ = ["Parameter", "Template", "bind", "literal", "resolve"]
+__all__ = ["Parameter", "Template", "bind", "literal", "request_for", "resolve"]
 
 _INTEGER = {"SMALLINT", "INTEGER", "BIGINT", "INT", "LONG", "SHORT", "TINYINT"}
 _DECIMAL = {"DECIMAL", "NUMERIC", "REAL", "DOUBLE_PRECISION", "DOUBLE", "FLOAT"}
@@ -127,3 +128,21 @@ def bind(tree: exp.Expr, values: Mapping[str, tuple[str, str]]) -> exp.Expr:
             raise _refuse(f"parameter :{name} has no value", node.sql())
         node.replace(literal(*values[name], name=name))
     return tree
+
+
+def request_for(
+    template: Template, querier: str, given: Mapping[str, str], *, receivers: Sequence[str] = ()
+) -> Request:
+    """The Request for running ``template`` with ``given`` parameter values.
+
+    Raises:
+        QueryRejected: an unknown parameter or a missing value (reason ``other``).
+    """
+    return Request(
+        querier=querier,
+        sql=template.sql,
+        receivers=tuple(receivers),
+        template_arn=template.arn,
+        template_creator=template.creator,
+        parameters=resolve(template, given),
+    )

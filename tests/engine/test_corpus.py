@@ -1,0 +1,51 @@
+"""The query corpus: every case gets the expected verdict, and every allowed case runs on DuckDB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.engine import check, enforce, execute
+from reconciler.errors import QueryRejected
+from engine_corpus import Case, Suite, load
+
+SUITES, CASES = load()
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("corpus-data")
+    for suite in SUITES:
+        suite.write_data(path)
+    return path
+
+
+def _verdict(case: Case) -> str:
+    try:
+        request = case.request()
+    except QueryRejected as exc:
+        return str(exc.verdict.reason)
+    verdict = enforce(request, case.suite.collaboration())
+    return "allowed" if verdict.allowed else str(verdict.reason)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_case_gets_expected_verdict(case: Case, data_dir: Path) -> None:
+    got = _verdict(case)
+    assert got == case.expect, f"{case.spec.get('sql') or case.spec.get('template')}: got {got}"
+    if got == "allowed":
+        rows = execute(check(case.request(), case.suite.collaboration(data_dir)))
+        assert not any(c.startswith("__cr_") for c in rows.columns), "hidden columns leaked"
+
+
+def test_corpus_is_big_enough() -> None:
+    assert len(CASES) >= 150
+    assert sum(1 for c in CASES if c.spec.get("bypass")) >= 50
+    reasons = {c.expect for c in CASES}
+    assert {"allowed", "disallowed_column", "comparison_not_allowed", "multi_statement"} <= reasons
+
+
+def test_every_suite_declares_its_tables() -> None:
+    for suite in SUITES:
+        assert isinstance(suite, Suite) and suite.raw["tables"]
