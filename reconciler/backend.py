@@ -193,6 +193,7 @@ def with_retries(
             attempt += 1
             if attempt >= policy.attempts:
                 exc.message = f"{exc.message} (gave up after {attempt} attempts)"
+                exc.args = (exc.message,)
                 raise
             if on_retry is not None:
                 on_retry(attempt, exc)
@@ -364,6 +365,7 @@ class Backend(Protocol):
         stack: str,
         *,
         on_retry: Callable[[int, RetryableBackendError], None] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> StepResult:
         """Perform one Step (Refs in its parameters resolved from ``state``)."""
         ...
@@ -697,9 +699,12 @@ class Boto3Backend:
         self, step: Step, d: ResourceType, response: Mapping[str, Any], state: State, account: Account
     ) -> Resource | None:
         """The resource after a step (attributes from the step; ids from the response)."""
-        if step.role == "delete":
-            return None
         previous = state.get(step.address)
+        if step.role == "delete":
+            # A create-then-delete replacement deletes the old resource after the new one exists.
+            if previous is not None and previous.id and previous.id not in _flat(step.params):
+                return previous
+            return None
         raw = response.get(d.response_key) if step.role in ("create", "update") else None
         attributes = dict(previous.attributes) if previous is not None else {}
         if step.role == "create":
@@ -779,6 +784,14 @@ def _own_id(found: _Found) -> str | None:
         if key in found.raw:
             return str(found.raw[key])
     return None
+
+
+def _flat(value: Any) -> set[str]:
+    if isinstance(value, Mapping):
+        return set().union(*(_flat(v) for v in value.values())) if value else set()
+    if isinstance(value, (list, tuple)):
+        return set().union(*(_flat(v) for v in value)) if value else set()
+    return {value} if isinstance(value, str) else set()
 
 
 def _resolve(value: Any, state: State, step: Step) -> Any:

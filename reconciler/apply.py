@@ -1,0 +1,196 @@
+"""Executor: runs a saved Plan's Steps against a Backend, group by group, and reports what it did.
+
+Apply the plan, not the spec: the Executor performs exactly the plan's Steps. Before changing
+anything it refuses irreversible steps without ``allow_destroy`` and, always, deletes of resources
+protected by ``lifecycle.preventDestroy`` (``check_permitted``). Steps of one group do not depend
+on each other and run concurrently (``parallelism``); after every step the new State is handed
+to ``record`` (the state cache), so a crash loses at most the step in flight, and the resource
+created by it is found again by its tags. Transient errors are retried with capped exponential
+backoff and jitter (each retry is reported); the first terminal error stops the apply cleanly:
+steps already running finish, nothing new starts, and the result lists what was done and what
+remains. Checking that the plan is not stale is the caller's job (``workflow.apply``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from reconciler.backend import Backend, RetryPolicy, StepResult
+from reconciler.errors import BackendError, PlanError, RetryableBackendError
+from reconciler.plan import Plan, Step
+from reconciler.state import State
+
+__all__ = ["ApplyResult", "Event", "Executor", "check_permitted"]
+
+
+@dataclass(frozen=True)
+class Event:
+    """Progress of one step, for the CLI to print.
+
+    Args:
+        kind: ``start``, ``done``, ``retry`` or ``failed``.
+        step: the step.
+        detail: the retry's or failure's message.
+        attempt: the retry number (for ``retry``).
+    """
+
+    kind: str
+    step: Step
+    detail: str = ""
+    attempt: int = 0
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What an apply did.
+
+    Args:
+        done: steps that succeeded, in completion order.
+        failed: the step that failed and its error, if any.
+        remaining: steps not run (after a failure), in plan order.
+        retries: retries taken over all steps.
+        state: the State after the apply (observed + what the steps did).
+    """
+
+    done: tuple[StepResult, ...] = ()
+    failed: tuple[tuple[Step, BackendError], ...] = ()
+    remaining: tuple[Step, ...] = ()
+    retries: int = 0
+    state: State = field(default_factory=State)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def check_permitted(plan: Plan, *, allow_destroy: bool) -> None:
+    """Refuse, before anything runs, a plan with steps the user has not allowed.
+
+    Args:
+        plan: the plan to apply.
+        allow_destroy: ``--allow-destroy`` was given.
+
+    Raises:
+        PlanError: a blocked change, a ``preventDestroy`` delete (always refused), or an
+            irreversible step without ``allow_destroy``; the message names every such step.
+    """
+    plan.check_applicable()
+    protected = [s for s in plan.all_steps if s.prevent_destroy and s.role == "delete"]
+    if protected:
+        names = ", ".join(str(s.address) for s in protected)
+        raise PlanError(
+            f"the plan deletes {len(protected)} resource(s) protected by lifecycle.preventDestroy: {names}",
+            hint="remove `preventDestroy: true` from the spec first if the deletion is really intended",
+        )
+    irreversible = plan.irreversible_steps
+    if irreversible and not allow_destroy:
+        lines = "; ".join(f"{s.id} ({s.irreversible})" for s in irreversible)
+        raise PlanError(
+            f"the plan has {len(irreversible)} irreversible step(s) and nothing was changed: {lines}",
+            hint="re-run with --allow-destroy if this is really intended",
+        )
+
+
+class Executor:
+    """Runs Plans against a Backend.
+
+    Args:
+        backend: where the calls go.
+        stack: the stack name (identity tags of created resources).
+        parallelism: steps of one group run at most this many at a time.
+        retry: backoff policy for transient errors.
+        record: called with the new State after every successful step (the state cache).
+        on_event: told about every start, retry, success and failure.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        stack: str,
+        parallelism: int = 4,
+        retry: RetryPolicy | None = None,
+        record: Callable[[State], None] | None = None,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        self.backend = backend
+        self.stack = stack
+        self.parallelism = max(1, parallelism)
+        self.retry = retry or RetryPolicy()
+        self.record = record
+        self.on_event = on_event or (lambda event: None)
+        self._lock = threading.Lock()
+
+    def run(self, plan: Plan, state: State) -> ApplyResult:
+        """Run every Step of ``plan``, group by group, starting from ``state``.
+
+        Args:
+            plan: the (checked) plan.
+            state: the observed State the plan was checked against.
+
+        Returns:
+            The ApplyResult; a terminal error ends the run early and is in ``failed``.
+        """
+        self._state = state
+        self._retries = 0
+        done: list[StepResult] = []
+        failed: list[tuple[Step, BackendError]] = []
+        started: set[str] = set()
+        with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
+            for group in plan.steps:
+                self._run_group(pool, group, done, failed, started)
+                if failed:
+                    break
+        remaining = tuple(s for s in plan.all_steps if s.id not in started)
+        return ApplyResult(tuple(done), tuple(failed), remaining, self._retries, self._state)
+
+    def _run_group(
+        self,
+        pool: ThreadPoolExecutor,
+        group: Sequence[Step],
+        done: list[StepResult],
+        failed: list[tuple[Step, BackendError]],
+        started: set[str],
+    ) -> None:
+        queue = list(group)
+        running: dict[Future[StepResult], Step] = {}
+        while queue or running:
+            while queue and not failed and len(running) < self.parallelism:
+                step = queue.pop(0)
+                started.add(step.id)
+                self.on_event(Event("start", step))
+                running[pool.submit(self._one, step)] = step
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                step = running.pop(future)
+                try:
+                    result = future.result()
+                except BackendError as exc:
+                    failed.append((step, exc))
+                    self.on_event(Event("failed", step, exc.message))
+                    continue
+                done.append(result)
+                self.on_event(Event("done", step))
+
+    def _one(self, step: Step) -> StepResult:
+        def note(attempt: int, exc: RetryableBackendError) -> None:
+            with self._lock:
+                self._retries += 1
+            self.on_event(Event("retry", step, exc.message, attempt))
+
+        with self._lock:
+            current = self._state
+        result = self.backend.run_step(step, current, self.stack, on_retry=note, retry=self.retry)
+        with self._lock:
+            if result.resource is None:
+                self._state = self._state.without(step.address)
+            else:
+                self._state = self._state.with_resource(result.resource)
+            if self.record is not None:
+                self.record(self._state)
+        return result
