@@ -20,7 +20,7 @@ from fractions import Fraction
 __all__ = ["FALSE_RUNG", "UCL_LADDER", "VALUE_LADDER_EXPONENTS", "select_rung", "threshold"]
 
 #: The chance that noise alone makes some empty rung win.
-FALSE_RUNG = Fraction(5, 100)
+FALSE_RUNG = Fraction(1, 1000)
 #: Candidate user contribution limits.
 UCL_LADDER: tuple[int, ...] = tuple(2**k for k in range(11))
 #: Candidate magnitudes of clamping bounds: 0, then 2**k for these k.

@@ -422,6 +422,11 @@ def analyze(tree: exp.Expr, dp_tables: Mapping[str, str]) -> DPQuery:
     for scope in scopes:
         if scope is None:
             continue
+        window = scope.find(exp.Window)
+        if window is not None:
+            raise DPQueryRefused(
+                "window functions are not supported in the final SELECT", fragment=window.sql()
+            )
         for node in scope.find_all(exp.AggFunc):
             if node.find_ancestor(exp.AggFunc) is not None:
                 raise DPQueryRefused("aggregates inside aggregates are not supported", fragment=node.sql())
@@ -538,33 +543,34 @@ class _Runner:
             plans[a.index].ucl = UCL_LADDER[rung]
 
     def choose_bounds(self, plans: dict[int, _Plan]) -> None:
-        """Pick [low, high] per aggregate from each user's largest value on each side (half the unit each)."""
+        """Pick a magnitude M per aggregate from each user's largest |value|; clamp to [-M, M].
+
+        One symmetric selection spends the whole unit, so it is sharper than two one-sided ones
+        and never reveals whether negative values exist.
+        """
         needing = [a for a in self.query.aggregates if "bounds" in RELEASES[a.kind]]
         if not needing:
             return
         parts = []
         for a in needing:
-            value = f"CAST(__dp_a{a.index} AS DOUBLE)"
             per_user = (
-                f"SELECT max({value}) AS hi, min({value}) AS lo FROM __dp_ranked "
+                f"SELECT max(abs(CAST(__dp_a{a.index} AS DOUBLE))) AS m FROM __dp_ranked "
                 f"WHERE __dp_rn <= {plans[a.index].ucl} AND __dp_a{a.index} IS NOT NULL GROUP BY __dp_uid"
             )
-            for side, extreme in (("high", "greatest(hi, 0)"), ("low", "greatest(-lo, 0)")):
-                parts.append(
-                    f"SELECT {a.index} AS agg, '{side}' AS side, {_rung_sql(extreme)} AS rung, count(*) AS n "
-                    f"FROM ({per_user}) GROUP BY ALL"
-                )
-        histograms: dict[tuple[int, str], dict[int, int]] = {}
-        for index, side, rung, n in self.fetch(" UNION ALL ".join(parts)):
-            histograms.setdefault((index, side), {})[int(rung)] = int(n)
+            parts.append(
+                f"SELECT {a.index} AS agg, {_rung_sql('m')} AS rung, count(*) AS n FROM ({per_user}) GROUP BY ALL"
+            )
+        histograms: dict[int, dict[int, int]] = {}
+        for index, rung, n in self.fetch(" UNION ALL ".join(parts)):
+            histograms.setdefault(int(index), {})[int(rung)] = int(n)
         rungs = len(VALUE_LADDER_EXPONENTS) + 1
-        half = self.epsilon_unit / 2
         for a in needing:
             plan = plans[a.index]
-            high = select_rung(histograms.get((a.index, "high"), {}), rungs, half, self.draw(a.index, "high"))
-            low = select_rung(histograms.get((a.index, "low"), {}), rungs, half, self.draw(a.index, "low"))
-            plan.high, plan.low = _ladder_value(high), -_ladder_value(low)
-            magnitude = max(plan.high, -plan.low)
+            rung = select_rung(
+                histograms.get(a.index, {}), rungs, self.epsilon_unit, self.draw(a.index, "bounds")
+            )
+            magnitude = _ladder_value(rung)
+            plan.high, plan.low = magnitude, -magnitude
             if magnitude > 0:
                 exponent = magnitude.numerator.bit_length() - magnitude.denominator.bit_length()
                 plan.shift = FIXED_POINT_BITS - exponent
