@@ -1,0 +1,422 @@
+"""Workflow: the library functions behind ``plan``, ``apply``, ``drift``, ``destroy`` and ``demo``.
+
+Each command is one call here: load the spec -> desired resources -> read State through the
+backend -> diff -> Plan, and for apply: check the plan is for this stack and backend, refuse
+what is not allowed, take the stack lock, re-read State and refuse a stale plan (naming what
+changed), then let the Executor run the Steps. The CLI only parses options and renders.
+
+The state cache (``.reconciler/state.json``) is refreshed after every read and every step; the
+lock (``.reconciler/locks/<backend>-<stack>.lock``) keeps two applies of one stack apart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from reconciler import desired as desired_mod
+from reconciler import diff
+from reconciler import plan as plan_mod
+from reconciler.apply import ApplyResult, Event, Executor, check_permitted
+from reconciler.backend import Account, AwsClients, Boto3Backend, ClientSource, LocalClients, RetryPolicy
+from reconciler.errors import PlanError, StateError
+from reconciler.plan import Action, Plan
+from reconciler.resources import Resource
+from reconciler.spec import Stack, load_stack
+from reconciler.state import State, StateCache
+
+__all__ = [
+    "BACKENDS",
+    "Outcome",
+    "accounts_of",
+    "stack_name",
+    "Workspace",
+    "apply_plan",
+    "default_plan_path",
+    "find_stack",
+    "make_plan",
+    "only_member",
+    "open_workspace",
+    "stack_lock",
+]
+
+#: The backends ``--backend`` accepts.
+BACKENDS = ("local", "aws")
+
+#: Where the example stacks live when the package is run from its checkout (``pip install -e .``).
+EXAMPLES = Path(__file__).resolve().parent.parent / "specs"
+
+
+def find_stack(stack: str | os.PathLike[str] | None) -> Path:
+    """Locate a stack directory: a path, a name under ``./specs``, or one of the example stacks.
+
+    Args:
+        stack: what the user typed (None: the current directory if it holds YAML, else the only
+            stack under ``./specs``).
+
+    Returns:
+        The stack's path.
+
+    Raises:
+        PlanError: nothing matches; the message lists the stacks that exist.
+    """
+    if stack is None:
+        if any(Path(".").glob("*.yaml")):
+            return Path(".")
+        candidates = sorted(p for p in Path("specs").glob("*") if p.is_dir())
+        if len(candidates) == 1:
+            return candidates[0]
+        names = ", ".join(p.name for p in candidates) or "none"
+        raise PlanError("which stack? give a stack directory", hint=f"stacks under ./specs: {names}")
+    for candidate in (Path(stack), Path("specs") / stack, EXAMPLES / str(stack)):
+        if candidate.exists():
+            return candidate
+    known = sorted(
+        {p.name for root in (Path("specs"), EXAMPLES) if root.is_dir() for p in root.iterdir() if p.is_dir()}
+    )
+    raise PlanError(
+        f"no stack {str(stack)!r}: not a path, and not under ./specs or the examples",
+        hint=f"known stacks: {', '.join(known) or 'none'}",
+    )
+
+
+def stack_name(stack: Stack) -> str:
+    """A stack's name: its directory's name (or the YAML file's stem)."""
+    root = stack.root.resolve()
+    return root.stem if root.is_file() else root.name
+
+
+def accounts_of(stack: Stack) -> list[Account]:
+    """Every member account of a stack (first declaration wins), with region and credentials."""
+    out: dict[str, Account] = {}
+    for collab in stack.collaborations:
+        for key, member in collab.members.items():
+            creds = member.credentials
+            out.setdefault(
+                member.accountId,
+                Account(
+                    key,
+                    member.accountId,
+                    collab.region,
+                    creds.profile if creds else None,
+                    creds.roleArn if creds else None,
+                ),
+            )
+    return list(out.values())
+
+
+@dataclass
+class Workspace:
+    """One stack opened against one backend: the spec, the backend, the cache, the directory.
+
+    Args:
+        stack: the loaded spec.
+        name: the stack name (identity tags, plan files, cache entries).
+        backend: the Boto3Backend.
+        cache: the state cache.
+        root: the working directory holding ``.reconciler/`` and ``plans/``.
+    """
+
+    stack: Stack
+    name: str
+    backend: Boto3Backend
+    cache: StateCache
+    root: Path
+
+    def desired(self) -> list[Resource]:
+        """The spec's resources in normal form."""
+        return list(desired_mod.resources(self.stack))
+
+    def read(self) -> State:
+        """Observe the stack's resources and refresh the cache."""
+        state = self.backend.read(self.name, known=self.cache.load(self.backend.name, self.name))
+        self.cache.save(self.backend.name, state)
+        return state
+
+
+def open_workspace(
+    stack: str | os.PathLike[str] | None,
+    *,
+    backend: str = "local",
+    as_member: str | None = None,
+    parallelism: int = 16,
+    root: Path | None = None,
+    clients: ClientSource | None = None,
+) -> Workspace:
+    """Load a stack and connect its backend.
+
+    Args:
+        stack: stack path or name (see ``find_stack``).
+        backend: ``local`` or ``aws``.
+        as_member: on AWS, act only as this member (read and write with its account only).
+        parallelism: concurrent reads.
+        root: working directory for ``.reconciler/`` (default: the current directory).
+        clients: who answers the clients (tests); default from ``backend``.
+
+    Returns:
+        The Workspace.
+    """
+    if backend not in BACKENDS:
+        raise PlanError(f"unknown backend {backend!r}", hint=f"use one of: {', '.join(BACKENDS)}")
+    spec = load_stack(find_stack(stack))
+    base = root or Path(".")
+    accounts = accounts_of(spec)
+    if as_member is not None:
+        if as_member not in {a.member for a in accounts}:
+            known = ", ".join(sorted(a.member for a in accounts))
+            raise PlanError(f"--as {as_member}: no such member in the stack", hint=f"members: {known}")
+        if backend == "aws":
+            accounts = [a for a in accounts if a.member == as_member]
+    if clients is None:
+        if backend == "local":
+            clients = LocalClients(base / ".reconciler" / "local.duckdb", parallelism=parallelism)
+        else:
+            clients = AwsClients(parallelism=parallelism)
+    return Workspace(
+        stack=spec,
+        name=stack_name(spec),
+        backend=Boto3Backend(clients, accounts, parallelism=parallelism),
+        cache=StateCache(base / ".reconciler" / "state.json"),
+        root=base,
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A plan with what it was made from.
+
+    Args:
+        plan: the Plan.
+        state: the State it was made from.
+        desired: the spec's resources.
+        calls: API calls made to read the state.
+        problems: notes from reading (bad tags, corrupt cache), for display.
+    """
+
+    plan: Plan
+    state: State
+    desired: tuple[Resource, ...]
+    calls: int = 0
+    problems: tuple[str, ...] = ()
+
+
+def only_member(plan: Plan, member: str) -> Plan:
+    """Keep only the changes and steps ``member``'s account makes (``--as MEMBER``).
+
+    Args:
+        plan: the full plan.
+        member: a member key.
+
+    Returns:
+        The plan restricted to that member (empty groups dropped).
+    """
+    kept = {s.id for s in plan.all_steps if s.owner == member}
+    groups = tuple(g for g in (tuple(s for s in group if s.id in kept) for group in plan.steps) if g)
+    trimmed = tuple(
+        replace(s, depends_on=tuple(d for d in s.depends_on if d in kept)) for g in groups for s in g
+    )
+    by_id = {s.id: s for s in trimmed}
+    return replace(
+        plan,
+        changes=tuple(c for c in plan.changes if c.owner == member),
+        steps=tuple(tuple(by_id[s.id] for s in g) for g in groups),
+    )
+
+
+def make_plan(
+    ws: Workspace,
+    *,
+    as_member: str | None = None,
+    destroy: bool = False,
+    now: dt.datetime | None = None,
+) -> Outcome:
+    """Read the stack's State and plan the changes that make it match the spec.
+
+    Args:
+        ws: the workspace.
+        as_member: keep only this member's changes.
+        destroy: plan the deletion of everything the stack manages instead.
+        now: the clock.
+
+    Returns:
+        The Outcome.
+    """
+    want = [] if destroy else ws.desired()
+    before = ws.backend.calls
+    state = ws.read()
+    calls = ws.backend.calls - before
+    observed = list(state.resources.values())
+    graph = diff.dependency_graph(want, observed)
+    changes = diff.compute(want, observed, graph=graph)
+    plan = plan_mod.build(
+        changes,
+        graph,
+        stack=ws.name,
+        backend=ws.backend.name,
+        spec_fingerprint=plan_mod.fingerprint(want),
+        state_fingerprint=state.fingerprint(),
+        created_at=now,
+    )
+    if as_member is not None:
+        plan = only_member(plan, as_member)
+    problems = [*([ws.cache.problem] if ws.cache.problem else []), *ws.backend.problems]
+    return Outcome(plan, state, tuple(want), calls, tuple(problems))
+
+
+def default_plan_path(ws: Workspace) -> Path:
+    """``plans/<stack>.json`` under the working directory."""
+    return ws.root / "plans" / f"{ws.name}.json"
+
+
+def _stale_reasons(plan: Plan, state: State, want: Sequence[Resource]) -> list[str]:
+    """Say what differs between the live state the plan saw and the State now.
+
+    Changes the plan makes are compared with what is there now; then a fresh diff names the
+    resources that need a change the plan does not have (or no longer need one).
+    """
+    lines = []
+    planned = {c.address: c for c in plan.changes}
+    for address, change in sorted(planned.items()):
+        now = state.get(address)
+        if change.before is None and now is not None:
+            lines.append(f"{address} now exists")
+        elif change.before is not None and now is None:
+            lines.append(f"{address} was deleted")
+        elif change.before is not None and now is not None:
+            current = diff.field_diffs(change.before, now.attributes)
+            if current:
+                lines.append(f"{address} changed ({', '.join(d.path for d in current)})")
+    fresh = {
+        c.address: c
+        for c in diff.compute(want, list(state.resources.values()))
+        if c.action is not Action.NO_OP
+    }
+    for address in sorted(fresh.keys() - planned.keys()):
+        lines.append(f"{address} changed outside this plan (now needs {fresh[address].action.value})")
+    return lines
+
+
+@contextlib.contextmanager
+def stack_lock(ws: Workspace, *, timeout: float = 0.0, poll: float = 0.2) -> Iterator[Path]:
+    """Hold the lock of this stack on this backend; a second holder waits or fails.
+
+    Args:
+        ws: the workspace.
+        timeout: seconds to wait for the lock (0: fail at once).
+        poll: seconds between attempts.
+
+    Yields:
+        The lock file's path.
+
+    Raises:
+        StateError: the lock is held; the message names the holder, and says so when the
+            holder's process is gone (then the file may be deleted to break the lock).
+    """
+    path = ws.root / ".reconciler" / "locks" / f"{ws.backend.name}-{ws.name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if time.monotonic() < deadline:
+                time.sleep(poll)
+                continue
+            hint = f"wait for it to finish, or delete {path} if it is stale"
+            raise StateError(_lock_message(path), hint=hint) from None
+        with os.fdopen(fd, "w") as handle:
+            json.dump(holder, handle)
+        break
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _lock_message(path: Path) -> str:
+    try:
+        info: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return f"stack is locked by another apply ({path})"
+    pid, host = info.get("pid"), info.get("host")
+    since = dt.datetime.fromtimestamp(float(info.get("since", 0)), dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    alive = True
+    if host == socket.gethostname() and isinstance(pid, int):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            alive = False
+        except PermissionError:
+            alive = True
+    state = "" if alive else " (that process is no longer running: the lock is stale)"
+    return f"stack is locked by process {pid} on {host} since {since}{state}"
+
+
+def apply_plan(
+    ws: Workspace,
+    plan: Plan,
+    *,
+    allow_destroy: bool = False,
+    parallelism: int = 4,
+    on_event: Callable[[Event], None] | None = None,
+    lock_timeout: float = 0.0,
+    retry: RetryPolicy | None = None,
+) -> ApplyResult:
+    """Apply a saved plan: check it, lock the stack, refuse it if stale, run its Steps.
+
+    Args:
+        ws: the workspace of the plan's stack.
+        plan: the plan (from ``make_plan`` or a plan file).
+        allow_destroy: permit irreversible steps (``preventDestroy`` is refused regardless).
+        parallelism: steps of one group run at most this many at a time.
+        on_event: progress callback.
+        lock_timeout: seconds to wait for another apply to finish.
+        retry: backoff for transient errors.
+
+    Returns:
+        The ApplyResult (``ok`` False when a step failed; ``remaining`` lists what was not done).
+
+    Raises:
+        PlanError: another stack or backend, blocked or forbidden steps, or a stale plan;
+            nothing was changed.
+    """
+    if plan.stack != ws.name or plan.backend != ws.backend.name:
+        raise PlanError(
+            f"the plan is for stack {plan.stack!r} on the {plan.backend} backend,"
+            f" not {ws.name!r} on the {ws.backend.name} backend",
+            hint="apply it with the stack and --backend it was made for",
+        )
+    check_permitted(plan, allow_destroy=allow_destroy)
+    with stack_lock(ws, timeout=lock_timeout):
+        state = ws.read()
+        reasons: list[str] = []
+        destroying = plan.spec_fingerprint == plan_mod.fingerprint([])
+        want = [] if destroying else ws.desired()
+        if plan.spec_fingerprint != plan_mod.fingerprint(want):
+            reasons.append("the spec changed after the plan was made")
+        if plan.state_fingerprint != state.fingerprint():
+            reasons.extend(_stale_reasons(plan, state, want) or ["live state changed after it was made"])
+        if reasons:
+            raise PlanError(
+                "Plan is out of date: " + "; ".join(reasons) + "; run plan again",
+                hint="nothing was changed",
+            )
+        executor = Executor(
+            ws.backend,
+            stack=ws.name,
+            parallelism=parallelism,
+            retry=retry,
+            record=lambda s: ws.cache.save(ws.backend.name, s),
+            on_event=on_event,
+        )
+        return executor.run(plan, state)
