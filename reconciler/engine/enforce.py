@@ -151,7 +151,7 @@ def s1_parse(ctx: Context) -> None:
 def s3_system_access(ctx: Context) -> None:
     """S3: no file, network, extension, settings or catalog access anywhere (5.2)."""
     tree = ctx.tree
-    first = ctx.tokens[0].text.upper() if ctx.tokens else ""
+    first = ctx.tokens[0].text.upper().split()[0] if ctx.tokens and ctx.tokens[0].text.strip() else ""
     if isinstance(tree, _SYSTEM_ROOTS) or (
         first in SYSTEM_KEYWORDS and not isinstance(tree, (exp.Query, exp.Subquery))
     ):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from engine_corpus import Case, Suite, load
 
 from reconciler.engine import check, enforce, execute
 from reconciler.errors import QueryRejected
-from engine_corpus import Case, Suite, load
 
 SUITES, CASES = load()
 
