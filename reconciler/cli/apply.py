@@ -1,0 +1,99 @@
+"""``reconciler apply``: carry out a saved plan (or plan and apply a stack), step by step.
+
+Without ``--auto-approve`` the plan is shown and confirmation asked. Irreversible steps need
+``--allow-destroy``; ``lifecycle.preventDestroy`` resources are never deleted. A stale plan is
+refused. Progress is printed per step, then a summary; exit 0 when every step succeeded, 1 when
+the apply stopped (the summary lists what was done and what remains).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from reconciler import plan as plan_mod
+from reconciler import workflow
+from reconciler.apply import ApplyResult, Event
+from reconciler.cli.plan import backend_option, show, warn
+from reconciler.plan import Plan
+
+_MARKS = {"done": "ok", "retry": "retry", "failed": "FAILED"}
+
+
+def progress(event: Event) -> None:
+    """Print one step's progress line."""
+    if event.kind == "done":
+        click.echo(f"  {event.step.id}: done")
+    elif event.kind == "retry":
+        click.echo(f"  {event.step.id}: retry {event.attempt} after: {event.detail}")
+    elif event.kind == "failed":
+        click.echo(f"  {event.step.id}: FAILED: {event.detail}", err=True)
+
+
+def summarize(result: ApplyResult) -> int:
+    """Print the apply summary; return the exit code."""
+    retries = f", {result.retries} retr{'y' if result.retries == 1 else 'ies'}"
+    if result.ok:
+        click.echo(f"Apply complete: {len(result.done)} step(s) done{retries}.")
+        return 0
+    click.echo(
+        f"Apply stopped: {len(result.done)} step(s) done{retries}; nothing else was started.", err=True
+    )
+    for step, error in result.failed:
+        click.echo(f"Failed: {step.id}: {error.message}", err=True)
+        if error.hint:
+            click.echo(f"  hint: {error.hint}", err=True)
+    if result.remaining:
+        click.echo(f"Remaining ({len(result.remaining)}):", err=True)
+        for step in result.remaining:
+            click.echo(f"  {step.id}", err=True)
+    click.echo("Run `reconciler plan` to see what is left to do.", err=True)
+    return 1
+
+
+def confirm_and_apply(
+    ws: workflow.Workspace, plan: Plan, *, auto_approve: bool, allow_destroy: bool, parallelism: int
+) -> int:
+    """Show the plan, ask unless ``auto_approve``, apply, summarize (shared with destroy and demo)."""
+    click.echo(show(plan))
+    if plan.is_empty:
+        return 0
+    if not auto_approve and not click.confirm("Apply this plan?", default=False):
+        click.echo("Apply cancelled; nothing was changed.", err=True)
+        return 1
+    result = workflow.apply_plan(
+        ws, plan, allow_destroy=allow_destroy, parallelism=parallelism, on_event=progress
+    )
+    return summarize(result)
+
+
+@click.command("apply")
+@click.argument("target", required=False, metavar="[PLAN_FILE | STACK]")
+@backend_option
+@click.option("--stack", "stack_path", help="Where the plan's stack lives (default: specs/<stack>).")
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--allow-destroy", is_flag=True, help="Permit irreversible steps (deleting members, memberships...)."
+)
+@click.option("--parallelism", type=click.IntRange(1, 64), default=4, show_default=True)
+def command(
+    target: str | None,
+    backend: str,
+    stack_path: str | None,
+    auto_approve: bool,
+    allow_destroy: bool,
+    parallelism: int,
+) -> int:
+    """Apply a saved plan (PLAN_FILE) or plan and apply STACK."""
+    if target is not None and Path(target).is_file():
+        plan = plan_mod.read(target)
+        ws = workflow.open_workspace(stack_path or plan.stack, backend=plan.backend)
+    else:
+        ws = workflow.open_workspace(target, backend=backend)
+        outcome = workflow.make_plan(ws)
+        warn(outcome.problems)
+        plan = outcome.plan
+    return confirm_and_apply(
+        ws, plan, auto_approve=auto_approve, allow_destroy=allow_destroy, parallelism=parallelism
+    )

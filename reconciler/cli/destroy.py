@@ -1,0 +1,31 @@
+"""``reconciler destroy``: delete everything the stack manages (children first).
+
+Deleting collaborations, memberships and members is irreversible and needs ``--allow-destroy``;
+resources with ``lifecycle.preventDestroy`` are never deleted.
+"""
+
+from __future__ import annotations
+
+import click
+
+from reconciler import workflow
+from reconciler.cli.apply import confirm_and_apply
+from reconciler.cli.plan import backend_option, warn
+
+
+@click.command("destroy")
+@click.argument("stack", required=False)
+@backend_option
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--allow-destroy", is_flag=True, help="Permit irreversible steps.")
+@click.option("--parallelism", type=click.IntRange(1, 64), default=4, show_default=True)
+def command(
+    stack: str | None, backend: str, auto_approve: bool, allow_destroy: bool, parallelism: int
+) -> int:
+    """Delete every resource STACK manages (found by its tags)."""
+    ws = workflow.open_workspace(stack, backend=backend)
+    outcome = workflow.make_plan(ws, destroy=True)
+    warn(outcome.problems)
+    return confirm_and_apply(
+        ws, outcome.plan, auto_approve=auto_approve, allow_destroy=allow_destroy, parallelism=parallelism
+    )
