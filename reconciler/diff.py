@@ -251,10 +251,10 @@ def _cascade(changes: dict[Address, Change], graph: DependencyGraph[Address]) ->
                     changes[dependent] = replace(
                         dep, action=Action.CREATE, blocked="", reason=f"{address} is replaced"
                     )
-                elif dep.action in (Action.NO_OP, Action.UPDATE) and dep.before is not None:
-                    fields = tuple(
-                        p for p, v in dep.after.items() if any(r.address == address for r in _refs(v))
-                    ) or (str(address),)
+                    continue
+                # only references (create-only ids) force a replacement; ``depends_on`` only orders
+                fields = tuple(p for p, v in dep.after.items() if any(r.address == address for r in _refs(v)))
+                if fields and dep.action in (Action.NO_OP, Action.UPDATE) and dep.before is not None:
                     changes[dependent] = replace(
                         dep,
                         action=Action.DELETE_THEN_CREATE,
@@ -264,11 +264,13 @@ def _cascade(changes: dict[Address, Change], graph: DependencyGraph[Address]) ->
                     )
 
 
-def _finish(change: Change, desired: Resource | None, observed: Observed | None) -> Change:
+def _finish(
+    change: Change, desired: Resource | None, observed: Observed | None, goes_with_parent: set[Address]
+) -> Change:
     """Irreversibility, owner, protection, ids, then privacy."""
     d = descriptor(change.kind)
     removes = change.action in (Action.DELETE, Action.REMOVE_MEMBER) or change.action.is_replace
-    irreversible = d.irreversible_delete if removes else ""
+    irreversible = d.irreversible_delete if removes and change.address not in goes_with_parent else ""
     if irreversible and change.action.is_replace and change.kind is Kind.MEMBERSHIP:
         irreversible = "replacing a membership deletes it first: the member leaves the collaboration for ever"
     source = desired or observed
@@ -311,7 +313,16 @@ def compute(
         if change is not None:
             changes[address] = change
     _cascade(changes, graph)
-    return [_finish(c, want.get(a), have.get(a)) for a, c in sorted(changes.items())]
+    # members of a deleted or replaced collaboration go with it: no call of their own
+    ending = {
+        a
+        for a, c in changes.items()
+        if a.kind is Kind.COLLABORATION and (c.action.is_replace or c.action is Action.DELETE)
+    }
+    with_parent = {
+        a for a in changes if a.kind is Kind.MEMBER and Address.of(Kind.COLLABORATION, a.parts[0]) in ending
+    }
+    return [_finish(c, want.get(a), have.get(a), with_parent) for a, c in sorted(changes.items())]
 
 
 def compare_specs(base: Iterable[Resource], head: Iterable[Resource]) -> list[Change]:

@@ -197,7 +197,7 @@ FIELD_RULES: tuple[FieldRule, ...] = (
        keyed("identityColumns", "minimumIdentityCount", lower_weaker)),
     _r("aggregate-expression", _TABLE_RULE, f"{_P}.aggregationThresholds", "allowed aggregate expressions",
        keyed("identityColumns", "allowedAggregateExpressionType", ranked("COLUMNS_ONLY", "ANY_EXPRESSION"))),
-    _r("output-constraint", _TABLE_RULE, f"{_P}.outputConstraints", "output constraint minimum",
+    _r("output-constraint", _TABLE_RULE, f"{_P}.outputConstraints", "aggregation threshold",
        keyed("columnName", "minimum", lower_weaker)),
     _r("list-columns", _TABLE_RULE, f"{_P}.listColumns", "listColumns", grows_weaker),
     _r("join-columns", _TABLE_RULE, f"{_P}.joinColumns", "join columns", grows_weaker),

@@ -1,0 +1,106 @@
+"""Shared vocabulary of the renderings: action markers and words, value formatting, field lines."""
+
+from __future__ import annotations
+
+import json as _json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from reconciler.plan import Action, Change, Plan
+from reconciler.resources import Ref
+
+#: Marker and words per Action, as every rendering shows them.
+ACTIONS: Mapping[Action, tuple[str, str]] = {
+    Action.CREATE: ("+", "create"),
+    Action.ADD_MEMBER: ("+", "add member (collaboration change request)"),
+    Action.UPDATE: ("~", "update in place"),
+    Action.DELETE_THEN_CREATE: ("-/+", "replace (delete, then create)"),
+    Action.CREATE_THEN_DELETE: ("+/-", "replace (create, then delete)"),
+    Action.DELETE: ("-", "delete"),
+    Action.REMOVE_MEMBER: ("-", "remove member"),
+    Action.NO_OP: (" ", "no change"),
+}
+
+
+def value(v: Any) -> str:
+    """A value as one short line: JSON, with Refs shown as what apply will fill in."""
+    if isinstance(v, Ref):
+        return f"<{v}>"
+    return _json.dumps(_plain(v), sort_keys=True, ensure_ascii=False)
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Ref):
+        return f"<{v}>"
+    if isinstance(v, Mapping):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
+
+
+def leaves(prefix: str, before: Any, after: Any) -> Iterator[tuple[str, Any, Any]]:
+    """Changed leaves: dicts by key, lists of dicts of equal length item by item, others whole."""
+    if before == after:
+        return
+    if isinstance(before, Mapping) and isinstance(after, Mapping):
+        for key in sorted(before.keys() | after.keys()):
+            yield from leaves(f"{prefix}.{key}" if prefix else key, before.get(key), after.get(key))
+        return
+    both_dict_lists = (
+        isinstance(before, list)
+        and isinstance(after, list)
+        and len(before) == len(after)
+        and all(isinstance(x, Mapping) for x in [*before, *after])
+    )
+    if both_dict_lists:
+        for i, (b, a) in enumerate(zip(before, after, strict=True)):
+            yield from leaves(f"{prefix}[{i}]", b, a)
+        return
+    yield prefix, before, after
+
+
+def field_lines(change: Change) -> list[tuple[str, str]]:
+    """(marker, text) per changed field; creates and deletes list every field."""
+    forced = set(change.requires_replace)
+    out: list[tuple[str, str]] = []
+    if change.before is None or change.after is None:
+        marker = "+" if change.after is not None else "-"
+        attrs = change.after if change.after is not None else change.before or {}
+        for path, _, v in leaves("", {}, attrs) if change.after is not None else leaves("", attrs, {}):
+            shown = v if change.after is not None else _
+            out.append((marker, f"{path} = {value(shown)}"))
+        return out
+    for diff in change.field_diffs:
+        for path, b, a in leaves(diff.path, diff.before, diff.after):
+            note = "  # forces replacement" if diff.path in forced or path in forced else ""
+            if b is None:
+                out.append(("+", f"{path} = {value(a)}{note}"))
+            elif a is None:
+                out.append(("-", f"{path} = {value(b)}{note}"))
+            else:
+                out.append(("~", f"{path}: {value(b)} -> {value(a)}{note}"))
+    return out
+
+
+def summary_line(plan: Plan) -> str:
+    """``Plan: 1 to add, 2 to change, 1 to replace, 0 to destroy, 1 blocked. 11 unchanged.``"""
+    counts = plan.counts()
+    add = counts["create"] + counts["add-member"]
+    change = counts["update"]
+    replace = counts["delete-then-create"] + counts["create-then-delete"]
+    destroy = counts["delete"] + counts["remove-member"]
+    text = f"Plan: {add} to add, {change} to change, {replace} to replace, {destroy} to destroy"
+    if plan.blocked:
+        text += f", {len(plan.blocked)} blocked"
+    text += f". {plan.unchanged} unchanged."
+    weakens = len(plan.weakening)
+    text += f" Privacy: {plural(weakens, 'change')} weaken{'s' if weakens == 1 else ''} it."
+    if plan.irreversible_steps:
+        text += f" {plural(len(plan.irreversible_steps), 'irreversible step')}."
+    return text
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 change``, ``2 changes``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

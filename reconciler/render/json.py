@@ -1,0 +1,21 @@
+"""The JSON rendering: the plan document itself (``Plan.to_json``; format in its docstring)."""
+
+from __future__ import annotations
+
+import json as _json
+
+from reconciler.plan import Plan
+
+__all__ = ["render"]
+
+
+def render(plan: Plan) -> str:
+    """Render a plan as its JSON document (what ``plan --out`` saves).
+
+    Args:
+        plan: the plan.
+
+    Returns:
+        Indented JSON text ending with a newline.
+    """
+    return _json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"

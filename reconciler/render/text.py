@@ -1,0 +1,84 @@
+"""The terminal rendering: Terraform-like markers, field-level ``old -> new``, privacy first."""
+
+from __future__ import annotations
+
+from reconciler.plan import Change, Impact, Plan
+from reconciler.render._common import ACTIONS, field_lines, summary_line
+
+__all__ = ["render"]
+
+_COLORS = {"+": "32", "~": "33", "-": "31", "-/+": "35", "+/-": "35", "!": "31;1", "x": "31;1"}
+
+
+def _paint(marker: str, text: str, color: bool) -> str:
+    code = _COLORS.get(marker)
+    return f"\x1b[{code}m{text}\x1b[0m" if color and code else text
+
+
+def _change(change: Change, color: bool) -> list[str]:
+    marker, words = ACTIONS[change.action]
+    head = f"  {marker} {change.address} ({words})"
+    flags = []
+    if change.impact is Impact.WEAKENS:
+        flags.append("WEAKENS PRIVACY")
+    if change.irreversible:
+        flags.append("IRREVERSIBLE")
+    if change.blocked:
+        flags.append("BLOCKED")
+    lines = [_paint(marker, head + (f"  [{', '.join(flags)}]" if flags else ""), color)]
+    if change.blocked:
+        lines.append(_paint("x", f"      x {change.blocked}", color))
+    if change.reason:
+        lines.append(f"      # {change.reason}")
+    for finding in change.findings:
+        if finding.impact is not Impact.NEUTRAL:
+            lines.append(f"      # privacy {finding.impact.value}: {finding.reason}")
+    if change.irreversible:
+        lines.append(_paint("!", f"      ! irreversible: {change.irreversible}", color))
+    for field_marker, text in field_lines(change):
+        lines.append(_paint(field_marker, f"      {field_marker} {text}", color))
+    return lines
+
+
+def render(plan: Plan, *, color: bool = False) -> str:
+    """Render a plan for a terminal.
+
+    Args:
+        plan: the plan.
+        color: ANSI colours (the CLI passes True only when stdout is a TTY).
+
+    Returns:
+        Text ending with a newline: privacy and blocked notes first, then each change (blocked,
+        then weakening, then the rest), irreversible steps, and a summary line.
+    """
+    if plan.is_empty:
+        return (
+            f"No changes. Stack {plan.stack} on {plan.backend} matches the spec "
+            f"({plan.unchanged} resource{'s' if plan.unchanged != 1 else ''}).\n"
+        )
+    lines = [f"Stack {plan.stack} on {plan.backend}:", ""]
+    if plan.weakening:
+        lines.append(_paint("!", f"Privacy: {len(plan.weakening)} change(s) weaken privacy:", color))
+        for change in plan.weakening:
+            for finding in change.findings:
+                if finding.impact is Impact.WEAKENS:
+                    lines.append(_paint("!", f"  ! {change.address}: {finding.reason}", color))
+        lines.append("")
+    if plan.blocked:
+        lines.append(_paint("x", f"Blocked: {len(plan.blocked)} change(s) cannot be applied:", color))
+        lines.extend(_paint("x", f"  x {c.address}: {c.blocked}", color) for c in plan.blocked)
+        lines.append("")
+    lines.append("Changes:")
+    for change in plan.ordered_changes():
+        lines.extend(_change(change, color))
+        lines.append("")
+    if plan.irreversible_steps:
+        lines.append(_paint("!", "Irreversible steps (apply refuses them without --allow-destroy):", color))
+        for step in plan.irreversible_steps:
+            guard = " (lifecycle.preventDestroy: refused even with the flag)" if step.prevent_destroy else ""
+            lines.append(
+                _paint("!", f"  ! {step.operation} {step.address}: {step.irreversible}{guard}", color)
+            )
+        lines.append("")
+    lines.append(summary_line(plan))
+    return "\n".join(lines) + "\n"
