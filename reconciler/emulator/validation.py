@@ -3,8 +3,9 @@
 botocore's client checks only types and required members; the service also checks enums,
 length and size limits, numeric ranges, patterns and that a union sets exactly one member.
 This module does all of it from the model, so the emulator never accepts what AWS refuses.
-Patterns are matched in full; the few that use ``\\p{..}`` classes Python's ``re`` lacks are
-not checked (they are on Snowflake/Databricks references only).
+ARN length maxima are the one exception (see ``_ARN_MAX``). Patterns are matched in full; the
+few that use ``\\p{..}`` classes Python's ``re`` lacks are not checked (they are on Snowflake and
+Databricks references only).
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from reconciler.emulator.errors import ServiceError
 __all__ = ["validate_input"]
 
 _MAX_REPORTED = 10
+#: The model caps several ARN shapes at 100 characters, yet AWS's own ARNs of membership-scoped
+#: resources (``membership/<uuid>/configuredtableassociation/<uuid>``) are about 150 and are
+#: accepted (e.g. by TagResource); ARN maxima are therefore checked against IAM's 2048 instead.
+_ARN_MAX = 2048
 
 
 @functools.cache
@@ -96,7 +101,12 @@ def _check(shape: Shape, value: Any, path: str, out: list[tuple[str, str]]) -> N
         if enum and value not in enum:
             out.append((path, f"Member must satisfy enum value set: [{', '.join(enum)}]"))
             return
-        _size(meta, len(value), path, out, "length")
+        limits = (
+            {**meta, "max": max(meta["max"], _ARN_MAX)}
+            if shape.name.endswith("Arn") and "max" in meta
+            else meta
+        )
+        _size(limits, len(value), path, out, "length")
         regex = meta.get("pattern")
         if regex:
             compiled = _pattern(regex)

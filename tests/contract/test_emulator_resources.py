@@ -218,3 +218,10 @@ def test_association_name_is_lower_case(owner: Any, world: World) -> None:
     assoc = associate(owner, OWNER, world.owner_membership["id"], table["id"], name="Events")
     assert assoc["name"] == "events"
     assert LIST_POLICY  # the world fixture's table already carries the list rule
+
+
+def test_membership_scoped_arns_can_be_tagged(owner: Any, world: World) -> None:
+    arn = world.association["arn"]
+    assert len(arn) > 100  # longer than the model's CleanroomsArn maximum, as AWS's own ARNs are
+    owner.tag_resource(resourceArn=arn, tags={"stack": "retail"})
+    assert owner.list_tags_for_resource(resourceArn=arn)["tags"] == {"stack": "retail"}
