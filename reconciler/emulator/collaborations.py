@@ -238,7 +238,9 @@ def create_membership(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
             f"account {ctx.account_id} is {member['status']} from collaboration {cid}; a member who left or "
             "was removed cannot rejoin"
         )
-    payment = _membership_payment(member, params.get("paymentConfiguration"))
+    payment = rules.membership_payment(member, params.get("paymentConfiguration"))
+    rules.result_configuration_needs_receiver(member, params)
+    rules.metrics_need_collaboration_metrics(collaboration, params)
     mid = new_id()
     now = ctx.timestamp()
     record: Record = {
@@ -283,22 +285,6 @@ def create_membership(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
     return {_MEMBERSHIP_KEY: ctx.view(record, _MEMBERSHIP_FIELDS)}
 
 
-def _membership_payment(member: Record, given: dict[str, Any] | None) -> dict[str, Any]:
-    """The member must accept the payment responsibility the creator assigned to it."""
-    assigned = bool(member.get("paymentConfiguration", {}).get("queryCompute", {}).get("isResponsible"))
-    if given is None:
-        return {"queryCompute": {"isResponsible": assigned}}
-    accepted = bool(given.get("queryCompute", {}).get("isResponsible"))
-    if accepted != assigned:
-        raise validation(
-            f"paymentConfiguration.queryCompute.isResponsible must be {str(assigned).lower()}: "
-            "the collaboration "
-            f"creator {'made' if assigned else 'did not make'} this member responsible for query compute",
-            field="paymentConfiguration.queryCompute.isResponsible",
-        )
-    return given
-
-
 @operation("GetMembership")
 def get_membership(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     """One of the caller's memberships (any status)."""
@@ -322,6 +308,9 @@ def list_memberships(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
 def update_membership(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     """Change log settings, default result configurations, or accepted payment responsibilities."""
     record = ctx.own_membership(params["membershipIdentifier"], active=True)
+    member = ctx.member(record["collaborationId"], ctx.account_id)
+    if member is not None:
+        rules.result_configuration_needs_receiver(member, params)
     changes = {k: params[k] for k in _MEMBERSHIP_UPDATABLE if params.get(k) is not None}
     payment = changes.pop("membershipPaymentConfiguration", None)
     if payment:

@@ -38,6 +38,9 @@ __all__ = [
     "table_not_associated_twice",
     "templates_per_membership",
     "members_per_collaboration",
+    "membership_payment",
+    "metrics_need_collaboration_metrics",
+    "result_configuration_needs_receiver",
     "unique_association_name",
 ]
 
@@ -133,6 +136,54 @@ def creator_only(ctx: RequestContext, collaboration: Record, action: str) -> Non
             f"only the collaboration creator ({collaboration['creatorAccountId']}) can {action}; "
             f"the caller is {ctx.account_id}"
         )
+
+
+def result_configuration_needs_receiver(member: Record, params: dict[str, Any]) -> None:
+    """Only a member who can receive results sets a default result configuration."""
+    if params.get("defaultResultConfiguration") and "CAN_RECEIVE_RESULTS" not in member["abilities"]:
+        raise validation(
+            f"member {member['accountId']} cannot receive results (no CAN_RECEIVE_RESULTS), so it cannot set "
+            "a defaultResultConfiguration",
+            field="defaultResultConfiguration",
+        )
+
+
+def metrics_need_collaboration_metrics(collaboration: Record, params: dict[str, Any]) -> None:
+    """Membership metrics are available only when the collaboration has metrics enabled."""
+    if params.get("isMetricsEnabled") and not collaboration.get("isMetricsEnabled"):
+        raise validation(
+            f"collaboration {collaboration['id']} does not have metrics enabled, so its memberships cannot",
+            field="isMetricsEnabled",
+        )
+
+
+def membership_payment(member: Record, given: dict[str, Any] | None) -> dict[str, Any]:
+    """The member accepts exactly the query-compute responsibility the creator assigned to it.
+
+    A payer who cannot query must say so explicitly (the model's ``paymentConfiguration`` doc);
+    accepting TRUE when not responsible, or FALSE when responsible, is an error.
+
+    Returns:
+        The membership's ``paymentConfiguration``.
+    """
+    assigned = bool(member.get("paymentConfiguration", {}).get("queryCompute", {}).get("isResponsible"))
+    if given is None:
+        if assigned and "CAN_QUERY" not in member["abilities"]:
+            raise validation(
+                "paymentConfiguration is required: the collaboration creator made this member, who cannot "
+                "query, responsible for query compute costs",
+                field="paymentConfiguration",
+            )
+        return {"queryCompute": {"isResponsible": assigned}}
+    accepted = bool(given.get("queryCompute", {}).get("isResponsible"))
+    if accepted != assigned:
+        raise validation(
+            f"paymentConfiguration.queryCompute.isResponsible must be {str(assigned).lower()}: the "
+            f"collaboration creator {'made' if assigned else 'did not make'} this member responsible for "
+            "query compute costs",
+            field="paymentConfiguration.queryCompute.isResponsible",
+        )
+    return given
 
 
 def membership_has_no_subresources(ctx: RequestContext, membership: Record) -> None:

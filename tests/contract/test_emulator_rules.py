@@ -409,3 +409,20 @@ def test_role_arn_is_validated(owner: Any, world: World) -> None:
     )
     assert bad["Error"]["Code"] == "ValidationException"
     assert ROLE and OUTSIDER
+
+
+def test_membership_settings_follow_member_abilities(owner: Any, partner: Any) -> None:
+    pays = {"queryCompute": {"isResponsible": True}}
+    cid = create_collaboration(owner, creatorPaymentConfiguration=pays)["id"]
+    silent = error_of(lambda: join(owner, cid))
+    assert "paymentConfiguration is required" in silent["Error"]["Message"]
+    result_config = {"outputConfiguration": {"s3": {"resultFormat": "CSV", "bucket": "results"}}}
+    no_receiver = error_of(
+        lambda: join(owner, cid, paymentConfiguration=pays, defaultResultConfiguration=result_config)
+    )
+    assert no_receiver["fieldList"][0]["name"] == "defaultResultConfiguration"
+    metrics = error_of(lambda: join(owner, cid, paymentConfiguration=pays, isMetricsEnabled=True))
+    assert metrics["fieldList"][0]["name"] == "isMetricsEnabled"
+    assert join(owner, cid, paymentConfiguration=pays)["paymentConfiguration"] == pays
+    receiver = join(partner, cid, defaultResultConfiguration=result_config)
+    assert receiver["defaultResultConfiguration"] == result_config
