@@ -118,7 +118,12 @@ def impressions(seed: int) -> Callable[[], Iterator[Row]]:
             if user not in campaign:  # overlapping users beyond the quotas saw no campaign
                 continue
             for _ in range(rng.randint(1, 5)):
-                yield (hashed_email(user), campaign[user], day(rng, SPRING, SEASON_DAYS), rng.choice(CHANNELS))
+                yield (
+                    hashed_email(user),
+                    campaign[user],
+                    day(rng, SPRING, SEASON_DAYS),
+                    rng.choice(CHANNELS),
+                )
 
     return rows
 
@@ -142,11 +147,18 @@ IMPRESSION_COLUMNS = (
 AGE_GROUPS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
 
 
-def demographics(seed: int, users: range, metric: Callable[[random.Random], float]) -> Callable[[], Iterator[Row]]:
+def demographics(
+    seed: int, users: range, metric: Callable[[random.Random], float]
+) -> Callable[[], Iterator[Row]]:
     def rows() -> Iterator[Row]:
         rng = random.Random(seed)
         for user in users:
-            yield (user_id(user), AGE_GROUPS[rng.randrange(len(AGE_GROUPS))], rng.choice(REGIONS), metric(rng))
+            yield (
+                user_id(user),
+                AGE_GROUPS[rng.randrange(len(AGE_GROUPS))],
+                rng.choice(REGIONS),
+                metric(rng),
+            )
 
     return rows
 
@@ -186,46 +198,86 @@ DATASETS: tuple[Dataset, ...] = (
     Dataset(
         "org-a-org-b",
         "data/customer_profiles.csv",
-        (("user_id", "VARCHAR"), ("age_group", "VARCHAR"), ("region", "VARCHAR"), ("purchase_amount", "DECIMAL(10,2)")),
+        (
+            ("user_id", "VARCHAR"),
+            ("age_group", "VARCHAR"),
+            ("region", "VARCHAR"),
+            ("purchase_amount", "DECIMAL(10,2)"),
+        ),
         demographics(201, range(0, 500), lambda rng: money(rng, 10, 900)),
     ),
     Dataset(
         "org-a-org-b",
         "data/engagement_metrics.parquet",
-        (("user_id", "VARCHAR"), ("age_group", "VARCHAR"), ("region", "VARCHAR"), ("engagement_score", "DOUBLE")),
+        (
+            ("user_id", "VARCHAR"),
+            ("age_group", "VARCHAR"),
+            ("region", "VARCHAR"),
+            ("engagement_score", "DOUBLE"),
+        ),
         demographics(202, range(150, 650), lambda rng: round(rng.betavariate(2, 5) * 100, 1)),
     ),
     Dataset(
         "amc-multiparty",
         "data/conversions.csv",
-        (("user_id", "VARCHAR"), ("conversion_date", "DATE"), ("product_line", "VARCHAR"), ("conversion_value", "DECIMAL(10,2)")),
+        (
+            ("user_id", "VARCHAR"),
+            ("conversion_date", "DATE"),
+            ("product_line", "VARCHAR"),
+            ("conversion_value", "DECIMAL(10,2)"),
+        ),
         events(
             301,
             sample(311, AMC_USERS, 320),
             (1, 3),
-            lambda rng, u: (user_id(u), day(rng, SPRING, SEASON_DAYS), rng.choice(PRODUCT_LINES), money(rng, 20, 600)),
+            lambda rng, u: (
+                user_id(u),
+                day(rng, SPRING, SEASON_DAYS),
+                rng.choice(PRODUCT_LINES),
+                money(rng, 20, 600),
+            ),
         ),
     ),
     Dataset(
         "amc-multiparty",
         "data/retail_media_impressions.parquet",
-        (("user_id", "VARCHAR"), ("campaign_id", "VARCHAR"), ("impression_date", "DATE"), ("placement", "VARCHAR")),
+        (
+            ("user_id", "VARCHAR"),
+            ("campaign_id", "VARCHAR"),
+            ("impression_date", "DATE"),
+            ("placement", "VARCHAR"),
+        ),
         events(
             302,
             sample(312, AMC_USERS, 500),
             (1, 4),
-            lambda rng, u: (user_id(u), rng.choice(AMC_CAMPAIGNS), day(rng, SPRING, SEASON_DAYS), rng.choice(PLACEMENTS)),
+            lambda rng, u: (
+                user_id(u),
+                rng.choice(AMC_CAMPAIGNS),
+                day(rng, SPRING, SEASON_DAYS),
+                rng.choice(PLACEMENTS),
+            ),
         ),
     ),
     Dataset(
         "amc-multiparty",
         "data/tv_exposures.parquet",
-        (("user_id", "VARCHAR"), ("campaign_id", "VARCHAR"), ("exposure_date", "DATE"), ("network", "VARCHAR")),
+        (
+            ("user_id", "VARCHAR"),
+            ("campaign_id", "VARCHAR"),
+            ("exposure_date", "DATE"),
+            ("network", "VARCHAR"),
+        ),
         events(
             303,
             sample(313, AMC_USERS, 350),
             (1, 3),
-            lambda rng, u: (user_id(u), rng.choice(AMC_CAMPAIGNS[:3]), day(rng, SPRING, SEASON_DAYS), rng.choice(NETWORKS)),
+            lambda rng, u: (
+                user_id(u),
+                rng.choice(AMC_CAMPAIGNS[:3]),
+                day(rng, SPRING, SEASON_DAYS),
+                rng.choice(NETWORKS),
+            ),
         ),
     ),
     Dataset(
@@ -252,19 +304,21 @@ def write_csv(target: Path, dataset: Dataset) -> None:
 
 
 def write_parquet(target: Path, dataset: Dataset) -> None:
-    """Load the rows into an in-memory DuckDB table and ``COPY`` it out, one thread, in row order."""
+    """Write the rows as CSV first, then let DuckDB ``COPY`` them to Parquet, typed, in row order."""
+    staging = target.with_suffix(".staging.csv")
+    write_csv(staging, dataset)
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET threads = 1")
-        columns = ", ".join(f"{name} {kind}" for name, kind in dataset.columns)
-        con.execute(f"CREATE TABLE t (row_no INTEGER, {columns})")
-        marks = ", ".join("?" for _ in range(len(dataset.columns) + 1))
-        con.executemany(f"INSERT INTO t VALUES ({marks})", [(i, *row) for i, row in enumerate(dataset.rows())])
-        names = ", ".join(name for name, _ in dataset.columns)
-        escaped = str(target).replace("'", "''")
-        con.execute(f"COPY (SELECT {names} FROM t ORDER BY row_no) TO '{escaped}' (FORMAT parquet)")
+        columns = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in dataset.columns) + "}"
+        source, dest = (str(p).replace("'", "''") for p in (staging, target))
+        con.execute(
+            f"COPY (SELECT * FROM read_csv('{source}', header = true, columns = {columns})) "
+            f"TO '{dest}' (FORMAT parquet)"
+        )
     finally:
         con.close()
+        staging.unlink(missing_ok=True)
 
 
 WRITERS: dict[str, Callable[[Path, Dataset], None]] = {".csv": write_csv, ".parquet": write_parquet}

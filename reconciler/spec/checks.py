@@ -41,10 +41,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHECKS",
+    "FOUNDATION_CODES",
     "Check",
     "CheckDoc",
+    "all_check_docs",
     "checks_table",
     "describe",
+    "readme_section",
     "suggest",
 ]
 
@@ -570,9 +573,12 @@ def check_duplicate_addresses(stack: Stack) -> Iterator[Diagnostic]:
         if first(key, b) is not b:
             what = f'{b.privacyBudgetType} privacy budget template in "{b.collaboration}"'
             yield _duplicate(v, b, ("privacyBudgetType",), what, seen[key])
+    twice = {id(t) for t in v.tables if seen[("table", t.owner, t.name)] is not t}
     for collab, placed in v.placed.items():
         names: dict[str, _Placed] = {}
         for p in placed:
+            if id(p.table) in twice:
+                continue  # already reported as a duplicate table
             other = names.setdefault(p.association.name.lower(), p)
             if other is not p:
                 yield v.diag(
@@ -866,7 +872,7 @@ def check_aggregation_rule(stack: Stack) -> Iterator[Diagnostic]:
         for i, col in enumerate(p.dimensionColumns):
             roles = [
                 name
-                for name, cols in (("aggregate", aggregated), ("join", set(p.joinColumns)))
+                for name, cols in (("an aggregate", aggregated), ("a join", set(p.joinColumns)))
                 if col in cols
             ]
             if roles:
@@ -874,8 +880,8 @@ def check_aggregation_rule(stack: Stack) -> Iterator[Diagnostic]:
                     "dimension-also-aggregate",
                     t,
                     ("analysisRule", "policy", "dimensionColumns", i),
-                    f'column "{col}" of table "{t.name}" is both a dimension and {" and ".join(roles)} '
-                    "column",
+                    f'column "{col}" of table "{t.name}" is both a dimension column and '
+                    f"{' and '.join(roles)} column",
                     detail="aggregate and join columns cannot also be dimension columns",
                     hint=f'remove "{col}" from dimensionColumns',
                 )
@@ -1160,6 +1166,10 @@ def check_associations(stack: Stack) -> Iterator[Diagnostic]:
             ``joinRequired: QUERY_RUNNER``), but the member who can query has no table of the same rule type
             in the collaboration, so no query can ever use it.
             Fix: give the querier a table with the same rule type, or change the rule.
+        collaboration-rule-missing (warning): an association without a collaboration analysis rule; AWS
+            reports the table as not ready for direct analysis (COLLABORATION_ANALYSIS_RULE_NOT_CONFIGURED),
+            and nothing limits who receives results of queries on it.
+            Fix: add ``analysisRule: {allowedResultReceivers: [...]}`` to the association.
         join-column-unmatched (warning): a join column that no other member's table of the same rule type in
             the collaboration can join on.
             Fix: add the column to the other side's join columns, or correct its name.
@@ -1179,6 +1189,19 @@ def check_associations(stack: Stack) -> Iterator[Diagnostic]:
                     f'"{collab_name}"',
                     detail="AWS refuses every query on a configured table without an analysis rule",
                     hint="add an analysisRule to the table (CUSTOM on SPARK collaborations)",
+                )
+            elif p.association.analysisRule is None:
+                yield v.diag(
+                    "collaboration-rule-missing",
+                    p.table,
+                    ("associations", p.index),
+                    f'association "{p.association.name}" in collaboration "{collab_name}" has no '
+                    "collaboration analysis rule",
+                    severity=WARNING,
+                    detail="AWS reports such a table as not ready for direct analysis"
+                    " "
+                    "(COLLABORATION_ANALYSIS_RULE_NOT_CONFIGURED); no list limits who receives its results",
+                    hint="add analysisRule: {allowedResultReceivers: [<member keys>]} to the association",
                 )
         yield from _mixed_rule_types(v, collab_name, placed)
         yield from _joins(v, c, placed)
@@ -1348,3 +1371,145 @@ def checks_table(docs: Sequence[CheckDoc]) -> str:
     for d in docs:
         rows.append(f"| `{d.code}` | {d.catches} | {d.layer} | {d.severity} | {d.fix} |")
     return "\n".join(rows)
+
+
+#: The codes of layers 0 to 2 (``load``, ``shape``, ``limits``, ``pipeline``), so that the README
+#: lists every check the validator makes in one table. Their messages name the field and limit.
+FOUNDATION_CODES: tuple[CheckDoc, ...] = tuple(
+    CheckDoc(code, severity, catches, fix, module, layer)
+    for code, severity, catches, fix, module, layer in (
+        ("encoding", "error", "a file that is not UTF-8", "save the file as UTF-8", "load", 0),
+        ("file", "error", "a file that cannot be read", "check the path and permissions", "load", 0),
+        (
+            "yaml",
+            "error",
+            "invalid YAML, duplicate keys, unknown tags, alias bombs, nesting deeper than 64 levels",
+            "fix the YAML at the position given",
+            "load",
+            0,
+        ),
+        (
+            "document",
+            "error",
+            "a document that is not a mapping",
+            "start each document with `kind:`",
+            "load",
+            0,
+        ),
+        (
+            "kind",
+            "error",
+            "a missing or unknown `kind:`",
+            "use Collaboration, ConfiguredTable, AnalysisTemplate or PrivacyBudgetTemplate",
+            "shape",
+            1,
+        ),
+        (
+            "unknown-field",
+            "error",
+            "a key the format does not have (typos included)",
+            "use the suggested field name",
+            "shape",
+            1,
+        ),
+        ("missing-field", "error", "a required field that is absent", "add the field", "shape", 1),
+        (
+            "type",
+            "error",
+            "a value of the wrong type (an account ID read as a number, a string where a list is expected)",
+            "quote the value, or write the expected type",
+            "shape",
+            1,
+        ),
+        ("enum", "error", "an unknown analysis rule `type`", "use AGGREGATION, LIST or CUSTOM", "shape", 1),
+        (
+            "template-source",
+            "error",
+            "a template `source` without exactly one of `text` / `file`, or an unreadable SQL file",
+            "give one of them; `file` is relative to the YAML file",
+            "pipeline",
+            1,
+        ),
+        (
+            "aws-enum",
+            "error",
+            "a value AWS does not know (botocore enums), including scalar functions such as YEAR and MONTH",
+            "use a listed value; for YEAR/MONTH allow EXTRACT",
+            "limits",
+            2,
+        ),
+        (
+            "aws-pattern",
+            "error",
+            "a value that breaks AWS's pattern: account IDs of other than 12 digits, "
+            "malformed role ARNs, column names",
+            "write the value in the form the hint shows",
+            "limits",
+            2,
+        ),
+        (
+            "aws-length",
+            "error",
+            "a name or description longer (or shorter) than AWS allows",
+            "shorten the value",
+            "limits",
+            2,
+        ),
+        (
+            "aws-range",
+            "error",
+            "a number outside AWS's range (thresholds 2 to 100,000, epsilon 1 to 20...)",
+            "use a value in the range given",
+            "limits",
+            2,
+        ),
+        (
+            "aws-size",
+            "error",
+            "a list with more or fewer items than AWS allows",
+            "add or remove items",
+            "limits",
+            2,
+        ),
+        (
+            "aws-union",
+            "error",
+            "not exactly one of the alternatives of a union (tableReference, outputConfiguration...)",
+            "set exactly one",
+            "limits",
+            2,
+        ),
+        (
+            "checks-skipped",
+            "warning",
+            "layers 3 and 4 did not run because a document has the wrong shape",
+            "fix the shape errors and validate again",
+            "pipeline",
+            1,
+        ),
+    )
+)
+
+
+def all_check_docs() -> list[CheckDoc]:
+    """Every check of every layer, in the order the README lists them."""
+    from reconciler.spec import sql_checks  # layer 4 imports this module
+
+    return [*FOUNDATION_CODES, *describe(CHECKS, 3), *describe(sql_checks.CHECKS, 4)]
+
+
+def readme_section(table: str) -> str:
+    """The README's ``validation-checks`` section around the generated table."""
+    return (
+        "## Validation checks\n\n"
+        "`reconciler validate` runs the layers below in order and reports every problem at once,\n"
+        "sorted by file and line, as `file:line:col: severity: message` with a `hint:` where a fix is\n"
+        "obvious. Layers: 0 YAML, 1 shape and types, 2 AWS's limits from botocore's service model,\n"
+        "3 semantic checks (`reconciler/spec/checks.py`), 4 analysis-template SQL\n"
+        "(`reconciler/spec/sql_checks.py`). Layers 3 and 4 run when every document has a valid shape\n"
+        "(errors confined to fields no check reads, such as `dataEncryptionMetadata`, do not stop\n"
+        "them). Only errors make `validate` exit 1; warnings are shown and kept on the Stack.\n\n"
+        "This table is generated from the checks' docstrings (`checks.checks_table`); a test fails\n"
+        "when it is stale. Every code has a broken fixture in `tests/spec/broken/`.\n\n"
+        f"{table}\n"
+    )

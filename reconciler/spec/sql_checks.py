@@ -128,7 +128,7 @@ def _parse_sql(sql: str, dialect: str) -> ParsedTemplate:
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         where = f"line {first.get('line', '?')}, column {first.get('col', '?')}" if first else ""
-        near = (str(first.get("start_context", "")) + str(first.get("highlight", ""))).strip()
+        near = " ".join((str(first.get("start_context", "")) + str(first.get("highlight", ""))).split())
         reason = str(first.get("description", exc)).split("\n")[0]
         message = f"{reason} at {where}" + (f', near "{near}"' if near else "")
         return ParsedTemplate(dialect, error=message)
@@ -345,6 +345,9 @@ def check_template_rules(stack: Stack) -> Iterator[Diagnostic]:
                 hint="use a CUSTOM rule on those tables, or run the query directly",
             )
             continue
+        collab = stack.collaboration(template.collaboration)
+        if collab is None or template.owner not in collab.members:
+            continue  # an unknown owner is reported by layer 3; approval cannot be judged
         for name, table in sorted(tables.items()):
             rule = table.analysisRule
             if isinstance(rule, CustomRule) and not _approves(rule, template):
@@ -386,7 +389,7 @@ def check_template_parameters(stack: Stack) -> Iterator[Diagnostic]:
             if param.defaultValue is not None and check is not None and not check[0](param.defaultValue):
                 yield Diagnostic(
                     summary=f'default "{param.defaultValue}" of parameter "{param.name}" is not a '
-                    f"{param.type}",
+                    f"valid {param.type} value",
                     location=stack.locate(template, "parameters", i, "defaultValue"),
                     hint=f"use {check[1]}",
                     code="template-parameter-default",
