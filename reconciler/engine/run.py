@@ -158,8 +158,7 @@ def export(prepared: Prepared, path: Path, result_format: str = "CSV") -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     con = _connect(prepared.tables, writable=[path])
     try:
-        con.execute(f"COPY ({prepared.sql}) TO {_literal(str(path.resolve()))} {options}")
-        count = con.execute(f"SELECT COUNT(*) FROM ({prepared.sql})").fetchone()
+        count = con.execute(f"COPY ({prepared.sql}) TO {_literal(str(path.resolve()))} {options}").fetchone()
     except duckdb.Error as exc:
         raise DataError(f"the query failed: {str(exc).splitlines()[0]}") from None
     finally:
