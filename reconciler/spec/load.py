@@ -129,9 +129,10 @@ def discover(stack: Path) -> list[Path]:
 class _Abort(Exception):
     """A document cannot be composed any further (the Diagnostic says why)."""
 
-    def __init__(self, diagnostic: Diagnostic) -> None:
+    def __init__(self, diagnostic: Diagnostic, *, fatal: bool = False) -> None:
         super().__init__(diagnostic.summary)
         self.diagnostic = diagnostic
+        self.fatal = fatal  # also stop reading the file: parsing the rest could take very long
 
 
 @dataclass(slots=True)
@@ -170,6 +171,8 @@ class _Composer:
                     self.document(events, index)
                 except _Abort as abort:
                     self.diagnostics.append(abort.diagnostic)
+                    if abort.fatal:
+                        return
                     for rest in events:  # skip to the end of the broken document
                         if isinstance(rest, yaml.DocumentEndEvent):
                             break
@@ -240,7 +243,8 @@ class _Composer:
                             pos,
                             f"the document is nested deeper than {MAX_DEPTH} levels",
                             hint="a spec never needs this depth; check for runaway brackets",
-                        )
+                        ),
+                        fatal=True,
                     )
                 if event.tag not in _CONTAINER_TAGS:
                     self.diagnostics.append(self.error(pos, f'unsupported YAML tag "{event.tag}"'))

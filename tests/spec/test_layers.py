@@ -175,7 +175,8 @@ analysisRule:
 def test_union_needs_exactly_one_member(tmp_path: Path) -> None:
     table = TABLE.replace(
         "  glue: {databaseName: retail, tableName: purchases}",
-        "  glue: {databaseName: retail, tableName: purchases}\n  athena: {workGroup: w, databaseName: d, tableName: t}",
+        "  glue: {databaseName: retail, tableName: purchases}\n"
+        "  athena: {workGroup: w, databaseName: d, tableName: t}",
     )
     d = only(problems(tmp_path, {"c.yaml": COLLABORATION, "t.yaml": table}), "aws-union")
     assert d.summary == "tableReference: set exactly one of glue, athena, snowflake (got glue, athena)"

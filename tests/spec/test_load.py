@@ -21,7 +21,8 @@ def load(tmp_path: Path, text: str | bytes) -> tuple[list, list]:  # type: ignor
 def test_positions_of_keys_values_and_list_items(tmp_path: Path) -> None:
     docs, diags = load(
         tmp_path,
-        "kind: ConfiguredTable\nname: t\nallowedColumns:\n  - a\n  - b\ntableReference:\n  glue: {databaseName: d}\n",
+        "kind: ConfiguredTable\nname: t\nallowedColumns:\n  - a\n  - b\n"
+        "tableReference:\n  glue: {databaseName: d}\n",
     )
     assert diags == []
     (doc,) = docs
