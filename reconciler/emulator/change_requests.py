@@ -17,7 +17,7 @@ from reconciler.emulator import rules
 from reconciler.emulator.collaborations import new_member
 from reconciler.emulator.context import PRESENT, RequestContext
 from reconciler.emulator.errors import access_denied, conflict, validation
-from reconciler.emulator.kinds import new_id, output_fields, page, summary_fields
+from reconciler.emulator.kinds import listing, new_id, output_fields, summary_fields
 from reconciler.emulator.registry import operation
 from reconciler.emulator.store import Record
 
@@ -219,8 +219,4 @@ def list_change_requests(ctx: RequestContext, params: dict[str, Any]) -> dict[st
     if params.get("status"):
         records = [r for r in records if r["status"] == params["status"]]
     records.sort(key=lambda r: r["createTime"])
-    items, token = page(ctx, records, params)
-    out: dict[str, Any] = {_LIST_KEY: [ctx.view(r, _SUMMARY) for r in items]}
-    if token:
-        out["nextToken"] = token
-    return out
+    return listing(ctx, records, params, _LIST_KEY, lambda r: ctx.view(r, _SUMMARY))

@@ -16,7 +16,7 @@ from typing import Any
 from reconciler.emulator import rules
 from reconciler.emulator.context import PRESENT, RequestContext
 from reconciler.emulator.errors import access_denied, conflict, validation
-from reconciler.emulator.kinds import input_fields, new_id, output_fields, page, summary_fields
+from reconciler.emulator.kinds import input_fields, listing, new_id, output_fields, summary_fields
 from reconciler.emulator.registry import operation
 from reconciler.emulator.store import Record
 
@@ -126,11 +126,9 @@ def list_collaborations(ctx: RequestContext, params: dict[str, Any]) -> dict[str
     wanted = (params["memberStatus"],) if params.get("memberStatus") else PRESENT
     mine = [m for m in ctx.store.find("member", accountId=ctx.account_id) if m["status"] in wanted]
     records = [r for m in mine if (r := ctx.collaboration(m["collaborationId"])) is not None]
-    items, token = page(ctx, records, params)
-    out: dict[str, Any] = {_COLLAB_LIST_KEY: [collaboration_view(ctx, r, _COLLAB_SUMMARY) for r in items]}
-    if token:
-        out["nextToken"] = token
-    return out
+    return listing(
+        ctx, records, params, _COLLAB_LIST_KEY, lambda r: collaboration_view(ctx, r, _COLLAB_SUMMARY)
+    )
 
 
 @operation("UpdateCollaboration")
@@ -177,11 +175,9 @@ def delete_collaboration(ctx: RequestContext, params: dict[str, Any]) -> None:
 def list_members(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     """Every member of a collaboration the caller belongs to, with status and abilities."""
     record = ctx.visible_collaboration(params["collaborationIdentifier"])
-    items, token = page(ctx, ctx.members(record["id"]), params)
-    out: dict[str, Any] = {_MEMBERS_KEY: [ctx.view(m, _MEMBER_SUMMARY) for m in items]}
-    if token:
-        out["nextToken"] = token
-    return out
+    return listing(
+        ctx, ctx.members(record["id"]), params, _MEMBERS_KEY, lambda m: ctx.view(m, _MEMBER_SUMMARY)
+    )
 
 
 @operation("DeleteMember")
@@ -297,11 +293,7 @@ def list_memberships(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
     records = ctx.store.find("membership", _account=ctx.account_id)
     if params.get("status"):
         records = [r for r in records if r["status"] == params["status"]]
-    items, token = page(ctx, records, params)
-    out: dict[str, Any] = {_MEMBERSHIP_LIST_KEY: [ctx.view(r, _MEMBERSHIP_SUMMARY) for r in items]}
-    if token:
-        out["nextToken"] = token
-    return out
+    return listing(ctx, records, params, _MEMBERSHIP_LIST_KEY, lambda r: ctx.view(r, _MEMBERSHIP_SUMMARY))
 
 
 @operation("UpdateMembership")

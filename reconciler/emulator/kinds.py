@@ -31,7 +31,7 @@ from reconciler.emulator.errors import conflict, validation
 from reconciler.emulator.registry import register
 from reconciler.emulator.store import Record
 
-__all__ = ["KINDS", "Kind", "Scope", "new_id", "output_fields", "page", "summary_fields"]
+__all__ = ["KINDS", "Kind", "Scope", "listing", "new_id", "output_fields", "page", "summary_fields"]
 
 
 class Scope(Enum):
@@ -54,7 +54,6 @@ class Kind:
     Attributes:
         name: store kind name (snake case).
         resource: the API's resource name (``Create<resource>`` etc.).
-        output_key: the member holding the resource in Create/Get/Update outputs.
         id_param: the identifier member in Get/Update/Delete inputs.
         scope: where it lives (see ``Scope``).
         arn: ARN resource path template over the record (``{id}``, ``{membershipId}``), or None.
@@ -67,7 +66,6 @@ class Kind:
 
     name: str
     resource: str
-    output_key: str
     id_param: str
     scope: Scope
     arn: str | None
@@ -140,6 +138,21 @@ def page(
         return chunk, None
     raw = json.dumps({"op": ctx.operation.name, "at": end}).encode()
     return chunk, base64.urlsafe_b64encode(raw).decode()
+
+
+def listing(
+    ctx: RequestContext,
+    records: list[Record],
+    params: dict[str, Any],
+    key: str,
+    render: Callable[[Record], dict[str, Any]],
+) -> dict[str, Any]:
+    """A List operation's output: one page of ``records`` rendered under ``key``, plus ``nextToken``."""
+    items, token = page(ctx, records, params)
+    out: dict[str, Any] = {key: [render(r) for r in items]}
+    if token:
+        out["nextToken"] = token
+    return out
 
 
 def _max_results(operation: str) -> int:
@@ -333,7 +346,6 @@ KINDS: dict[str, Kind] = {
         Kind(
             name="configured_table",
             resource="ConfiguredTable",
-            output_key="configuredTable",
             id_param="configuredTableIdentifier",
             scope=Scope.ACCOUNT,
             arn="configuredtable/{id}",
@@ -346,7 +358,6 @@ KINDS: dict[str, Kind] = {
         Kind(
             name="configured_table_analysis_rule",
             resource="ConfiguredTableAnalysisRule",
-            output_key="analysisRule",
             id_param="analysisRuleType",
             scope=Scope.TABLE_RULE,
             arn=None,
@@ -358,7 +369,6 @@ KINDS: dict[str, Kind] = {
         Kind(
             name="configured_table_association",
             resource="ConfiguredTableAssociation",
-            output_key="configuredTableAssociation",
             id_param="configuredTableAssociationIdentifier",
             scope=Scope.MEMBERSHIP,
             arn="membership/{membershipId}/configuredtableassociation/{id}",
@@ -369,7 +379,6 @@ KINDS: dict[str, Kind] = {
         Kind(
             name="configured_table_association_analysis_rule",
             resource="ConfiguredTableAssociationAnalysisRule",
-            output_key="analysisRule",
             id_param="analysisRuleType",
             scope=Scope.ASSOCIATION_RULE,
             arn=None,
@@ -381,7 +390,6 @@ KINDS: dict[str, Kind] = {
         Kind(
             name="analysis_template",
             resource="AnalysisTemplate",
-            output_key="analysisTemplate",
             id_param="analysisTemplateIdentifier",
             scope=Scope.MEMBERSHIP,
             arn="membership/{membershipId}/analysistemplate/{id}",
@@ -391,7 +399,6 @@ KINDS: dict[str, Kind] = {
         Kind(
             name="privacy_budget_template",
             resource="PrivacyBudgetTemplate",
-            output_key="privacyBudgetTemplate",
             id_param="privacyBudgetTemplateIdentifier",
             scope=Scope.MEMBERSHIP,
             arn="membership/{membershipId}/privacybudgettemplate/{id}",
@@ -492,11 +499,7 @@ def _lister(kind: Kind, op: str) -> Callable[[RequestContext, dict[str, Any]], d
         else:
             membership = ctx.own_membership(params["membershipIdentifier"])
             records = ctx.store.find(kind.name, membershipId=membership["id"])
-        items, token = page(ctx, records, params)
-        out: dict[str, Any] = {key: [ctx.view(r, summary) for r in items]}
-        if token:
-            out["nextToken"] = token
-        return out
+        return listing(ctx, records, params, key, lambda r: ctx.view(r, summary))
 
     return list_
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.emulator.context import RequestContext
-from reconciler.emulator.kinds import output_fields, page, summary_fields
+from reconciler.emulator.kinds import listing, output_fields, summary_fields
 from reconciler.emulator.registry import operation
 from reconciler.emulator.store import Record
 
@@ -30,11 +30,7 @@ _RULE_KEY, _RULE_FIELDS = output_fields("GetSchemaAnalysisRule")
 def _listed(
     ctx: RequestContext, records: list[Record], params: dict[str, Any], key: str, fields: Any
 ) -> dict[str, Any]:
-    items, token = page(ctx, records, params)
-    out: dict[str, Any] = {key: [ctx.view(r, fields) for r in items]}
-    if token:
-        out["nextToken"] = token
-    return out
+    return listing(ctx, records, params, key, lambda r: ctx.view(r, fields))
 
 
 def _shared(ctx: RequestContext, kind: str, collaboration_id: str) -> list[Record]:
