@@ -83,7 +83,10 @@ def dependency_graph(
         The graph; ``creation_order()`` raises GraphError on a cycle.
     """
     graph = DependencyGraph[Address]()
-    for resource in [*desired, *observed]:
+    want = {r.address: r for r in desired}
+    # an observed resource equal to its desired twin has the same references: walk them once
+    extra = [o for o in observed if o.address not in want or o.attributes != want[o.address].attributes]
+    for resource in [*want.values(), *extra]:
         graph.add(resource.address)
         for ref in _refs(resource.attributes):
             if ref.address != resource.address:
@@ -237,6 +240,8 @@ def _one(
 
 def _cascade(changes: dict[Address, Change], graph: DependencyGraph[Address]) -> None:
     """Replace what depends on a replaced resource: its reference to it cannot change in place."""
+    if not any(c.action.is_replace for c in changes.values()):
+        return
     for group in graph.creation_order():
         for address in group:
             change = changes.get(address)
@@ -268,6 +273,8 @@ def _finish(
     change: Change, desired: Resource | None, observed: Observed | None, goes_with_parent: set[Address]
 ) -> Change:
     """Irreversibility, owner, protection, ids, then privacy."""
+    if change.action is Action.NO_OP:
+        return replace(change, observed_id=observed.id if observed else None)
     d = descriptor(change.kind)
     removes = change.action in (Action.DELETE, Action.REMOVE_MEMBER) or change.action.is_replace
     irreversible = d.irreversible_delete if removes and change.address not in goes_with_parent else ""

@@ -86,8 +86,11 @@ class DependencyGraph(Generic[N]):
         Raises:
             GraphError: the dependencies form a cycle; the message shows it as ``a -> b -> a``.
         """
-        self.check_acyclic()
-        return [sorted(group) for group in nx.topological_generations(self._g)]
+        try:
+            return [sorted(group) for group in nx.topological_generations(self._g)]
+        except nx.NetworkXUnfeasible:
+            self.check_acyclic()
+            raise
 
     def deletion_order(self) -> list[list[N]]:
         """Groups in deletion order (dependents first): ``creation_order`` reversed."""

@@ -421,8 +421,15 @@ def fingerprint(resources: Iterable[Resource]) -> str:
     Returns:
         Hex digest; order of ``resources`` does not matter.
     """
-    rows = sorted((str(r.address), encode(dict(r.attributes)), r.id, r.arn, r.account_id) for r in resources)
-    return hashlib.sha256(json.dumps(rows, sort_keys=True, default=str).encode()).hexdigest()
+    rows = sorted((str(r.address), r.attributes, r.id, r.arn, r.account_id) for r in resources)
+    return hashlib.sha256(json.dumps(rows, sort_keys=True, default=_json_default).encode()).hexdigest()
+
+
+def _json_default(value: Any) -> Any:
+    """Attributes are JSON-native except Refs (and dates, in raw responses)."""
+    if isinstance(value, Ref):
+        return value.to_json()
+    return str(value)
 
 
 def _source_json(source: SourceLocation | None) -> dict[str, Any] | None:
@@ -539,6 +546,10 @@ def _literal(
     return out
 
 
+def _collaboration_of(member: Address) -> Ref:
+    return Ref(Address.of(Kind.COLLABORATION, member.part("collaboration")))
+
+
 def _change_request(collaboration: Any, specs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"collaborationIdentifier": collaboration, "changes": list(specs)}
 
@@ -548,7 +559,7 @@ def _member_spec(after: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in after.items() if k in fields}
 
 
-def _forward_steps(change: Change, collab_created: set[Address]) -> list[tuple[str, str, dict[str, Any]]]:
+def _forward_steps(change: Change) -> list[tuple[str, str, dict[str, Any]]]:
     """(role, operation, params) for the create/update half of a change."""
     d = descriptor(change.kind)
     after = change.after or {}
@@ -565,7 +576,7 @@ def _forward_steps(change: Change, collab_created: set[Address]) -> list[tuple[s
             (
                 "change_request",
                 "CreateCollaborationChangeRequest",
-                _change_request(after["collaborationIdentifier"], [spec]),
+                _change_request(_collaboration_of(change.address), [spec]),
             )
         ]
     if a is not Action.UPDATE:
@@ -597,7 +608,7 @@ def _via_change_request(change: Change, fields: Sequence[str]) -> dict[str, Any]
         # The service infers GRANT_/REVOKE_RECEIVE_RESULTS_ABILITY from the new ability list.
         member = {"accountId": after["accountId"], "memberAbilities": list(after.get("memberAbilities", []))}
         spec = {"specificationType": "MEMBER", "specification": {"member": member}}
-        return _change_request(after["collaborationIdentifier"], [spec])
+        return _change_request(_collaboration_of(change.address), [spec])
     spec = {
         "specificationType": "COLLABORATION",
         "specification": {
@@ -649,13 +660,7 @@ def build(
     all_changes = sorted(changes, key=lambda c: c.address)
     ids = {c.address: c.observed_id for c in all_changes if c.observed_id}
     by_address = {c.address: c for c in all_changes}
-    # Members of a collaboration that is (re)created come with it, and go with it.
-    collab_created = {
-        c.address
-        for c in all_changes
-        if c.kind is Kind.COLLABORATION
-        and c.action in (Action.CREATE, Action.DELETE_THEN_CREATE, Action.CREATE_THEN_DELETE)
-    }
+    # Members of a collaboration that is deleted or replaced go with it.
     collab_deleted = {
         c.address
         for c in all_changes
@@ -668,7 +673,7 @@ def build(
     for c in all_changes:
         if c.action is Action.NO_OP or c.blocked:
             continue
-        for role, op, params in _forward_steps(c, collab_created):
+        for role, op, params in _forward_steps(c):
             sid = f"{role} {c.address}"
             steps[sid] = Step(sid, c.address, role, op, params, owner=c.owner, account_id=c.account_id)
             forward.setdefault(c.address, []).append(sid)
