@@ -251,6 +251,7 @@ class LocalClients:
     """
 
     name = "local"
+    discovers_accounts = True  # every account is simulated: a member dropped from the spec is still read
 
     def __init__(self, path: Path | None = None, *, parallelism: int = 16) -> None:
         from reconciler import emulator  # the service, reached only through its boto3 clients
@@ -259,6 +260,10 @@ class LocalClients:
         self._config = _client_config(parallelism, max_attempts=1)
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Release the emulator's database (its clients stop working)."""
+        self.service.close()
 
     def client(self, account: Account) -> Any:
         key = (account.account_id, account.region)
@@ -381,6 +386,7 @@ class _Found:
     raw: dict[str, Any]
     tags: dict[str, str] | None
     context: dict[str, str]  # identifier parameters that address it (and its children)
+    parent: Address | None = None  # for untaggable kinds: named after their parent
 
 
 @dataclass
@@ -427,6 +433,8 @@ class Boto3Backend:
         self._by_member = {a.member: a for a in self.accounts}
         self._by_id = {a.account_id: a for a in self.accounts}
         self.problems: list[str] = []
+        self.discover = bool(getattr(clients, "discovers_accounts", False))
+        self._skipped: set[str] = set()
 
     @property
     def calls(self) -> int:
@@ -484,16 +492,15 @@ class Boto3Backend:
         """
         crawl = _Crawl(stack)
         member_keys = self._member_keys(known)
-        roots = [d for d in REGISTRY.values() if d.list and not _list_parent(d)]
         with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="read") as pool:
             pending: set[Future[list[Callable[[], Any]]]] = set()
 
             def submit(task: Callable[[], list[Callable[[], Any]]]) -> None:
                 pending.add(pool.submit(task))
 
-            for account in self.accounts:
-                for d in roots:
-                    submit(self._list_task(crawl, d, account, None, {}, member_keys))
+            for account in list(self.accounts):
+                for task in self._root_tasks(crawl, account, member_keys):
+                    submit(task)
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -501,6 +508,40 @@ class Boto3Backend:
                     for follow_up in future.result():
                         submit(follow_up)
         return self._normalize(crawl, member_keys)
+
+    def _root_tasks(
+        self, crawl: _Crawl, account: Account, member_keys: Mapping[str, str]
+    ) -> list[Callable[[], list[Callable[[], Any]]]]:
+        """The top-level List calls of one account (kinds found without a parent)."""
+        roots = [d for d in REGISTRY.values() if d.list and not _list_parent(d)]
+        return [self._list_task(crawl, d, account, None, {}, member_keys) for d in roots]
+
+    def _discovered(
+        self, crawl: _Crawl, found: _Found, member_keys: Mapping[str, str]
+    ) -> list[Callable[[], list[Callable[[], Any]]]]:
+        """A member account the spec no longer names: crawl it too, when the clients can act as it.
+
+        Locally every account is simulated, so resources of a member removed from the spec are
+        still found (and deleted). On AWS there are no credentials for it; it is noted instead.
+        """
+        account_id = str(found.raw.get("accountId", ""))
+        with self._count_lock:
+            if not account_id or account_id in self._by_id:
+                return []
+            if not self.discover:
+                if account_id not in self._skipped:
+                    self._skipped.add(account_id)
+                    crawl.problems.append(
+                        f"account {account_id} is a member of {found.parent} but not of the spec;"
+                        " its resources are not read (no credentials for it)"
+                    )
+                return []
+            key = member_keys.get(account_id, account_id)
+            account = Account(key, account_id, found.account.region)
+            self.accounts.append(account)
+            self._by_id[account_id] = account
+            self._by_member.setdefault(key, account)
+        return self._root_tasks(crawl, account, member_keys)
 
     def _member_keys(self, known: State | None) -> dict[str, str]:
         keys = {a.account_id: a.member for a in self.accounts}
@@ -549,8 +590,9 @@ class Boto3Backend:
                     out.append(self._tags_task(crawl, d, account, item, context, member_keys))
                 elif parent is not None:
                     address = _untagged_address(d.kind, parent.address, item, member_keys)
-                    found = _Found(d.kind, address, account, dict(item), None, dict(context))
+                    found = _Found(d.kind, address, account, dict(item), None, dict(context), parent.address)
                     out.extend(self._record(crawl, found, member_keys))
+                    out.extend(self._discovered(crawl, found, member_keys))
             return out
 
         return task
@@ -633,14 +675,25 @@ class Boto3Backend:
                     )
         return out
 
-    def _normalize(self, crawl: _Crawl, member_keys: Mapping[str, str]) -> State:
+    def _normalize(self, crawl: _Crawl, known_keys: Mapping[str, str]) -> State:
+        # Tagged resources name their owner: use that to name members by key, not account id.
+        member_keys = dict(known_keys)
+        for f in crawl.found.values():
+            meanings = NAME_PARTS[f.kind]
+            if f.tags is not None and f.account.account_id not in member_keys:
+                for meaning in ("member", "owner"):
+                    if meaning in meanings:
+                        member_keys[f.account.account_id] = f.address.part(meaning)
+        for f in list(crawl.found.values()):
+            if f.parent is not None and "member" in NAME_PARTS[f.kind]:
+                f.address = _untagged_address(f.kind, f.parent, f.raw, member_keys)
         ids: dict[str, Address] = {}
         for f in crawl.found.values():
             for key in ("id", "arn"):
                 if isinstance(f.raw.get(key), str):
                     ids[f.raw[key]] = f.address
         resources = {}
-        for f in crawl.found.values():
+        for f in sorted(crawl.found.values(), key=lambda f: f.address):
             own_id = _own_id(f)
             attributes = normalize_observed(f.kind, f.raw, address=f.address, ids=ids, tags=f.tags)
             resources[f.address] = Resource(

@@ -131,6 +131,18 @@ class Workspace:
     cache: StateCache
     root: Path
 
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the backend's clients (the local database file)."""
+        close = getattr(self.backend.clients, "close", None)
+        if close is not None:
+            close()
+
     def desired(self) -> list[Resource]:
         """The spec's resources in normal form."""
         return list(desired_mod.resources(self.stack))

@@ -14,7 +14,7 @@ import click
 
 from reconciler import plan as plan_mod
 from reconciler import workflow
-from reconciler.apply import ApplyResult, Event
+from reconciler.apply import ApplyResult, Event, check_permitted
 from reconciler.cli.plan import backend_option, show, warn
 from reconciler.plan import Plan
 
@@ -59,6 +59,7 @@ def confirm_and_apply(
     click.echo(show(plan))
     if plan.is_empty:
         return 0
+    check_permitted(plan, allow_destroy=allow_destroy)  # refuse before asking
     if not auto_approve and not click.confirm("Apply this plan?", default=False):
         click.echo("Apply cancelled; nothing was changed.", err=True)
         return 1
@@ -86,14 +87,13 @@ def command(
     parallelism: int,
 ) -> int:
     """Apply a saved plan (PLAN_FILE) or plan and apply STACK."""
-    if target is not None and Path(target).is_file():
-        plan = plan_mod.read(target)
-        ws = workflow.open_workspace(stack_path or plan.stack, backend=plan.backend)
-    else:
-        ws = workflow.open_workspace(target, backend=backend)
-        outcome = workflow.make_plan(ws)
-        warn(outcome.problems)
-        plan = outcome.plan
-    return confirm_and_apply(
-        ws, plan, auto_approve=auto_approve, allow_destroy=allow_destroy, parallelism=parallelism
-    )
+    saved = plan_mod.read(target) if target is not None and Path(target).is_file() else None
+    stack = (stack_path or saved.stack) if saved is not None else target
+    with workflow.open_workspace(stack, backend=saved.backend if saved else backend) as ws:
+        if saved is None:
+            outcome = workflow.make_plan(ws)
+            warn(outcome.problems)
+        plan = saved or outcome.plan
+        return confirm_and_apply(
+            ws, plan, auto_approve=auto_approve, allow_destroy=allow_destroy, parallelism=parallelism
+        )

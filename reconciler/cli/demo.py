@@ -25,15 +25,14 @@ def command(keep: bool) -> int:
     """Plan and apply the retail-adtech example locally, then show that a second plan is empty."""
     root = Path(tempfile.mkdtemp(prefix="reconciler-demo-"))
     try:
-        ws = workflow.open_workspace(workflow.EXAMPLES / DEMO_STACK, backend="local", root=root)
-        click.echo(f"== reconciler plan {DEMO_STACK} (local backend in {root})")
-        code = confirm_and_apply(
-            ws, workflow.make_plan(ws).plan, auto_approve=True, allow_destroy=False, parallelism=4
-        )
-        if code:
-            return code
-        click.echo(f"\n== reconciler plan {DEMO_STACK} (again)")
-        again = workflow.make_plan(ws).plan
+        with workflow.open_workspace(workflow.EXAMPLES / DEMO_STACK, backend="local", root=root) as ws:
+            click.echo(f"== reconciler plan {DEMO_STACK} (local backend in {root})")
+            first = workflow.make_plan(ws).plan
+            code = confirm_and_apply(ws, first, auto_approve=True, allow_destroy=False, parallelism=4)
+            if code:
+                return code
+            click.echo(f"\n== reconciler plan {DEMO_STACK} (again)")
+            again = workflow.make_plan(ws).plan
         click.echo(show(again))
         return 0 if again.is_empty else 1
     finally:

@@ -23,9 +23,9 @@ def command(
     stack: str | None, backend: str, auto_approve: bool, allow_destroy: bool, parallelism: int
 ) -> int:
     """Delete every resource STACK manages (found by its tags)."""
-    ws = workflow.open_workspace(stack, backend=backend)
-    outcome = workflow.make_plan(ws, destroy=True)
-    warn(outcome.problems)
-    return confirm_and_apply(
-        ws, outcome.plan, auto_approve=auto_approve, allow_destroy=allow_destroy, parallelism=parallelism
-    )
+    with workflow.open_workspace(stack, backend=backend) as ws:
+        outcome = workflow.make_plan(ws, destroy=True)
+        warn(outcome.problems)
+        return confirm_and_apply(
+            ws, outcome.plan, auto_approve=auto_approve, allow_destroy=allow_destroy, parallelism=parallelism
+        )

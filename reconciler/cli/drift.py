@@ -18,8 +18,8 @@ from reconciler.cli.plan import backend_option, format_option, show, warn
 @format_option
 def command(stack: str | None, backend: str, fmt: str) -> int:
     """Report how STACK's live resources differ from its spec (exit 2 when they do)."""
-    ws = workflow.open_workspace(stack, backend=backend)
-    outcome = workflow.make_plan(ws)
+    with workflow.open_workspace(stack, backend=backend) as ws:
+        outcome = workflow.make_plan(ws)
     warn(outcome.problems)
     if outcome.plan.is_empty:
         click.echo(

@@ -70,8 +70,8 @@ def command(
     detailed_exitcode: bool,
 ) -> int:
     """Show what apply would change to make STACK's resources match its spec, and save the plan."""
-    ws = workflow.open_workspace(stack, backend=backend, as_member=as_member)
-    outcome = workflow.make_plan(ws, as_member=as_member)
+    with workflow.open_workspace(stack, backend=backend, as_member=as_member) as ws:
+        outcome = workflow.make_plan(ws, as_member=as_member)
     warn(outcome.problems)
     path = outcome.plan.write(out or workflow.default_plan_path(ws))
     click.echo(show(outcome.plan, fmt))
