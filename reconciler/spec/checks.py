@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from reconciler.errors import Diagnostic, Severity
 from reconciler.spec.models import (
     AggregationRule,
-    AnalysisTemplate,
     Association,
     Collaboration,
     ConfiguredTable,
@@ -169,6 +168,9 @@ class _View:
             for i, a in enumerate(t.associations):
                 self.placed[a.collaboration].append(_Placed(t, i, a))
         self.member_keys = {key for c in self.collaborations for key in c.members}
+        self.template_names: dict[str, set[str]] = defaultdict(set)
+        for tpl in self.templates:
+            self.template_names[tpl.collaboration].add(tpl.name)
 
     def diag(
         self,
@@ -193,9 +195,6 @@ class _View:
     def querier(self, collab: Collaboration) -> str | None:
         """The (first) member who can query."""
         return next((k for k, m in collab.members.items() if "CAN_QUERY" in m.abilities), None)
-
-    def templates_of(self, collab_name: str) -> list[AnalysisTemplate]:
-        return [t for t in self.templates if t.collaboration == collab_name]
 
 
 def _view(stack: Stack) -> _View:
@@ -761,12 +760,11 @@ def check_template_references(stack: Stack) -> Iterator[Diagnostic]:
         rule = t.analysisRule
         if not isinstance(rule, CustomRule):
             continue
-        collabs = {a.collaboration for a in t.associations}
-        in_scope = {tpl.name for tpl in v.templates if tpl.collaboration in collabs}
+        in_scope = {name for a in t.associations for name in v.template_names.get(a.collaboration, ())}
         for i, entry in enumerate(rule.policy.allowedAnalyses):
             if not _is_template_name(entry) or entry in in_scope:
                 continue
-            elsewhere = sorted({tpl.collaboration for tpl in v.templates if tpl.name == entry})
+            elsewhere = sorted(c for c, names in v.template_names.items() if entry in names)
             detail = (
                 f"the template belongs to {_known(elsewhere)}, where this table is not associated"
                 if elsewhere
@@ -1208,21 +1206,25 @@ def check_associations(stack: Stack) -> Iterator[Diagnostic]:
 
 
 def _mixed_rule_types(v: _View, collab: str, placed: list[_Placed]) -> Iterator[Diagnostic]:
-    typed = [p for p in placed if p.rule_type is not None]
-    counts = Counter(str(p.rule_type) for p in typed)
-    if len(counts) < 2:
+    """One warning per table whose rule type is not the collaboration's most common one."""
+    names: dict[str, list[str]] = defaultdict(list)  # rule type -> association names, in file order
+    for p in placed:
+        if p.rule_type is not None:
+            names[p.rule_type].append(p.association.name)
+    if len(names) < 2:
         return
-    main = max(counts, key=lambda k: (counts[k], -[p.rule_type for p in typed].index(k)))
-    for p in typed:
-        if p.rule_type == main:
+    order = list(names)
+    main = max(order, key=lambda k: (len(names[k]), -order.index(k)))
+    for p in placed:
+        if p.rule_type is None or p.rule_type == main:
             continue
-        others = sorted(q.association.name for q in typed if q.rule_type != p.rule_type)
+        others = sorted(n for kind, found in names.items() if kind != p.rule_type for n in found)
         yield v.diag(
             "rule-types-mixed",
             p.table,
             ("associations", p.index),
             f'table "{p.association.name}" ({p.rule_type}) can never be queried together with '
-            f"{_known(others)} ({'/'.join(sorted(k for k in counts if k != p.rule_type))}) in "
+            f"{_known(others)} ({'/'.join(sorted(k for k in names if k != p.rule_type))}) in "
             f'collaboration "{collab}"',
             severity=WARNING,
             detail="AWS refuses a query that references tables with different analysis rule types",
@@ -1230,23 +1232,22 @@ def _mixed_rule_types(v: _View, collab: str, placed: list[_Placed]) -> Iterator[
         )
 
 
-def _join_columns(p: _Placed) -> list[str]:
-    rule = p.table.analysisRule
-    if isinstance(rule, AggregationRule | ListRule):
-        return list(rule.policy.joinColumns)
-    return []
-
-
 def _joins(v: _View, c: Collaboration, placed: list[_Placed]) -> Iterator[Diagnostic]:
+    """Joins a LIST or AGGREGATION table needs: a querier table of its type, a counterpart column."""
     querier = v.querier(c)
+    # rule type -> owner -> join columns of that owner's tables of that type
+    columns: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for p in placed:
+        rule = p.table.analysisRule
+        if isinstance(rule, AggregationRule | ListRule):
+            columns[rule.type][p.table.owner].update(rule.policy.joinColumns)
     for p in placed:
         rule = p.table.analysisRule
         if not isinstance(rule, AggregationRule | ListRule):
             continue
-        peers = [q for q in placed if q.rule_type == rule.type and q.table.owner != p.table.owner]
+        owners = columns[rule.type]
         requires = isinstance(rule, ListRule) or rule.policy.joinRequired == "QUERY_RUNNER"
-        querier_tables = [q for q in placed if q.rule_type == rule.type and q.table.owner == querier]
-        if requires and querier is not None and p.table.owner != querier and not querier_tables:
+        if requires and querier is not None and p.table.owner != querier and querier not in owners:
             yield v.diag(
                 "join-required-unreachable",
                 p.table,
@@ -1258,9 +1259,10 @@ def _joins(v: _View, c: Collaboration, placed: list[_Placed]) -> Iterator[Diagno
                 "the querier's data",
                 hint=f'give "{querier}" a {rule.type} table in the collaboration, or change this rule',
             )
+        peers = [owner for owner in owners if owner != p.table.owner]
         if not peers:
             continue
-        peer_columns = {col for q in peers for col in _join_columns(q)}
+        peer_columns = {col for owner in peers for col in owners[owner]}
         for i, col in enumerate(rule.policy.joinColumns):
             if col not in peer_columns:
                 yield v.diag(

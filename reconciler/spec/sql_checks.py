@@ -177,13 +177,12 @@ def _table_references(query: exp.Query) -> list[exp.Table]:
     return [t for t in query.find_all(exp.Table) if not (t.name.lower() in ctes and not t.db)]
 
 
-def _associations(stack: Stack, collaboration: str) -> dict[str, ConfiguredTable]:
-    """Association name (lower case, as AWS stores it) -> its configured table, in one collaboration."""
-    found: dict[str, ConfiguredTable] = {}
+def _associations(stack: Stack) -> dict[str, dict[str, ConfiguredTable]]:
+    """Collaboration -> association name (lower case, as AWS stores it) -> its configured table."""
+    found: dict[str, dict[str, ConfiguredTable]] = {}
     for table in stack.configured_tables:
         for a in table.associations:
-            if a.collaboration == collaboration:
-                found.setdefault(a.name.lower(), table)
+            found.setdefault(a.collaboration, {}).setdefault(a.name.lower(), table)
     return found
 
 
@@ -249,12 +248,14 @@ def check_template_tables(stack: Stack) -> Iterator[Diagnostic]:
         template-referenced-tables (error): ``referencedTables`` differs from the tables the SQL reads.
             Fix: list exactly the association names the SQL reads, or leave ``referencedTables`` out.
     """
+    collaborations = {c.name for c in stack.collaborations}
+    by_collaboration = _associations(stack)
     for template in stack.analysis_templates:
         query = _query(stack, template)
-        if query is None or stack.collaboration(template.collaboration) is None:
+        if query is None or template.collaboration not in collaborations:
             continue
         dialect = dialect_of(stack, template)
-        associated = _associations(stack, template.collaboration)
+        associated = by_collaboration.get(template.collaboration, {})
         read: list[str] = []
         for table in _table_references(query):
             name = table.name.lower()
@@ -303,11 +304,13 @@ def check_template_rules(stack: Stack) -> Iterator[Diagnostic]:
             with the template's owner as an analysis provider, so the template cannot run yet.
             Fix: add the template's name to that table's ``allowedAnalyses``.
     """
+    by_collaboration = _associations(stack)
+    members = {c.name: c.members for c in reversed(stack.collaborations)}
     for template in stack.analysis_templates:
         query = _query(stack, template)
         if query is None:
             continue
-        associated = _associations(stack, template.collaboration)
+        associated = by_collaboration.get(template.collaboration, {})
         tables: dict[str, ConfiguredTable] = {}
         for ref in _table_references(query):
             if ref.name.lower() in associated and not ref.db:
@@ -345,8 +348,7 @@ def check_template_rules(stack: Stack) -> Iterator[Diagnostic]:
                 hint="use a CUSTOM rule on those tables, or run the query directly",
             )
             continue
-        collab = stack.collaboration(template.collaboration)
-        if collab is None or template.owner not in collab.members:
+        if template.owner not in members.get(template.collaboration, {}):
             continue  # an unknown owner is reported by layer 3; approval cannot be judged
         for name, table in sorted(tables.items()):
             rule = table.analysisRule
