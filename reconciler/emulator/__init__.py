@@ -138,7 +138,8 @@ def _router() -> Router:
 
 @functools.cache
 def _botocore_session() -> botocore.session.Session:
-    return botocore.session.get_session()
+    """One shared session that ignores AWS_PROFILE, so a user's AWS setup cannot break local runs."""
+    return botocore.session.Session(session_vars={"profile": (None, None, None, None)})
 
 
 def _utc_now() -> dt.datetime:
@@ -165,6 +166,7 @@ class Emulator:
             self.results_root = self._temp_results
         else:
             self.results_root = path.parent / "results"
+            self.results_root.mkdir(parents=True, exist_ok=True)
         self._model = service_model("cleanrooms")
 
     def client(
@@ -249,8 +251,8 @@ class Emulator:
                 raise
             wrote = store.has_pending_writes
             store.commit()
-        if wrote and faults.active:
-            faults.after_write()
+            if wrote and faults.active:
+                faults.after_write()
         return respond(request.url, op, output)
 
     def close(self) -> None:

@@ -1,0 +1,275 @@
+"""Protected queries in the emulator: Start, Get, List and Update (cancel), run by the local engine.
+
+``StartProtectedQuery`` checks the caller (an ACTIVE member who can query) and records the query
+as SUBMITTED; the query runs the first time anyone reads it (Get or List), so a test can cancel
+it in between, as it could cancel a running query on AWS. Running means: gather the
+collaboration's associations, rules and the Glue stand-in's files into engine facts, check the
+query with ``reconciler.engine.check`` (a refusal makes the query FAILED with the reason and
+fragment in ``error``, and reads no data), execute it, and write the result as CSV or Parquet
+under ``results_root/BUCKET/KEY_PREFIX/<query id>/``. When the membership's query log is
+ENABLED, each finished query appends one JSON line to ``results_root/query-logs/<membership>.jsonl``.
+
+Record layout (kind ``protected_query``): the API's ``ProtectedQuery`` shape plus ``_account``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from reconciler import engine
+from reconciler.emulator.context import RequestContext
+from reconciler.emulator.errors import access_denied, conflict, validation
+from reconciler.emulator.registry import operation
+from reconciler.emulator.store import Record
+from reconciler.engine import templates
+from reconciler.engine.verdict import refuse
+from reconciler.errors import QueryRejected, ReconcilerError
+
+__all__ = ["run_pending"]
+
+_KIND = "protected_query"
+_FINISHED = ("SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT")
+_SUMMARY_FIELDS = ("id", "membershipId", "membershipArn", "createTime", "status")
+
+
+@operation("StartProtectedQuery")
+def start_protected_query(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Record a SUBMITTED query after checking the caller may query and the output is complete."""
+    membership = ctx.own_membership(params["membershipIdentifier"], active=True)
+    member = ctx.member(membership["collaborationId"], ctx.account_id)
+    if member is None or "CAN_QUERY" not in member["abilities"]:
+        raise access_denied(
+            f"account {ctx.account_id} does not have the CAN_QUERY ability in this collaboration"
+        )
+    sql = params["sqlParameters"]
+    if not sql.get("queryString") and not sql.get("analysisTemplateArn"):
+        raise validation("sqlParameters needs a queryString or an analysisTemplateArn", field="sqlParameters")
+    result_configuration = params.get("resultConfiguration") or membership.get("defaultResultConfiguration")
+    if not result_configuration:
+        raise validation(
+            "no resultConfiguration was given and the membership has no defaultResultConfiguration",
+            field="resultConfiguration",
+        )
+    query_id = str(uuid.UUID(int=uuid.uuid4().int))
+    record: Record = {
+        "id": query_id,
+        "membershipId": membership["id"],
+        "membershipArn": membership["arn"],
+        "createTime": ctx.timestamp(),
+        "sqlParameters": sql,
+        "status": "SUBMITTED",
+        "resultConfiguration": {"outputConfiguration": result_configuration["outputConfiguration"]},
+        "_account": ctx.account_id,
+    }
+    if params.get("computeConfiguration"):
+        record["computeConfiguration"] = params["computeConfiguration"]
+    ctx.store.put(_KIND, query_id, record)
+    return {"protectedQuery": _view(record)}
+
+
+@operation("GetProtectedQuery")
+def get_protected_query(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    """The query (run first if it was still waiting)."""
+    record = _own_query(ctx, params["membershipIdentifier"], params["protectedQueryIdentifier"])
+    return {"protectedQuery": _view(_run_if_pending(ctx, record))}
+
+
+@operation("ListProtectedQueries")
+def list_protected_queries(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Summaries of the membership's queries, newest first, optionally filtered by status."""
+    membership = ctx.own_membership(params["membershipIdentifier"])
+    records = [_run_if_pending(ctx, r) for r in ctx.store.find(_KIND, membershipId=membership["id"])]
+    if params.get("status"):
+        records = [r for r in records if r["status"] == params["status"]]
+    records.sort(key=lambda r: (-r["createTime"], r["id"]))
+    start = int(params.get("nextToken") or 0)
+    size = int(params.get("maxResults") or 100)
+    page = records[start : start + size]
+    out: dict[str, Any] = {"protectedQueries": [_summary(r) for r in page]}
+    if start + size < len(records):
+        out["nextToken"] = str(start + size)
+    return out
+
+
+@operation("UpdateProtectedQuery")
+def update_protected_query(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Cancel a query that has not finished (the only update AWS offers)."""
+    record = _own_query(ctx, params["membershipIdentifier"], params["protectedQueryIdentifier"])
+    if params["targetStatus"] != "CANCELLED":
+        raise validation("targetStatus must be CANCELLED", field="targetStatus")
+    if record["status"] in _FINISHED:
+        raise conflict(
+            f"protected query {record['id']} is {record['status']} and can no longer be cancelled",
+            reason="INVALID_STATE",
+            resource_id=record["id"],
+        )
+    record = {**record, "status": "CANCELLED"}
+    ctx.store.put(_KIND, record["id"], record)
+    _log(ctx, record)
+    return {"protectedQuery": _view(record)}
+
+
+def run_pending(ctx: RequestContext, membership_id: str) -> None:
+    """Run every SUBMITTED query of a membership (for callers that want results without a Get)."""
+    for record in ctx.store.find(_KIND, membershipId=membership_id, status="SUBMITTED"):
+        _run_if_pending(ctx, record)
+
+
+# -- running --------------------------------------------------------------------------------------
+def _own_query(ctx: RequestContext, membership_id: str, query_id: str) -> Record:
+    membership = ctx.own_membership(membership_id)
+    record = ctx.store.get(_KIND, query_id)
+    if record is None or record["membershipId"] != membership["id"]:
+        raise ctx.missing(None, query_id, "protected query")
+    return record
+
+
+def _run_if_pending(ctx: RequestContext, record: Record) -> Record:
+    if record["status"] != "SUBMITTED":
+        return record
+    started = time.perf_counter()
+    try:
+        updated = {**record, **_execute(ctx, record)}
+    except QueryRejected as exc:
+        verdict = exc.verdict
+        code = str(verdict.reason).upper() if verdict is not None and verdict.reason else "INVALID_QUERY"
+        updated = {**record, "status": "FAILED", "error": {"code": code, "message": exc.message}}
+    except ReconcilerError as exc:
+        updated = {**record, "status": "FAILED", "error": {"code": "EXECUTION_ERROR", "message": exc.message}}
+    millis = int((time.perf_counter() - started) * 1000)
+    updated["statistics"] = {"totalDurationInMillis": millis}
+    ctx.store.put(_KIND, record["id"], updated)
+    _log(ctx, updated)
+    return updated
+
+
+def _execute(ctx: RequestContext, record: Record) -> dict[str, Any]:
+    membership = ctx.membership(record["membershipId"])
+    assert membership is not None
+    collaboration_id = membership["collaborationId"]
+    output = record["resultConfiguration"]["outputConfiguration"]
+    receivers = _receivers(record["_account"], output)
+    request = _request(ctx, record, collaboration_id, receivers)
+    facts = _collaboration(ctx, collaboration_id)
+    prepared = engine.check(request, facts)
+    if "s3" in output:
+        s3 = output["s3"]
+        fmt = s3.get("resultFormat", "CSV").upper()
+        key = f"{s3.get('keyPrefix', '').strip('/')}/{record['id']}/result.{fmt.lower()}".lstrip("/")
+        engine.export(prepared, ctx.results_root / s3["bucket"] / key, fmt)
+        result: dict[str, Any] = {"output": {"s3": {"location": f"s3://{s3['bucket']}/{key}"}}}
+    else:
+        for account in receivers:
+            target = ctx.results_root / "members" / account / record["id"] / "result.csv"
+            engine.export(prepared, target, "CSV")
+        result = {"output": {"memberList": [{"accountId": a} for a in receivers]}}
+    return {"status": "SUCCESS", "result": result}
+
+
+def _receivers(querier: str, output: dict[str, Any]) -> list[str]:
+    if "member" in output:
+        return [output["member"]["accountId"]]
+    return [querier]
+
+
+def _request(
+    ctx: RequestContext, record: Record, collaboration_id: str, receivers: list[str]
+) -> engine.Request:
+    sql = record["sqlParameters"]
+    if not sql.get("analysisTemplateArn"):
+        return engine.Request(querier=record["_account"], sql=sql["queryString"], receivers=receivers)
+    found = ctx.store.by_arn(sql["analysisTemplateArn"])
+    if found is None or found[0] != "analysis_template" or found[1]["collaborationId"] != collaboration_id:
+        raise refuse(
+            engine.Reason.OTHER,
+            f"analysis template {sql['analysisTemplateArn']} is not in this collaboration",
+        )
+    template_record = found[1]
+    template = templates.Template(
+        name=template_record["name"],
+        sql=template_record["source"]["text"],
+        parameters=[
+            templates.Parameter(p["name"], p["type"], p.get("defaultValue"))
+            for p in template_record.get("analysisParameters") or []
+        ],
+        arn=template_record["arn"],
+        creator=template_record["_account"],
+    )
+    return templates.request_for(
+        template, record["_account"], sql.get("parameters") or {}, receivers=receivers
+    )
+
+
+def _collaboration(ctx: RequestContext, collaboration_id: str) -> engine.Collaboration:
+    collaboration = ctx.collaboration(collaboration_id)
+    assert collaboration is not None
+    abilities = {
+        m["accountId"]: frozenset(m["abilities"])
+        for m in ctx.members(collaboration_id)
+        if m["status"] == "ACTIVE"
+    }
+    tables: dict[str, engine.Table] = {}
+    for association in ctx.associations(collaboration_id):
+        table = ctx.configured_table(association["configuredTableId"])
+        if table is None:
+            continue
+        glue = table.get("tableReference", {}).get("glue", {})
+        entry = ctx.catalog.lookup(table["_account"], glue.get("databaseName", ""), glue.get("tableName", ""))
+        path = str(entry.path) if entry is not None else ""
+        rule = ctx.table_rule(table["id"])
+        try:
+            tables[association["name"].lower()] = engine.Table.from_api(
+                association,
+                table,
+                analysis_rule=rule,
+                association_rule=ctx.association_rule(association["id"]),
+                owner=table["_account"],
+                column_types=engine.describe(path) if path else None,
+                data=path,
+            )
+        except engine.PolicyError as exc:
+            raise validation(f"analysis rule of {table['name']}: {exc.message}") from None
+    return engine.Collaboration(collaboration.get("analyticsEngine") or "CLEAN_ROOMS_SQL", abilities, tables)
+
+
+# -- output ---------------------------------------------------------------------------------------
+def _view(record: Record) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if not k.startswith("_") and v is not None}
+
+
+def _summary(record: Record) -> dict[str, Any]:
+    summary = {k: record[k] for k in _SUMMARY_FIELDS}
+    output = record["resultConfiguration"]["outputConfiguration"]
+    receivers = _receivers(record["_account"], output)
+    summary["receiverConfigurations"] = [
+        {
+            "analysisType": "DIRECT_ANALYSIS",
+            "configurationDetails": {"directAnalysisConfigurationDetails": {"receiverAccountIds": receivers}},
+        }
+    ]
+    return summary
+
+
+def _log(ctx: RequestContext, record: Record) -> None:
+    membership = ctx.membership(record["membershipId"])
+    if membership is None or membership.get("queryLogStatus") != "ENABLED":
+        return
+    path: Path = ctx.results_root / "query-logs" / f"{membership['id']}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entry = {
+        "time": ctx.now().isoformat(),
+        "protectedQueryId": record["id"],
+        "accountId": record["_account"],
+        "membershipId": record["membershipId"],
+        "status": record["status"],
+        "queryString": record["sqlParameters"].get("queryString"),
+        "analysisTemplateArn": record["sqlParameters"].get("analysisTemplateArn"),
+        "error": record.get("error"),
+        "statistics": record.get("statistics"),
+    }
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry, sort_keys=True) + "\n")
