@@ -42,28 +42,17 @@ _INTEGER = re.compile(r"^[+-]?\d+$")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
-def _is_date(value: str) -> bool:
-    try:
-        dt.date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
+def _parses(parse: Callable[[str], object]) -> Callable[[str], bool]:
+    """A test that ``parse`` accepts a value (date, timestamp and time defaults)."""
 
+    def test(value: str) -> bool:
+        try:
+            parse(value)
+        except ValueError:
+            return False
+        return True
 
-def _is_timestamp(value: str) -> bool:
-    try:
-        dt.datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _is_time(value: str) -> bool:
-    try:
-        dt.time.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
+    return test
 
 
 #: Parameter type -> (test of a default value's text, what a valid one looks like). Types not
@@ -78,12 +67,12 @@ PARAMETER_VALUES: dict[str, tuple[Callable[[str], bool], str]] = {
         (lambda s: bool(_NUMBER.match(s)), "a number such as 2.5"),
     ),
     "BOOLEAN": (lambda s: s.lower() in ("true", "false"), "true or false"),
-    "DATE": (_is_date, "a date such as 2025-03-01"),
+    "DATE": (_parses(dt.date.fromisoformat), "a date such as 2025-03-01"),
     **dict.fromkeys(
         ("TIMESTAMP", "TIMESTAMPTZ", "TIMESTAMP_LTZ", "TIMESTAMP_NTZ"),
-        (_is_timestamp, "a timestamp such as 2025-03-01 12:00:00"),
+        (_parses(dt.datetime.fromisoformat), "a timestamp such as 2025-03-01 12:00:00"),
     ),
-    **dict.fromkeys(("TIME", "TIMETZ"), (_is_time, "a time such as 12:00:00")),
+    **dict.fromkeys(("TIME", "TIMETZ"), (_parses(dt.time.fromisoformat), "a time such as 12:00:00")),
 }
 
 
