@@ -89,36 +89,31 @@ def _non_null(prop: dict[str, Any]) -> dict[str, Any]:
     return branches[0] if len(branches) == 1 else prop
 
 
+#: Service-model shape type -> the JSON Schema keywords for its ``min`` / ``max`` traits.
+_BOUNDS: dict[str, tuple[str, str]] = {
+    "string": ("minLength", "maxLength"),
+    "list": ("minItems", "maxItems"),
+    "map": ("minProperties", "maxProperties"),
+    **{number: ("minimum", "maximum") for number in ("integer", "long", "double", "float")},
+}
+
+
 def _constrain(target: dict[str, Any], shape: Shape, *, names: bool) -> None:
     """Add the shape's limits to a property schema (items of logical names stay unconstrained)."""
-    meta = shape.metadata
     kind = shape.type_name
-    if kind == "string" and not names:
-        if shape.enum:
+    if kind == "string" and (names or shape.enum):
+        if shape.enum and not names:
             target["enum"] = list(shape.enum)
-        else:
-            if "min" in meta:
-                target["minLength"] = meta["min"]
-            if "max" in meta:
-                target["maxLength"] = meta["max"]
-    elif kind == "list" and target.get("type") == "array":
-        if "min" in meta:
-            target["minItems"] = meta["min"]
-        if "max" in meta:
-            target["maxItems"] = meta["max"]
-        items = target.get("items")
-        if isinstance(items, dict) and "$ref" not in items:
-            _constrain(items, shape.member, names=names)
-    elif kind == "map" and target.get("type") == "object":
-        if "min" in meta:
-            target["minProperties"] = meta["min"]
-        if "max" in meta:
-            target["maxProperties"] = meta["max"]
-        values = target.get("additionalProperties")
-        if isinstance(values, dict) and "$ref" not in values:
-            _constrain(values, shape.value, names=names)
-    elif kind in ("integer", "long", "double", "float"):
-        if "min" in meta:
-            target["minimum"] = meta["min"]
-        if "max" in meta:
-            target["maximum"] = meta["max"]
+        return
+    for trait, keyword in zip(("min", "max"), _BOUNDS.get(kind, ()), strict=False):
+        if trait in shape.metadata:
+            target[keyword] = shape.metadata[trait]
+    child, child_shape = (
+        (target.get("items"), shape.member)
+        if kind == "list"
+        else (target.get("additionalProperties"), shape.value)
+        if kind == "map"
+        else (None, None)
+    )
+    if isinstance(child, dict) and "$ref" not in child and child_shape is not None:
+        _constrain(child, child_shape, names=names)
