@@ -123,6 +123,8 @@ def _parse_sql(sql: str, dialect: str) -> ParsedTemplate:
         return ParsedTemplate(dialect, error=message)
     except TokenError as exc:
         return ParsedTemplate(dialect, error=str(exc))
+    except RecursionError:  # sqlglot's parser recurses once per nesting level
+        return ParsedTemplate(dialect, error="the SQL is nested too deeply to read")
     return ParsedTemplate(dialect, statements)
 
 
