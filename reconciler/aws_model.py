@@ -24,4 +24,7 @@ def service_model(service_name: str = "cleanrooms") -> ServiceModel:
     Returns:
         The ``botocore.model.ServiceModel``.
     """
-    return botocore.session.get_session().get_service_model(service_name)
+    # A session that ignores AWS_PROFILE: reading the bundled model must not depend on (or fail
+    # because of) the user's credentials configuration.
+    session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    return session.get_service_model(service_name)
