@@ -123,7 +123,9 @@ def _collaboration(ctx: _Context, collab: Collaboration) -> Iterator[Resource]:
         "creatorDisplayName": creator.displayName,
         "creatorPaymentConfiguration": payments[collab.creator],
     }
-    yield ctx.resource(address, attrs, collab, collab.creator)
+    yield ctx.resource(
+        address, attrs, collab, collab.creator, existing=collab.existing, id=collab.collaborationId
+    )
     for key, member in collab.members.items():
         member_address = Address.of(Kind.MEMBER, name, key)
         yield Resource(

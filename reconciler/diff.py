@@ -200,6 +200,14 @@ def _one(
         action = Action.REMOVE_MEMBER if kind is Kind.MEMBER else Action.DELETE
         return Change(observed.address, action, before=observed.attributes, reason="not in the spec any more")
     kind = desired.kind
+    if observed is None and desired.existing:
+        return Change(
+            desired.address,
+            Action.CREATE,
+            after=desired.attributes,
+            blocked=f"{desired.address} is declared existing but the backend does not see it;"
+            " check collaborationId (or the name) and the credentials of its creator",
+        )
     if observed is None:
         parent_exists = Address.of(Kind.COLLABORATION, desired.address.parts[0]) in observed_collabs
         fields: dict[str, Any] = {"action": Action.CREATE}
@@ -219,6 +227,17 @@ def _one(
             desired.address, before=observed.attributes, after=desired.attributes, field_diffs=diffs, **fields
         )
     forced = tuple(fd.path for fd in diffs if is_create_only(kind, fd.path))
+    if forced and desired.existing:
+        return Change(
+            desired.address,
+            Action.DELETE_THEN_CREATE,
+            before=observed.attributes,
+            after=desired.attributes,
+            field_diffs=diffs,
+            requires_replace=forced,
+            blocked=f"{', '.join(forced)} of an existing (adopted) collaboration cannot be changed;"
+            " change the spec to match it",
+        )
     if forced:
         return Change(
             desired.address,

@@ -101,6 +101,8 @@ class Resource:
             without it means DELETE. Unmanaged observed resources are never touched.
         depends_on: desired only: dependencies not visible as Refs in the attributes (a
             template needs the associations it reads, a membership its member).
+        existing: desired only: made outside this stack and adopted (``existing: true`` in the
+            spec); never created, replaced or deleted. ``id`` may name it (``collaborationId``).
         id: observed only: the service's id for it.
         arn: observed only: its ARN.
     """
@@ -115,6 +117,7 @@ class Resource:
     id: str | None = None
     arn: str | None = None
     depends_on: tuple[Address, ...] = ()
+    existing: bool = False
 
     @property
     def kind(self) -> Kind:

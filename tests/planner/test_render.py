@@ -1,0 +1,61 @@
+"""Renderings: colour only when asked, empty plans, ordering, Markdown truncation."""
+
+from __future__ import annotations
+
+import json as stdjson
+
+from reconciler.plan import Impact
+from reconciler.render import json, markdown, text
+from reconciler.resources import Resource
+
+from .helpers import edit, make_plan, observe
+
+C = "retail-ad-campaign-analysis"
+
+
+def weakened(retail: list[Resource]) -> list[Resource]:
+    def more_columns(a: dict[str, object]) -> None:
+        a["allowedColumns"] = [*a["allowedColumns"], "loyalty_id"]  # type: ignore[list-item]
+
+    def describe(a: dict[str, object]) -> None:
+        a["description"] = "new words"
+
+    out = edit(retail, "configured_table.retailer.purchases", more_columns)
+    return edit(out, f"association.{C}.adtech.ad_impressions", describe)
+
+
+def test_colour_only_when_asked(retail: list[Resource]) -> None:
+    plan = make_plan(weakened(retail), observe(retail))
+    assert "\x1b[" not in text.render(plan)
+    assert "\x1b[" in text.render(plan, color=True)
+
+
+def test_weakening_changes_are_listed_first(retail: list[Resource]) -> None:
+    plan = make_plan(weakened(retail), observe(retail))
+    out = text.render(plan)
+    body = out.split("Changes:")[1]
+    assert body.index("configured_table.retailer.purchases") < body.index(
+        f"association.{C}.adtech.ad_impressions"
+    )
+    assert out.splitlines()[-1].startswith("Plan: 0 to add, 2 to change")
+    assert "loyalty_id added to allowedColumns on purchases" in out
+    doc = stdjson.loads(json.render(plan))
+    assert [c["impact"] for c in doc["changes"]] == [Impact.WEAKENS.value, Impact.NEUTRAL.value]
+
+
+def test_empty_plan_renders_one_line(retail: list[Resource]) -> None:
+    plan = make_plan(retail, observe(retail))
+    assert (
+        text.render(plan)
+        == f"No changes. Stack retail-adtech on local matches the spec ({len(retail)} resources).\n"
+    )
+    assert "No changes" in markdown.render(plan)
+
+
+def test_markdown_is_truncated_with_a_note(retail: list[Resource]) -> None:
+    plan = make_plan(retail, [])
+    full = markdown.render(plan)
+    short = markdown.render(plan, limit=3000)
+    assert len(short) <= 3000 < len(full)
+    assert "more change(s) not shown" in short
+    assert short.index("#### Privacy") < short.index("| Change | Count |") < short.index("<details>")
