@@ -43,6 +43,10 @@ def leaves(prefix: str, before: Any, after: Any) -> Iterator[tuple[str, Any, Any
     """Changed leaves: dicts by key, lists of dicts of equal length item by item, others whole."""
     if before == after:
         return
+    if isinstance(before, Mapping) and after is None:
+        after = {}
+    if isinstance(after, Mapping) and before is None:
+        before = {}
     if isinstance(before, Mapping) and isinstance(after, Mapping):
         for key in sorted(before.keys() | after.keys()):
             yield from leaves(f"{prefix}.{key}" if prefix else key, before.get(key), after.get(key))
@@ -65,11 +69,10 @@ def field_lines(change: Change) -> list[tuple[str, str]]:
     forced = set(change.requires_replace)
     out: list[tuple[str, str]] = []
     if change.before is None or change.after is None:
-        marker = "+" if change.after is not None else "-"
-        attrs = change.after if change.after is not None else change.before or {}
-        for path, _, v in leaves("", {}, attrs) if change.after is not None else leaves("", attrs, {}):
-            shown = v if change.after is not None else _
-            out.append((marker, f"{path} = {value(shown)}"))
+        creating = change.after is not None
+        attrs = change.after if creating else change.before
+        for path, _, v in leaves("", None, attrs):
+            out.append(("+" if creating else "-", f"{path} = {value(v)}"))
         return out
     for diff in change.field_diffs:
         for path, b, a in leaves(diff.path, diff.before, diff.after):
