@@ -6,6 +6,9 @@ A tour of the package, following the data from YAML to a boto3 call:
 - ``aws_model``: botocore's service models, the only source of API facts (limits, enums, shapes).
 - ``spec``: loading YAML stacks with source positions, pydantic models, validation checks,
   JSON Schema generation.
+- planning: ``addresses`` (Kind, Address) -> ``resources`` (the registry of resource types,
+  normal form) -> ``desired`` (Stack -> Resources) -> ``graph`` -> ``diff`` (-> Changes) ->
+  ``privacy`` (weakens / strengthens / neutral) -> ``plan`` (Steps, plan files) -> ``render``.
 - ``emulator``: the in-process Clean Rooms service that answers boto3 clients locally,
   persisted in DuckDB (the default ``local`` backend).
 - ``engine``: protected queries on local data: analysis-rule enforcement (sqlglot) and
