@@ -175,7 +175,7 @@ class Executor:
                     self.on_event(Event("failed", step, exc.message))
                     continue
                 done.append(result)
-                self.on_event(Event("done", step))
+                self.on_event(Event("done", step, result.note))
 
     def _one(self, step: Step) -> StepResult:
         def note(attempt: int, exc: RetryableBackendError) -> None:

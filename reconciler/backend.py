@@ -347,6 +347,7 @@ class StepResult:
     step: Step
     resource: Resource | None
     retries: int = 0
+    note: str = ""
 
 
 class Backend(Protocol):
@@ -743,10 +744,46 @@ class Boto3Backend:
             if on_retry is not None:
                 on_retry(n, exc)
 
-        response = with_retries(
-            lambda: self.call(account, step.operation, params), retry or self.retry, on_retry=note
+        policy = retry or self.retry
+        response = with_retries(lambda: self.call(account, step.operation, params), policy, on_retry=note)
+        remark = ""
+        if step.role == "change_request":
+            remark = self._see_through(response, account, policy)
+        return StepResult(step, self._after(step, d, response, state, account), retries, remark)
+
+    def _see_through(self, response: Mapping[str, Any], creator: Account, policy: RetryPolicy) -> str:
+        """Carry a collaboration change request as far as this backend may.
+
+        Locally every member is simulated, so the other members approve and the creator commits
+        (one apply does everything). On AWS the other members approve in their own accounts;
+        the step then reports whom the request waits for, and a later plan shows it as pending.
+        """
+        request = dict(response.get("collaborationChangeRequest") or {})
+        ids = {
+            "collaborationIdentifier": request.get("collaborationId"),
+            "changeRequestIdentifier": request.get("id"),
+        }
+        waiting = sorted(
+            a for a, v in (request.get("approvals") or {}).items() if v.get("status") == "PENDING"
         )
-        return StepResult(step, self._after(step, d, response, state, account), retries)
+
+        def act(who: Account, action: str) -> dict[str, Any]:
+            params = {**ids, "action": action}
+            answer = with_retries(lambda: self.call(who, "UpdateCollaborationChangeRequest", params), policy)
+            return dict(answer["collaborationChangeRequest"])
+
+        if request.get("status") == "PENDING" and self.discover:
+            for account_id in waiting:
+                request = act(
+                    self._by_id.get(account_id) or Account(account_id, account_id, creator.region), "APPROVE"
+                )
+        if request.get("status") == "APPROVED":
+            request = act(creator, "COMMIT")
+        if request.get("status") == "PENDING":
+            return (
+                f"change request {ids['changeRequestIdentifier']} waits for approval by {', '.join(waiting)}"
+            )
+        return f"change request {request.get('status', '').lower()}"
 
     def _after(
         self, step: Step, d: ResourceType, response: Mapping[str, Any], state: State, account: Account

@@ -249,6 +249,7 @@ def make_plan(
     as_member: str | None = None,
     destroy: bool = False,
     now: dt.datetime | None = None,
+    desired: Sequence[Resource] | None = None,
 ) -> Outcome:
     """Read the stack's State and plan the changes that make it match the spec.
 
@@ -257,11 +258,12 @@ def make_plan(
         as_member: keep only this member's changes.
         destroy: plan the deletion of everything the stack manages instead.
         now: the clock.
+        desired: the resources to plan for instead of the spec's (tests, imports).
 
     Returns:
         The Outcome.
     """
-    want = [] if destroy else ws.desired()
+    want = [] if destroy else list(desired) if desired is not None else ws.desired()
     before = ws.backend.calls
     state = ws.read()
     calls = ws.backend.calls - before

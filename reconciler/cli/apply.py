@@ -24,7 +24,7 @@ _MARKS = {"done": "ok", "retry": "retry", "failed": "FAILED"}
 def progress(event: Event) -> None:
     """Print one step's progress line."""
     if event.kind == "done":
-        click.echo(f"  {event.step.id}: done")
+        click.echo(f"  {event.step.id}: done{f' ({event.detail})' if event.detail else ''}")
     elif event.kind == "retry":
         click.echo(f"  {event.step.id}: retry {event.attempt} after: {event.detail}")
     elif event.kind == "failed":
