@@ -221,39 +221,25 @@ def _one(
     if before == after:
         return Change(desired.address, Action.NO_OP, before=observed.attributes, after=desired.attributes)
     diffs = field_diffs(before, after)
+    both: dict[str, Any] = {"before": observed.attributes, "after": desired.attributes, "field_diffs": diffs}
     if kind is Kind.MEMBER:
-        fields = _member_change(desired, before, diffs)
-        return Change(
-            desired.address, before=observed.attributes, after=desired.attributes, field_diffs=diffs, **fields
-        )
+        return Change(desired.address, **both, **_member_change(desired, before, diffs))
     forced = tuple(fd.path for fd in diffs if is_create_only(kind, fd.path))
-    if forced and desired.existing:
-        return Change(
-            desired.address,
-            Action.DELETE_THEN_CREATE,
-            before=observed.attributes,
-            after=desired.attributes,
-            field_diffs=diffs,
-            requires_replace=forced,
-            blocked=f"{', '.join(forced)} of an existing (adopted) collaboration cannot be changed;"
-            " change the spec to match it",
+    if not forced:
+        return Change(desired.address, Action.UPDATE, **both)
+    if desired.existing:
+        blocked = (
+            f"{', '.join(forced)} of an existing (adopted) collaboration cannot be changed; change the spec"
         )
-    if forced:
         return Change(
-            desired.address,
-            _replace_action(kind, diffs),
-            before=observed.attributes,
-            after=desired.attributes,
-            field_diffs=diffs,
-            requires_replace=forced,
-            reason=f"{', '.join(forced)} cannot be changed in place",
+            desired.address, Action.DELETE_THEN_CREATE, **both, requires_replace=forced, blocked=blocked
         )
     return Change(
         desired.address,
-        Action.UPDATE,
-        before=observed.attributes,
-        after=desired.attributes,
-        field_diffs=diffs,
+        _replace_action(kind, diffs),
+        **both,
+        requires_replace=forced,
+        reason=f"{', '.join(forced)} cannot be changed in place",
     )
 
 

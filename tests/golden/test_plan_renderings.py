@@ -8,43 +8,26 @@ planned. Run ``python3 -m pytest tests/golden --update-golden`` to rewrite ``exp
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from planner.helpers import make_plan, observe
 
-from reconciler import desired, diff
-from reconciler.plan import Plan, build, fingerprint
+from reconciler import desired
+from reconciler.plan import Plan
 from reconciler.render import json, markdown, text
-from reconciler.resources import Resource
 from reconciler.spec import load_stack
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted(p.name for p in (Path(__file__).parent / "plans").iterdir() if (p / "head").is_dir())
 RENDERINGS = {"expected.txt": text.render, "expected.json": json.render, "expected.md": markdown.render}
-NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
-
-
-def observed(resources: list[Resource]) -> list[Resource]:
-    return [replace(r, id=f"id-{r.address}", arn=f"arn:{r.address}", source=None) for r in resources]
 
 
 def scenario_plan(name: str) -> Plan:
     folder = Path("tests/golden/plans") / name
     base = desired.resources(load_stack(folder / "base"))
     head = desired.resources(load_stack(folder / "head"))
-    have = observed(base)
-    graph = diff.dependency_graph(head, have)
-    return build(
-        diff.compute(head, have, graph=graph),
-        graph,
-        stack=name,
-        backend="local",
-        spec_fingerprint=fingerprint(head),
-        state_fingerprint=fingerprint(have),
-        created_at=NOW,
-    )
+    return make_plan(head, observe(base), stack=name)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
