@@ -112,6 +112,10 @@ def display_path(path: Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
+#: Files of a stack directory that are not spec documents (``reconciler.policy`` reads them).
+NOT_SPEC_FILES = frozenset({"policy.yaml", "policy.yml"})
+
+
 def discover(stack: Path) -> list[Path]:
     """The YAML files of a stack: the ``*.yaml`` / ``*.yml`` files of a directory, or one file.
 
@@ -122,7 +126,11 @@ def discover(stack: Path) -> list[Path]:
         The files, sorted by name.
     """
     if stack.is_dir():
-        return sorted(p for p in stack.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        return sorted(
+            p
+            for p in stack.iterdir()
+            if p.suffix in (".yaml", ".yml") and p.is_file() and p.name not in NOT_SPEC_FILES
+        )
     return [stack]
 
 
