@@ -2,9 +2,10 @@
 
 Each spec document becomes one or more Resources (see ``addresses`` for their addresses):
 
-- a Collaboration -> ``collaboration`` (the CreateCollaboration request: the creator's fields
-  and the initial ``members`` list are delegated to ...) + one ``member`` per member (the
-  creator included) + one ``membership`` per member whose ``membership`` the stack manages;
+- a Collaboration -> ``collaboration`` (the whole CreateCollaboration request; its creator
+  fields and initial ``members`` list are compared through the ``member`` resources) + one
+  ``member`` per member (the creator included) + one ``membership`` per member whose
+  ``membership`` the stack manages;
 - a ConfiguredTable -> ``configured_table`` + ``analysis_rule`` + per association an
   ``association`` and, with a collaboration-level rule, an ``association_rule``;
 - an AnalysisTemplate -> ``analysis_template``; a PrivacyBudgetTemplate -> ``privacy_budget_template``.

@@ -251,8 +251,8 @@ class Plan:
         return tuple(c for c in self.changes if c.impact is Impact.WEAKENS)
 
     def counts(self) -> dict[str, int]:
-        """Changes per action value (``create``, ``update``, ...) plus ``unchanged``."""
-        counter = Counter(c.action.value for c in self.changes)
+        """Changes that can be applied, per action value (``create``, ...), plus ``unchanged``."""
+        counter = Counter(c.action.value for c in self.changes if not c.blocked)
         return {
             **{a.value: counter.get(a.value, 0) for a in Action if a is not Action.NO_OP},
             "unchanged": self.unchanged,
