@@ -107,6 +107,10 @@ class Context:
     def refuse(
         self, reason: Reason, message: str, node: exp.Expr | str | None = None, **kw: str
     ) -> QueryRejected:
+        """A refusal; it names the referenced table(s) and rule type when no single one is blamed."""
+        if not kw.get("table") and self.tables:
+            kw["table"] = ", ".join(sorted(self.tables))
+            kw["rule"] = str(self.rule_type)
         return refuse(reason, message, node, dialect=self.dialect, source=self.request.sql, **kw)
 
 

@@ -1,0 +1,115 @@
+"""``reconciler query``: dry-run a protected query against a stack's rules and local data.
+
+Nothing needs to be applied: the spec's analysis rules are enforced as AWS enforces them, the
+query runs on DuckDB over each table's ``localData``, and groups below a threshold vanish. A
+refused query exits 1 with the reason, the rule and table, and the offending SQL fragment.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import click
+
+from reconciler.engine import Result, export
+from reconciler.engine.from_spec import run_query
+from reconciler.errors import ReconcilerError
+
+
+def _param(values: tuple[str, ...]) -> dict[str, str]:
+    params = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--param")
+        params[key] = value
+    return params
+
+
+def render(result: Result, fmt: str) -> str:
+    """The rows as an aligned table, CSV, or JSON (a list of objects)."""
+    if fmt == "json":
+        rows = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+        return json.dumps(rows, indent=2, default=str) + "\n"
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(result.columns)
+        writer.writerows(result.rows)
+        return buffer.getvalue()
+    cells = [list(result.columns)] + [["NULL" if v is None else str(v) for v in row] for row in result.rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(result.columns))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.append(f"({len(result.rows)} row{'s' if len(result.rows) != 1 else ''})")
+    return "\n".join(lines) + "\n"
+
+
+@click.command("query")
+@click.argument("stack", default=".", type=click.Path(path_type=Path))
+@click.option("--as", "member", required=True, help="Member (key or account ID) running the query.")
+@click.option("--sql", default=None, help="The query text.")
+@click.option(
+    "--file",
+    "file",
+    default=None,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Read the query from a file.",
+)
+@click.option("--template", default=None, help="Run an analysis template of the stack by name.")
+@click.option(
+    "--param", "params", multiple=True, metavar="KEY=VALUE", help="Template parameter (repeatable)."
+)
+@click.option("--collaboration", default=None, help="Collaboration name, when the stack declares several.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write rows here (.parquet: Parquet).",
+)
+def command(
+    stack: Path,
+    member: str,
+    sql: str | None,
+    file: Path | None,
+    template: str | None,
+    params: tuple[str, ...],
+    collaboration: str | None,
+    fmt: str,
+    out: Path | None,
+) -> int:
+    """Run a protected query locally, enforcing the stack's analysis rules.
+
+    Exactly one of --sql, --file or --template. Exit code 0 with rows, 1 when refused or on error.
+    """
+    if sum(x is not None for x in (sql, file, template)) != 1:
+        raise click.UsageError("give exactly one of --sql, --file or --template")
+    if params and template is None:
+        raise click.UsageError("--param only applies to --template")
+    if file is not None:
+        try:
+            sql = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ReconcilerError(f"cannot read {file}: {exc.strerror}") from None
+    prepared, result = run_query(
+        str(stack),
+        member,
+        sql=sql or "",
+        template=template or "",
+        params=_param(params),
+        collaboration=collaboration,
+    )
+    if out is not None and out.suffix.lower() == ".parquet":
+        export(prepared, out, "PARQUET")
+    elif out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(render(result, fmt), encoding="utf-8")
+    else:
+        click.echo(render(result, fmt), nl=False)
+    return 0

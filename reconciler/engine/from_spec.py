@@ -1,0 +1,166 @@
+"""From a loaded spec to engine facts: the collaboration, its tables with local data, its templates.
+
+``reconciler query`` dry-runs against the spec itself, with nothing applied, so member keys are
+turned into account IDs here, association names become table names, ``localData`` paths are
+resolved next to their YAML, and analysis templates get a stable local ARN (``template/<name>``)
+that a custom rule's ``allowedAnalyses`` may name by template name, as the spec does.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.engine.enforce import Prepared, check
+from reconciler.engine.facts import Collaboration, Request, Table
+from reconciler.engine.rules import PolicyError, parse_policy
+from reconciler.engine.run import Result, describe, execute
+from reconciler.engine.templates import Parameter, Template, request_for
+from reconciler.errors import ReconcilerError
+from reconciler.spec import Stack
+
+__all__ = ["SpecQuery", "build", "run_query", "template_arn"]
+
+_MEMBER_LISTS = ("allowedAnalysisProviders", "allowedResultReceivers")
+
+
+@dataclass(frozen=True)
+class SpecQuery:
+    """Everything ``reconciler query`` needs from a stack for one collaboration."""
+
+    collaboration: Collaboration
+    accounts: Mapping[str, str]  # member key -> account ID
+    templates: Mapping[str, Template]
+
+    def account(self, member: str) -> str:
+        """The account ID of member ``member`` (a member key, or an account ID itself)."""
+        if member in self.accounts:
+            return self.accounts[member]
+        if member in self.accounts.values():
+            return member
+        close = difflib.get_close_matches(member, list(self.accounts), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"members are {sorted(self.accounts)}"
+        raise ReconcilerError(f"no member {member!r} in the collaboration", hint=hint)
+
+    def request(
+        self, member: str, *, sql: str = "", template: str = "", params: Mapping[str, str] | None = None
+    ) -> Request:
+        """The Request for running ``sql`` or ``template`` as ``member``."""
+        querier = self.account(member)
+        if not template:
+            return Request(querier=querier, sql=sql)
+        found = self.templates.get(template)
+        if found is None:
+            close = difflib.get_close_matches(template, list(self.templates), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"templates are {sorted(self.templates)}"
+            raise ReconcilerError(f"no analysis template {template!r} in the collaboration", hint=hint)
+        return request_for(found, querier, params or {})
+
+
+def template_arn(name: str) -> str:
+    """The local stand-in ARN of a spec template (what allowedAnalyses entries resolve to)."""
+    return f"template/{name}"
+
+
+def _policy(policy: Mapping[str, Any], accounts: Mapping[str, str], templates: Mapping[str, Template]) -> Any:
+    """The API shape: member keys -> account IDs, template names in allowedAnalyses -> local ARNs."""
+    out: dict[str, Any] = {}
+    for key, value in policy.items():
+        if key in _MEMBER_LISTS and isinstance(value, list):
+            out[key] = [accounts.get(v, v) for v in value]
+        elif key == "allowedAnalyses" and isinstance(value, list):
+            out[key] = [template_arn(v) if v in templates else v for v in value]
+        else:
+            out[key] = value
+    return out
+
+
+def build(stack: Stack, collaboration: str | None = None) -> SpecQuery:
+    """Engine facts for one collaboration of ``stack``.
+
+    Args:
+        stack: a loaded stack (``reconciler.spec.load_stack``).
+        collaboration: its name; may be omitted when the stack declares exactly one.
+
+    Returns:
+        The SpecQuery.
+
+    Raises:
+        ReconcilerError: no such collaboration, or an analysis rule the engine refuses at load time.
+    """
+    collabs = stack.collaborations
+    if collaboration is None and len(collabs) == 1:
+        chosen = collabs[0]
+    else:
+        names = [c.name for c in collabs]
+        found = stack.collaboration(collaboration or "")
+        if found is None:
+            raise ReconcilerError(
+                "name the collaboration to query"
+                if collaboration is None
+                else f"no collaboration {collaboration!r}",
+                hint=f"the stack declares {names}",
+            )
+        chosen = found
+    accounts = {key: m.accountId for key, m in chosen.members.items()}
+    abilities = {m.accountId: frozenset(m.abilities) for m in chosen.members.values()}
+    templates = {}
+    for t in stack.analysis_templates:
+        if t.collaboration != chosen.name:
+            continue
+        params = [Parameter(p.name, p.type, p.defaultValue) for p in t.parameters]
+        sql = stack.template_sql(t) or ""
+        templates[t.name] = Template(
+            t.name, sql, params, template_arn(t.name), accounts.get(t.owner, t.owner)
+        )
+    tables: dict[str, Table] = {}
+    for ct in stack.configured_tables:
+        for association in ct.associations:
+            if association.collaboration != chosen.name:
+                continue
+            tables[association.name.lower()] = _table(stack, ct, association, accounts, templates)
+    engine = chosen.analyticsEngine or "SPARK"
+    return SpecQuery(Collaboration(engine, abilities, tables), accounts, templates)
+
+
+def _table(
+    stack: Stack, ct: Any, association: Any, accounts: Mapping[str, str], templates: Mapping[str, Template]
+) -> Table:
+    data = str(stack.resolve_path(ct, ct.localData)) if ct.localData else ""
+    types = describe(data) if data else {}
+    columns = {c.lower(): types.get(c.lower(), "") for c in ct.allowedColumns}
+    rule = None
+    if ct.analysisRule is not None:
+        body = _policy(ct.analysisRule.policy.model_dump(exclude_none=True), accounts, templates)
+        try:
+            rule = parse_policy({ct.analysisRule.type.lower(): body}, columns=list(columns))
+        except PolicyError as exc:
+            raise PolicyError(f"{stack.locate(ct, 'analysisRule')}: {exc.message}") from None
+    receivers = None
+    if association.analysisRule is not None and association.analysisRule.allowedResultReceivers is not None:
+        receivers = frozenset(accounts.get(r, r) for r in association.analysisRule.allowedResultReceivers)
+    return Table(association.name.lower(), accounts.get(ct.owner, ct.owner), columns, rule, receivers, data)
+
+
+def run_query(
+    stack_path: str,
+    member: str,
+    *,
+    sql: str = "",
+    template: str = "",
+    params: Mapping[str, str] | None = None,
+    collaboration: str | None = None,
+) -> tuple[Prepared, Result]:
+    """Load a stack, check the query as ``member`` against its rules and run it on its localData.
+
+    Raises:
+        SpecError: the stack is invalid. QueryRejected: a rule refuses the query (nothing is read).
+        DataError: local data missing or unreadable.
+    """
+    from reconciler.spec import load_stack
+
+    spec = build(load_stack(stack_path), collaboration)
+    prepared = check(spec.request(member, sql=sql, template=template, params=params), spec.collaboration)
+    return prepared, execute(prepared)
