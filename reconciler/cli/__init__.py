@@ -27,7 +27,7 @@ from reconciler.errors import ReconcilerError
 __all__ = ["main", "cli"]
 
 #: Modules of this package that each define one click command named ``command``.
-COMMAND_MODULES: tuple[str, ...] = ("validate", "schema", "plan", "apply", "drift", "destroy", "demo")
+COMMAND_MODULES: tuple[str, ...] = ("validate", "schema", "plan", "apply", "drift", "destroy", "demo", "query")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
