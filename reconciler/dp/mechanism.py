@@ -19,6 +19,7 @@ between the two steps with ``DPQuery.kinds``.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -518,7 +519,9 @@ class _Runner:
             "__dp_ranked AS (SELECT *, row_number() OVER (PARTITION BY __dp_uid ORDER BY "
             f"md5('{token}' || CAST(row({keys}) AS VARCHAR))) AS __dp_rn FROM __dp_rows)"
         )
-        self.with_ = "WITH " + ", ".join(ctes)
+        self.source = "WITH " + ", ".join(ctes)
+        self.table = f"__dp_ranked_{secrets.token_hex(8)}"
+        self.with_ = f"WITH __dp_ranked AS (FROM {self.table}), __dp_rows AS (FROM {self.table})"
 
     def fetch(self, select: str) -> list[tuple[Any, ...]]:
         return self.con.execute(f"{self.with_} {select}").fetchall()
@@ -551,18 +554,28 @@ class _Runner:
         needing = [a for a in self.query.aggregates if "bounds" in RELEASES[a.kind]]
         if not needing:
             return
-        parts = []
+        shared: dict[tuple[str, int], int] = {}  # (argument, UCL) -> the aggregate whose histogram it is
         for a in needing:
+            assert a.argument is not None
+            shared.setdefault((a.argument.sql(), plans[a.index].ucl), a.index)
+        parts = []
+        for index in shared.values():
             per_user = (
-                f"SELECT max(abs(CAST(__dp_a{a.index} AS DOUBLE))) AS m FROM __dp_ranked "
-                f"WHERE __dp_rn <= {plans[a.index].ucl} AND __dp_a{a.index} IS NOT NULL GROUP BY __dp_uid"
+                f"SELECT max(abs(CAST(__dp_a{index} AS DOUBLE))) AS m FROM __dp_ranked "
+                f"WHERE __dp_rn <= {plans[index].ucl} AND __dp_a{index} IS NOT NULL GROUP BY __dp_uid"
             )
             parts.append(
-                f"SELECT {a.index} AS agg, {_rung_sql('m')} AS rung, count(*) AS n FROM ({per_user}) GROUP BY ALL"
+                f"SELECT {index} AS agg, {_rung_sql('m')} AS rung, count(*) AS n "
+                f"FROM ({per_user}) GROUP BY ALL"
             )
-        histograms: dict[int, dict[int, int]] = {}
+        by_index: dict[int, dict[int, int]] = {}
         for index, rung, n in self.fetch(" UNION ALL ".join(parts)):
-            histograms.setdefault(int(index), {})[int(rung)] = int(n)
+            by_index.setdefault(int(index), {})[int(rung)] = int(n)
+        histograms = {
+            a.index: by_index.get(shared[(a.argument.sql(), plans[a.index].ucl)], {})
+            for a in needing
+            if a.argument is not None
+        }
         rungs = len(VALUE_LADDER_EXPONENTS) + 1
         for a in needing:
             plan = plans[a.index]
@@ -639,6 +652,17 @@ class _Runner:
         return min(variance, (plan.high - plan.low) ** 2)
 
     def run(self) -> DPResult:
+        """Materialise the sampled user-level rows once (a temporary table), release, clean up."""
+        if all(a.on_user for a in self.query.aggregates):  # no selection: one pass over the rows
+            self.with_ = self.source
+            return self._release_all()
+        self.con.execute(f"CREATE TEMP TABLE {self.table} AS {self.source} FROM __dp_ranked")
+        try:
+            return self._release_all()
+        finally:
+            self.con.execute(f"DROP TABLE IF EXISTS {self.table}")
+
+    def _release_all(self) -> DPResult:
         plans = {a.index: _Plan(ucl=1) for a in self.query.aggregates}
         self.choose_ucls(plans)
         self.choose_bounds(plans)

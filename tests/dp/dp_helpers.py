@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -9,8 +10,9 @@ from fractions import Fraction
 from typing import Any
 
 import duckdb
+import sqlglot
 
-from reconciler.dp import DPResult, NoiseSource, run_dp_query
+from reconciler.dp import DPQuery, DPResult, NoiseSource, analyze, execute
 
 UTC_JAN = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
@@ -34,9 +36,14 @@ def run(
 ) -> DPResult:
     """Run ``sql`` as a DP query (seeded unless ``seed`` is None)."""
     source = NoiseSource.secure() if seed is None else NoiseSource.seeded(seed)
-    return run_dp_query(
-        con, sql, dp_tables or {"purchases": "user_id"}, users_noise=noise, noise=source, query_id=query_id
-    )
+    query = _analyzed(sql, tuple(sorted((dp_tables or {"purchases": "user_id"}).items())))
+    return execute(con, query, users_noise=noise, noise=source, query_id=query_id)
+
+
+@functools.cache
+def _analyzed(sql: str, dp_tables: tuple[tuple[str, str], ...]) -> DPQuery:
+    """Parse and analyze once per SQL text (the statistical tests run one query many times)."""
+    return analyze(sqlglot.parse_one(sql, read="duckdb"), dict(dp_tables))
 
 
 def dlap_variance(scale: float) -> float:

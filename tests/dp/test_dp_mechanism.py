@@ -46,7 +46,8 @@ def _analyze(sql: str, dp: dict[str, str] = DP):  # type: ignore[no-untyped-def]
             "does not output the user identifier",
         ),
         (
-            "WITH c AS (SELECT user_id, region, SUM(amount) s FROM purchases GROUP BY region, user_id LIMIT 5) "
+            "WITH c AS (SELECT user_id, region, SUM(amount) s FROM purchases "
+            "GROUP BY region, user_id LIMIT 5) "
             "SELECT COUNT(*) FROM c",
             "LIMIT is not supported",
         ),
@@ -56,7 +57,8 @@ def _analyze(sql: str, dp: dict[str, str] = DP):  # type: ignore[no-untyped-def]
             None,
         ),
         (
-            "WITH c AS (SELECT MAX(user_id) user_id, region FROM purchases GROUP BY region) SELECT COUNT(*) FROM c",
+            "WITH c AS (SELECT MAX(user_id) user_id, region FROM purchases GROUP BY region) "
+            "SELECT COUNT(*) FROM c",
             "aggregates across users",
         ),
         ("SELECT COUNT(*) FROM purchases a JOIN purchases b ON a.region = b.region", "equality on user_id"),
@@ -152,7 +154,10 @@ def test_same_seed_same_answer_whatever_the_row_order() -> None:
 
 def test_having_order_and_limit_see_only_noisy_values() -> None:
     con = connect(purchases=PURCHASES)
-    sql = "SELECT region, COUNT(*) AS n FROM purchases GROUP BY region HAVING COUNT(*) > 0 ORDER BY n DESC LIMIT 1"
+    sql = (
+        "SELECT region, COUNT(*) AS n FROM purchases GROUP BY region HAVING COUNT(*) > 0 "
+        "ORDER BY n DESC LIMIT 1"
+    )
     for seed in range(5):
         result = run(con, sql, seed)
         noisy = {c.group_key[0]: c.true_value + c.noise for c in result.audit if c.release == "count"}
