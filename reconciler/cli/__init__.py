@@ -10,6 +10,7 @@ Exit codes (as Terraform's):
 0     success; for ``plan --detailed-exitcode`` and ``drift``: no changes
 1     error: invalid spec, refused query, failed apply, bad usage (click's 2 is remapped)
 2     success with changes (``plan --detailed-exitcode``), drift found (``drift``)
+3     ``review --fail-on``: the review found what the gate forbids (the review is still printed)
 ====  ==========================================================================
 """
 
@@ -27,7 +28,10 @@ from reconciler.errors import ReconcilerError
 __all__ = ["main", "cli"]
 
 #: Modules of this package that each define one click command named ``command``.
-COMMAND_MODULES: tuple[str, ...] = ("validate", "schema", "plan", "apply", "drift", "destroy", "demo", "query")
+COMMAND_MODULES: tuple[str, ...] = (
+    *("validate", "schema", "plan", "apply", "drift", "destroy", "demo", "query"),
+    *("review", "graph"),
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

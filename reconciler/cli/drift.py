@@ -6,29 +6,27 @@ stack that the spec no longer has), 1 error. Nothing is saved or changed.
 
 from __future__ import annotations
 
+import sys
+
 import click
 
-from reconciler import workflow
-from reconciler.cli.plan import backend_option, format_option, show, warn
+from reconciler import drift_report, workflow
+from reconciler.cli.plan import backend_option, format_option, warn
+from reconciler.render import drift as render_drift
 
 
 @click.command("drift")
 @click.argument("stack", required=False)
 @backend_option
 @format_option
-def command(stack: str | None, backend: str, fmt: str) -> int:
+@click.option(
+    "--ignore", multiple=True, metavar="ADDRESS_OR_FIELD", help="Accepted drift to leave out (repeatable)."
+)
+def command(stack: str | None, backend: str, fmt: str, ignore: tuple[str, ...]) -> int:
     """Report how STACK's live resources differ from its spec (exit 2 when they do)."""
     with workflow.open_workspace(stack, backend=backend) as ws:
         outcome = workflow.make_plan(ws)
     warn(outcome.problems)
-    if outcome.plan.is_empty:
-        click.echo(
-            show(outcome.plan, fmt)
-            if fmt != "text"
-            else f"No drift: {outcome.plan.unchanged} resources match."
-        )
-        return 0
-    if fmt == "text":
-        click.echo(f"Drift detected in stack {ws.name}: the live state differs from the spec.")
-    click.echo(show(outcome.plan, fmt))
-    return 2
+    report = drift_report.build(outcome.plan, ignore)  # --ignore and the drift renderings: see drift_report
+    click.echo(render_drift.render(report, fmt, color=sys.stdout.isatty()), nl=False)
+    return 2 if report.drifted else 0

@@ -316,9 +316,12 @@ def _stack_blocks(s: StackReview) -> list[tuple[bool, str]]:
         )
     header = "| Where | Severity | Problem |\n|---|---|---|"
     if s.diagnostics:
-        blocks.append(
-            (True, "#### ❌ Validation at head\n\n" + _table(header, _diagnostic_rows(s.diagnostics)))
+        title = (
+            "❌ Validation at head"
+            if any(d.severity is Severity.ERROR for d in s.diagnostics)
+            else "Warnings"
         )
+        blocks.append((True, f"#### {title}\n\n" + _table(header, _diagnostic_rows(s.diagnostics))))
     if s.violations:
         blocks.append(
             (True, "#### 📜 Policy violations at head\n\n" + _table(header, _diagnostic_rows(s.violations)))
