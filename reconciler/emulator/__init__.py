@@ -116,7 +116,7 @@ REQUIRED_OPERATIONS: tuple[str, ...] = tuple(
     "UpdateCollaborationChangeRequest",
 )
 
-for _module in ("views", "change_requests", "protected_queries"):
+for _module in ("views", "change_requests", "protected_queries", "privacy_budgets"):
     try:
         importlib.import_module(f"reconciler.emulator.{_module}")
     except ModuleNotFoundError as _exc:  # a module another engineer has not written yet
