@@ -33,19 +33,16 @@ from reconciler.spec import AnalysisTemplate, Collaboration, ConfiguredTable, Pr
 __all__ = ["resources"]
 
 #: Spec field name -> API field name, where the spec reads better than the API.
-_RENAMES = {
-    "abilities": "memberAbilities",
-    "mlAbilities": "mlMemberAbilities",
-    "parameters": "analysisParameters",
-}
+_RENAMES = {"abilities": "memberAbilities", "mlAbilities": "mlMemberAbilities"}
+_TEMPLATE_RENAMES = {**_RENAMES, "parameters": "analysisParameters"}
 _SPEC_ONLY = {"lifecycle", "credentials", "membership", "kind", "owner", "localData", "associations",
               "analysisRule", "collaboration", "creator", "members", "region", "existing",
               "collaborationId", "referencedTables", "source"}  # fmt: skip
 
 
-def _dump(model: BaseModel, *, drop: set[str] = _SPEC_ONLY) -> dict[str, Any]:
-    data = model.model_dump(exclude_none=True, exclude=drop)
-    return {_RENAMES.get(k, k): v for k, v in data.items()}
+def _dump(model: BaseModel, *, renames: Mapping[str, str] = _RENAMES) -> dict[str, Any]:
+    data = model.model_dump(exclude_none=True, exclude=_SPEC_ONLY)
+    return {renames.get(k, k): v for k, v in data.items()}
 
 
 class _Context:
@@ -215,7 +212,7 @@ def _configured_table(ctx: _Context, table: ConfiguredTable) -> Iterator[Resourc
 def _template(ctx: _Context, template: AnalysisTemplate) -> Resource:
     collab = template.collaboration
     attrs = {
-        **_dump(template),
+        **_dump(template, renames=_TEMPLATE_RENAMES),
         "membershipIdentifier": Ref(Address.of(Kind.MEMBERSHIP, collab, template.owner)),
         "source": {"text": ctx.stack.template_sql(template) or template.source.text or ""},
         "schema": {"referencedTables": template.referencedTables} if template.referencedTables else None,

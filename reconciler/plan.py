@@ -31,7 +31,7 @@ from typing import Any
 from reconciler.addresses import Address, Kind, parse
 from reconciler.errors import PlanError, SourceLocation
 from reconciler.graph import DependencyGraph
-from reconciler.resources import Ref, Resource, descriptor
+from reconciler.resources import Ref, Resource, complete_request, descriptor
 
 __all__ = [
     "FORMAT_VERSION",
@@ -673,7 +673,8 @@ def build(
     for c in all_changes:
         if c.action is Action.NO_OP or c.blocked:
             continue
-        for role, op, params in _forward_steps(c):
+        for role, op, raw in _forward_steps(c):
+            params = complete_request(op, raw)
             sid = f"{role} {c.address}"
             steps[sid] = Step(sid, c.address, role, op, params, owner=c.owner, account_id=c.account_id)
             forward.setdefault(c.address, []).append(sid)

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from botocore.model import Shape, StructureShape
+from botocore.model import ListShape, Shape, StructureShape
 
 from reconciler.addresses import Address, Kind
 from reconciler.aws_model import service_model
@@ -49,6 +49,7 @@ __all__ = [
     "Resource",
     "ResourceType",
     "canonical",
+    "complete_request",
     "descriptor",
     "is_create_only",
     "normalize_observed",
@@ -303,6 +304,7 @@ class ResourceType:
                 params[name] = resource.attributes[source]
         if role == "create":
             params.update({k: v for k, v in resource.attributes.items() if k in accepted})
+            params = complete_request(op, params)
         elif role == "update":
             chosen = self.updatable if fields is None else tuple(fields)
             for name in chosen:
@@ -310,6 +312,41 @@ class ResourceType:
                 if alias in accepted and name in resource.attributes and name not in params:
                     params[alias] = resource.attributes[name]
         return params
+
+
+def complete_request(operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters for ``operation`` with the required empty lists and maps put back.
+
+    The normal form drops empty values (so ``[]`` and absent compare equal), but some requests
+    require them (``memberAbilities: []`` for a member who may not query).
+
+    Args:
+        operation: the API operation name.
+        params: its parameters (Refs allowed).
+
+    Returns:
+        A new dict.
+    """
+    out: dict[str, Any] = _with_required_empties(
+        service_model().operation_model(operation).input_shape, params
+    )
+    return out
+
+
+def _with_required_empties(shape: Shape, value: Any) -> Any:
+    """Put back the required empty lists and maps that the normal form drops (``memberAbilities: []``)."""
+    if isinstance(shape, StructureShape) and isinstance(value, Mapping):
+        out = {
+            k: _with_required_empties(shape.members[k], v) if k in shape.members else v
+            for k, v in value.items()
+        }
+        for name in shape.required_members:
+            if name not in out and shape.members[name].type_name in ("list", "map"):
+                out[name] = [] if shape.members[name].type_name == "list" else {}
+        return out
+    if isinstance(shape, ListShape) and isinstance(value, list):
+        return [_with_required_empties(shape.member, v) for v in value]
+    return value
 
 
 def _nested_create_only(prefix: str, create_shape: Shape, update_shape: Shape) -> list[str]:
@@ -413,6 +450,7 @@ REGISTRY: Mapping[Kind, ResourceType] = {
             response_key="configuredTable",
             list_key="configuredTableSummaries",
             identifiers={"configuredTableIdentifier": SELF},
+            ordered_lists=frozenset({"tableReference.snowflake.tableSchema.v1"}),
             caller="the table owner",
         ),
         ResourceType(
@@ -684,7 +722,19 @@ def normalize_observed(
             _set(out, path, Ref(target, ref.field), create_parents=ref.derive is not None)
         elif value is not None:
             _set(out, path, value)
-    return canonical(kind, out)
+    return canonical(kind, _known_to_refs(out, ids or {}))
+
+
+def _known_to_refs(value: Any, ids: Mapping[str, Address]) -> Any:
+    """Ids and ARNs of managed resources anywhere (``allowedAnalyses``...) become Refs again."""
+    if isinstance(value, str):
+        target = ids.get(value)
+        return value if target is None else Ref(target, "arn" if value.startswith("arn:") else "id")
+    if isinstance(value, Mapping):
+        return {k: _known_to_refs(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_known_to_refs(v, ids) for v in value]
+    return value
 
 
 def iter_leaves(

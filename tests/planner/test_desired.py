@@ -113,3 +113,12 @@ def test_existing_collaboration_is_adopted_never_created(retail: list[Resource])
     changed = [replace(r, attributes={**r.attributes, "queryLogStatus": "DISABLED"}) for r in adopted]
     collab = next(c for c in make_plan(changed, have).changes if c.kind is Kind.COLLABORATION)
     assert collab.action is Action.DELETE_THEN_CREATE and "existing (adopted)" in collab.blocked
+
+
+def test_budget_template_keeps_api_parameters() -> None:
+    resources = desired.resources(load_stack("specs/org-a-org-b"))
+    budget = next(r for r in resources if r.kind is Kind.PRIVACY_BUDGET_TEMPLATE)
+    assert "analysisParameters" not in budget.attributes
+    assert budget.attributes["parameters"]["differentialPrivacy"]["epsilon"] > 0
+    template = next(r for r in resources if r.kind is Kind.ANALYSIS_TEMPLATE)
+    assert "parameters" not in template.attributes

@@ -199,3 +199,44 @@ def test_request_builds_identifiers_and_fields() -> None:
         ),
     )
     assert m["membershipPaymentConfiguration"] == {"queryCompute": {"isResponsible": True}}
+
+
+def test_arns_anywhere_become_refs_again() -> None:
+    template = parse("analysis_template.c.retailer.reach")
+    raw = {
+        "configuredTableId": "t-1",
+        "type": "CUSTOM",
+        "policy": {"v1": {"custom": {"allowedAnalyses": ["arn:aws:cleanrooms:x:1:t/9", "ANY_QUERY"]}}},
+    }
+    out = normalize_observed(
+        Kind.ANALYSIS_RULE,
+        raw,
+        address=parse("analysis_rule.retailer.purchases"),
+        ids={"arn:aws:cleanrooms:x:1:t/9": template},
+    )
+    assert out["analysisRulePolicy"]["v1"]["custom"]["allowedAnalyses"] == ["ANY_QUERY", Ref(template, "arn")]
+
+
+def test_create_request_restores_required_empty_lists() -> None:
+    collab = Resource(
+        parse("collaboration.c"),
+        canonical(
+            Kind.COLLABORATION,
+            {
+                "name": "c",
+                "creatorDisplayName": "A",
+                "creatorMemberAbilities": [],
+                "queryLogStatus": "ENABLED",
+                "members": [{"accountId": "111122223333", "displayName": "B", "memberAbilities": []}],
+            },
+        ),
+    )
+    assert "creatorMemberAbilities" not in collab.attributes
+    params = descriptor(Kind.COLLABORATION).request("create", collab)
+    assert params["creatorMemberAbilities"] == []
+    assert params["members"][0]["memberAbilities"] == []
+    import botocore.session
+    from botocore.validate import validate_parameters
+
+    model = botocore.session.get_session().get_service_model("cleanrooms")
+    validate_parameters(params, model.operation_model("CreateCollaboration").input_shape)
