@@ -30,7 +30,7 @@ __all__ = ["main", "cli"]
 #: Modules of this package that each define one click command named ``command``.
 COMMAND_MODULES: tuple[str, ...] = (
     *("validate", "schema", "plan", "apply", "drift", "destroy", "demo", "query"),
-    *("review", "graph"),
+    *("review", "graph", "budget"),
 )
 
 
