@@ -133,7 +133,8 @@ def load_policy(path: Path) -> tuple[LoadedPolicy | None, list[Diagnostic]]:
     except pydantic.ValidationError as exc:
         return None, [shape_diagnostic(doc, Policy, err) for err in exc.errors(include_url=False)]
     loaded = LoadedPolicy(policy, doc)
-    return loaded, list(_bad_patterns(loaded))
+    bad = list(_bad_patterns(loaded))
+    return (None, bad) if bad else (loaded, [])
 
 
 def _bad_patterns(loaded: LoadedPolicy) -> Iterator[Diagnostic]:
