@@ -275,22 +275,28 @@ def _cascade(changes: dict[Address, Change], graph: DependencyGraph[Address]) ->
 
 
 def _finish(
-    change: Change, desired: Resource | None, observed: Observed | None, goes_with_parent: set[Address]
+    change: Change,
+    desired: Resource | None,
+    observed: Observed | None,
+    caller: Resource | Observed | None,
+    deleted_with: Address | None,
 ) -> Change:
-    """Irreversibility, owner, protection, ids, then privacy."""
+    """Irreversibility, who calls, protection, ids, then privacy."""
     if change.action is Action.NO_OP:
         return replace(change, observed_id=observed.id if observed else None)
     d = descriptor(change.kind)
     removes = change.action in (Action.DELETE, Action.REMOVE_MEMBER) or change.action.is_replace
-    irreversible = d.irreversible_delete if removes and change.address not in goes_with_parent else ""
+    irreversible = d.irreversible_delete if removes and deleted_with is None else ""
     if irreversible and change.action.is_replace and change.kind is Kind.MEMBERSHIP:
         irreversible = "replacing a membership deletes it first: the member leaves the collaboration for ever"
     source = desired or observed
+    caller = caller or desired or observed
     change = replace(
         change,
         irreversible=irreversible,
-        owner=getattr(desired, "owner", None) or getattr(observed, "owner", None) or None,
-        account_id=getattr(desired, "account_id", None) or getattr(observed, "account_id", None),
+        deleted_with=deleted_with,
+        owner=getattr(caller, "owner", None) or None,
+        account_id=getattr(caller, "account_id", None),
         prevent_destroy=bool(desired and desired.prevent_destroy),
         source=getattr(source, "source", None),
         observed_id=observed.id if observed is not None else None,
@@ -325,16 +331,32 @@ def compute(
         if change is not None:
             changes[address] = change
     _cascade(changes, graph)
-    # members of a deleted or replaced collaboration go with it: no call of their own
     ending = {
-        a
+        a: want.get(a) or have.get(a)
         for a, c in changes.items()
         if a.kind is Kind.COLLABORATION and (c.action.is_replace or c.action is Action.DELETE)
     }
-    with_parent = {
-        a for a in changes if a.kind is Kind.MEMBER and Address.of(Kind.COLLABORATION, a.parts[0]) in ending
-    }
-    return [_finish(c, want.get(a), have.get(a), with_parent) for a, c in sorted(changes.items())]
+    out = []
+    for address, change in sorted(changes.items()):
+        collab = Address.of(Kind.COLLABORATION, address.parts[0]) if address.collaboration else None
+        parent = want.get(collab) or have.get(collab) if collab else None
+        caller = parent if descriptor(address.kind).called_by_collaboration_owner else None
+        out.append(
+            _finish(
+                change, want.get(address), have.get(address), caller, _deleted_with(address, collab, ending)
+            )
+        )
+    return out
+
+
+def _deleted_with(address: Address, collab: Address | None, ending: Mapping[Address, Any]) -> Address | None:
+    """A member, and the creator's membership, go with their collaboration (no call of their own)."""
+    if collab is None or collab not in ending:
+        return None
+    creator = getattr(ending[collab], "owner", None)
+    if address.kind is Kind.MEMBER or (address.kind is Kind.MEMBERSHIP and address.part("member") == creator):
+        return collab
+    return None
 
 
 def compare_specs(base: Iterable[Resource], head: Iterable[Resource]) -> list[Change]:

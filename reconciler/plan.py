@@ -144,6 +144,8 @@ class Change:
         source: where the spec declares it.
         observed_id: the service's id of the existing resource, when there is one.
         observed_arn: its ARN.
+        deleted_with: the parent whose deletion removes this too (a member, the creator's
+            membership: both go with their collaboration), so it has no delete call of its own.
     """
 
     address: Address
@@ -163,6 +165,7 @@ class Change:
     source: SourceLocation | None = None
     observed_id: str | None = None
     observed_arn: str | None = None
+    deleted_with: Address | None = None
 
     @property
     def kind(self) -> Kind:
@@ -288,7 +291,8 @@ class Plan:
               "changes": [{"address", "kind", "action", "impact", "findings": [{impact, reason,
                            path, rule}], "reason", "requires_replace": [path], "irreversible",
                            "blocked", "owner", "account_id", "prevent_destroy", "source",
-                           "observed_id", "observed_arn", "field_diffs": [{path, before, after}],
+                           "observed_id", "observed_arn", "deleted_with",
+                           "field_diffs": [{path, before, after}],
                            "before", "after"}],
               "steps": [[{"id", "address", "role", "operation", "params", "owner",
                           "account_id", "depends_on": [id], "irreversible", "prevent_destroy"}]]
@@ -457,6 +461,7 @@ def _change_json(c: Change) -> dict[str, Any]:
         "source": _source_json(c.source),
         "observed_id": c.observed_id,
         "observed_arn": c.observed_arn,
+        "deleted_with": str(c.deleted_with) if c.deleted_with else None,
         "field_diffs": [
             {"path": d.path, "before": encode(d.before), "after": encode(d.after)} for d in c.field_diffs
         ],
@@ -489,6 +494,7 @@ def _change_from(d: Mapping[str, Any]) -> Change:
         source=SourceLocation(src["path"], src["line"], src["column"]) if src else None,
         observed_id=d["observed_id"],
         observed_arn=d["observed_arn"],
+        deleted_with=parse(d["deleted_with"]) if d.get("deleted_with") else None,
     )
 
 
@@ -629,6 +635,25 @@ def _delete_step(change: Change, ids: Mapping[Address, str]) -> tuple[str, str, 
     return ("delete", d.delete, _literal(params, ids, change.observed_id, change.address))
 
 
+def _nearest(
+    graph: DependencyGraph[Address], address: Address, deletes: Mapping[Address, str]
+) -> set[Address]:
+    """Dependents with a delete step, looking through those deleted with their parent."""
+    found: set[Address] = set()
+    pending = list(graph.dependents(address))
+    seen: set[Address] = set()
+    while pending:
+        node = pending.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if node in deletes:
+            found.add(node)
+        else:
+            pending.extend(graph.dependents(node))
+    return found
+
+
 def build(
     changes: Iterable[Change],
     graph: DependencyGraph[Address],
@@ -660,13 +685,6 @@ def build(
     all_changes = sorted(changes, key=lambda c: c.address)
     ids = {c.address: c.observed_id for c in all_changes if c.observed_id}
     by_address = {c.address: c for c in all_changes}
-    # Members of a collaboration that is deleted or replaced go with it.
-    collab_deleted = {
-        c.address
-        for c in all_changes
-        if c.kind is Kind.COLLABORATION and (c.action is Action.DELETE or c.action.is_replace)
-    }
-
     steps: dict[str, Step] = {}
     forward: dict[Address, list[str]] = {}
     deletes: dict[Address, str] = {}
@@ -678,12 +696,7 @@ def build(
             sid = f"{role} {c.address}"
             steps[sid] = Step(sid, c.address, role, op, params, owner=c.owner, account_id=c.account_id)
             forward.setdefault(c.address, []).append(sid)
-        member_goes_with_collab = (
-            c.kind is Kind.MEMBER and Address.of(Kind.COLLABORATION, c.address.parts[0]) in collab_deleted
-        )
-        if (
-            c.action in (Action.DELETE, Action.REMOVE_MEMBER) or c.action.is_replace
-        ) and not member_goes_with_collab:
+        if (c.action in (Action.DELETE, Action.REMOVE_MEMBER) or c.action.is_replace) and not c.deleted_with:
             found = _delete_step(c, ids)
             if found is not None:
                 role, op, params = found
@@ -716,9 +729,9 @@ def build(
             else:
                 order.add_dependency(dependent=sids[0], dependency=deletes[address])
     for address, sid in deletes.items():
+        for dependent in _nearest(graph, address, deletes):
+            order.add_dependency(dependent=sid, dependency=deletes[dependent])
         for dependent in graph.dependents(address):
-            if dependent in deletes:
-                order.add_dependency(dependent=sid, dependency=deletes[dependent])
             # a dependent re-pointed by its own forward steps must be done before the old one goes
             if by_address.get(address) and by_address[address].action is Action.CREATE_THEN_DELETE:
                 for dep_sid in forward.get(dependent, []):

@@ -173,6 +173,8 @@ class ResourceType:
         taggable: changes to ``tags`` go through TagResource/UntagResource.
         irreversible_delete: why deleting it can never be undone ("" when it can).
         caller: who makes the calls, in words.
+        called_by_collaboration_owner: the calls are made by the collaboration's creator, not by
+            the account the resource is about (members: change requests, DeleteMember).
     """
 
     kind: Kind
@@ -197,6 +199,7 @@ class ResourceType:
     taggable: bool = True
     irreversible_delete: str = ""
     caller: str = "the owner"
+    called_by_collaboration_owner: bool = False
 
     # -- derived from the service model ---------------------------------------------------
 
@@ -421,6 +424,7 @@ REGISTRY: Mapping[Kind, ResourceType] = {
             taggable=False,
             irreversible_delete="a removed member can never rejoin the collaboration",
             caller="the collaboration creator",
+            called_by_collaboration_owner=True,
         ),
         ResourceType(
             kind=Kind.MEMBERSHIP,

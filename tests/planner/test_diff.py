@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -102,7 +103,6 @@ def test_create_only_collaboration_field_replaces_everything_below_it(retail: li
     membership = change_of(plan, f"membership.{C}.adtech")
     assert membership.action is Action.DELETE_THEN_CREATE
     assert "leaves the collaboration for ever" in membership.irreversible
-    assert change_of(plan, "configured_table.adtech.ad_impressions") if False else True
     assert all(c.address.kind.value != "configured_table" for c in plan.changes)
     # children are deleted before the collaboration, and created after it
     assert position(plan, f"delete association.{C}.adtech.ad_impressions") < position(
@@ -113,6 +113,13 @@ def test_create_only_collaboration_field_replaces_everything_below_it(retail: li
     assert position(plan, f"create collaboration.{C}") < position(plan, f"create membership.{C}.adtech")
     # old members go with the old collaboration, new ones come with the new one: no member steps
     assert not any(s.address.kind.value == "member" for s in plan.all_steps)
+    # the creator cannot leave: its membership goes with the collaboration, after its children
+    assert f"delete membership.{C}.retailer" not in [s.id for s in plan.all_steps]
+    assert change_of(plan, f"membership.{C}.retailer").deleted_with == parse(f"collaboration.{C}")
+    assert position(plan, f"delete association.{C}.retailer.purchases") < position(
+        plan, f"delete collaboration.{C}"
+    )
+    assert position(plan, f"create collaboration.{C}") < position(plan, f"create membership.{C}.retailer")
     delete = next(s for s in plan.all_steps if s.id == f"delete membership.{C}.adtech")
     assert delete.params == {"membershipIdentifier": f"id-membership.{C}.adtech"}
     assert delete.irreversible
@@ -165,9 +172,14 @@ def test_member_removed_is_irreversible_and_leaves_after_its_membership(retail: 
         for r in want
         if r.address.kind.value not in ("configured_table", "analysis_rule") or r.owner != "adtech"
     ]
-    plan = make_plan(want, observe(retail))
+    # a backend reports a member as owned by its own account; the creator must remove it
+    have = [
+        replace(r, owner="adtech") if r.address == parse(f"member.{C}.adtech") else r for r in observe(retail)
+    ]
+    plan = make_plan(want, have)
     member = change_of(plan, f"member.{C}.adtech")
     assert member.action is Action.REMOVE_MEMBER
+    assert member.owner == "retailer" and member.account_id == "123456789012"
     assert member.irreversible
     step = next(s for s in plan.all_steps if s.address == member.address)
     assert step.operation == "DeleteMember"
@@ -196,8 +208,6 @@ def test_granting_query_to_existing_member_is_blocked(retail: list[Resource]) ->
 
 
 def test_unmanaged_resources_are_never_deleted(retail: list[Resource]) -> None:
-    from dataclasses import replace
-
     stranger = replace(observe(retail)[0], address=parse("collaboration.someone-else"), managed=False)
     plan = make_plan(retail, [*observe(retail), stranger])
     assert plan.is_empty
