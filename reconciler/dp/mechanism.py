@@ -48,6 +48,17 @@ __all__ = [
 #: Fixed-point precision: each clamped value keeps this many bits below its bound's magnitude.
 FIXED_POINT_BITS = 20
 
+#: Aggregates released as integers (BIGINT); the others are DOUBLE.
+_COUNTS = frozenset({AggregateType.COUNT, AggregateType.COUNT_DISTINCT})
+#: How many exact statistics the aggregation query returns per aggregate (count, sum, sum of squares).
+_WIDTH: Mapping[AggregateType, int] = {
+    AggregateType.COUNT: 1,
+    AggregateType.COUNT_DISTINCT: 1,
+    AggregateType.SUM: 2,
+    AggregateType.AVG: 2,
+    AggregateType.STDDEV: 3,
+}
+
 _SIMPLE_AGGREGATES: Mapping[type[exp.Expr], AggregateType] = {
     exp.Sum: AggregateType.SUM,
     exp.Avg: AggregateType.AVG,
@@ -631,7 +642,7 @@ class _Runner:
 
     def release(self, a: DPAggregate, plan: _Plan, group: tuple[Any, ...], values: list[int]) -> Fraction:
         """Noisy value of one aggregate in one group, from its exact integer statistics."""
-        if a.kind in (AggregateType.COUNT, AggregateType.COUNT_DISTINCT):
+        if a.kind in _COUNTS:
             return Fraction(self.noisy(a.index, group, "count", values[0], 1 if a.on_user else plan.ucl))
         m = plan.magnitude_units
         count = self.noisy(a.index, group, "count", values[0], plan.ucl) if a.kind != AggregateType.SUM else 0
@@ -667,21 +678,15 @@ class _Runner:
         self.choose_ucls(plans)
         self.choose_bounds(plans)
         nkeys = len(self.query.group_keys)
-        widths = {
-            a.index: {AggregateType.COUNT: 1, AggregateType.COUNT_DISTINCT: 1, AggregateType.STDDEV: 3}.get(
-                a.kind, 2
-            )
-            for a in self.query.aggregates
-        }
         noisy_rows = []
         for row in self.fetch(self.aggregate_sql(plans)):
             gid, group, rest = row[0], tuple(row[1 : 1 + nkeys]), list(row[1 + nkeys :])
             group = tuple(_plain(v) for v in group)
             values: list[Any] = [gid]
             for a in self.query.aggregates:
-                stats, rest = rest[: widths[a.index]], rest[widths[a.index] :]
+                stats, rest = rest[: _WIDTH[a.kind]], rest[_WIDTH[a.kind] :]
                 value = self.release(a, plans[a.index], group, [int(s) for s in stats])
-                if a.kind in (AggregateType.COUNT, AggregateType.COUNT_DISTINCT):
+                if a.kind in _COUNTS:
                     values.append(int(value))
                 elif a.kind == AggregateType.STDDEV:
                     values.append(float(value) ** 0.5)
@@ -695,10 +700,7 @@ class _Runner:
         self, noisy_rows: list[list[Any]]
     ) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...]]:
         names = ["__dp_gid"] + [f"__dp_n{a.index}" for a in self.query.aggregates]
-        types = ["BIGINT"] + [
-            "BIGINT" if a.kind in (AggregateType.COUNT, AggregateType.COUNT_DISTINCT) else "DOUBLE"
-            for a in self.query.aggregates
-        ]
+        types = ["BIGINT"] + ["BIGINT" if a.kind in _COUNTS else "DOUBLE" for a in self.query.aggregates]
         if noisy_rows:
             literal = ", ".join(
                 "(" + ", ".join(f"CAST({v!r} AS {t})" for v, t in zip(r, types, strict=True)) + ")"
