@@ -513,8 +513,10 @@ class _Runner:
         users_noise: int,
         noise: NoiseSource,
         query_id: str,
+        parameters: Mapping[str, Any] | None = None,
     ) -> None:
         self.con, self.query, self.noise, self.query_id = con, query, noise, query_id
+        self.parameters = dict(parameters or {})
         self.unit_scale = unit_scale(users_noise)
         self.epsilon_unit = epsilon_unit(users_noise)
         self.audit: list[Cell] = []
@@ -534,8 +536,13 @@ class _Runner:
         self.table = f"__dp_ranked_{secrets.token_hex(8)}"
         self.with_ = f"WITH __dp_ranked AS (FROM {self.table}), __dp_rows AS (FROM {self.table})"
 
+    def sql(self, statement: str) -> duckdb.DuckDBPyConnection:
+        """Run one statement; bound parameters go only to statements that contain the user's SQL."""
+        uses_query = self.parameters and self.source in statement
+        return self.con.execute(statement, self.parameters if uses_query else None)
+
     def fetch(self, select: str) -> list[tuple[Any, ...]]:
-        return self.con.execute(f"{self.with_} {select}").fetchall()
+        return self.sql(f"{self.with_} {select}").fetchall()
 
     def draw(self, index: int, purpose: str) -> Callable[[Fraction, str], int]:
         """Draws for one private selection: one generator per (aggregate, purpose), read in order."""
@@ -667,7 +674,7 @@ class _Runner:
         if all(a.on_user for a in self.query.aggregates):  # no selection: one pass over the rows
             self.with_ = self.source
             return self._release_all()
-        self.con.execute(f"CREATE TEMP TABLE {self.table} AS {self.source} FROM __dp_ranked")
+        self.sql(f"CREATE TEMP TABLE {self.table} AS {self.source} FROM __dp_ranked")
         try:
             return self._release_all()
         finally:
@@ -719,9 +726,7 @@ class _Runner:
             else "__dp_groups AS (SELECT 1 AS __dp_gid)"
         )
         out = "__dp_out AS (SELECT * FROM __dp_groups JOIN __dp_noisy USING (__dp_gid))"
-        cursor = self.con.execute(
-            f"{self.with_}, {groups}, {noisy}, {out} {self.query.post.sql(dialect='duckdb')}"
-        )
+        cursor = self.sql(f"{self.with_}, {groups}, {noisy}, {out} {self.query.post.sql(dialect='duckdb')}")
         rows = tuple(tuple(r) for r in cursor.fetchall())
         return tuple(d[0] for d in cursor.description or ()), rows
 
@@ -757,6 +762,7 @@ def execute(
     users_noise: int,
     noise: NoiseSource | None = None,
     query_id: str,
+    parameters: Mapping[str, Any] | None = None,
 ) -> DPResult:
     """Run an analyzed (and already admitted) DP query on ``con`` and return noisy rows.
 
@@ -766,11 +772,13 @@ def execute(
         users_noise: the privacy budget template's usersNoisePerQuery.
         noise: the randomness; ``None`` means ``NoiseSource.secure()``.
         query_id: the protected query's id (labels seeded draws).
+        parameters: values of the query's ``$name`` placeholders (analysis template parameters
+            bound as prepared-statement parameters, as the engine does).
 
     Returns:
         The noisy ``DPResult``.
     """
-    return _Runner(con, query, users_noise, noise or NoiseSource.secure(), query_id).run()
+    return _Runner(con, query, users_noise, noise or NoiseSource.secure(), query_id, parameters).run()
 
 
 def run_dp_query(
@@ -782,6 +790,7 @@ def run_dp_query(
     noise: NoiseSource | None = None,
     query_id: str,
     dialect: str = "duckdb",
+    parameters: Mapping[str, Any] | None = None,
 ) -> DPResult:
     """``analyze`` then ``execute``, for callers that have already charged the budget.
 
@@ -793,9 +802,11 @@ def run_dp_query(
         noise: the randomness (secure by default).
         query_id: the protected query's id.
         dialect: the dialect of ``tree`` when it is text.
+        parameters: values of ``$name`` placeholders in the query.
 
     Returns:
         The noisy ``DPResult``.
     """
     parsed = sqlglot.parse_one(tree, read=dialect) if isinstance(tree, str) else tree
-    return execute(con, analyze(parsed, dp_tables), users_noise=users_noise, noise=noise, query_id=query_id)
+    query = analyze(parsed, dp_tables)
+    return execute(con, query, users_noise=users_noise, noise=noise, query_id=query_id, parameters=parameters)

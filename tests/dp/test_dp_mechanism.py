@@ -6,7 +6,7 @@ import pytest
 import sqlglot
 from dp_helpers import connect, run
 
-from reconciler.dp import AggregateType, DPQueryRefused, analyze
+from reconciler.dp import AggregateType, DPQueryRefused, NoiseSource, analyze, run_dp_query
 
 DP = {"purchases": "user_id"}
 
@@ -190,3 +190,25 @@ def test_ctes_and_joins_with_the_queriers_table() -> None:
     assert [r[0] for r in result.rows] == [0, 1]
     assert [p["aggregationType"] for p in result.sensitivity_parameters] == ["COUNT_DISTINCT", "AVG"]
     assert result.to_api()["sensitivityParameters"][1]["aggregationExpression"] == "AVG(p.spend)"
+
+
+@pytest.mark.parametrize(
+    "select", ["COUNT(DISTINCT user_id) AS users", "COUNT(DISTINCT user_id) AS users, SUM(amount) AS total"]
+)
+def test_template_parameters_are_bound_not_spliced(select: str) -> None:
+    con = connect(purchases=PURCHASES)
+    sql = f"SELECT region, {select} FROM purchases WHERE region = $region GROUP BY region"
+    result = run_dp_query(
+        con, sql, DP, users_noise=30, noise=NoiseSource.seeded(1), query_id="q", parameters={"region": "west"}
+    )
+    assert [r[0] for r in result.rows] == ["west"]
+    injected = run_dp_query(
+        con,
+        sql,
+        DP,
+        users_noise=30,
+        noise=NoiseSource.seeded(1),
+        query_id="q",
+        parameters={"region": "west' OR '1'='1"},
+    )
+    assert injected.rows == ()
