@@ -13,6 +13,8 @@ A tour of the package, following the data from YAML to a boto3 call:
   persisted in DuckDB (the default ``local`` backend).
 - ``engine``: protected queries on local data: analysis-rule enforcement (sqlglot) and
   execution (DuckDB).
+- ``dp``: differential privacy: exact discrete Laplace noise, privacy budgets (ledger, refresh,
+  access budgets), and noisy answers to queries over DP tables.
 - ``cli``: the ``reconciler`` command; the only place errors become text and exit codes.
 """
 

@@ -21,6 +21,22 @@ How the engine uses it (a protected query over tables whose custom rule has
     result = dp.execute(con, query, users_noise=N, noise=NoiseSource.secure(), query_id=query_id)
     # result.columns / result.rows are written as the query's result; result.to_api() is
     # protectedQuery.differentialPrivacy. result.audit is for tests only; never expose it.
+
+Integration points (what the other packages call):
+
+- engine (stage C2 of the custom rule, ``engine/custom.py``): instead of refusing a table whose
+  rule has ``differential_privacy_column``, call ``analyze(tree, {table.name: column})`` on the
+  validated tree (``DPQueryRefused`` is a ``QueryRejected`` with ``reason == "other"``), keep
+  the mapping and ``DPQuery`` on ``Prepared``, and in ``run.execute`` call
+  ``execute(con, query, users_noise=..., noise=..., query_id=..., parameters=...)`` on the sealed
+  connection instead of running ``prepared.sql`` (or ``run_dp_query`` with ``prepared.sql``).
+- emulator StartProtectedQuery (``emulator/protected_queries.py``): between the checks and the
+  run, ``reconciler.emulator.privacy_budgets.admit_protected_query(ctx, collaboration_id,
+  query_id, query.kinds, association_arns)``; it returns the DP policy (usersNoisePerQuery) or
+  raises the ValidationException. Use ``NoiseSource.secure()`` there, always.
+- ``reconciler query --preview``: ``preview(sql, dp_tables, DPBudgetParams(...), debits, now)``
+  and print ``.to_text()``; a ``--seed`` option may pass ``NoiseSource.seeded(seed)`` to
+  ``execute`` for reproducible dry runs (results are then labelled not private).
 """
 
 from __future__ import annotations
