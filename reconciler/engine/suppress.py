@@ -184,10 +184,64 @@ def _contribution(plan: _Plan, key: Key, parts: list[tuple[str, bool]], aggregat
     return exp.func("list_distinct", combined) if aggregated else combined
 
 
-def _count(plan: _Plan, key: Key, parts: list[tuple[str, bool]], aggregated: bool) -> exp.Expr:
+def _inner_equalities(select: exp.Select) -> dict[tuple[str, str], tuple[str, str]]:
+    """(alias, column) -> a representative column equal to it on every row of an all-INNER join.
+
+    ``ON p.user_id = i.user_id`` makes both columns hold the same value on every joined row, so
+    their distinct counts are equal; counting one of them lets DuckDB compute one aggregate.
+    """
+    joins = select.args.get("joins") or []
+    if any(j.side or j.kind not in ("", "INNER") or j.method or j.args.get("using") for j in joins):
+        return {}
+    parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def find(item: tuple[str, str]) -> tuple[str, str]:
+        while parent.get(item, item) != item:
+            item = parent[item]
+        return item
+
+    for join in joins:
+        on = join.args.get("on")
+        conjuncts = list(on.flatten()) if isinstance(on, exp.And) else [on] if on is not None else []
+        for eq in conjuncts:
+            if (
+                isinstance(eq, exp.EQ)
+                and isinstance(eq.this, exp.Column)
+                and isinstance(eq.expression, exp.Column)
+            ):
+                a = (eq.this.table, eq.this.name.lower())
+                b = (eq.expression.table, eq.expression.name.lower())
+                ra, rb = find(a), find(b)
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
+    counted = {
+        (c.table, c.name.lower())
+        for count in select.find_all(exp.Count)
+        if isinstance(count.this, exp.Distinct)
+        for c in count.this.expressions
+        if isinstance(c, exp.Column)
+    }
+    classes: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for item in {*parent, *parent.values()}:
+        classes.setdefault(find(item), []).append(item)
+    chosen: dict[tuple[str, str], tuple[str, str]] = {}
+    for members in classes.values():
+        preferred = sorted(m for m in members if m in counted) or sorted(members)
+        chosen.update({m: preferred[0] for m in members})
+    return chosen
+
+
+def _count(
+    plan: _Plan,
+    key: Key,
+    parts: list[tuple[str, bool]],
+    aggregated: bool,
+    equal: dict[tuple[str, str], tuple[str, str]] | None = None,
+) -> exp.Expr:
     """Distinct identities of ``key`` behind one final row (direct form when the table is read here)."""
     if aggregated and len(parts) == 1 and parts[0][1]:
-        column = exp.column(key[1], table=parts[0][0], quoted=True)
+        alias, name = (equal or {}).get((parts[0][0], key[1]), (parts[0][0], key[1]))
+        column = exp.column(name, table=alias, quoted=True)
         return exp.Count(this=exp.Distinct(expressions=[column]))
     contribution = _contribution(plan, key, parts, aggregated)
     if not aggregated:
@@ -257,17 +311,19 @@ def _filter_final(ctx: Context, plan: _Plan, final: Scope, minimums: dict[int, i
         return
     _normalise_distinct(ctx, select)
     aggregated = _aggregated(select)
-    conditions: list[exp.Expr] = []
+    equal = _inner_equalities(select)
+    wanted: dict[str, tuple[exp.Expr, int]] = {}
     for key in sorted(sources):
         number, column = key
         for wanted_column, minimum in _requirements(plan.refs[number][1], minimums.get(number, 0)):
             if wanted_column != column or minimum <= 0:
                 continue
-            count = _count(plan, key, sources[key], aggregated)
-            conditions.append(exp.GTE(this=count, expression=exp.Literal.number(minimum)))
-    if not conditions:
+            count = _count(plan, key, sources[key], aggregated, equal)
+            text = count.sql(dialect="duckdb")
+            wanted[text] = (count, max(minimum, wanted.get(text, (count, 0))[1]))
+    if not wanted:
         return
-    condition = exp.and_(*conditions)
+    condition = exp.and_(*(exp.GTE(this=c, expression=exp.Literal.number(m)) for c, m in wanted.values()))
     if aggregated:
         select.having(condition, copy=False)
     else:

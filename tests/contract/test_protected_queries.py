@@ -1,4 +1,4 @@
-"""Protected queries end to end through boto3 alone: resources, catalog, Start/Get/List/Update, result files."""
+"""Protected queries end to end through boto3 alone: resources, catalog, Start/Get/List/Update, results."""
 
 from __future__ import annotations
 
@@ -150,7 +150,10 @@ def test_query_runs_and_writes_only_groups_above_the_threshold(
 def test_join_across_members_with_parquet_output(
     emu: emulator.Emulator, partner: Any, setup: dict[str, Any]
 ) -> None:
-    sql = "SELECT i.channel, COUNT(*) AS n FROM purchases p JOIN impressions i ON p.person = i.person GROUP BY i.channel"
+    sql = (
+        "SELECT i.channel, COUNT(*) AS n FROM purchases p JOIN impressions i ON p.person = i.person "
+        "GROUP BY i.channel"
+    )
     qid = _start(partner, setup["membership"], fmt="PARQUET", queryString=sql)
     query = partner.get_protected_query(
         membershipIdentifier=setup["membership"], protectedQueryIdentifier=qid

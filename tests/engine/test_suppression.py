@@ -157,7 +157,10 @@ def test_join_needs_each_tables_minimum(files: dict[str, str]) -> None:
 
 def test_outer_join_rows_without_the_other_side_are_suppressed(files: dict[str, str]) -> None:
     collab = _collab(files, _threshold(2), _threshold(2))
-    sql = "SELECT i.channel, COUNT(*) FROM purchases p LEFT JOIN impressions i ON p.person = i.person GROUP BY i.channel"
+    sql = (
+        "SELECT i.channel, COUNT(*) FROM purchases p LEFT JOIN impressions i ON p.person = i.person "
+        "GROUP BY i.channel"
+    )
     assert {c for c, _ in _run(collab, sql)} == {
         "web",
         "tv",
