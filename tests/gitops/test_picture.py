@@ -134,3 +134,12 @@ def test_member_kinds_collapse_into_one_node() -> None:
     drawn = picture.build(load_stack(SPECS / "org-a-org-b"))
     member = next(n for n in drawn.nodes if n.id == "member_org_a")
     assert {a.kind for a in member.addresses} == {Kind.MEMBER, Kind.MEMBERSHIP}
+
+
+def test_readme_shows_the_current_diagram_of_retail_adtech(capsys: Capsys) -> None:
+    readme = (SPECS.parent / "README.md").read_text()
+    section = readme.split("<!-- section: review -->")[1].split("<!-- end section: review -->")[0]
+    shown = section.split("```mermaid\n")[1].split("```")[0]
+    code, out, _ = run(capsys, "graph", str(SPECS / "retail-adtech"))
+    assert code == 0 and shown == out
+    parse(shown)
