@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import total_ordering
 
 __all__ = ["Address", "Kind", "parse"]
@@ -98,6 +98,8 @@ class Address:
 
     kind: Kind
     parts: tuple[str, ...]
+    _key: tuple[int, tuple[str, ...]] = field(init=False, repr=False, compare=False, hash=False)
+    _text: str = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         expected = NAME_PARTS[self.kind]
@@ -108,6 +110,9 @@ class Address:
             )
         if any(not p for p in self.parts):
             raise ValueError(f"empty name part in {self.kind} address {self.parts!r}")
+        # computed once: plans sort and print thousands of addresses
+        object.__setattr__(self, "_key", (_RANK[self.kind], self.parts))
+        object.__setattr__(self, "_text", ".".join([self.kind.value, *(_quote(p) for p in self.parts)]))
 
     @classmethod
     def of(cls, kind: Kind | str, *parts: str) -> Address:
@@ -148,15 +153,15 @@ class Address:
         return self.parts[names.index("collaboration")] if "collaboration" in names else None
 
     def sort_key(self) -> tuple[int, tuple[str, ...]]:
-        return (_RANK[self.kind], self.parts)
+        return self._key
 
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Address):
             return NotImplemented
-        return self.sort_key() < other.sort_key()
+        return self._key < other._key
 
     def __str__(self) -> str:
-        return ".".join([self.kind.value, *(_quote(p) for p in self.parts)])
+        return self._text
 
     def __repr__(self) -> str:
         return f"Address({str(self)!r})"
