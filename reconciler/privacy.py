@@ -354,8 +354,9 @@ def _lifecycle_findings(change: Change) -> list[Finding]:
     if rule is None or not (creates or deletes):
         return []
     impact, template = rule.created if creates else rule.deleted
-    if change.kind is Kind.MEMBER and creates and not change.after.get("memberAbilities"):  # type: ignore[union-attr]
-        impact = Impact.NEUTRAL
+    attrs = change.after if creates else change.before
+    if change.kind is Kind.MEMBER and not (attrs or {}).get("memberAbilities"):
+        impact = Impact.NEUTRAL  # a member with no abilities reads nothing
     return [
         Finding(
             impact,
