@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any, Protocol
 
-from reconciler.dp.calibrate import AggregateType, aggregate_cost, max_counts, query_cost
+from reconciler.dp.calibrate import AggregateType, max_counts, query_cost
 from reconciler.errors import QueryRejected, ReconcilerError
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "AccessBudgetParams",
     "AccessPeriod",
     "BudgetExhausted",
+    "BudgetRef",
     "BudgetUpdateRefused",
     "DPBudgetParams",
     "Debit",
@@ -39,6 +40,7 @@ __all__ = [
     "dp_budget",
     "plan_admission",
     "preview_privacy_impact",
+    "refresh_start",
     "remaining_epsilon",
 ]
 
@@ -414,8 +416,3 @@ class Accountant:
     def remaining_epsilon(self, budget_id: str, params: DPBudgetParams) -> Fraction:
         """Exact epsilon left, now."""
         return remaining_epsilon(params, self.store.debits(budget_id), self.clock())
-
-
-def cost_of(kind: AggregateType, params: DPBudgetParams) -> Fraction:
-    """Epsilon one aggregate of ``kind`` costs under ``params`` (convenience for renderers)."""
-    return aggregate_cost(kind, params.users_noise_per_query)
