@@ -24,7 +24,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -493,21 +493,10 @@ class Boto3Backend:
         """
         crawl = _Crawl(stack)
         member_keys = self._member_keys(known)
-        with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="read") as pool:
-            pending: set[Future[list[Callable[[], Any]]]] = set()
-
-            def submit(task: Callable[[], list[Callable[[], Any]]]) -> None:
-                pending.add(pool.submit(task))
-
-            for account in list(self.accounts):
-                for task in self._root_tasks(crawl, account, member_keys):
-                    submit(task)
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    pending.discard(future)
-                    for follow_up in future.result():
-                        submit(follow_up)
+        tasks: list[Callable[[], list[Callable[[], Any]]]] = []
+        for account in list(self.accounts):
+            tasks.extend(self._root_tasks(crawl, account, member_keys))
+        _run_all(tasks, self.parallelism)
         return self._normalize(crawl, member_keys)
 
     def _root_tasks(
@@ -817,6 +806,49 @@ class Boto3Backend:
                 arn=previous.arn,
             )
         return Resource(step.address, attributes, owner=step.owner, account_id=account.account_id)
+
+
+def _run_all(roots: Sequence[Callable[[], list[Callable[[], Any]]]], parallelism: int) -> None:
+    """Run tasks on a bounded pool; each returns follow-up tasks, which are queued at once.
+
+    Workers queue the follow-ups themselves (no central loop waiting on every future), so the
+    pool stays busy across levels of the crawl and the cost per task stays constant however
+    many are queued. The first error stops the run: queued tasks are skipped, and it is raised.
+    """
+    lock = threading.Lock()
+    finished = threading.Event()
+    outstanding = 0
+    errors: list[BaseException] = []
+
+    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="read") as pool:
+
+        def submit(task: Callable[[], list[Callable[[], Any]]]) -> None:
+            nonlocal outstanding
+            with lock:
+                outstanding += 1
+            pool.submit(run, task)
+
+        def run(task: Callable[[], list[Callable[[], Any]]]) -> None:
+            nonlocal outstanding
+            try:
+                if not errors:
+                    for follow_up in task():
+                        submit(follow_up)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+                with lock:
+                    errors.append(exc)
+            finally:
+                with lock:
+                    outstanding -= 1
+                    if outstanding == 0:
+                        finished.set()
+
+        if not roots:
+            return
+        submit(lambda: list(roots))  # one task queues the roots, so their order is kept
+        finished.wait()
+    if errors:
+        raise errors[0]
 
 
 # -- helpers driven by the service model and the descriptors -------------------------------------

@@ -1,0 +1,191 @@
+"""Benchmark: no-change plans of generated stacks on the local backend.
+
+Measures, on a fresh emulator per size:
+
+1. a no-change plan of a generated ~5,000-resource stack (wall time and API calls);
+2. the same for ~10,000 resources; the goal is at most 2.2x the 5,000-resource time;
+3. a ~500-resource no-change plan with 50 ms injected latency per call
+   (``RECONCILER_LOCAL_FAULTS='{"latency_ms": 50}'``); the goal is at most 1.5x the ideal
+   ``calls x latency / parallelism``.
+
+A generated stack is one collaboration of two members with N configured tables, each with an
+analysis rule, an association and an association rule (4 resources per table). Setting a stack
+up (the first apply) is timed too but is not a goal.
+
+Run: ``python3 bench/bench_plan.py`` (``--sizes 5000,10000``, ``--latency-size 500``,
+``--parallelism 16``; ``--quick`` for a smoke run at small sizes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from reconciler import workflow  # noqa: E402
+from reconciler.apply import Executor  # noqa: E402
+
+COLLABORATION = """\
+kind: Collaboration
+name: bench
+creator: retailer
+queryLogStatus: ENABLED
+analyticsEngine: SPARK
+members:
+  retailer:
+    accountId: "123456789012"
+    displayName: Retailer
+    abilities: [CAN_QUERY, CAN_RECEIVE_RESULTS]
+    paymentConfiguration: {queryCompute: {isResponsible: true}}
+    membership:
+      queryLogStatus: ENABLED
+      paymentConfiguration: {queryCompute: {isResponsible: true}}
+  adtech:
+    accountId: "987654321098"
+    displayName: AdTech
+    abilities: [CAN_RECEIVE_RESULTS]
+    membership: {queryLogStatus: ENABLED}
+"""
+
+TABLE = """\
+---
+kind: ConfiguredTable
+name: t{i}
+owner: {owner}
+tableReference:
+  glue: {{databaseName: bench, tableName: t{i}}}
+allowedColumns: [hashed_email, day, category, amount]
+analysisMethod: DIRECT_QUERY
+analysisRule:
+  type: CUSTOM
+  policy:
+    allowedAnalyses: [ANY_QUERY]
+    allowedAnalysisProviders: [retailer]
+    disallowedOutputColumns: [hashed_email]
+    aggregationThresholds:
+      - identityColumns: [hashed_email]
+        minimumIdentityCount: 25
+        type: COUNT_DISTINCT
+        allowedAggregateExpressionType: COLUMNS_ONLY
+    comparisonControls:
+      allowedLiteralComparisonColumns: [day, category]
+      allowedColumnComparisonColumns: [hashed_email]
+associations:
+  - collaboration: bench
+    name: t{i}
+    roleArn: arn:aws:iam::{account}:role/CleanRoomsTableRole
+    analysisRule:
+      allowedResultReceivers: [retailer]
+"""
+
+#: Resources besides the tables: collaboration, 2 members, 2 memberships.
+FIXED = 5
+PER_TABLE = 4
+OWNERS = (("retailer", "123456789012"), ("adtech", "987654321098"))
+
+
+def make_stack(root: Path, resources: int) -> Path:
+    """Write a stack of about ``resources`` resources under ``root/bench``."""
+    stack = root / "bench"
+    stack.mkdir(parents=True)
+    (stack / "collaboration.yaml").write_text(COLLABORATION)
+    tables = max(1, (resources - FIXED) // PER_TABLE)
+    docs = [TABLE.format(i=i, owner=OWNERS[i % 2][0], account=OWNERS[i % 2][1]) for i in range(tables)]
+    (stack / "tables.yaml").write_text("".join(docs))
+    return stack
+
+
+def set_up(root: Path, stack: Path, parallelism: int) -> tuple[int, float]:
+    """Apply the stack once; return (resources, seconds)."""
+    started = time.perf_counter()
+    with workflow.open_workspace(stack, root=root, parallelism=parallelism) as ws:
+        outcome = workflow.make_plan(ws)
+        result = Executor(ws.backend, stack=ws.name, parallelism=parallelism).run(outcome.plan, outcome.state)
+        if not result.ok:
+            raise SystemExit(f"set-up failed: {[(s.id, e.message) for s, e in result.failed]}")
+    return len(outcome.desired), time.perf_counter() - started
+
+
+def no_change_plan(root: Path, stack: Path, parallelism: int) -> dict[str, float]:
+    """Time a no-change plan from a fresh process state (new clients, spec loaded again)."""
+    started = time.perf_counter()
+    with workflow.open_workspace(stack, root=root, parallelism=parallelism) as ws:
+        loaded = time.perf_counter()
+        outcome = workflow.make_plan(ws)
+    total = time.perf_counter() - started
+    if not outcome.plan.is_empty:
+        raise SystemExit(f"expected a no-change plan, got {outcome.plan.counts()}")
+    return {
+        "resources": len(outcome.state),
+        "calls": outcome.calls,
+        "seconds": total,
+        "load_seconds": loaded - started,
+    }
+
+
+def run_size(resources: int, parallelism: int, latency_ms: float = 0.0) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="bench-plan-") as tmp:
+        root = Path(tmp)
+        stack = make_stack(root, resources)
+        os.environ.pop("RECONCILER_LOCAL_FAULTS", None)
+        count, setup = set_up(root, stack, parallelism)
+        if latency_ms:
+            os.environ["RECONCILER_LOCAL_FAULTS"] = json.dumps({"latency_ms": latency_ms})
+        try:
+            figures = no_change_plan(root, stack, parallelism)
+        finally:
+            os.environ.pop("RECONCILER_LOCAL_FAULTS", None)
+    figures["setup_seconds"] = setup
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="5000,10000")
+    parser.add_argument("--latency-size", type=int, default=500)
+    parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--parallelism", type=int, default=16)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    args = parser.parse_args()
+    sizes = [200, 400] if args.quick else [int(s) for s in args.sizes.split(",")]
+    latency_size = 100 if args.quick else args.latency_size
+
+    ok = True
+    results = {}
+    for size in sizes:
+        r = run_size(size, args.parallelism)
+        results[size] = r
+        print(
+            f"no-change plan, {int(r['resources'])} resources: {r['seconds']:.2f} s"
+            f" ({int(r['calls'])} API calls, {r['calls'] / r['seconds']:.0f} calls/s;"
+            f" spec load {r['load_seconds']:.2f} s; first apply {r['setup_seconds']:.1f} s)"
+        )
+    if len(sizes) >= 2:
+        small, large = results[sizes[0]], results[sizes[-1]]
+        ratio = large["seconds"] / small["seconds"]
+        goal = 2.2 * (sizes[-1] / sizes[0]) / 2
+        verdict = "ok" if ratio <= goal else "MISSED"
+        ok &= ratio <= goal
+        print(f"scaling {sizes[-1]}/{sizes[0]}: {ratio:.2f}x (goal <= {goal:.1f}x) {verdict}")
+
+    r = run_size(latency_size, args.parallelism, args.latency_ms)
+    ideal = r["calls"] * args.latency_ms / 1000 / args.parallelism
+    factor = r["seconds"] / ideal
+    verdict = "ok" if factor <= 1.5 else "MISSED"
+    ok &= factor <= 1.5
+    print(
+        f"{args.latency_ms:.0f} ms latency, {int(r['resources'])} resources: {r['seconds']:.2f} s for"
+        f" {int(r['calls'])} calls at parallelism {args.parallelism}; ideal {ideal:.2f} s;"
+        f" {factor:.2f}x ideal (goal <= 1.5x) {verdict}"
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
