@@ -15,6 +15,8 @@ A tour of the package, following the data from YAML to a boto3 call:
   execution (DuckDB).
 - ``dp``: differential privacy: exact discrete Laplace noise, privacy budgets (ledger, refresh,
   access budgets), and noisy answers to queries over DP tables.
+- ``review``, ``policy``, ``picture``, ``drift_report``: GitOps: spec diffs between Git revisions
+  for pull requests, privacy policy as code, Mermaid/DOT pictures, drift reports with ``--ignore``.
 - ``cli``: the ``reconciler`` command; the only place errors become text and exit codes.
 """
 

@@ -135,7 +135,9 @@ def build(plan: Plan, ignore: Sequence[str] = ()) -> DriftReport:
     Returns:
         The report; ``drifted`` is False when nothing is left.
     """
-    rules = [parse_ignore(text) for text in ignore]
+    rules = [
+        parse_ignore(text) for text in ignore if text.strip()
+    ]  # "" (an unset CI variable) ignores nothing
     kept: list[Change] = []
     ignored: list[tuple[str, tuple[str, ...]]] = []
     for change in plan.changes:

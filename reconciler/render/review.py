@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.errors import Diagnostic, Severity
-from reconciler.plan import Change, Impact, encode
+from reconciler.plan import Change, Impact, Plan
 from reconciler.render import mermaid
 from reconciler.render._common import ACTIONS, field_lines, plural, value
 from reconciler.review import Review, StackReview
@@ -63,32 +63,9 @@ def _diagnostic_json(d: Diagnostic) -> dict[str, Any]:
     return d.to_json()
 
 
-def _change_json(c: Change) -> dict[str, Any]:
-    return {
-        "address": str(c.address),
-        "kind": c.kind.value,
-        "action": c.action.value,
-        "impact": c.impact.value,
-        "findings": [
-            {
-                "impact": f.impact.value,
-                "reason": f.reason,
-                "path": f.path,
-                "rule": f.rule,
-                "before": encode(_at(c.before, f.path)) if f.path else None,
-                "after": encode(_at(c.after, f.path)) if f.path else None,
-            }
-            for f in c.findings
-        ],  # fmt: skip
-        "reason": c.reason,
-        "irreversible": c.irreversible,
-        "blocked": c.blocked,
-        "requires_replace": list(c.requires_replace),
-        "source": str(c.source) if c.source else None,
-        "field_diffs": [
-            {"path": d.path, "before": encode(d.before), "after": encode(d.after)} for d in c.field_diffs
-        ],
-    }
+def _changes_json(changes: Iterable[Change]) -> list[dict[str, Any]]:
+    """Changes exactly as plan files write them (``Plan.to_json``), so one parser reads both."""
+    return list(Plan(stack="", backend="review", changes=tuple(changes), steps=()).to_json()["changes"])
 
 
 def _summary(stacks: Iterable[StackReview]) -> dict[str, int]:
@@ -122,8 +99,9 @@ def to_json(review: Review) -> dict[str, Any]:
                      "policy_violations": [diagnostic], "base_diagnostics": [diagnostic],
                      "changes": [change]}]}
 
-    A diagnostic is ``Diagnostic.to_json()``; a change carries address, kind, action, impact,
-    findings, reason, irreversible, blocked, requires_replace, source and field_diffs.
+    A diagnostic is ``Diagnostic.to_json()``; a change is written as plan files write it
+    (``Plan.to_json``: address, kind, action, impact, findings, reason, irreversible, blocked,
+    requires_replace, source, field_diffs, before, after, ...).
     """
     reasons = review.gate_failures()
     stacks = []
@@ -158,7 +136,7 @@ def to_json(review: Review) -> dict[str, Any]:
                 "diagnostics": [_diagnostic_json(d) for d in s.diagnostics],
                 "policy_violations": [_diagnostic_json(d) for d in s.violations],
                 "base_diagnostics": [_diagnostic_json(d) for d in s.base_diagnostics],
-                "changes": [_change_json(c) for c in s.ordered_changes()],
+                "changes": _changes_json(s.ordered_changes()),
             }
         )
     return {

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from gitops_helpers import SPECS, edit, run
 
-from reconciler.drift_report import Ignore, parse_ignore
+from reconciler.addresses import Address, Kind
+from reconciler.drift_report import Ignore, build, parse_ignore
+from reconciler.plan import Action, Change, FieldDiff, Plan
 
 Capsys = pytest.CaptureFixture[str]
 STACK = "specs/retail-adtech"
@@ -96,3 +98,13 @@ def test_parse_ignore(text: str, expected: Ignore) -> None:
 def test_field_patterns_cover_what_is_below() -> None:
     rule = parse_ignore("tags")
     assert rule.matches_field("tags") and rule.matches_field("tags.team") and not rule.matches_field("tagsx")
+
+
+def test_an_empty_pattern_ignores_nothing() -> None:
+    change = Change(
+        Address.of(Kind.COLLABORATION, "c"), Action.UPDATE, before={"description": "a"},
+        after={"description": "b"}, field_diffs=(FieldDiff("description", "a", "b"),),
+    )  # fmt: skip
+    plan = Plan(stack="s", backend="local", changes=(change,), steps=())
+    assert build(plan, [""]).items[0].fields == change.field_diffs
+    assert not build(plan, ["*:description"]).drifted

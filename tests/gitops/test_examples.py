@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from gitops_helpers import EXAMPLES, SPECS, commit, edit, make_repo, run
+from gitops_helpers import EXAMPLES, SPECS, commit, edit, git, make_repo, run
 
 Capsys = pytest.CaptureFixture[str]
 WORKFLOWS = ("cleanrooms-pr.yml", "cleanrooms-apply.yml", "cleanrooms-drift.yml")  # a PR, its merge, a cron
@@ -100,16 +100,21 @@ class Pipeline:
                     self.run_line(line, step_env)
 
 
-def test_pull_request_merge_and_drift_pipelines_run_locally(
-    tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    repo = make_repo(tmp_path / "repo", "retail-adtech")
-    shutil.copytree(EXAMPLES, repo / "examples" / "gitops")
-    base = commit(repo, "pipelines")
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A repository holding retail-adtech and the example files, committed once (the base)."""
+    root = make_repo(tmp_path / "repo", "retail-adtech")
+    shutil.copytree(EXAMPLES, root / "examples" / "gitops")
+    commit(root, "pipelines")
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("RECONCILER_POLICY", raising=False)
+    return root
+
+
+def test_pull_request_merge_and_drift_pipelines_run_locally(repo: Path, capsys: Capsys) -> None:
+    base = git(repo, "rev-parse", "HEAD")
     edit(repo / "specs/retail-adtech/purchases.yaml", "description: Store and online", "description: All")
     commit(repo, "a pull request")
-    monkeypatch.chdir(repo)
-    monkeypatch.delenv("RECONCILER_POLICY", raising=False)
     context = {
         "github.event.pull_request.base.sha": base,
         "github.event.pull_request.number": "7",
@@ -138,13 +143,10 @@ def test_pull_request_merge_and_drift_pipelines_run_locally(
 
 
 def test_the_review_gate_of_the_pull_request_workflow_catches_a_policy_violation(
-    tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+    repo: Path, capsys: Capsys
 ) -> None:
-    repo = make_repo(tmp_path / "repo", "retail-adtech")
-    shutil.copytree(EXAMPLES, repo / "examples" / "gitops")
-    base = commit(repo, "pipelines")
+    base = git(repo, "rev-parse", "HEAD")
     edit(repo / "specs/retail-adtech/purchases.yaml", "minimumIdentityCount: 25", "minimumIdentityCount: 5")
-    monkeypatch.chdir(repo)
     pipeline = Pipeline(repo, capsys, {"github.event.pull_request.base.sha": base})
     doc = load("workflows/cleanrooms-pr.yml")
     [line] = [line for line in command_lines(doc["jobs"]["review"]["steps"][4]["run"]) if "--fail-on" in line]
@@ -156,7 +158,7 @@ def test_the_review_gate_of_the_pull_request_workflow_catches_a_policy_violation
     assert "below the policy minimum 25" in (repo / "review.md").read_text()
 
 
-def test_examples_policy_passes_every_example_stack_it_should(capsys: Capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_examples_policy_passes_the_example_stack(capsys: Capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECONCILER_POLICY", str(EXAMPLES / "policy.yaml"))
     code, out, _ = run(capsys, "validate", str(SPECS / "retail-adtech"))
     assert code == 0, out

@@ -50,7 +50,7 @@ def test_lowered_threshold_weakens_with_values_and_fails_the_gate(repo: Path, ca
     assert "25 -> 10" in finding["reason"]
     assert stack["counts"]["update"] == 1 and stack["irreversible"] == []
     [change] = stack["changes"]
-    assert change["source"].startswith("specs/retail-adtech/purchases.yaml:")  # not the temporary copy
+    assert change["source"]["path"] == "specs/retail-adtech/purchases.yaml"  # not the temporary copy
     # without the gate the same review passes
     assert _json(capsys, "--base", "HEAD~1", "--head", head, CUSTOM)[0] == 0
 
