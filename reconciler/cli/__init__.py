@@ -31,6 +31,7 @@ __all__ = ["main", "cli"]
 COMMAND_MODULES: tuple[str, ...] = (
     *("validate", "schema", "plan", "apply", "drift", "destroy", "demo", "query"),
     *("review", "graph", "budget"),
+    *("state", "import_"),
 )
 
 

@@ -1,0 +1,110 @@
+"""``reconciler state list|show|rebuild|unlock``: look at and repair what the stack manages.
+
+``list`` and ``show`` read the state cache (``.reconciler/state.json``) and make no API call;
+``rebuild`` re-reads every resource by its tags and rewrites the cache (the cache is never the
+source of truth, so this is always safe); ``unlock`` removes a stack lock left by an apply that
+was killed (refused while its holder runs, unless ``--force``).
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from reconciler import inventory, lock, plan, workflow
+from reconciler.cli.plan import backend_option, warn
+from reconciler.errors import StateError
+from reconciler.state import StateCache
+
+
+def _cached(stack: str | None, backend: str) -> tuple[str, StateCache]:
+    return inventory.stack_name_of(stack), StateCache()
+
+
+@click.group("state")
+def command() -> None:
+    """Inspect the state cache, rebuild it from tags, or break a stale lock."""
+
+
+@command.command("list")
+@click.argument("stack", required=False)
+@backend_option
+def list_(stack: str | None, backend: str) -> int:
+    """List the addresses STACK manages, as cached (no API call)."""
+    name, cache = _cached(stack, backend)
+    state = cache.load(backend, name)
+    warn((cache.problem,) if cache.problem else ())
+    if not len(state):
+        click.echo(
+            f"No cached state for stack {name} on {backend}; `reconciler state rebuild` reads it from tags."
+        )
+        return 0
+    width = max(len(str(r.address)) for r in state)
+    for r in state:
+        click.echo(f"{str(r.address):<{width}}  {r.id or '-'}  ({r.owner or r.account_id or '?'})")
+    return 0
+
+
+@command.command("show")
+@click.argument("address")
+@click.argument("stack", required=False)
+@backend_option
+def show(address: str, stack: str | None, backend: str) -> int:
+    """Show the cached resource at ADDRESS (id, ARN, owner, attributes) as JSON."""
+    wanted = inventory.parse_address(address)
+    name, cache = _cached(stack, backend)
+    resource = cache.load(backend, name).get(wanted)
+    warn((cache.problem,) if cache.problem else ())
+    if resource is None:
+        raise StateError(
+            f"{wanted} is not in the cached state of stack {name} on {backend}",
+            hint="`reconciler state list` shows the cached addresses; `state rebuild` refreshes them",
+        )
+    doc = {
+        "address": str(resource.address),
+        "id": resource.id,
+        "arn": resource.arn,
+        "owner": resource.owner,
+        "accountId": resource.account_id,
+        "attributes": plan.encode(dict(resource.attributes)),
+    }
+    click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
+    return 0
+
+
+@command.command("rebuild")
+@click.argument("stack", required=False)
+@backend_option
+def rebuild(stack: str | None, backend: str) -> int:
+    """Read STACK's resources by their tags and rewrite the cache."""
+    with workflow.open_workspace(stack, backend=backend) as ws:
+        result = inventory.rebuild(ws)
+        warn(tuple(ws.backend.problems))
+    if result.problem:
+        click.echo(f"The old cache was not usable: {result.problem}", err=True)
+    for label, addresses in (
+        ("added", result.added),
+        ("dropped", result.dropped),
+        ("changed", result.changed),
+    ):
+        for address in addresses:
+            click.echo(f"  {label}: {address}")
+    click.echo(f"State rebuilt from tags: {len(result.state)} resource(s).")
+    return 0
+
+
+@command.command("unlock")
+@click.argument("stack", required=False)
+@backend_option
+@click.option("--force", is_flag=True, help="Also remove a lock whose holder may still run (another host).")
+def unlock(stack: str | None, backend: str, force: bool) -> int:
+    """Remove STACK's lock left behind by an apply that was killed."""
+    path = inventory.stack_lock_path(stack, backend)
+    holder = lock.break_lock(path, force=force)
+    if holder is None:
+        click.echo(f"{path} was not locked.")
+    else:
+        click.echo(f"Removed the lock held by {holder.describe()}.")
+        click.echo("Run `reconciler plan` to see the work the interrupted apply left.")
+    return 0
