@@ -1,9 +1,10 @@
 """Every Clean Rooms operation the reconciler calls is answered by the local emulator.
 
 The operations are collected from the code itself, not from a hand-kept list: the planner's
-resource-type registry names its create/get/list/update/delete operations, and every
-``client.<method>(...)`` call in the package whose method is a ``cleanrooms`` client method is
-an operation used. A new call that the emulator cannot answer fails here, not in a user's demo.
+resource-type registry names its create/get/list/update/delete operations; every string literal in the
+package that is exactly an operation name (the backend calls operations by name) and every
+``client.<method>(...)`` call whose method is a ``cleanrooms`` client method is an operation used.
+A new call that the emulator cannot answer fails here, not in a user's demo.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from reconciler import emulator, resources
 from reconciler.aws_model import service_model
 
 PACKAGE = Path(resources.__file__).resolve().parent
-METHOD_TO_OPERATION = {xform_name(op): op for op in service_model("cleanrooms").operation_names}
+OPERATIONS = set(service_model("cleanrooms").operation_names)
+METHOD_TO_OPERATION = {xform_name(op): op for op in OPERATIONS}
 
 
 def _operations_in_registry() -> set[str]:
@@ -38,16 +40,18 @@ def _operations_called_in_code() -> dict[str, str]:
             continue  # the emulator answers operations; it does not call them
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
+            op = None
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 op = METHOD_TO_OPERATION.get(node.func.attr)
-                if op and op not in found:
-                    found[op] = f"{path.relative_to(PACKAGE.parent)}:{node.lineno}"
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in OPERATIONS:
+                op = node.value
+            if op and op not in found:
+                found[op] = f"{path.relative_to(PACKAGE.parent)}:{node.lineno}"
     return found
 
 
 def test_registry_operations_exist_in_the_service_model() -> None:
-    model_ops = set(service_model("cleanrooms").operation_names)
-    assert _operations_in_registry() <= model_ops
+    assert _operations_in_registry() <= OPERATIONS
 
 
 def test_every_operation_the_reconciler_uses_is_emulated() -> None:
