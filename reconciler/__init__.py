@@ -9,6 +9,9 @@ A tour of the package, following the data from YAML to a boto3 call:
 - planning: ``addresses`` (Kind, Address) -> ``resources`` (the registry of resource types,
   normal form) -> ``desired`` (Stack -> Resources) -> ``graph`` -> ``diff`` (-> Changes) ->
   ``privacy`` (weakens / strengthens / neutral) -> ``plan`` (Steps, plan files) -> ``render``.
+- executing: ``backend`` (boto3 clients per member account, local or AWS; parallel reads, one
+  call per Step) -> ``state`` (State, identity tags, the state cache) -> ``apply`` (the Executor);
+  ``workflow`` runs spec -> plan -> apply for the commands (lock, stale-plan check).
 - ``emulator``: the in-process Clean Rooms service that answers boto3 clients locally,
   persisted in DuckDB (the default ``local`` backend).
 - ``engine``: protected queries on local data: analysis-rule enforcement (sqlglot) and

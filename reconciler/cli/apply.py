@@ -53,7 +53,13 @@ def summarize(result: ApplyResult) -> int:
 
 
 def confirm_and_apply(
-    ws: workflow.Workspace, plan: Plan, *, auto_approve: bool, allow_destroy: bool, parallelism: int
+    ws: workflow.Workspace,
+    plan: Plan,
+    *,
+    auto_approve: bool,
+    allow_destroy: bool,
+    parallelism: int,
+    lock_timeout: float = 0.0,
 ) -> int:
     """Show the plan, ask unless ``auto_approve``, apply, summarize (shared with destroy and demo)."""
     click.echo(show(plan))
@@ -64,7 +70,12 @@ def confirm_and_apply(
         click.echo("Apply cancelled; nothing was changed.", err=True)
         return 1
     result = workflow.apply_plan(
-        ws, plan, allow_destroy=allow_destroy, parallelism=parallelism, on_event=progress
+        ws,
+        plan,
+        allow_destroy=allow_destroy,
+        parallelism=parallelism,
+        on_event=progress,
+        lock_timeout=lock_timeout,
     )
     return summarize(result)
 
@@ -78,6 +89,9 @@ def confirm_and_apply(
     "--allow-destroy", is_flag=True, help="Permit irreversible steps (deleting members, memberships...)."
 )
 @click.option("--parallelism", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option(
+    "--lock-timeout", type=click.FloatRange(0), default=0.0, help="Seconds to wait for another apply."
+)
 def command(
     target: str | None,
     backend: str,
@@ -85,6 +99,7 @@ def command(
     auto_approve: bool,
     allow_destroy: bool,
     parallelism: int,
+    lock_timeout: float,
 ) -> int:
     """Apply a saved plan (PLAN_FILE) or plan and apply STACK."""
     saved = plan_mod.read(target) if target is not None and Path(target).is_file() else None
@@ -95,5 +110,10 @@ def command(
             warn(outcome.problems)
         plan = saved or outcome.plan
         return confirm_and_apply(
-            ws, plan, auto_approve=auto_approve, allow_destroy=allow_destroy, parallelism=parallelism
+            ws,
+            plan,
+            auto_approve=auto_approve,
+            allow_destroy=allow_destroy,
+            parallelism=parallelism,
+            lock_timeout=lock_timeout,
         )
