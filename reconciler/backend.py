@@ -360,7 +360,13 @@ class Backend(Protocol):
         """API calls made so far."""
         ...
 
-    def read(self, stack: str, *, known: State | None = None) -> State:
+    def read(
+        self,
+        stack: str,
+        *,
+        known: State | None = None,
+        adopt: Mapping[Address, tuple[str | None, str | None]] | None = None,
+    ) -> State:
         """Observe every resource tagged with ``stack`` (and its untaggable children)."""
         ...
 
@@ -388,6 +394,7 @@ class _Found:
     tags: dict[str, str] | None
     context: dict[str, str]  # identifier parameters that address it (and its children)
     parent: Address | None = None  # for untaggable kinds: named after their parent
+    managed: bool = True  # False for an adopted resource (``existing: true``) and its untagged children
 
 
 @dataclass
@@ -398,6 +405,7 @@ class _Crawl:
     found: dict[Address, _Found] = field(default_factory=dict)
     seen_arns: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
+    adopt: dict[str, Address] = field(default_factory=dict)  # "id:<id>" / "name:<kind>:<name>"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -480,18 +488,28 @@ class Boto3Backend:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def read(self, stack: str, *, known: State | None = None) -> State:
+    def read(
+        self,
+        stack: str,
+        *,
+        known: State | None = None,
+        adopt: Mapping[Address, tuple[str | None, str | None]] | None = None,
+    ) -> State:
         """Observe every resource of ``stack``: tagged ones, and the untaggable children of those.
 
         Args:
             stack: the stack name (value of the ``reconciler:stack`` tag).
             known: the cached State; its addresses help name members of accounts that have left
                 the spec. The cloud, not the cache, decides what exists.
+            adopt: resources made outside the stack (``existing: true``), by Address: (id, name).
+                They are found by id, else by name, and observed as unmanaged (never deleted).
 
         Returns:
             The observed State (normalized attributes, ids, ARNs, owners).
         """
         crawl = _Crawl(stack)
+        for address, (rid, name) in (adopt or {}).items():
+            crawl.adopt[f"id:{rid}" if rid else f"name:{address.kind}:{name}"] = address
         member_keys = self._member_keys(known)
         tasks: list[Callable[[], list[Callable[[], Any]]]] = []
         for account in list(self.accounts):
@@ -581,6 +599,7 @@ class Boto3Backend:
                 elif parent is not None:
                     address = _untagged_address(d.kind, parent.address, item, member_keys)
                     found = _Found(d.kind, address, account, dict(item), None, dict(context), parent.address)
+                    found.managed = parent.managed
                     out.extend(self._record(crawl, found, member_keys))
                     out.extend(self._discovered(crawl, found, member_keys))
             return out
@@ -602,15 +621,20 @@ class Boto3Backend:
             tags = dict(
                 self._read_call(account, "ListTagsForResource", {"resourceArn": summary["arn"]})["tags"]
             )
+            params = {**context, **{k: summary["id"] for k, v in d.identifiers.items() if v == SELF}}
             if tags.get(STACK_TAG) != crawl.stack:
-                return []
+                adopted = crawl.adopt.get(f"id:{summary['id']}") or crawl.adopt.get(
+                    f"name:{d.kind}:{summary.get('name')}"
+                )
+                if adopted is None:
+                    return []
+                return [self._get_task(crawl, d, account, adopted, params, tags, member_keys, managed=False)]
             try:
                 address = parse(tags.get(ADDRESS_TAG, ""))
             except ValueError as exc:
                 with crawl.lock:
                     crawl.problems.append(f"{summary['arn']}: bad {ADDRESS_TAG} tag ({exc}); ignored")
                 return []
-            params = {**context, **{k: summary["id"] for k, v in d.identifiers.items() if v == SELF}}
             return [self._get_task(crawl, d, account, address, params, tags, member_keys)]
 
         return task
@@ -624,6 +648,8 @@ class Boto3Backend:
         context: Mapping[str, str],
         tags: dict[str, str] | None,
         member_keys: Mapping[str, str],
+        *,
+        managed: bool = True,
     ) -> Callable[[], list[Callable[[], Any]]]:
         """The Get of one managed resource, then the crawl of its children."""
 
@@ -632,6 +658,7 @@ class Boto3Backend:
             accepted = _inputs(d.get)
             raw = self._read_call(account, d.get, {k: v for k, v in context.items() if k in accepted})
             found = _Found(d.kind, address, account, dict(raw[d.response_key]), tags, dict(context))
+            found.managed = managed
             return self._record(crawl, found, member_keys)
 
         return task
@@ -660,9 +687,10 @@ class Boto3Backend:
                 for value in found.raw[f"{key}s"]:
                     address = Address(child.kind, found.address.parts)
                     params = {**found.context, key: value}
-                    out.append(
-                        self._get_task(crawl, child, found.account, address, params, None, member_keys)
+                    task = self._get_task(
+                        crawl, child, found.account, address, params, None, member_keys, managed=found.managed
                     )
+                    out.append(task)
         return out
 
     def _normalize(self, crawl: _Crawl, known_keys: Mapping[str, str]) -> State:
@@ -693,6 +721,7 @@ class Boto3Backend:
                 account_id=str(f.raw.get("accountId") or f.account.account_id),
                 id=own_id,
                 arn=f.raw.get("arn"),
+                managed=f.managed,
             )
         self.problems = list(crawl.problems)
         return State(resources, crawl.stack)

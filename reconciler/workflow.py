@@ -147,9 +147,11 @@ class Workspace:
         """The spec's resources in normal form."""
         return list(desired_mod.resources(self.stack))
 
-    def read(self) -> State:
-        """Observe the stack's resources and refresh the cache."""
-        state = self.backend.read(self.name, known=self.cache.load(self.backend.name, self.name))
+    def read(self, desired: Sequence[Resource] | None = None) -> State:
+        """Observe the stack's resources (and the adopted ones ``desired`` names); refresh the cache."""
+        adopt = {r.address: (r.id, r.attributes.get("name")) for r in desired or () if r.existing}
+        known = self.cache.load(self.backend.name, self.name)
+        state = self.backend.read(self.name, known=known, adopt=adopt)
         self.cache.save(self.backend.name, state)
         return state
 
@@ -265,7 +267,7 @@ def make_plan(
     """
     want = [] if destroy else list(desired) if desired is not None else ws.desired()
     before = ws.backend.calls
-    state = ws.read()
+    state = ws.read(want or ws.desired())
     calls = ws.backend.calls - before
     observed = list(state.resources.values())
     graph = diff.dependency_graph(want, observed)
@@ -412,10 +414,11 @@ def apply_plan(
         )
     check_permitted(plan, allow_destroy=allow_destroy)
     with stack_lock(ws, timeout=lock_timeout):
-        state = ws.read()
-        reasons: list[str] = []
         destroying = plan.spec_fingerprint == plan_mod.fingerprint([])
-        want = [] if destroying else ws.desired()
+        spec = ws.desired()
+        want = [] if destroying else spec
+        state = ws.read(spec)
+        reasons: list[str] = []
         if plan.spec_fingerprint != plan_mod.fingerprint(want):
             reasons.append("the spec changed after the plan was made")
         if plan.state_fingerprint != state.fingerprint():
