@@ -61,7 +61,7 @@ from reconciler.dp.accountant import (
 from reconciler.dp.calibrate import AggregateType, aggregate_cost, epsilon_unit, max_counts, unit_scale
 from reconciler.dp.mechanism import DPQuery, DPQueryRefused, DPResult, analyze, execute, run_dp_query
 from reconciler.dp.noise import NoiseSource, discrete_laplace
-from reconciler.dp.preview import QueryPreview, preview
+from reconciler.dp.preview import QueryPreview, preview, preview_query
 
 __all__ = [
     "AccessBudgetParameter",
@@ -91,6 +91,7 @@ __all__ = [
     "plan_admission",
     "preview",
     "preview_privacy_impact",
+    "preview_query",
     "remaining_epsilon",
     "run_dp_query",
     "unit_scale",

@@ -70,14 +70,15 @@ _SIMPLE_AGGREGATES: Mapping[type[exp.Expr], AggregateType] = {
 class DPQueryRefused(QueryRejected):
     """SQL that differential privacy cannot answer; refused before any data is read.
 
-    ``reason`` is the engine's reason class (always ``other``, ANALYSIS_RULES.md section 4) and
-    ``fragment`` the offending SQL.
+    ``reason`` is the engine's reason class (always ``other``, ANALYSIS_RULES.md section 4),
+    ``summary`` the message without the fragment, and ``fragment`` the offending SQL.
     """
 
     def __init__(self, message: str, *, fragment: str = "", hint: str = "") -> None:
         text = f"differential privacy: {message}" + (f" (at: {fragment})" if fragment else "")
         super().__init__(text, hint=hint)
         self.reason = "other"
+        self.summary = f"differential privacy: {message}"
         self.fragment = fragment
 
 
@@ -130,6 +131,7 @@ class DPResult:
     sensitivity_parameters: tuple[dict[str, Any], ...]
     private: bool  # False when the noise came from a seed (dry runs, tests)
     audit: tuple[Cell, ...] = field(default=(), repr=False)
+    types: tuple[str, ...] = ()  # DuckDB type names of ``columns``
 
     def to_api(self) -> dict[str, Any]:
         """The API's ``DifferentialPrivacyParameters``."""
@@ -700,12 +702,14 @@ class _Runner:
                 else:
                     values.append(float(value))
             noisy_rows.append(values)
-        columns, rows = self.post_process(noisy_rows)
-        return DPResult(columns, rows, self.sensitivity(plans), self.noise.is_private, tuple(self.audit))
+        columns, types, rows = self.post_process(noisy_rows)
+        return DPResult(
+            columns, rows, self.sensitivity(plans), self.noise.is_private, tuple(self.audit), types
+        )
 
     def post_process(
         self, noisy_rows: list[list[Any]]
-    ) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...]]:
+    ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[Any, ...], ...]]:
         names = ["__dp_gid"] + [f"__dp_n{a.index}" for a in self.query.aggregates]
         types = ["BIGINT"] + ["BIGINT" if a.kind in _COUNTS else "DOUBLE" for a in self.query.aggregates]
         if noisy_rows:
@@ -728,7 +732,8 @@ class _Runner:
         out = "__dp_out AS (SELECT * FROM __dp_groups JOIN __dp_noisy USING (__dp_gid))"
         cursor = self.sql(f"{self.with_}, {groups}, {noisy}, {out} {self.query.post.sql(dialect='duckdb')}")
         rows = tuple(tuple(r) for r in cursor.fetchall())
-        return tuple(d[0] for d in cursor.description or ()), rows
+        description = cursor.description or ()
+        return tuple(d[0] for d in description), tuple(str(d[1]) for d in description), rows
 
     def sensitivity(self, plans: dict[int, _Plan]) -> tuple[dict[str, Any], ...]:
         out = []

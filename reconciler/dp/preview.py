@@ -16,9 +16,9 @@ from sqlglot import exp
 
 from reconciler.dp.accountant import Debit, DPBudgetParams, remaining_epsilon
 from reconciler.dp.calibrate import CONFIDENCE, AggregateType, aggregate_cost, max_counts, query_cost
-from reconciler.dp.mechanism import analyze
+from reconciler.dp.mechanism import DPQuery, analyze
 
-__all__ = ["AggregatePreview", "QueryPreview", "preview"]
+__all__ = ["AggregatePreview", "QueryPreview", "preview", "preview_query"]
 
 #: How each type's noise reads, in units the user knows (N = usersNoisePerQuery).
 _NOISE_TEXT: Mapping[AggregateType, str] = {
@@ -109,7 +109,23 @@ def preview(
         DPQueryRefused: SQL that DP cannot support (same check as a real run).
     """
     parsed = sqlglot.parse_one(tree, read=dialect) if isinstance(tree, str) else tree
-    query = analyze(parsed, dp_tables)
+    return preview_query(analyze(parsed, dp_tables), params, debits, now)
+
+
+def preview_query(
+    query: DPQuery, params: DPBudgetParams, debits: Iterable[Debit], now: datetime
+) -> QueryPreview:
+    """``preview`` of a query ``analyze`` already returned (the engine keeps it on ``Prepared``).
+
+    Args:
+        query: the analyzed DP query.
+        params: the collaboration's DP template parameters.
+        debits: the budget's ledger rows so far (none for a fresh budget).
+        now: the current time (injected).
+
+    Returns:
+        The ``QueryPreview``.
+    """
     n = params.users_noise_per_query
     aggregates = tuple(
         AggregatePreview(a.expression, a.kind, aggregate_cost(a.kind, n), _NOISE_TEXT[a.kind].format(n=n))

@@ -12,6 +12,12 @@ The engine knows nothing about plans or the emulator. It takes API-shaped facts 
 Then ``check(request, collaboration) -> Prepared`` (raises ``QueryRejected`` carrying a
 ``Verdict``: reason class, message, offending fragment, table, rule) or ``enforce(...) ->
 Verdict``; ``execute(prepared) -> Result`` or ``export(prepared, path, "CSV"|"PARQUET")``.
+
+Tables with differential privacy: ``check`` refuses SQL that DP cannot answer and keeps the
+analyzed query on ``Prepared.dp`` (charge ``Prepared.dp.kinds`` to the budget); then
+``execute(prepared, DPRun(users_noise, query_id))`` answers with noise (``Result.differential_privacy``
+is ``protectedQuery.differentialPrivacy``). Without a ``DPRun`` such a query is refused; it never
+gets an exact answer. ``write(result, path, fmt)`` writes rows already computed.
 ``from_spec.collaboration(stack, ...)`` builds the facts from a loaded spec.
 
 Modules, following a query: ``rules`` (rule types as data), ``facts`` (inputs), ``templates``
@@ -26,12 +32,13 @@ from __future__ import annotations
 from reconciler.engine.enforce import Prepared, check, enforce
 from reconciler.engine.facts import Collaboration, Request, Table
 from reconciler.engine.rules import PolicyError, Reason, RuleType, parse_policy
-from reconciler.engine.run import DataError, Result, describe, execute, export
+from reconciler.engine.run import DataError, DPRun, Result, describe, execute, export, write
 from reconciler.engine.templates import Parameter, Template
 from reconciler.engine.verdict import Verdict
 
 __all__ = [
     "Collaboration",
+    "DPRun",
     "DataError",
     "Parameter",
     "PolicyError",
@@ -49,4 +56,5 @@ __all__ = [
     "execute",
     "export",
     "parse_policy",
+    "write",
 ]

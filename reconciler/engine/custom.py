@@ -2,7 +2,9 @@
 
 Stages C1 (approval) and C2 (differential privacy) run on the parsed tree; C3 to C7 run after
 ``qualify`` so that lineage (``Lineage``) can follow every output and compared column back to
-configured-table columns through CTEs, derived tables and set operations.
+configured-table columns through CTEs, derived tables and set operations. C2 hands tables with
+``differentialPrivacy`` to ``reconciler.dp.analyze``: SQL that DP cannot answer is refused here,
+before any data is read, and the analyzed query is kept so that ``run`` answers it with noise.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope
 
+from reconciler import dp
 from reconciler.engine.facts import Table
 from reconciler.engine.lineage import BaseColumn, Lineage
 from reconciler.engine.rules import (
@@ -78,7 +81,7 @@ def _kw(table: Table) -> dict[str, str]:
 
 
 def check_approval(ctx: Context) -> None:
-    """C1: every referenced table approves the request; C2: no differential privacy (yet)."""
+    """C1: every referenced table approves the request; then C2 (differential privacy)."""
     request = ctx.request
     for table, rule in _rules(ctx):
         if request.template_arn:
@@ -93,14 +96,29 @@ def check_approval(ctx: Context) -> None:
             raise ctx.refuse(
                 Reason.TEMPLATE_NOT_ALLOWED, f"the table's owner has not approved {what}", **_kw(table)
             )
-    for table, rule in _rules(ctx):
-        if rule.differential_privacy_column:
-            raise ctx.refuse(
-                Reason.OTHER,
-                "the table is protected by differential privacy, which the local engine does not run yet;"
-                " it never returns exact answers in its place",
-                **_kw(table),
-            )
+    _c2_differential_privacy(ctx)
+
+
+def _c2_differential_privacy(ctx: Context) -> None:
+    """C2: a query over DP tables must be one DP can answer (DIFFERENTIAL_PRIVACY.md 1.6).
+
+    The analysis runs on a copy of the parsed tree (parameters bound), so the aggregate
+    expressions it reports read as the user wrote them; the later stages still check the rest.
+    """
+    dp_tables = {
+        t.name: r.differential_privacy_column for t, r in _rules(ctx) if r.differential_privacy_column
+    }
+    if not dp_tables:
+        return
+    try:
+        ctx.dp = dp.analyze(ctx.tree.copy(), dp_tables)
+    except dp.DPQueryRefused as exc:
+        refusal = ctx.refuse(
+            Reason.OTHER, exc.summary, exc.fragment or None, table=", ".join(sorted(dp_tables)), rule="CUSTOM"
+        )
+        refusal.hint = exc.hint
+        raise refusal from None
+    ctx.dp_tables = dp_tables
 
 
 def check_controls(ctx: Context) -> None:

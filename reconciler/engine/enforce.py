@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -21,6 +21,7 @@ from sqlglot.errors import ErrorLevel, OptimizeError, SqlglotError, UnsupportedE
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.tokenizer_core import Token, TokenType
 
+from reconciler.dp import DPQuery
 from reconciler.engine import custom, flat, suppress, templates
 from reconciler.engine.facts import Collaboration, Request, Table
 from reconciler.engine.lineage import Lineage
@@ -67,6 +68,11 @@ _SYSTEM_TABLE_PREFIXES = (
     "sys_", "systable_", "information_schema",
 )  # fmt: skip
 _MAX_TABLES = 15
+#: DuckDB expressions that pick columns by pattern, position or whole row: they would reach columns
+#: (a disallowed one, or a hidden identity column) that no check ever sees by name.
+_DYNAMIC_COLUMNS: tuple[type[exp.Expr], ...] = (
+    exp.Columns, exp.PositionalColumn, exp.TableColumn, exp.Pseudocolumn, exp.StarMap,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -78,12 +84,18 @@ class Prepared:
         tables: the configured tables it reads (each must be visible under its association name).
         verdict: the allowed Verdict.
         rule_type: the rule type shared by every referenced table.
+        dp: for a query over tables with differential privacy, what ``reconciler.dp.analyze``
+            found (its ``kinds`` are what the budget is charged); ``run`` then answers with noise
+            and never runs ``sql`` as it is.
+        dp_tables: table name -> user identifier column of the tables with differential privacy.
     """
 
     sql: str
     tables: tuple[Table, ...]
     verdict: Verdict = field(default_factory=lambda: Verdict(True))
     rule_type: RuleType = RuleType.CUSTOM
+    dp: DPQuery | None = None
+    dp_tables: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -99,6 +111,8 @@ class Context:
     rule_type: RuleType = RuleType.CUSTOM
     lineage: Lineage | None = None
     unnamed: list[list[int]] = field(default_factory=list)
+    dp: DPQuery | None = None
+    dp_tables: dict[str, str] = field(default_factory=dict)
 
     @property
     def dialect(self) -> str:
@@ -294,8 +308,22 @@ def qualify_tree(ctx: Context) -> None:
         raise ctx.refuse(
             Reason.DISALLOWED_COLUMN, f"{_first_line(exc)} (only allowed columns are visible)"
         ) from None
+    _no_dynamic_columns(ctx)
     ctx.lineage = Lineage(ctx.tree, ctx.tables)
     ctx.unnamed = unnamed
+
+
+def _no_dynamic_columns(ctx: Context) -> None:
+    """After ``*`` expansion, only ``COUNT(*)`` may keep a star: DuckDB reads ``* LIKE 'e%'``,
+    ``COLUMNS('e.*')`` and ``#1`` as column selections that lineage cannot see."""
+    for node in ctx.tree.find_all(exp.Star, *_DYNAMIC_COLUMNS):
+        if isinstance(node, exp.Star) and isinstance(node.parent, exp.Count):
+            continue
+        raise ctx.refuse(
+            Reason.DISALLOWED_CONSTRUCT,
+            "columns must be named: a pattern, positional or whole-row column selection is refused",
+            node.parent if isinstance(node, exp.Star) and node.parent is not None else node,
+        )
 
 
 def _final_selects(tree: exp.Expr) -> list[exp.Select]:
@@ -370,7 +398,7 @@ def check(request: Request, collaboration: Collaboration) -> Prepared:
             Reason.DISALLOWED_CONSTRUCT, f"cannot be run faithfully on the local engine: {_first_line(exc)}"
         ) from None
     ordered = tuple(ctx.tables[name] for name in sorted(ctx.tables))
-    return Prepared(sql=sql, tables=ordered, rule_type=ctx.rule_type)
+    return Prepared(sql=sql, tables=ordered, rule_type=ctx.rule_type, dp=ctx.dp, dp_tables=ctx.dp_tables)
 
 
 def enforce(request: Request, collaboration: Collaboration) -> Verdict:

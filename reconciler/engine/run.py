@@ -7,25 +7,32 @@ for exactly those data files (and the one result file, when exporting), extensio
 auto-loading is off, and the configuration is locked, before the query, regenerated from the
 validated tree, runs. Suppression is already part of that statement (see ``suppress``), so a
 row the rules forbid never leaves DuckDB.
+
+A query over tables with differential privacy (``Prepared.dp``) never runs its SQL as it is:
+``reconciler.dp.execute`` answers it with noise on the same sealed connection, with the
+``DPRun`` settings the caller got from admitting it against the privacy budget. Without them
+the query is refused; no exact answer is ever returned in place of a noisy one.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
 from sqlglot import exp
 
+from reconciler import dp
 from reconciler.engine.enforce import Prepared
 from reconciler.engine.facts import Table
-from reconciler.engine.rules import AggregationRule, CustomRule
+from reconciler.engine.rules import AggregationRule, CustomRule, Reason
+from reconciler.engine.verdict import refuse
 from reconciler.errors import ReconcilerError
 
-__all__ = ["DataError", "Result", "describe", "execute", "export"]
+__all__ = ["DPRun", "DataError", "Result", "describe", "execute", "export", "write"]
 
 _FORMATS = {"CSV": "(FORMAT csv, HEADER true)", "PARQUET": "(FORMAT parquet)"}
 
@@ -36,11 +43,34 @@ class DataError(ReconcilerError):
 
 @dataclass(frozen=True)
 class Result:
-    """Rows of a protected query, with column names and DuckDB type names."""
+    """Rows of a protected query, with column names and DuckDB type names.
+
+    For a differentially private answer, ``differential_privacy`` is the API's
+    ``DifferentialPrivacyParameters`` (``protectedQuery.differentialPrivacy``) and ``private`` is
+    False when the noise came from a seed (reproducible dry runs and tests: NOT private).
+    """
 
     columns: tuple[str, ...]
     types: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]
+    differential_privacy: Mapping[str, Any] | None = None
+    private: bool = True
+
+
+@dataclass(frozen=True)
+class DPRun:
+    """How to answer a query over tables with differential privacy, once it has been admitted.
+
+    Args:
+        users_noise: usersNoisePerQuery of the collaboration's DIFFERENTIAL_PRIVACY budget template
+            (the value the query was charged with).
+        query_id: the protected query's id (labels seeded draws).
+        noise: the randomness; the operating system's CSPRNG unless a test or a dry run seeds it.
+    """
+
+    users_noise: int
+    query_id: str
+    noise: dp.NoiseSource = field(default_factory=dp.NoiseSource.secure)
 
 
 def _literal(text: str) -> str:
@@ -122,45 +152,124 @@ def _connect(tables: Sequence[Table], writable: Sequence[Path] = ()) -> duckdb.D
     return con
 
 
-def execute(prepared: Prepared) -> Result:
+def _failed(exc: duckdb.Error) -> DataError:
+    return DataError(f"the query failed: {str(exc).splitlines()[0]}")
+
+
+def _admitted(prepared: Prepared, dp_run: DPRun | None) -> DPRun | None:
+    """The settings a differentially private query runs with (None for other queries).
+
+    Raises:
+        QueryRejected: a differentially private query without them, before any data is opened.
+    """
+    if prepared.dp is None:
+        return None
+    if dp_run is None:
+        tables = ", ".join(sorted(prepared.dp_tables))
+        raise refuse(
+            Reason.OTHER,
+            f"the query reads tables protected by differential privacy ({tables}); it runs only with "
+            "noise, once charged to the collaboration's differential privacy budget, and never returns "
+            "exact answers",
+            table=tables,
+            rule="CUSTOM",
+        )
+    return dp_run
+
+
+def execute(prepared: Prepared, dp_run: DPRun | None = None) -> Result:
     """Run a checked query and return its rows (suppressed rows never come back).
 
     Args:
         prepared: the output of ``enforce.check``.
+        dp_run: for a query over tables with differential privacy (``prepared.dp``), the noise
+            setting and query id it was admitted with; ignored for other queries.
 
     Returns:
-        The Result.
+        The Result (noisy for a differentially private query).
 
     Raises:
         DataError: missing or mismatched local data, or a runtime error in the query.
+        QueryRejected: a differentially private query without ``dp_run`` (nothing is read).
     """
+    run = _admitted(prepared, dp_run)
     con = _connect(prepared.tables)
     try:
+        if prepared.dp is not None and run is not None:
+            answer = dp.execute(
+                con, prepared.dp, users_noise=run.users_noise, noise=run.noise, query_id=run.query_id
+            )
+            return Result(answer.columns, answer.types, answer.rows, answer.to_api(), answer.private)
         cursor = con.execute(prepared.sql)
         description = cursor.description or []
         rows = tuple(cursor.fetchall())
     except duckdb.Error as exc:
-        raise DataError(f"the query failed: {str(exc).splitlines()[0]}") from None
+        raise _failed(exc) from None
     finally:
         con.close()
     return Result(tuple(d[0] for d in description), tuple(str(d[1]) for d in description), rows)
 
 
-def export(prepared: Prepared, path: Path, result_format: str = "CSV") -> int:
-    """Run a checked query and write its rows to ``path`` as CSV or Parquet; return the row count.
-
-    Raises:
-        DataError: as ``execute``, or an unknown format.
-    """
+def _options(result_format: str) -> str:
     options = _FORMATS.get(result_format.upper())
     if options is None:
         raise DataError(f"unknown result format {result_format!r}; use CSV or PARQUET")
+    return options
+
+
+def export(prepared: Prepared, path: Path, result_format: str = "CSV", dp_run: DPRun | None = None) -> int:
+    """Run a checked query and write its rows to ``path`` as CSV or Parquet; return the row count.
+
+    A differentially private query is answered once (``execute`` with ``dp_run``) and its noisy
+    rows are written; see ``write``.
+
+    Raises:
+        DataError: as ``execute``, or an unknown format.
+        QueryRejected: as ``execute``.
+    """
+    options = _options(result_format)
+    if prepared.dp is not None:
+        return write(execute(prepared, dp_run), path, result_format)
     path.parent.mkdir(parents=True, exist_ok=True)
     con = _connect(prepared.tables, writable=[path])
     try:
         count = con.execute(f"COPY ({prepared.sql}) TO {_literal(str(path.resolve()))} {options}").fetchone()
     except duckdb.Error as exc:
-        raise DataError(f"the query failed: {str(exc).splitlines()[0]}") from None
+        raise _failed(exc) from None
     finally:
         con.close()
     return int(count[0]) if count else 0
+
+
+def write(result: Result, path: Path, result_format: str = "CSV") -> int:
+    """Write rows already computed (a noisy answer is released once) to ``path``; return the count.
+
+    Args:
+        result: what ``execute`` returned.
+        path: the file to write (its directory is created).
+        result_format: ``CSV`` or ``PARQUET``.
+
+    Returns:
+        The number of rows written.
+
+    Raises:
+        DataError: an unknown format, or the file cannot be written.
+    """
+    options = _options(result_format)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names: list[str] = []
+    for column in result.columns:  # a CSV header may repeat a name; a table may not
+        names.append(column if column not in names else f"{column}_{len(names) + 1}")
+    columns = ", ".join(f"{_ident(c)} {t}" for c, t in zip(names, result.types, strict=True))
+    with duckdb.connect(
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    ) as con:
+        try:
+            con.execute(f"CREATE TABLE result ({columns})")
+            if result.rows:
+                marks = ", ".join("?" for _ in result.columns)
+                con.executemany(f"INSERT INTO result VALUES ({marks})", [list(r) for r in result.rows])
+            con.execute(f"COPY result TO {_literal(str(path.resolve()))} {options}")
+        except duckdb.Error as exc:
+            raise DataError(f"cannot write the result to {path}: {str(exc).splitlines()[0]}") from None
+    return len(result.rows)

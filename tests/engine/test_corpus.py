@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from engine_corpus import Case, Suite, load
 
-from reconciler.engine import check, enforce, execute
+from reconciler.dp import NoiseSource
+from reconciler.engine import DPRun, check, enforce, execute
 from reconciler.errors import QueryRejected
 
 SUITES, CASES = load()
@@ -35,8 +36,11 @@ def test_case_gets_expected_verdict(case: Case, data_dir: Path) -> None:
     got = _verdict(case)
     assert got == case.expect, f"{case.spec.get('sql') or case.spec.get('template')}: got {got}"
     if got == "allowed":
-        rows = execute(check(case.request(), case.suite.collaboration(data_dir)))
-        assert not any(c.startswith("__cr_") for c in rows.columns), "hidden columns leaked"
+        prepared = check(case.request(), case.suite.collaboration(data_dir))
+        dp_run = DPRun(30, case.id, NoiseSource.seeded(0)) if prepared.dp is not None else None
+        rows = execute(prepared, dp_run)
+        assert not any(c.startswith(("__cr_", "__dp_")) for c in rows.columns), "hidden columns leaked"
+        assert (rows.differential_privacy is not None) == (prepared.dp is not None)
 
 
 def test_corpus_is_big_enough() -> None:
