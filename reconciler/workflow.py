@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 import socket
@@ -324,6 +325,10 @@ def _stale_reasons(plan: Plan, state: State, want: Sequence[Resource]) -> list[s
 def stack_lock(ws: Workspace, *, timeout: float = 0.0, poll: float = 0.2) -> Iterator[Path]:
     """Hold the lock of this stack on this backend; a second holder waits or fails.
 
+    The lock is an OS file lock (``flock``) on ``.reconciler/locks/<backend>-<stack>.lock``, so
+    it dies with its process: a killed apply never leaves a lock behind. The file names the
+    holder (pid, host, since) for the message a second apply prints.
+
     Args:
         ws: the workspace.
         timeout: seconds to wait for the lock (0: fail at once).
@@ -333,49 +338,42 @@ def stack_lock(ws: Workspace, *, timeout: float = 0.0, poll: float = 0.2) -> Ite
         The lock file's path.
 
     Raises:
-        StateError: the lock is held; the message names the holder, and says so when the
-            holder's process is gone (then the file may be deleted to break the lock).
+        StateError: the lock is held; the message names the holder.
     """
     path = ws.root / ".reconciler" / "locks" / f"{ws.backend.name}-{ws.name}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
-    holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
     deadline = time.monotonic() + timeout
-    while True:
+    with open(path, "a+", encoding="utf-8") as handle:
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(poll)
+                    continue
+                hint = "wait for it to finish (or use --lock-timeout SECONDS)"
+                raise StateError(_lock_message(path), hint=hint) from None
+        holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps(holder))
+        handle.flush()
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            if time.monotonic() < deadline:
-                time.sleep(poll)
-                continue
-            hint = f"wait for it to finish, or delete {path} if it is stale"
-            raise StateError(_lock_message(path), hint=hint) from None
-        with os.fdopen(fd, "w") as handle:
-            json.dump(holder, handle)
-        break
-    try:
-        yield path
-    finally:
-        with contextlib.suppress(OSError):
-            path.unlink()
+            yield path
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _lock_message(path: Path) -> str:
     try:
-        info: dict[str, Any] = json.loads(path.read_text())
+        info: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return f"stack is locked by another apply ({path})"
-    pid, host = info.get("pid"), info.get("host")
     since = dt.datetime.fromtimestamp(float(info.get("since", 0)), dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-    alive = True
-    if host == socket.gethostname() and isinstance(pid, int):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            alive = False
-        except PermissionError:
-            alive = True
-    state = "" if alive else " (that process is no longer running: the lock is stale)"
-    return f"stack is locked by process {pid} on {host} since {since}{state}"
+    return f"stack is locked by process {info.get('pid')} on {info.get('host')} since {since} ({path})"
 
 
 def apply_plan(
