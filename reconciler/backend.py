@@ -366,6 +366,7 @@ class Backend(Protocol):
         *,
         known: State | None = None,
         adopt: Mapping[Address, tuple[str | None, str | None]] | None = None,
+        foreign: Mapping[Address, str] | None = None,
     ) -> State:
         """Observe every resource tagged with ``stack`` (and its untaggable children)."""
         ...
@@ -406,6 +407,7 @@ class _Crawl:
     seen_arns: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
     adopt: dict[str, Address] = field(default_factory=dict)  # "id:<id>" / "name:<kind>:<name>"
+    foreign: dict[tuple[Kind, str], Address] = field(default_factory=dict)  # (kind, name) -> Address
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -419,9 +421,11 @@ class Boto3Backend:
 
     Args:
         clients: who answers (``LocalClients`` or ``AwsClients``).
-        accounts: the member accounts of the stack (read from all of them).
+        accounts: the member accounts the backend acts as (read from all of them).
         parallelism: worker threads for reads.
         retry: retry policy for reads (writes take the executor's).
+        names: account id -> member key for every member of the stack, also those it cannot
+            act as (``--as`` on AWS), so observed members are named by key.
     """
 
     def __init__(
@@ -431,6 +435,7 @@ class Boto3Backend:
         *,
         parallelism: int = 16,
         retry: RetryPolicy | None = None,
+        names: Mapping[str, str] | None = None,
     ) -> None:
         self.name = clients.name
         self.clients = clients
@@ -444,6 +449,7 @@ class Boto3Backend:
         self.problems: list[str] = []
         self.discover = bool(getattr(clients, "discovers_accounts", False))
         self._skipped: set[str] = set()
+        self._names = {**(names or {}), **{a.account_id: a.member for a in self.accounts}}
 
     @property
     def calls(self) -> int:
@@ -494,6 +500,7 @@ class Boto3Backend:
         *,
         known: State | None = None,
         adopt: Mapping[Address, tuple[str | None, str | None]] | None = None,
+        foreign: Mapping[Address, str] | None = None,
     ) -> State:
         """Observe every resource of ``stack``: tagged ones, and the untaggable children of those.
 
@@ -503,6 +510,9 @@ class Boto3Backend:
                 the spec. The cloud, not the cache, decides what exists.
             adopt: resources made outside the stack (``existing: true``), by Address: (id, name).
                 They are found by id, else by name, and observed as unmanaged (never deleted).
+            foreign: resources of members whose accounts this backend cannot act as (``--as``
+                on AWS), by Address: name. They are read through a readable member's view (a
+                collaboration its members see), unmanaged, so references to them resolve.
 
         Returns:
             The observed State (normalized attributes, ids, ARNs, owners).
@@ -510,6 +520,8 @@ class Boto3Backend:
         crawl = _Crawl(stack)
         for address, (rid, name) in (adopt or {}).items():
             crawl.adopt[f"id:{rid}" if rid else f"name:{address.kind}:{name}"] = address
+        for address, name in (foreign or {}).items():
+            crawl.foreign[(address.kind, name)] = address
         member_keys = self._member_keys(known)
         tasks: list[Callable[[], list[Callable[[], Any]]]] = []
         for account in list(self.accounts):
@@ -537,7 +549,7 @@ class Boto3Backend:
             if not account_id or account_id in self._by_id:
                 return []
             if not self.discover:
-                if account_id not in self._skipped:
+                if account_id not in self._skipped and account_id not in self._names:
                     self._skipped.add(account_id)
                     crawl.problems.append(
                         f"account {account_id} is a member of {found.parent} but not of the spec;"
@@ -552,7 +564,7 @@ class Boto3Backend:
         return self._root_tasks(crawl, account, member_keys)
 
     def _member_keys(self, known: State | None) -> dict[str, str]:
-        keys = {a.account_id: a.member for a in self.accounts}
+        keys = dict(self._names)
         for resource in known or ():
             if resource.address.kind is Kind.MEMBER and resource.account_id:
                 keys.setdefault(resource.account_id, resource.address.part("member"))
@@ -589,8 +601,22 @@ class Boto3Backend:
                     continue
                 if d.taggable:
                     arn = str(item.get("arn", ""))
-                    if _arn_account(arn) != account.account_id:
-                        continue  # another account's resource, seen through a shared collaboration
+                    owner = _arn_account(arn)
+                    if owner != account.account_id:
+                        # another account's resource, seen through a shared collaboration: read
+                        # it here only when its owner cannot be read and the stack names it
+                        hint = crawl.foreign.get((d.kind, str(item.get("name"))))
+                        if owner in self._by_id or hint is None:
+                            continue
+                        with crawl.lock:
+                            if arn in crawl.seen_arns:
+                                continue
+                            crawl.seen_arns.add(arn)
+                        params = {**context, **{k: item["id"] for k, v in d.identifiers.items() if v == SELF}}
+                        out.append(
+                            self._get_task(crawl, d, account, hint, params, None, member_keys, managed=False)
+                        )
+                        continue
                     with crawl.lock:
                         if arn in crawl.seen_arns:
                             continue

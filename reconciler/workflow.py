@@ -151,8 +151,14 @@ class Workspace:
     def read(self, desired: Sequence[Resource] | None = None) -> State:
         """Observe the stack's resources (and the adopted ones ``desired`` names); refresh the cache."""
         adopt = {r.address: (r.id, r.attributes.get("name")) for r in desired or () if r.existing}
+        readable = {a.member for a in self.backend.accounts}
+        foreign = {
+            r.address: str(r.attributes["name"])
+            for r in desired or ()
+            if r.owner not in readable and isinstance(r.attributes.get("name"), str)
+        }
         known = self.cache.load(self.backend.name, self.name)
-        state = self.backend.read(self.name, known=known, adopt=adopt)
+        state = self.backend.read(self.name, known=known, adopt=adopt, foreign=foreign)
         self.cache.save(self.backend.name, state)
         return state
 
@@ -184,6 +190,7 @@ def open_workspace(
     spec = load_stack(find_stack(stack))
     base = root or Path(".")
     accounts = accounts_of(spec)
+    names = {a.account_id: a.member for a in accounts}
     if as_member is not None:
         if as_member not in {a.member for a in accounts}:
             known = ", ".join(sorted(a.member for a in accounts))
@@ -198,7 +205,7 @@ def open_workspace(
     return Workspace(
         stack=spec,
         name=stack_name(spec),
-        backend=Boto3Backend(clients, accounts, parallelism=parallelism),
+        backend=Boto3Backend(clients, accounts, parallelism=parallelism, names=names),
         cache=StateCache(base / ".reconciler" / "state.json"),
         root=base,
     )

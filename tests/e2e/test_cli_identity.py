@@ -14,6 +14,7 @@ from e2e_helpers import copy_stack, live_resources, run
 
 from reconciler import emulator, workflow
 from reconciler.addresses import Kind
+from reconciler.backend import LocalClients
 
 STACK = "retail-adtech"
 
@@ -159,3 +160,26 @@ def test_as_member_plans_only_that_members_part(tmp_path: Path, capsys: pytest.C
     assert owners == {"adtech"}
     code, out, err = run(capsys, "plan", str(stack), "--as", "nobody")
     assert code == 1 and "no such member" in err
+
+
+class OwnAccountOnly(LocalClients):
+    """The emulator, but acting like AWS: only accounts with credentials can be acted as."""
+
+    name = "aws"
+    discovers_accounts = False
+
+
+def test_as_member_on_aws_each_party_applies_its_own_part(tmp_path: Path) -> None:
+    stack = copy_stack(STACK, tmp_path)
+    db = tmp_path / ".reconciler" / "local.duckdb"
+    for member in ("retailer", "adtech"):
+        clients = OwnAccountOnly(db)
+        with workflow.open_workspace(stack, backend="aws", as_member=member, clients=clients) as ws:
+            assert [a.member for a in ws.backend.accounts] == [member]
+            outcome = workflow.make_plan(ws, as_member=member)
+            assert outcome.plan.changes and {c.owner for c in outcome.plan.changes} == {member}
+            result = workflow.apply_plan(ws, outcome.plan)
+            assert result.ok, [(s.id, e.message) for s, e in result.failed]
+            assert workflow.make_plan(ws, as_member=member).plan.is_empty
+    with workflow.open_workspace(stack) as ws:  # locally, every party at once: nothing left
+        assert workflow.make_plan(ws).plan.is_empty
