@@ -133,3 +133,31 @@ def test_demo_runs_from_any_directory(capsys: pytest.CaptureFixture[str]) -> Non
     assert code == 0, out + err
     assert "Apply complete" in out
     assert out.rstrip().splitlines()[-1].startswith("No changes")
+
+
+def test_drift_names_changed_fields_and_resources_the_spec_dropped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = copy_stack("retail-adtech", tmp_path)
+    assert run(capsys, "apply", str(stack), "--auto-approve")[0] == 0
+    assert run(capsys, "drift", str(stack))[0] == 0
+
+    service = emulator.connect(tmp_path / ".reconciler" / "local.duckdb")
+    try:
+        client = service.client("cleanrooms", account_id="987654321098")
+        table = client.list_configured_tables()["configuredTableSummaries"][0]
+        client.update_configured_table(configuredTableIdentifier=table["id"], description="edited by hand")
+    finally:
+        service.close()
+    code, out, err = run(capsys, "drift", str(stack), "--format", "json")
+    assert code == 2, err
+    drifted = {r["address"]: r for r in json.loads(out)["resources"]}
+    fields = drifted["configured_table.adtech.ad_impressions"]["fields"]
+    assert [(f["path"], f["actual"]) for f in fields] == [("description", "edited by hand")]
+
+    (stack / "purchases.yaml").unlink()  # the spec no longer has the retailer's table
+    code, out, err = run(capsys, "drift", str(stack), "--format", "json")
+    assert code == 2
+    drift = {r["address"]: r["drift"] for r in json.loads(out)["resources"]}
+    assert drift["configured_table.retailer.purchases"] == "unexpected"
+    assert drift["association.retail-ad-campaign-analysis.retailer.purchases"] == "unexpected"
