@@ -1,0 +1,135 @@
+"""The Executor with a scripted backend: order, concurrency, retries, clean stops, refusals."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from reconciler.addresses import Address, Kind
+from reconciler.apply import Event, Executor, check_permitted
+from reconciler.backend import RetryPolicy, StepResult, with_retries
+from reconciler.errors import PlanError, RetryableBackendError, TerminalBackendError
+from reconciler.plan import Plan, Step
+from reconciler.resources import Resource
+from reconciler.state import State
+
+
+def _step(name: str, role: str = "create", **extra: object) -> Step:
+    address = Address.of(Kind.CONFIGURED_TABLE, "owner", name)
+    return Step(f"{role} {address}", address, role, "CreateConfiguredTable", {}, owner="owner", **extra)  # type: ignore[arg-type]
+
+
+class Scripted:
+    """A backend whose steps sleep, fail or throttle as told, recording what ran."""
+
+    name = "local"
+
+    def __init__(
+        self, fail: set[str] = frozenset(), throttle: dict[str, int] | None = None, delay: float = 0.0
+    ):
+        self.fail = fail
+        self.throttle = dict(throttle or {})
+        self.delay = delay
+        self.ran: list[str] = []
+        self.running = 0
+        self.peak = 0
+        self.lock = threading.Lock()
+
+    @property
+    def calls(self) -> int:
+        return len(self.ran)
+
+    def read(self, stack: str, **kwargs: object) -> State:
+        return State({}, stack)
+
+    def run_step(
+        self,
+        step: Step,
+        state: State,
+        stack: str,
+        *,
+        on_retry: Callable[[int, RetryableBackendError], None] | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> StepResult:
+        def once() -> StepResult:
+            with self.lock:
+                self.running += 1
+                self.peak = max(self.peak, self.running)
+            try:
+                time.sleep(self.delay)
+                with self.lock:
+                    if self.throttle.get(step.id, 0) > 0:
+                        self.throttle[step.id] -= 1
+                        raise RetryableBackendError("throttled", code="ThrottlingException")
+                    self.ran.append(step.id)
+                if step.id in self.fail:
+                    raise TerminalBackendError(f"{step.id} refused", code="ValidationException")
+                return StepResult(step, Resource(step.address, {}, id=f"id-{step.id}"))
+            finally:
+                with self.lock:
+                    self.running -= 1
+
+        return with_retries(
+            once, retry or RetryPolicy(base=0.001, cap=0.001), on_retry=on_retry, sleep=lambda s: None
+        )
+
+
+def _plan(*groups: tuple[Step, ...]) -> Plan:
+    return Plan(stack="s", backend="local", changes=(), steps=tuple(groups))
+
+
+def test_groups_run_in_order_and_steps_of_a_group_concurrently() -> None:
+    first = tuple(_step(f"a{i}") for i in range(6))
+    second = (_step("b"),)
+    backend = Scripted(delay=0.02)
+    saved: list[int] = []
+    result = Executor(backend, stack="s", parallelism=3, record=lambda s: saved.append(len(s))).run(
+        _plan(first, second), State()
+    )
+    assert result.ok and not result.remaining
+    assert backend.ran[-1] == second[0].id  # the second group waits for the whole first one
+    assert backend.peak == 3  # bounded by parallelism
+    assert saved == list(range(1, 8))  # progress recorded after every step
+    assert len(result.state) == 7
+
+
+def test_a_terminal_error_stops_cleanly_and_lists_what_remains() -> None:
+    first = (_step("a"), _step("bad"), _step("c"))
+    second = (_step("d"),)
+    events: list[Event] = []
+    backend = Scripted(fail={first[1].id})
+    result = Executor(backend, stack="s", parallelism=1, on_event=events.append).run(
+        _plan(first, second), State()
+    )
+    assert not result.ok
+    assert [s.id for s, _ in result.failed] == [first[1].id]
+    assert [s.id for s in result.remaining] == [first[2].id, second[0].id]
+    assert [r.step.id for r in result.done] == [first[0].id]
+    assert ("failed", first[1].id) in [(e.kind, e.step.id) for e in events]
+
+
+def test_transient_errors_are_retried_and_counted() -> None:
+    steps = (_step("a"), _step("b"))
+    events: list[Event] = []
+    backend = Scripted(throttle={steps[0].id: 2, steps[1].id: 1})
+    result = Executor(backend, stack="s", on_event=events.append).run(_plan(steps), State())
+    assert result.ok and result.retries == 3
+    assert sorted((e.step.id, e.attempt) for e in events if e.kind == "retry") == [
+        (steps[0].id, 1),
+        (steps[0].id, 2),
+        (steps[1].id, 1),
+    ]
+
+
+def test_irreversible_and_protected_steps_are_refused_before_anything_runs() -> None:
+    gone = _step("gone", role="delete", irreversible="a member that leaves cannot rejoin")
+    with pytest.raises(PlanError, match="irreversible") as refused:
+        check_permitted(_plan((gone,)), allow_destroy=False)
+    assert "--allow-destroy" in refused.value.hint
+    check_permitted(_plan((gone,)), allow_destroy=True)
+    kept = _step("kept", role="delete", prevent_destroy=True)
+    with pytest.raises(PlanError, match="preventDestroy"):
+        check_permitted(_plan((kept,)), allow_destroy=True)

@@ -1,0 +1,88 @@
+"""The state cache: atomic, round-trips Refs, and never fails a plan on a bad file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reconciler.addresses import Address, Kind
+from reconciler.errors import StateError
+from reconciler.resources import Ref, Resource
+from reconciler.state import State, StateCache, describe_fingerprint_changes, write_atomically
+
+COLLAB = Address.of(Kind.COLLABORATION, "retail")
+MEMBERSHIP = Address.of(Kind.MEMBERSHIP, "retail", "adtech")
+
+
+def _state() -> State:
+    return State(
+        {
+            COLLAB: Resource(
+                COLLAB, {"name": "retail"}, owner="retailer", account_id="1" * 12, id="c1", arn="arn:c1"
+            ),
+            MEMBERSHIP: Resource(
+                MEMBERSHIP,
+                {"collaborationIdentifier": Ref(COLLAB, "id")},
+                owner="adtech",
+                id="m1",
+                arn="arn:m1",
+            ),
+        },
+        "demo",
+    )
+
+
+def test_round_trip_keeps_ids_owners_and_refs(tmp_path: Path) -> None:
+    cache = StateCache(tmp_path / ".reconciler" / "state.json")
+    cache.save("local", _state())
+    cache.save("aws", State({}, "demo"))
+    loaded = cache.load("local", "demo")
+    assert loaded.fingerprint() == _state().fingerprint()
+    assert loaded.get(MEMBERSHIP) is not None
+    assert loaded.get(MEMBERSHIP).attributes["collaborationIdentifier"] == Ref(COLLAB, "id")  # type: ignore[union-attr]
+    assert len(cache.load("aws", "demo")) == 0 and not cache.problem
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b'{"formatVersion": 1, "entries": {"local/demo": {"resources": [{"no": 1}]}}}', "bad entry"),
+        (b"\x00\x01garbage", "corrupt"),
+        (b"\xff\xfe\xfd", "unreadable"),
+        (json.dumps({"formatVersion": 7}).encode(), "unknown format"),
+    ],
+)
+def test_a_bad_cache_is_empty_with_a_reason(tmp_path: Path, content: bytes, problem: str) -> None:
+    path = tmp_path / "state.json"
+    path.write_bytes(content)
+    cache = StateCache(path)
+    assert len(cache.load("local", "demo")) == 0
+    assert problem in cache.problem and "rebuilding it from tags" in cache.problem
+    cache.save("local", _state())  # and it is replaced by a good one
+    assert len(StateCache(path).load("local", "demo")) == 2
+
+
+def test_unwritable_cache_is_a_state_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(StateError, match="cannot write the state cache"):
+        StateCache(blocker / "state.json").save("local", _state())
+
+
+def test_atomic_write_leaves_no_temporary_files(tmp_path: Path) -> None:
+    target = tmp_path / "d" / "f.json"
+    write_atomically(target, "one")
+    write_atomically(target, "two")
+    assert target.read_text() == "two"
+    assert [p.name for p in target.parent.iterdir()] == ["f.json"]
+
+
+def test_fingerprint_changes_are_named_per_address() -> None:
+    before = _state().resource_fingerprints()
+    after = State({COLLAB: Resource(COLLAB, {"name": "renamed"}, id="c1")}, "demo").resource_fingerprints()
+    assert describe_fingerprint_changes(before, after) == [
+        "collaboration.retail was modified",
+        "membership.retail.adtech was deleted",
+    ]
