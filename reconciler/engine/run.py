@@ -152,8 +152,22 @@ def _connect(tables: Sequence[Table], writable: Sequence[Path] = ()) -> duckdb.D
     return con
 
 
+#: Errors DuckDB raises while planning or refusing access, before any row is read: no data in the text.
+_PLANNING_ERRORS = (
+    duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException, duckdb.PermissionException,
+)  # fmt: skip
+
+
 def _failed(exc: duckdb.Error) -> DataError:
-    return DataError(f"the query failed: {str(exc).splitlines()[0]}")
+    """A runtime error's text can quote row values (``error(email)``, a failed conversion): withhold it."""
+    if isinstance(exc, _PLANNING_ERRORS):
+        return DataError(f"the query failed: {str(exc).splitlines()[0]}")
+    kind = str(exc).split(":", 1)[0] if ":" in str(exc) else type(exc).__name__
+    return DataError(
+        f"the query failed while reading rows ({kind[:60]}); DuckDB's message is withheld"
+        " because it can quote values the rules do not let the query return",
+        hint="look for a function or conversion that can fail on some rows (TRY_CAST returns NULL instead)",
+    )
 
 
 def _admitted(prepared: Prepared, dp_run: DPRun | None) -> DPRun | None:

@@ -115,8 +115,18 @@ def _unalias(node: exp.Expr) -> exp.Expr:
 
 
 def _minimums(plan: _Plan, final: Scope) -> dict[int, int]:
-    """Required minimum per thresholded reference for one final SELECT (8.6.8, m_r)."""
-    lineages = [plan.lineage.of(p, final) for p in selects(final.expression)]
+    """Required minimum per thresholded reference for one final SELECT (8.6.8, m_r).
+
+    An override below the table-wide minimum lowers the bar only for a final SELECT that lists
+    distinct values (``SELECT DISTINCT`` or ``GROUP BY``) of a query with no aggregate or window
+    function anywhere. Otherwise an output naming only an exempt column could still carry a
+    group's size (``COUNT(region)``, ``region || COUNT(*)``, ``HAVING COUNT(*) = 1``, a count in
+    a CTE, or simply one row per base row), so the table-wide minimum holds.
+    """
+    select = final.expression
+    lineages = [plan.lineage.of(p, final) for p in selects(select)]
+    lists_values = bool(select.args.get("distinct") or select.args.get("group"))
+    summarises = not lists_values or plan.lineage.root.expression.find(exp.AggFunc, exp.Window) is not None
     found: dict[int, int] = {}
     for number, (_, table) in plan.refs.items():
         rule = table.rule
@@ -128,6 +138,8 @@ def _minimums(plan: _Plan, final: Scope) -> dict[int, int]:
             mine = [threshold.minimum_for(c) for name, c in columns if name == table.name]
             per_column.append(max(mine) if mine else threshold.minimum)
         found[number] = max(per_column, default=threshold.minimum)
+        if summarises:
+            found[number] = max(found[number], threshold.minimum)
     return found
 
 

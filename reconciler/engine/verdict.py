@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sqlglot
 from sqlglot import exp
+from sqlglot.errors import SqlglotError
 
 from reconciler.engine.rules import Reason
 from reconciler.errors import QueryRejected
@@ -74,12 +76,28 @@ def fragment(node: exp.Expr | str | None, dialect: str = "spark", source: str = 
     """
     if node is None:
         return ""
-    text = node if isinstance(node, str) else (_original(node, source) or node.sql(dialect=dialect))
+    text = node if isinstance(node, str) else (_original(node, source, dialect) or node.sql(dialect=dialect))
     text = " ".join(text.split())
     return text if len(text) <= _MAX_FRAGMENT else text[: _MAX_FRAGMENT - 3] + "..."
 
 
-def _original(node: exp.Expr, source: str) -> str:
+def _original(node: exp.Expr, source: str, dialect: str = "spark") -> str:
+    """The source text spanned by ``node``'s tokens, if it reads back as the same kind of node.
+
+    Only identifiers and literals carry positions, so a span can miss a leading function name or
+    keyword (``person, 1, 2)`` for ``SUBSTRING(person, 1, 2)``); then the node is regenerated.
+    """
+    text = _span(node, source)
+    if not text or isinstance(node, (exp.Column, exp.Identifier, exp.Literal)):
+        return text
+    try:
+        same = type(sqlglot.parse_one(text, read=dialect)) is type(node)
+    except (SqlglotError, ValueError):
+        same = False
+    return text if same else ""
+
+
+def _span(node: exp.Expr, source: str) -> str:
     spans = [(n.meta["start"], n.meta["end"]) for n in node.walk() if "start" in n.meta and "end" in n.meta]
     if not source or not spans:
         return ""
