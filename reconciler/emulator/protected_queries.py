@@ -9,7 +9,19 @@ fragment in ``error``, and reads no data), execute it, and write the result as C
 under ``results_root/BUCKET/KEY_PREFIX/<query id>/``. When the membership's query log is
 ENABLED, each finished query appends one JSON line to ``results_root/query-logs/<membership>.jsonl``.
 
-Record layout (kind ``protected_query``): the API's ``ProtectedQuery`` shape plus ``_account``.
+Privacy budgets: StartProtectedQuery also checks the query against the rules, synchronously and
+without reading data. A query the rules allow is admitted against the budgets it uses
+(``privacy_budgets.admit_protected_query``: the DIFFERENTIAL_PRIVACY budget for the aggregates
+of a query over tables with differential privacy, and the ACCESS_BUDGET of every table it
+reads). When a budget is short, StartProtectedQuery answers ValidationException and nothing is
+recorded or spent. An admitted query stays charged whatever happens next (failure,
+cancellation): refunds would make errors a free probe. A refused query is charged nothing and
+becomes FAILED when it runs, as before. A query over DP tables runs with the usersNoisePerQuery
+it was charged with, with noise from ``noise_source`` (the CSPRNG; only tests replace it, and
+no request can), and its ``differentialPrivacy`` holds the chosen sensitivity parameters.
+
+Record layout (kind ``protected_query``): the API's ``ProtectedQuery`` shape plus ``_account``
+and, once admitted against a DP budget, ``_usersNoisePerQuery``.
 """
 
 from __future__ import annotations
@@ -21,15 +33,17 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import engine
+from reconciler.dp import NoiseSource
 from reconciler.emulator.context import RequestContext
-from reconciler.emulator.errors import access_denied, conflict, validation
+from reconciler.emulator.errors import ServiceError, access_denied, conflict, validation
+from reconciler.emulator.privacy_budgets import admit_protected_query
 from reconciler.emulator.registry import operation
 from reconciler.emulator.store import Record
 from reconciler.engine import templates
 from reconciler.engine.verdict import refuse
 from reconciler.errors import QueryRejected, ReconcilerError
 
-__all__ = ["run_pending"]
+__all__ = ["noise_source", "run_pending"]
 
 _KIND = "protected_query"
 _FINISHED = ("SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT")
@@ -67,8 +81,42 @@ def start_protected_query(ctx: RequestContext, params: dict[str, Any]) -> dict[s
     }
     if params.get("computeConfiguration"):
         record["computeConfiguration"] = params["computeConfiguration"]
+    record.update(_admit(ctx, record, membership["collaborationId"]))
     ctx.store.put(_KIND, query_id, record)
     return {"protectedQuery": _view(record)}
+
+
+def _admit(ctx: RequestContext, record: Record, collaboration_id: str) -> dict[str, Any]:
+    """Charge the budgets of a query the rules allow; returns what the run must remember.
+
+    A query the rules refuse (or that cannot be checked yet) is charged nothing here: it
+    becomes FAILED with the reason when it runs, and reads no data.
+
+    Raises:
+        ServiceError: ValidationException when a budget is short (nothing is spent).
+    """
+    try:
+        prepared = _prepare(ctx, record, collaboration_id)
+    except (ReconcilerError, ServiceError):
+        return {}
+    arns = {a["name"].lower(): a["arn"] for a in ctx.associations(collaboration_id)}
+    policy = admit_protected_query(
+        ctx,
+        collaboration_id,
+        record["id"],
+        prepared.dp.kinds if prepared.dp is not None else (),
+        [arns[t.name] for t in prepared.tables if t.name in arns],
+    )
+    return {"_usersNoisePerQuery": policy.users_noise_per_query} if policy is not None else {}
+
+
+def noise_source(query_id: str) -> NoiseSource:
+    """Where a protected query's noise comes from: always the operating system's CSPRNG.
+
+    AWS takes no seed and neither does this API. Tests replace this function (monkeypatch) with
+    ``NoiseSource.seeded`` to make runs reproducible; nothing a client sends can reach it.
+    """
+    return NoiseSource.secure()
 
 
 @operation("GetProtectedQuery")
@@ -147,27 +195,47 @@ def _run_if_pending(ctx: RequestContext, record: Record) -> Record:
     return updated
 
 
+def _prepare(ctx: RequestContext, record: Record, collaboration_id: str) -> engine.Prepared:
+    """Check the query against the collaboration's rules (reads no data)."""
+    receivers = _receivers(record["_account"], record["resultConfiguration"]["outputConfiguration"])
+    request = _request(ctx, record, collaboration_id, receivers)
+    return engine.check(request, _collaboration(ctx, collaboration_id))
+
+
 def _execute(ctx: RequestContext, record: Record) -> dict[str, Any]:
     membership = ctx.membership(record["membershipId"])
     assert membership is not None
-    collaboration_id = membership["collaborationId"]
     output = record["resultConfiguration"]["outputConfiguration"]
     receivers = _receivers(record["_account"], output)
-    request = _request(ctx, record, collaboration_id, receivers)
-    facts = _collaboration(ctx, collaboration_id)
-    prepared = engine.check(request, facts)
+    prepared = _prepare(ctx, record, membership["collaborationId"])
+    answer = engine.execute(prepared, _dp_run(record)) if prepared.dp is not None else None
+
+    def write(path: Path, fmt: str) -> None:
+        """A noisy answer is released once and the same rows go to every receiver."""
+        if answer is not None:
+            engine.write(answer, path, fmt)
+        else:
+            engine.export(prepared, path, fmt)
+
     if "s3" in output:
         s3 = output["s3"]
         fmt = s3.get("resultFormat", "CSV").upper()
         key = f"{s3.get('keyPrefix', '').strip('/')}/{record['id']}/result.{fmt.lower()}".lstrip("/")
-        engine.export(prepared, ctx.results_root / s3["bucket"] / key, fmt)
+        write(ctx.results_root / s3["bucket"] / key, fmt)
         result: dict[str, Any] = {"output": {"s3": {"location": f"s3://{s3['bucket']}/{key}"}}}
     else:
         for account in receivers:
-            target = ctx.results_root / "members" / account / record["id"] / "result.csv"
-            engine.export(prepared, target, "CSV")
+            write(ctx.results_root / "members" / account / record["id"] / "result.csv", "CSV")
         result = {"output": {"memberList": [{"accountId": a} for a in receivers]}}
+    if answer is not None:
+        return {"status": "SUCCESS", "result": result, "differentialPrivacy": answer.differential_privacy}
     return {"status": "SUCCESS", "result": result}
+
+
+def _dp_run(record: Record) -> engine.DPRun | None:
+    """The noise setting the query was admitted with (None if it was never admitted: refused)."""
+    noise = record.get("_usersNoisePerQuery")
+    return engine.DPRun(int(noise), record["id"], noise_source(record["id"])) if noise else None
 
 
 def _receivers(querier: str, output: dict[str, Any]) -> list[str]:
