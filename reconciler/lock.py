@@ -1,42 +1,42 @@
-"""The stack lock: one writer per stack and backend, a named holder, stale locks broken on request.
+"""The stack lock: one writer per stack and backend, a named holder, interrupted holders reported.
 
-The lock is a file, ``.reconciler/locks/<backend>-<stack>.lock``, holding JSON that names its
-holder (pid, host, process start time, command, when). Taking it is one atomic ``os.link`` of a
-fully written temporary file onto that name: it fails if the name exists, and nobody ever reads a
-half-written holder. A second apply waits up to its timeout, polling, then fails with a message
-naming the holder. A lock whose holder is gone (same host, pid not running, or a different
-process now under that pid) is *stale*: it is reported as such but broken only when asked
-(``--break-lock``, ``reconciler state unlock``), and breaking happens under a short ``flock`` on a
-guard file, so two breakers cannot both take over, nor break a lock that was just retaken. A
-holder on another host cannot be checked; only ``state unlock --force`` removes its lock.
+The lock is an OS file lock (``flock``) on ``.reconciler/locks/<backend>-<stack>.lock``, the
+file ``workflow.stack_lock`` uses too. The kernel releases it when its process dies, so an apply
+that is killed never blocks the next one; the file's content names the holder (pid, host,
+process start time, command, since) and is emptied on a clean release. So:
 
-The lock lives beside the working directory, so it keeps apart applies that share that
-directory (one machine, one CI workspace); two CI runners with separate checkouts need the
-pipeline's own serialization (a concurrency group). This module makes no API calls.
+- a second apply waits up to its timeout, polling, then fails with a message naming the holder
+  (and whether that process still runs on this host);
+- the next holder that finds a previous holder's record still in the file knows that apply was
+  interrupted (killed, out of memory, power loss) and says so, so its user runs ``plan`` to see
+  the remaining work;
+- ``reconciler state unlock`` clears such a record, and with ``--force`` removes the lock file of
+  a holder that hangs (or runs on another host sharing the directory): later applies then lock
+  a new file; the hung process must be stopped by hand.
+
+The lock keeps apart applies that share a working directory (one machine, one CI workspace); two
+CI runners with separate checkouts need the pipeline's own serialization (a concurrency group).
+This module makes no API calls.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 import re
 import socket
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO
 
 from reconciler.errors import StateError
-
-try:  # the guard is advisory; without fcntl (Windows) breaking is merely not race-free
-    import fcntl
-except ImportError:  # pragma: no cover - not on the platforms we test
-    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["Holder", "LockHeld", "break_lock", "hold", "lock_path", "read_holder"]
 
@@ -102,10 +102,9 @@ class Holder:
 class LockHeld(StateError):
     """The stack lock is held by someone else; ``holder`` says who (None if unreadable)."""
 
-    def __init__(self, message: str, *, holder: Holder | None, stale: bool, hint: str = "") -> None:
+    def __init__(self, message: str, *, holder: Holder | None, hint: str = "") -> None:
         super().__init__(message, hint=hint)
         self.holder = holder
-        self.stale = stale
 
 
 def lock_path(root: Path, backend: str, stack: str) -> Path:
@@ -120,92 +119,59 @@ def lock_path(root: Path, backend: str, stack: str) -> Path:
     return root / ".reconciler" / "locks" / f"{safe}.lock"
 
 
-def read_holder(path: Path) -> Holder | None:
-    """The holder recorded in the lock file, or None when there is none or it cannot be read."""
+def _holder_of(text: str) -> Holder | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
+        since = data.get("since", "")
+        if isinstance(since, int | float):  # older lock files wrote a Unix time
+            since = dt.datetime.fromtimestamp(since, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return Holder(
             pid=int(data["pid"]),
             host=str(data["host"]),
-            since=str(data.get("since", "")),
+            since=str(since),
             command=str(data.get("command", "")),
             started=str(data.get("started", "")),
             token=str(data.get("token", "")),
         )
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
         return None
 
 
-def _try_take(path: Path, me: Holder) -> bool:
-    """Create the lock file atomically with ``me`` in it; False when it already exists."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _try_flock(handle: IO[str]) -> bool:
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(asdict(me), handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.link(tmp, path)
-        return True
-    except FileExistsError:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
         return False
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    return True
 
 
-@contextlib.contextmanager
-def _guard(path: Path) -> Iterator[None]:
-    """Serialize breakers with an advisory lock on ``<lock>.guard`` (released if we die)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".guard"), "a+") as handle:
-        if fcntl is not None:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            if fcntl is not None:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-def _unlink_if(path: Path, expected: Holder | None, *, force: bool) -> Holder | None:
-    """Remove the lock when it is still held by ``expected`` (or by anyone, with ``force``)."""
-    with _guard(path):
-        current = read_holder(path)
-        if not path.exists():
-            return None
-        if not force and current != expected:
-            return None
-        path.unlink(missing_ok=True)
-        return current
+def _rewrite(handle: IO[str], text: str) -> None:
+    handle.seek(0)
+    handle.truncate()
+    handle.write(text)
+    handle.flush()
+    os.fsync(handle.fileno())
 
 
 def _refusal(path: Path, holder: Holder | None, waited: float) -> LockHeld:
     waited_text = f" (waited {waited:.1f} s)" if waited >= 0.05 else ""
     if holder is None:
         return LockHeld(
-            f"the stack is locked{waited_text}, and the lock file {path} cannot be read",
+            f"the stack is locked by another process{waited_text} ({path})",
             holder=None,
-            stale=False,
-            hint=f"if no other apply is running, run `reconciler state unlock --force` or delete {path}",
+            hint="wait for it to finish, or pass --lock-timeout SECONDS to wait",
         )
     alive = holder.alive()
-    if alive is False:
-        return LockHeld(
-            f"the stack is locked by {holder.describe()}{waited_text}; that process is no longer"
-            " running, so the lock is stale (its apply was interrupted)",
-            holder=holder,
-            stale=True,
-            hint="break it with `--break-lock` (or `reconciler state unlock`), then run `reconciler plan`"
-            " to see the remaining work",
-        )
-    where = "" if alive else "; it runs on another host, so this one cannot tell whether it is still alive"
+    where = {
+        None: "; it runs on another host sharing this directory",
+        False: "; that process no longer runs here, yet holds the lock (a child of it may)",
+        True: "",
+    }[alive]
     return LockHeld(
         f"the stack is locked by {holder.describe()}{waited_text}{where}",
         holder=holder,
-        stale=False,
-        hint="wait for it to finish or pass --lock-timeout SECONDS to wait;"
-        + (" if it is gone, run `reconciler state unlock --force`" if alive is None else ""),
+        hint="wait for it to finish, or pass --lock-timeout SECONDS to wait; if it hangs, stop it"
+        " (or run `reconciler state unlock --force`)",
     )
 
 
@@ -214,11 +180,10 @@ def hold(
     path: Path,
     *,
     timeout: float = 0.0,
-    break_stale: bool = False,
     command: str | None = None,
     poll: float = 0.2,
     on_wait: Callable[[Holder | None], None] | None = None,
-    on_break: Callable[[Holder], None] | None = None,
+    on_interrupted: Callable[[Holder], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[Holder]:
@@ -227,11 +192,10 @@ def hold(
     Args:
         path: the lock file (``lock_path``).
         timeout: seconds to wait for another holder (0: fail at once).
-        break_stale: take over a lock whose holder is known to be dead (``--break-lock``).
         command: recorded for other processes to read (default: this process's argv).
         poll: seconds between attempts while waiting.
         on_wait: told once, when the lock is busy and we start waiting.
-        on_break: told about a stale holder whose lock was broken.
+        on_interrupted: told about a previous holder that died holding the lock.
         sleep: waits (tests pass a fake).
         clock: monotonic seconds (tests pass a fake).
 
@@ -239,53 +203,68 @@ def hold(
         Our Holder record.
 
     Raises:
-        LockHeld: still held after ``timeout``; names the holder and whether it is stale.
+        LockHeld: still held after ``timeout``; names the holder.
     """
     me = Holder.me(command if command is not None else " ".join(["reconciler", *sys.argv[1:]])[:300])
+    path.parent.mkdir(parents=True, exist_ok=True)
     start = clock()
     told = False
-    while not _try_take(path, me):
-        holder = read_holder(path)
-        if break_stale and holder is not None and holder.alive() is False:
-            broken = _unlink_if(path, holder, force=False)
-            if broken is not None and on_break is not None:
-                on_break(broken)
-            continue
-        if holder is None and not path.exists():
-            continue  # released between our attempt and the read
-        waited = clock() - start
-        if waited >= timeout:
-            raise _refusal(path, holder, waited)
-        if not told and on_wait is not None:
-            on_wait(holder)
-            told = True
-        sleep(min(poll, timeout - waited))
+    with open(path, "a+", encoding="utf-8", errors="replace") as handle:
+        while not _try_flock(handle):
+            holder = read_holder(path)
+            waited = clock() - start
+            if waited >= timeout:
+                raise _refusal(path, holder, waited)
+            if not told and on_wait is not None:
+                on_wait(holder)
+                told = True
+            sleep(min(poll, timeout - waited))
+        try:
+            handle.seek(0)
+            previous = _holder_of(handle.read())
+            if previous is not None and on_interrupted is not None:
+                on_interrupted(previous)
+            _rewrite(handle, json.dumps(asdict(me)))
+            yield me
+        finally:
+            with contextlib.suppress(OSError):
+                _rewrite(handle, "")
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def read_holder(path: Path) -> Holder | None:
+    """The holder recorded in the lock file, or None when there is none or it cannot be read."""
     try:
-        yield me
-    finally:
-        _unlink_if(path, me, force=False)
+        return _holder_of(path.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return None
 
 
 def break_lock(path: Path, *, force: bool = False) -> Holder | None:
-    """Remove a lock left behind (``reconciler state unlock``).
+    """Clear a lock record left by an interrupted apply, or remove a hung holder's lock (``state unlock``).
 
     Args:
         path: the lock file.
-        force: also remove a lock whose holder may be alive (another host, unreadable file).
+        force: also remove the lock of a holder that still holds it (it hangs, or runs on
+            another host): the file is deleted, so later applies lock a new one.
 
     Returns:
-        The holder whose lock was removed, or None when there was no lock.
+        The holder whose record or lock was removed, or None when there was none.
 
     Raises:
-        LockHeld: the holder is (or may be) alive and ``force`` was not given; nothing was removed.
+        LockHeld: the lock is held and ``force`` was not given; nothing was removed.
     """
     if not path.exists():
         return None
-    holder = read_holder(path)
-    alive = holder.alive() if holder is not None else None
-    if not force and alive is not False:
+    with open(path, "a+", encoding="utf-8", errors="replace") as handle:
+        holder = read_holder(path)
+        if _try_flock(handle):
+            try:
+                _rewrite(handle, "")
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            return holder
+    if not force:
         raise _refusal(path, holder, 0.0)
-    removed = _unlink_if(path, holder, force=force)
-    if removed is None and path.exists():
-        raise StateError(f"the lock {path} changed while it was being broken; nothing was removed")
-    return removed or holder
+    path.unlink(missing_ok=True)
+    return holder or Holder(0, "unknown", "")

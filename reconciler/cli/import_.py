@@ -21,15 +21,10 @@ from reconciler.cli.plan import backend_option, warn
 @click.option(
     "--lock-timeout", type=click.FloatRange(0, 86400), default=0.0, help="Seconds to wait for the lock."
 )
-@click.option(
-    "--break-lock", is_flag=True, help="Take over a lock left by a process that is no longer running."
-)
-def command(
-    address: str, resource_id: str, stack: str | None, backend: str, lock_timeout: float, break_lock: bool
-) -> int:
+def command(address: str, resource_id: str, stack: str | None, backend: str, lock_timeout: float) -> int:
     """Manage the existing resource ID as ADDRESS of STACK (tags it; the spec must declare ADDRESS)."""
     path = inventory.stack_lock_path(stack, backend)
-    with lock.hold(path, timeout=lock_timeout, break_stale=break_lock):
+    with lock.hold(path, timeout=lock_timeout):
         with workflow.open_workspace(stack, backend=backend) as ws:
             adopted = inventory.adopt(ws, address, resource_id)
             warn(tuple(ws.backend.problems))

@@ -3,7 +3,7 @@
 ``list`` and ``show`` read the state cache (``.reconciler/state.json``) and make no API call;
 ``rebuild`` re-reads every resource by its tags and rewrites the cache (the cache is never the
 source of truth, so this is always safe); ``unlock`` removes a stack lock left by an apply that
-was killed (refused while its holder runs, unless ``--force``).
+was killed, or with ``--force`` the lock of an apply that hangs.
 """
 
 from __future__ import annotations
@@ -97,14 +97,14 @@ def rebuild(stack: str | None, backend: str) -> int:
 @command.command("unlock")
 @click.argument("stack", required=False)
 @backend_option
-@click.option("--force", is_flag=True, help="Also remove a lock whose holder may still run (another host).")
+@click.option("--force", is_flag=True, help="Also remove the lock of a holder that still runs (it hangs).")
 def unlock(stack: str | None, backend: str, force: bool) -> int:
-    """Remove STACK's lock left behind by an apply that was killed."""
+    """Clear the lock record of an interrupted apply of STACK (--force: also a hung one's lock)."""
     path = inventory.stack_lock_path(stack, backend)
     holder = lock.break_lock(path, force=force)
     if holder is None:
         click.echo(f"{path} was not locked.")
     else:
-        click.echo(f"Removed the lock held by {holder.describe()}.")
+        click.echo(f"Removed the lock of {holder.describe()}.")
         click.echo("Run `reconciler plan` to see the work the interrupted apply left.")
     return 0

@@ -1,0 +1,186 @@
+"""Staleness: is a saved plan still the plan that the spec and the live state call for, and if not, why?
+
+A saved plan records fingerprints of the spec and of the observed State it was made from. Before
+applying, the caller re-reads the State and builds the plan afresh (same builder, same inputs if
+nothing moved); ``reasons`` compares the two and names each difference:
+
+- the spec changed: the addresses whose planned change the spec no longer asks for (or newly asks for);
+- the live state changed: the addresses that appeared, vanished, or have other field values;
+- neither changed, yet the saved steps or changes differ from the fresh ones: the plan file
+  itself was edited or damaged after it was written (a truncated step list, a changed
+  parameter), so it is refused instead of being half carried out.
+
+Both plans are compared in their JSON form (``Plan.to_json``), which is what a plan file holds.
+This module reads plans only; it makes no API call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from reconciler import diff
+from reconciler import plan as plan_mod
+from reconciler.plan import Plan
+from reconciler.resources import Resource
+from reconciler.state import State
+
+__all__ = ["fresh_plan", "reasons"]
+
+
+def fresh_plan(want: Sequence[Resource], state: State, *, stack: str, backend: str) -> Plan:
+    """The plan that ``want`` and ``state`` call for now (as ``workflow.make_plan`` builds it).
+
+    Args:
+        want: the desired resources (empty for destroy).
+        state: the State observed now.
+        stack: the stack name.
+        backend: the backend name.
+
+    Returns:
+        The Plan, with fingerprints of ``want`` and ``state``.
+    """
+    observed = list(state.resources.values())
+    graph = diff.dependency_graph(want, observed)
+    return plan_mod.build(
+        diff.compute(want, observed, graph=graph),
+        graph,
+        stack=stack,
+        backend=backend,
+        spec_fingerprint=plan_mod.fingerprint(want),
+        state_fingerprint=state.fingerprint(),
+    )
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _changes(plan: Plan) -> dict[str, dict[str, Any]]:
+    return {str(c["address"]): c for c in plan.to_json()["changes"]}
+
+
+def _steps(plan: Plan) -> dict[str, str]:
+    """Step id -> its JSON without ``depends_on`` (``--as`` trims dependencies on others' steps)."""
+    out = {}
+    for group in plan.to_json()["steps"]:
+        for step in group:
+            out[str(step["id"])] = _canonical({k: v for k, v in step.items() if k != "depends_on"})
+    return out
+
+
+def _what(change: Mapping[str, Any] | None) -> str:
+    if change is None:
+        return "no change"
+    paths = [str(d.get("path")) for d in change.get("field_diffs") or [] if isinstance(d, Mapping)]
+    detail = f" ({', '.join(paths[:5])}{', ...' if len(paths) > 5 else ''})" if paths else ""
+    return f"{change.get('action')}{detail}"
+
+
+def _differences(saved: Mapping[str, Any], fresh: Mapping[str, Any], addresses: Iterable[str]) -> list[str]:
+    lines = []
+    for address in sorted(addresses):
+        old, new = saved.get(address), fresh.get(address)
+        if old is not None and new is not None and _canonical(old) == _canonical(new):
+            continue
+        if old is not None and new is not None and old.get("action") == new.get("action") == "no-op":
+            continue
+        lines.append(f"{address}: the plan has {_what(old)}, now it needs {_what(new)}")
+    return lines
+
+
+def _state_lines(saved: Plan, state: State) -> list[str]:
+    """What moved in the live state under the plan's changes."""
+    lines = []
+    for change in saved.changes:
+        now = state.get(change.address)
+        if change.before is None and now is not None:
+            lines.append(f"{change.address} now exists")
+        elif change.before is not None and now is None:
+            lines.append(f"{change.address} was deleted")
+        elif change.before is not None and now is not None:
+            moved = diff.field_diffs(change.before, now.attributes)
+            if moved:
+                lines.append(f"{change.address} changed ({', '.join(d.path for d in moved)})")
+    return lines
+
+
+def reasons(saved: Plan, fresh: Plan, state: State) -> list[str]:
+    """Why ``saved`` may not be applied now; empty when it is exactly what ``fresh`` would do.
+
+    Args:
+        saved: the plan read from a file (possibly ``--as``-filtered).
+        fresh: the plan built now from the spec and the State just read (``fresh_plan``).
+        state: that State.
+
+    Returns:
+        Sentences naming what changed, spec first, then live state, then the file itself.
+    """
+    out: list[str] = []
+    saved_changes, fresh_changes = _changes(saved), _changes(fresh)
+    scope = set(saved_changes) | {a for a, c in fresh_changes.items() if c.get("action") != "no-op"}
+    if saved.spec_fingerprint != fresh.spec_fingerprint:
+        lines = (
+            _differences(saved_changes, fresh_changes, scope)
+            if saved.state_fingerprint == fresh.state_fingerprint
+            else []
+        )
+        out.append("the spec changed after the plan was made" + (": " + "; ".join(lines) if lines else ""))
+    if saved.state_fingerprint != fresh.state_fingerprint:
+        lines = _state_lines(saved, state) or _differences(saved_changes, fresh_changes, scope)
+        out.append(
+            "the live state changed after the plan was made" + (": " + "; ".join(lines) if lines else "")
+        )
+    if out:
+        return out
+    altered = _altered(saved, fresh, saved_changes, fresh_changes)
+    if altered:
+        shown = ", ".join(altered[:5]) + (f" and {len(altered) - 5} more" if len(altered) > 5 else "")
+        out.append(
+            f"the plan file was changed after it was made (it no longer matches its fingerprints: {shown})"
+        )
+    return out
+
+
+def _only(plan: Plan, owner: str | None) -> Plan:
+    """``plan`` restricted to one member's changes and steps, as ``plan --as MEMBER`` saves it."""
+    kept = {s.id for s in plan.all_steps if s.owner == owner}
+    groups = [
+        [replace(s, depends_on=tuple(d for d in s.depends_on if d in kept)) for s in g if s.id in kept]
+        for g in plan.steps
+    ]
+    return replace(
+        plan,
+        changes=tuple(c for c in plan.changes if c.owner == owner),
+        steps=tuple(tuple(g) for g in groups if g),
+    )
+
+
+def _altered(
+    saved: Plan, fresh: Plan, saved_changes: Mapping[str, Any], fresh_changes: Mapping[str, Any]
+) -> list[str]:
+    """Steps and changes of ``saved`` that differ from the fresh plan's (same fingerprints)."""
+    owners = {c.owner for c in saved.changes}
+    expected = fresh
+    if saved.changes and set(saved_changes) != set(fresh_changes) and len(owners) == 1:
+        expected = _only(fresh, owners.pop())
+        fresh_changes = _changes(expected)
+    out = [
+        a
+        for a in sorted(set(saved_changes) | set(fresh_changes))
+        if _canonical(saved_changes.get(a)) != _canonical(fresh_changes.get(a))
+    ]
+    saved_groups, expected_groups = saved.to_json()["steps"], expected.to_json()["steps"]
+    if _canonical(saved_groups) != _canonical(expected_groups):
+        ids = {
+            str(s["id"]): (i, _canonical(s))
+            for i, g in enumerate(saved_groups)
+            for s in g
+            if isinstance(s, dict)
+        }
+        want = {str(s["id"]): (i, _canonical(s)) for i, g in enumerate(expected_groups) for s in g}
+        differing = sorted(i for i in set(ids) | set(want) if ids.get(i) != want.get(i))
+        out += [f"step {i!r}" for i in differing] or ["the order of its steps"]
+    return out

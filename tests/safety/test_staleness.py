@@ -1,0 +1,98 @@
+"""A saved plan is applied only when it is exactly what the spec and the live state call for now."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from safety_helpers import SPECS
+
+from reconciler import staleness, workflow
+from reconciler.emulator.faults import ENV_VAR
+from reconciler.plan import Plan
+
+
+@pytest.fixture
+def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[workflow.Workspace]:
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    stack = tmp_path / "specs" / "retail-adtech"
+    shutil.copytree(SPECS / "retail-adtech", stack)
+    with workflow.open_workspace(stack, root=tmp_path) as opened:
+        yield opened
+
+
+def now(ws: workflow.Workspace, want: list | None = None) -> tuple[Plan, object]:
+    state = ws.read()
+    fresh = staleness.fresh_plan(
+        ws.desired() if want is None else want, state, stack=ws.name, backend="local"
+    )
+    return fresh, state
+
+
+def test_an_untouched_plan_is_fresh_whole_or_per_member(ws: workflow.Workspace) -> None:
+    saved = workflow.make_plan(ws).plan
+    fresh, state = now(ws)
+    assert staleness.reasons(saved, fresh, state) == []  # type: ignore[arg-type]
+    for member in ("retailer", "adtech"):
+        assert staleness.reasons(workflow.only_member(saved, member), fresh, state) == []  # type: ignore[arg-type]
+
+
+def _tampered(plan: Plan, edit: object) -> Plan:
+    doc = copy.deepcopy(plan.to_json())
+    edit(doc)  # type: ignore[operator]
+    return Plan.from_json(doc)
+
+
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        (lambda d: d["steps"][-1].pop(), "step 'create association_rule"),
+        (lambda d: d["steps"].reverse(), "and 6 more"),
+        (lambda d: d["steps"][0][0]["params"].update(description="evil"), "create collaboration"),
+        (lambda d: d["changes"].pop(), "association_rule"),
+        (lambda d: (d["steps"].clear(), d["changes"].clear()), "and 19 more"),
+    ],
+)
+def test_a_plan_file_edited_after_it_was_made_is_refused(
+    ws: workflow.Workspace, edit: object, named: str
+) -> None:
+    saved = _tampered(workflow.make_plan(ws).plan, edit)
+    fresh, state = now(ws)
+    reasons = staleness.reasons(saved, fresh, state)  # type: ignore[arg-type]
+    assert len(reasons) == 1 and "plan file was changed after it was made" in reasons[0]
+    assert named in reasons[0]
+
+
+def test_spec_changes_are_named_by_address(ws: workflow.Workspace) -> None:
+    saved = workflow.make_plan(ws).plan
+    want = [
+        dataclasses.replace(r, attributes={**r.attributes, "description": "v2"})
+        if str(r.address) == "configured_table.retailer.purchases"
+        else r
+        for r in ws.desired()
+    ]
+    fresh, state = now(ws, want)
+    [reason] = staleness.reasons(saved, fresh, state)  # type: ignore[arg-type]
+    assert reason.startswith("the spec changed after the plan was made: configured_table.retailer.purchases:")
+
+
+def test_live_changes_are_named_by_address_and_field(ws: workflow.Workspace) -> None:
+    assert workflow.apply_plan(ws, workflow.make_plan(ws).plan).ok
+    want = [
+        dataclasses.replace(r, attributes={**r.attributes, "description": "v2"})
+        if str(r.address) == "configured_table.retailer.purchases"
+        else r
+        for r in ws.desired()
+    ]
+    saved = workflow.make_plan(ws, desired=want).plan
+    client = ws.backend.clients.service.client("cleanrooms", account_id="123456789012")  # type: ignore[attr-defined]
+    table = client.list_configured_tables()["configuredTableSummaries"][0]
+    client.update_configured_table(configuredTableIdentifier=table["id"], description="by hand")
+    fresh, state = now(ws, want)
+    [reason] = staleness.reasons(saved, fresh, state)  # type: ignore[arg-type]
+    expected = "configured_table.retailer.purchases changed (description)"
+    assert reason == f"the live state changed after the plan was made: {expected}"
