@@ -202,8 +202,50 @@ def _c4_functions(ctx: Context) -> None:
             )
 
 
+#: Functions that compare their arguments (or array elements, or map keys) with one another:
+#: ``GREATEST(x, 'v') = x`` is ``x >= 'v'`` and ``MAP('v', 1)[x]`` is ``x = 'v'`` (8.6.5, red team).
+_COMPARING = (
+    exp.Greatest, exp.Least, exp.ArraySort, exp.ArrayIntersect, exp.ArrayRemove, exp.ArrayDistinct,
+    exp.ArrayPosition, exp.RegexpSplit, exp.Split,
+)  # fmt: skip
+_CONTAINERS = (exp.Array, exp.VarMap, exp.Map, exp.Tuple)
+
+
+def _operands(node: exp.Expr) -> list[exp.Expr]:
+    """The values a comparing function compares: its arguments, with array/map constructors opened."""
+    found: list[exp.Expr] = []
+    for child in node.iter_expressions():
+        if isinstance(child, exp.VarMap):
+            child = child.args["keys"]
+        found += _operands(child) if isinstance(child, _CONTAINERS) else [child]
+    return found
+
+
+def _comparing(node: exp.Expr) -> bool:
+    if isinstance(node, exp.Bracket):
+        return isinstance(node.this, (exp.VarMap, exp.Map))
+    return isinstance(node, _COMPARING) or (
+        isinstance(node, exp.Anonymous) and aws_name(node) == "ARRAY_UNION"
+    )
+
+
+def _carries_literal(node: exp.Expr) -> bool:
+    """True when an operand mixes in a literal (``SUBSTRING(CONCAT(x, 'v'), 3) = x`` tests x against 'v')."""
+    return any(
+        not _is_null_or_bool(lit) and lit.find_ancestor(exp.Query) is node.find_ancestor(exp.Query)
+        for lit in node.find_all(exp.Literal)
+    )
+
+
 def _comparisons(tree: exp.Expr) -> Iterator[tuple[exp.Expr, exp.Expr, exp.Expr]]:
     """(comparison node, operand, operand) for every comparison in the tree (8.6.5)."""
+    for node in tree.find_all(exp.Func, exp.Bracket):
+        if _comparing(node):
+            values = _operands(node.this) if isinstance(node, exp.Bracket) else _operands(node)
+            keys = node.expressions if isinstance(node, exp.Bracket) else values
+            for i, left in enumerate(values):
+                for right in keys[i + 1 :] if keys is values else keys:
+                    yield node, left, right
     for node in tree.find_all(*_BINARY_COMPARISONS, exp.In, exp.Between, exp.Case, exp.Decode, *_MATCHING):
         if isinstance(node, _BINARY_COMPARISONS) or isinstance(node, _MATCHING):
             other = node.expression if node.args.get("expression") is not None else node.args.get("substr")
@@ -235,6 +277,8 @@ def _c5_comparisons(ctx: Context, lineage: Lineage, rules: dict[str, CustomRule]
         b = lineage.of(right, scope, skip_counts=True)
         if a and b:
             _check_columns(ctx, rules, node, a | b, literal=False)
+            if _carries_literal(left) or _carries_literal(right):
+                _check_columns(ctx, rules, node, a | b, literal=True)
         elif a or b:
             if _is_null_or_bool(right if a else left):
                 continue
