@@ -78,7 +78,7 @@ def test_apply_killed_after_every_write_converges_without_duplicates(
         assert not duplicates(after_crash), f"k={k}"
         assert set(after_crash) <= set(expected), f"k={k}"
 
-        # The crashed apply left its lock: it is named as stale, then broken explicitly.
+        # The crashed apply left its lock record (the flock died with it); `state unlock` clears it.
         code, _, err = run(capsys, "plan", str(stack), "--out", "rest.json", "--detailed-exitcode")
         assert code == (2 if k < len(all_steps) else 0), f"k={k}: {err}"
         remaining = _steps(work / "rest.json")
