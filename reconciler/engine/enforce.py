@@ -48,7 +48,9 @@ _WRITES: tuple[type[exp.Expr], ...] = (
 _DENIED_FUNCTIONS = frozenset(
     "getenv current_setting glob query query_table sniff_csv read_text read_blob getvariable set_variable "
     "which_secret current_database current_schema current_schemas reflect java_method input_file_name "
-    "current_catalog current_user session_user user version pragma import_module".split()
+    "current_catalog current_user session_user user version pragma import_module current_version "
+    "current_role current_session current_statement current_transaction current_user_id current_account "
+    "current_client current_ip_address current_region current_warehouse".split()
 )
 _DENIED_PREFIXES = (
     "read_",
@@ -200,6 +202,12 @@ def s4_query_only(ctx: Context) -> None:
         raise ctx.refuse(Reason.DISALLOWED_CONSTRUCT, "only SELECT queries can run", tree)
     for node in tree.find_all(*_WRITES):
         raise ctx.refuse(Reason.DISALLOWED_CONSTRUCT, "only SELECT queries can run", node)
+    for parameter in tree.find_all(exp.Parameter):
+        raise ctx.refuse(
+            Reason.DISALLOWED_CONSTRUCT,
+            "positional parameters cannot be bound; an analysis template names its parameters (:name)",
+            parameter,
+        )
     for dot in tree.find_all(exp.Dot):
         if isinstance(dot.this, exp.Literal):
             raise ctx.refuse(

@@ -178,3 +178,10 @@ def test_threshold_counts_null_identities_as_nobody(data: str) -> None:
     assert (
         _rows(collab, "SELECT region, SUM(amount) FROM purchases WHERE person IS NULL GROUP BY region") == []
     )
+
+
+def test_clean_rooms_sql_version_is_refused(data: str) -> None:
+    """Was a hole on CLEAN_ROOMS_SQL: the Redshift reader names VERSION() CURRENT_VERSION."""
+    collab = _collab(data, _custom(), "CLEAN_ROOMS_SQL")
+    verdict = enforce(Request(R, "SELECT version() FROM purchases"), collab)
+    assert verdict.reason == "file_or_system_access"
