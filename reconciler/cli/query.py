@@ -3,6 +3,9 @@
 Nothing needs to be applied: the spec's analysis rules are enforced as AWS enforces them, the
 query runs on DuckDB over each table's ``localData``, and groups below a threshold vanish. A
 refused query exits 1 with the reason, the rule and table, and the offending SQL fragment.
+Tables with differential privacy are answered with noise; a note on stderr says what the query
+would cost on a fresh budget (a dry run spends none). ``--preview`` shows the cost and the
+expected noise without reading data; ``--seed`` makes the noise reproducible (NOT private).
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from pathlib import Path
 
 import click
 
-from reconciler.engine import Result, export
-from reconciler.engine.from_spec import run_query
+from reconciler.engine import Result, write
+from reconciler.engine.from_spec import DryRun, preview_query, run_query
 from reconciler.errors import ReconcilerError
 
 
@@ -48,6 +51,23 @@ def render(result: Result, fmt: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def dp_note(run: DryRun) -> str:
+    """What a noisy answer cost (on a fresh budget; nothing spent) and whether it is private."""
+    if run.cost is None:
+        return ""
+    kinds = ", ".join(a.kind.value for a in run.cost.aggregates)
+    lines = [
+        f"differential privacy: noisy answer (usersNoisePerQuery {run.cost.params.users_noise_per_query}); "
+        f"the query costs epsilon {float(run.cost.cost):.4f} of {run.cost.params.epsilon} ({kinds}); "
+        "this dry run spent no budget (see --preview)"
+    ]
+    if run.seed is not None:
+        lines.append(
+            f"WARNING: the noise comes from --seed {run.seed}: these answers are reproducible and NOT private"
+        )
+    return "\n".join(lines) + "\n"
+
+
 @click.command("query")
 @click.argument("stack", default=".", type=click.Path(path_type=Path))
 @click.option("--as", "member", required=True, help="Member (key or account ID) running the query.")
@@ -73,6 +93,17 @@ def render(result: Result, fmt: str) -> str:
     default=None,
     help="Write rows here (.parquet: Parquet).",
 )
+@click.option(
+    "--preview",
+    is_flag=True,
+    help="Differential privacy: show what the query would cost and its expected noise; read no data.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Differential privacy: reproducible noise for dry runs (answers are then NOT private).",
+)
 def command(
     stack: Path,
     member: str,
@@ -83,6 +114,8 @@ def command(
     collaboration: str | None,
     fmt: str,
     out: Path | None,
+    preview: bool,
+    seed: int | None,
 ) -> int:
     """Run a protected query locally, enforcing the stack's analysis rules.
 
@@ -97,19 +130,38 @@ def command(
             sql = file.read_text(encoding="utf-8")
         except OSError as exc:
             raise ReconcilerError(f"cannot read {file}: {exc.strerror}") from None
-    prepared, result = run_query(
+    given = _param(params)
+    if preview:
+        checked = preview_query(
+            str(stack),
+            member,
+            sql=sql or "",
+            template=template or "",
+            params=given,
+            collaboration=collaboration,
+        )
+        click.echo(
+            checked.cost.to_text()
+            if checked.cost is not None
+            else "The query reads no table with differential privacy: it spends no privacy budget."
+        )
+        return 0
+    run = run_query(
         str(stack),
         member,
         sql=sql or "",
         template=template or "",
-        params=_param(params),
+        params=given,
         collaboration=collaboration,
+        seed=seed,
     )
+    assert run.result is not None
     if out is not None and out.suffix.lower() == ".parquet":
-        export(prepared, out, "PARQUET")
+        write(run.result, out, "PARQUET")
     elif out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(render(result, fmt), encoding="utf-8")
+        out.write_text(render(run.result, fmt), encoding="utf-8")
     else:
-        click.echo(render(result, fmt), nl=False)
+        click.echo(render(run.result, fmt), nl=False)
+    click.echo(dp_note(run), err=True, nl=False)
     return 0

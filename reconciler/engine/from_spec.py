@@ -4,24 +4,37 @@
 turned into account IDs here, association names become table names, ``localData`` paths are
 resolved next to their YAML, and analysis templates get a stable local ARN (``template/<name>``)
 that a custom rule's ``allowedAnalyses`` may name by template name, as the spec does.
+
+Tables with differential privacy are answered with noise at the usersNoisePerQuery of the
+collaboration's DIFFERENTIAL_PRIVACY ``PrivacyBudgetTemplate``. A dry run has no ledger, so it
+spends no budget: it checks the query against a fresh budget (a query that costs more than the
+whole epsilon is refused, as AWS would refuse it) and reports what the query would cost there.
+Noise comes from the CSPRNG; a seed gives reproducible answers that are labelled NOT private.
 """
 
 from __future__ import annotations
 
 import difflib
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from reconciler import dp
 from reconciler.engine.enforce import Prepared, check
 from reconciler.engine.facts import Collaboration, Request, Table
-from reconciler.engine.rules import PolicyError, parse_policy
-from reconciler.engine.run import Result, describe, execute
+from reconciler.engine.rules import PolicyError, Reason, parse_policy
+from reconciler.engine.run import DPRun, Result, describe, execute
 from reconciler.engine.templates import Parameter, Template, request_for
+from reconciler.engine.verdict import refuse
 from reconciler.errors import ReconcilerError
 from reconciler.spec import Stack
 
-__all__ = ["SpecQuery", "build", "run_query", "template_arn"]
+__all__ = ["DryRun", "SpecQuery", "build", "preview_query", "run_query", "template_arn"]
+
+#: The query id of seeded dry runs: with the seed, it fixes every noise draw.
+SEEDED_QUERY_ID = "dry-run"
 
 _MEMBER_LISTS = ("allowedAnalysisProviders", "allowedResultReceivers")
 
@@ -33,6 +46,39 @@ class SpecQuery:
     collaboration: Collaboration
     accounts: Mapping[str, str]  # member key -> account ID
     templates: Mapping[str, Template]
+    dp_budget: dp.DPBudgetParams | None = None  # the collaboration's DIFFERENTIAL_PRIVACY template
+    name: str = ""  # the collaboration's name
+
+    def dp_cost(self, prepared: Prepared) -> dp.QueryPreview | None:
+        """What a DP query would cost on a fresh budget (None for other queries); spends nothing.
+
+        Raises:
+            QueryRejected: the collaboration has no DIFFERENTIAL_PRIVACY budget template, or the
+                query costs more than its whole epsilon (AWS would refuse it on a fresh budget).
+        """
+        if prepared.dp is None:
+            return None
+        tables = ", ".join(sorted(prepared.dp_tables))
+        if self.dp_budget is None:
+            raise refuse(
+                Reason.OTHER,
+                f"tables protected by differential privacy ({tables}) cannot be queried until collaboration "
+                f"{self.name!r} has a PrivacyBudgetTemplate of type DIFFERENTIAL_PRIVACY",
+                table=tables,
+                rule="CUSTOM",
+            )
+        cost = dp.preview_query(prepared.dp, self.dp_budget, (), datetime.now(UTC))
+        if not cost.would_run:
+            each = ", ".join(
+                f"{a.expression} ({a.kind.value}) {float(a.epsilon):.4f}" for a in cost.aggregates
+            )
+            raise dp.BudgetExhausted(
+                f"the query needs epsilon {float(cost.cost):.4f}, more than the whole differential privacy "
+                f"budget of collaboration {self.name!r} (epsilon {self.dp_budget.epsilon} at "
+                f"usersNoisePerQuery {self.dp_budget.users_noise_per_query}), so it could never run: {each}",
+                hint="use fewer or cheaper aggregates, or raise epsilon or usersNoisePerQuery",
+            )
+        return cost
 
     def account(self, member: str) -> str:
         """The account ID of member ``member`` (a member key, or an account ID itself)."""
@@ -122,7 +168,17 @@ def build(stack: Stack, collaboration: str | None = None) -> SpecQuery:
                 continue
             tables[association.name.lower()] = _table(stack, ct, association, accounts, templates)
     engine = chosen.analyticsEngine or "SPARK"
-    return SpecQuery(Collaboration(engine, abilities, tables), accounts, templates)
+    budget = next(
+        (
+            dp.DPBudgetParams(p.epsilon, p.usersNoisePerQuery, t.autoRefresh or "NONE")
+            for t in stack.privacy_budget_templates
+            if t.collaboration == chosen.name
+            and t.privacyBudgetType == "DIFFERENTIAL_PRIVACY"
+            and (p := t.parameters.differentialPrivacy) is not None
+        ),
+        None,
+    )
+    return SpecQuery(Collaboration(engine, abilities, tables), accounts, templates, budget, chosen.name)
 
 
 def _table(
@@ -144,6 +200,39 @@ def _table(
     return Table(association.name.lower(), accounts.get(ct.owner, ct.owner), columns, rule, receivers, data)
 
 
+@dataclass(frozen=True)
+class DryRun:
+    """What ``reconciler query`` did: the checked query, its rows, and for DP tables the cost.
+
+    Attributes:
+        prepared: the checked query.
+        result: its rows (noisy for tables with differential privacy); None for a preview.
+        cost: for a query over DP tables, its cost and noise on a fresh budget (nothing was spent).
+        seed: the seed of the noise, when one was given (the rows are then NOT private).
+    """
+
+    prepared: Prepared
+    result: Result | None
+    cost: dp.QueryPreview | None = None
+    seed: int | None = None
+
+
+def _checked(
+    stack_path: str,
+    member: str,
+    *,
+    sql: str,
+    template: str,
+    params: Mapping[str, str] | None,
+    collaboration: str | None,
+) -> tuple[SpecQuery, Prepared, dp.QueryPreview | None]:
+    from reconciler.spec import load_stack
+
+    spec = build(load_stack(stack_path), collaboration)
+    prepared = check(spec.request(member, sql=sql, template=template, params=params), spec.collaboration)
+    return spec, prepared, spec.dp_cost(prepared)
+
+
 def run_query(
     stack_path: str,
     member: str,
@@ -152,15 +241,56 @@ def run_query(
     template: str = "",
     params: Mapping[str, str] | None = None,
     collaboration: str | None = None,
-) -> tuple[Prepared, Result]:
+    seed: int | None = None,
+) -> DryRun:
     """Load a stack, check the query as ``member`` against its rules and run it on its localData.
 
+    Args:
+        stack_path: the stack directory.
+        member: who runs the query (member key or account ID).
+        sql: the query text (or give ``template``).
+        template: the name of an analysis template of the stack.
+        params: template parameter values.
+        collaboration: the collaboration's name, when the stack declares several.
+        seed: only for reproducible dry runs of DP queries: fixes the noise (NOT private).
+
+    Returns:
+        The DryRun.
+
     Raises:
-        SpecError: the stack is invalid. QueryRejected: a rule refuses the query (nothing is read).
+        SpecError: the stack is invalid. QueryRejected: a rule refuses the query (nothing is read),
+        or a DP query has no budget template or costs more than a fresh budget.
         DataError: local data missing or unreadable.
     """
-    from reconciler.spec import load_stack
+    spec, prepared, cost = _checked(
+        stack_path, member, sql=sql, template=template, params=params, collaboration=collaboration
+    )
+    run = None
+    if cost is not None:
+        noise = dp.NoiseSource.secure() if seed is None else dp.NoiseSource.seeded(seed)
+        query_id = SEEDED_QUERY_ID if seed is not None else f"dry-run-{uuid.uuid4()}"
+        run = DPRun(cost.params.users_noise_per_query, query_id, noise)
+    return DryRun(prepared, execute(prepared, run), cost, seed if cost is not None else None)
 
-    spec = build(load_stack(stack_path), collaboration)
-    prepared = check(spec.request(member, sql=sql, template=template, params=params), spec.collaboration)
-    return prepared, execute(prepared)
+
+def preview_query(
+    stack_path: str,
+    member: str,
+    *,
+    sql: str = "",
+    template: str = "",
+    params: Mapping[str, str] | None = None,
+    collaboration: str | None = None,
+) -> DryRun:
+    """Check the query and say what it would cost and how noisy it would be; reads no data.
+
+    Returns:
+        The DryRun without rows (``cost`` is None when the query reads no DP table).
+
+    Raises:
+        As ``run_query``, except DataError.
+    """
+    _, prepared, cost = _checked(
+        stack_path, member, sql=sql, template=template, params=params, collaboration=collaboration
+    )
+    return DryRun(prepared, None, cost)

@@ -1,5 +1,5 @@
 SELECT a.age_group,
-       COUNT(DISTINCT b.user_id) AS shared_customers,
+       COUNT(*) AS shared_customers,
        AVG(b.engagement_score) AS avg_engagement,
        SUM(a.purchase_amount) AS total_purchases
 FROM customer_profiles a
