@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from reconciler.engine import Result, write
-from reconciler.engine.from_spec import DryRun, preview_query, run_query
+from reconciler.engine.from_spec import DryRun, run_query
 from reconciler.errors import ReconcilerError
 
 
@@ -130,31 +130,20 @@ def command(
             sql = file.read_text(encoding="utf-8")
         except OSError as exc:
             raise ReconcilerError(f"cannot read {file}: {exc.strerror}") from None
-    given = _param(params)
-    if preview:
-        checked = preview_query(
-            str(stack),
-            member,
-            sql=sql or "",
-            template=template or "",
-            params=given,
-            collaboration=collaboration,
-        )
-        click.echo(
-            checked.cost.to_text()
-            if checked.cost is not None
-            else "The query reads no table with differential privacy: it spends no privacy budget."
-        )
-        return 0
     run = run_query(
         str(stack),
         member,
         sql=sql or "",
         template=template or "",
-        params=given,
+        params=_param(params),
         collaboration=collaboration,
         seed=seed,
+        preview=preview,
     )
+    if preview:
+        no_dp = "The query reads no table with differential privacy: it spends no privacy budget."
+        click.echo(run.cost.to_text() if run.cost is not None else no_dp)
+        return 0
     assert run.result is not None
     if out is not None and out.suffix.lower() == ".parquet":
         write(run.result, out, "PARQUET")

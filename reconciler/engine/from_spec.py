@@ -31,7 +31,7 @@ from reconciler.engine.verdict import refuse
 from reconciler.errors import ReconcilerError
 from reconciler.spec import Stack
 
-__all__ = ["DryRun", "SpecQuery", "build", "preview_query", "run_query", "template_arn"]
+__all__ = ["DryRun", "SpecQuery", "build", "run_query", "template_arn"]
 
 #: The query id of seeded dry runs: with the seed, it fixes every noise draw.
 SEEDED_QUERY_ID = "dry-run"
@@ -217,22 +217,6 @@ class DryRun:
     seed: int | None = None
 
 
-def _checked(
-    stack_path: str,
-    member: str,
-    *,
-    sql: str,
-    template: str,
-    params: Mapping[str, str] | None,
-    collaboration: str | None,
-) -> tuple[SpecQuery, Prepared, dp.QueryPreview | None]:
-    from reconciler.spec import load_stack
-
-    spec = build(load_stack(stack_path), collaboration)
-    prepared = check(spec.request(member, sql=sql, template=template, params=params), spec.collaboration)
-    return spec, prepared, spec.dp_cost(prepared)
-
-
 def run_query(
     stack_path: str,
     member: str,
@@ -242,6 +226,7 @@ def run_query(
     params: Mapping[str, str] | None = None,
     collaboration: str | None = None,
     seed: int | None = None,
+    preview: bool = False,
 ) -> DryRun:
     """Load a stack, check the query as ``member`` against its rules and run it on its localData.
 
@@ -253,44 +238,26 @@ def run_query(
         params: template parameter values.
         collaboration: the collaboration's name, when the stack declares several.
         seed: only for reproducible dry runs of DP queries: fixes the noise (NOT private).
+        preview: only check the query and say what it would cost; read no rows.
 
     Returns:
-        The DryRun.
+        The DryRun (without rows for a preview).
 
     Raises:
         SpecError: the stack is invalid. QueryRejected: a rule refuses the query (nothing is read),
         or a DP query has no budget template or costs more than a fresh budget.
         DataError: local data missing or unreadable.
     """
-    spec, prepared, cost = _checked(
-        stack_path, member, sql=sql, template=template, params=params, collaboration=collaboration
-    )
+    from reconciler.spec import load_stack
+
+    spec = build(load_stack(stack_path), collaboration)
+    prepared = check(spec.request(member, sql=sql, template=template, params=params), spec.collaboration)
+    cost = spec.dp_cost(prepared)
+    if preview:
+        return DryRun(prepared, None, cost)
     run = None
     if cost is not None:
         noise = dp.NoiseSource.secure() if seed is None else dp.NoiseSource.seeded(seed)
         query_id = SEEDED_QUERY_ID if seed is not None else f"dry-run-{uuid.uuid4()}"
         run = DPRun(cost.params.users_noise_per_query, query_id, noise)
     return DryRun(prepared, execute(prepared, run), cost, seed if cost is not None else None)
-
-
-def preview_query(
-    stack_path: str,
-    member: str,
-    *,
-    sql: str = "",
-    template: str = "",
-    params: Mapping[str, str] | None = None,
-    collaboration: str | None = None,
-) -> DryRun:
-    """Check the query and say what it would cost and how noisy it would be; reads no data.
-
-    Returns:
-        The DryRun without rows (``cost`` is None when the query reads no DP table).
-
-    Raises:
-        As ``run_query``, except DataError.
-    """
-    _, prepared, cost = _checked(
-        stack_path, member, sql=sql, template=template, params=params, collaboration=collaboration
-    )
-    return DryRun(prepared, None, cost)
