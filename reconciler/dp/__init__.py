@@ -22,21 +22,21 @@ How the engine uses it (a protected query over tables whose custom rule has
     # result.columns / result.rows are written as the query's result; result.to_api() is
     # protectedQuery.differentialPrivacy. result.audit is for tests only; never expose it.
 
-Integration points (what the other packages call):
+Integration points (wired: the engine, StartProtectedQuery and ``reconciler query`` call these):
 
-- engine (stage C2 of the custom rule, ``engine/custom.py``): instead of refusing a table whose
-  rule has ``differential_privacy_column``, call ``analyze(tree, {table.name: column})`` on the
-  validated tree (``DPQueryRefused`` is a ``QueryRejected`` with ``reason == "other"``), keep
-  the mapping and ``DPQuery`` on ``Prepared``, and in ``run.execute`` call
-  ``execute(con, query, users_noise=..., noise=..., query_id=..., parameters=...)`` on the sealed
-  connection instead of running ``prepared.sql`` (or ``run_dp_query`` with ``prepared.sql``).
-- emulator StartProtectedQuery (``emulator/protected_queries.py``): between the checks and the
-  run, ``reconciler.emulator.privacy_budgets.admit_protected_query(ctx, collaboration_id,
-  query_id, query.kinds, association_arns)``; it returns the DP policy (usersNoisePerQuery) or
-  raises the ValidationException. Use ``NoiseSource.secure()`` there, always.
-- ``reconciler query --preview``: ``preview(sql, dp_tables, DPBudgetParams(...), debits, now)``
-  and print ``.to_text()``; a ``--seed`` option may pass ``NoiseSource.seeded(seed)`` to
-  ``execute`` for reproducible dry runs (results are then labelled not private).
+- engine (stage C2 of the custom rule, ``engine/custom.py``): ``analyze(tree, {table.name:
+  column})`` on the parsed tree (``DPQueryRefused`` becomes the engine's ``other`` verdict with
+  the fragment); ``Prepared.dp`` / ``Prepared.dp_tables`` keep the result, and
+  ``engine.execute(prepared, DPRun(users_noise, query_id, noise))`` calls ``execute`` on the
+  sealed connection instead of running ``prepared.sql`` (without a ``DPRun`` it refuses).
+- emulator StartProtectedQuery (``emulator/protected_queries.py``): after the rule checks and
+  before the run, ``privacy_budgets.admit_protected_query(ctx, collaboration_id, query_id,
+  query.kinds, association_arns)`` returns the DP policy (usersNoisePerQuery) or raises the
+  ValidationException. Noise is ``NoiseSource.secure()``, always (tests monkeypatch
+  ``protected_queries.noise_source``; no request can reach it).
+- ``reconciler query`` (``engine/from_spec.py``): ``preview_query`` against a fresh budget for
+  the cost note and ``--preview``; ``--seed`` passes ``NoiseSource.seeded(seed)`` (labelled not
+  private); a dry run spends no budget.
 """
 
 from __future__ import annotations
