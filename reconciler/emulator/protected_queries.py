@@ -20,8 +20,11 @@ becomes FAILED when it runs, as before. A query over DP tables runs with the use
 it was charged with, with noise from ``noise_source`` (the CSPRNG; only tests replace it, and
 no request can), and its ``differentialPrivacy`` holds the chosen sensitivity parameters.
 
-Record layout (kind ``protected_query``): the API's ``ProtectedQuery`` shape plus ``_account``
-and, once admitted against a DP budget, ``_usersNoisePerQuery``.
+A query that could not be checked when it started (its data was missing, say) was charged
+nothing, so it never runs later even if it would pass then: it ends FAILED.
+
+Record layout (kind ``protected_query``): the API's ``ProtectedQuery`` shape plus ``_account``,
+``_admitted`` once charged, and ``_usersNoisePerQuery`` when charged to a DP budget.
 """
 
 from __future__ import annotations
@@ -107,7 +110,8 @@ def _admit(ctx: RequestContext, record: Record, collaboration_id: str) -> dict[s
         prepared.dp.kinds if prepared.dp is not None else (),
         [arns[t.name] for t in prepared.tables if t.name in arns],
     )
-    return {"_usersNoisePerQuery": policy.users_noise_per_query} if policy is not None else {}
+    noise = {"_usersNoisePerQuery": policy.users_noise_per_query} if policy is not None else {}
+    return {"_admitted": True, **noise}
 
 
 def noise_source(query_id: str) -> NoiseSource:
@@ -208,6 +212,12 @@ def _execute(ctx: RequestContext, record: Record) -> dict[str, Any]:
     output = record["resultConfiguration"]["outputConfiguration"]
     receivers = _receivers(record["_account"], output)
     prepared = _prepare(ctx, record, membership["collaborationId"])
+    if not record.get("_admitted"):
+        raise refuse(
+            engine.Reason.OTHER,
+            "the query did not pass the checks when it was started, so it was charged to no budget and "
+            "cannot run now; start it again",
+        )
     answer = engine.execute(prepared, _dp_run(record)) if prepared.dp is not None else None
 
     def write(path: Path, fmt: str) -> None:

@@ -289,3 +289,20 @@ def test_access_budget_counts_admitted_queries_per_table(
     assert "access budget" in error["Error"]["Message"] and "no queries remain" in error["Error"]["Message"]
     refused = _run(partner, dp_world, "SELECT user_id FROM towns")  # refused by the rules: costs nothing
     assert refused["status"] == "FAILED"
+
+
+def test_a_query_that_could_not_be_checked_at_start_never_runs_uncharged(
+    owner: Any, partner: Any, dp_world: dict[str, Any]
+) -> None:
+    _budget(owner, dp_world, epsilon=5, noise=30)
+    data: Path = dp_world["data"]
+    saved = data.read_bytes()
+    data.unlink()  # Start cannot check the query: nothing is charged
+    qid = _start(partner, dp_world, DISTINCT_USERS)
+    data.write_bytes(saved)  # by the time it would run, it would pass
+    membership = dp_world["membership"]
+    query = partner.get_protected_query(membershipIdentifier=membership, protectedQueryIdentifier=qid)
+    query = query["protectedQuery"]
+    assert query["status"] == "FAILED" and "charged to no budget" in query["error"]["message"]
+    assert "result" not in query
+    assert _remaining(partner, dp_world) == _expected(5, 30, 0)
