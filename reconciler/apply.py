@@ -18,9 +18,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from reconciler.backend import Backend, RetryPolicy, StepResult
+from reconciler.backend import Backend, StepResult
 from reconciler.errors import BackendError, PlanError, RetryableBackendError
 from reconciler.plan import Plan, Step
+from reconciler.retry import RetryPolicy
 from reconciler.state import State
 
 __all__ = ["ApplyResult", "Event", "Executor", "check_permitted"]

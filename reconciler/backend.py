@@ -19,15 +19,13 @@ from the current State. botocore errors are translated here, at the boundary, in
 from __future__ import annotations
 
 import os
-import random
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import boto3
 import botocore.config
@@ -52,6 +50,7 @@ from reconciler.resources import (
     descriptor,
     normalize_observed,
 )
+from reconciler.retry import RetryPolicy, is_retryable, with_retries
 from reconciler.state import ADDRESS_TAG, STACK_TAG, State, identity_tags
 
 __all__ = [
@@ -61,32 +60,9 @@ __all__ = [
     "Boto3Backend",
     "ClientSource",
     "LocalClients",
-    "RetryPolicy",
     "StepResult",
     "translate_error",
-    "with_retries",
 ]
-
-T = TypeVar("T")
-
-#: AWS error codes that retrying can fix (botocore's own transient list plus Clean Rooms').
-RETRYABLE_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "InternalServerException",
-        "InternalFailure",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "RequestTimeout",
-        "RequestTimeoutException",
-    }
-)
-
-#: ``ValidationException`` reasons that mean "try again shortly" rather than "wrong input".
-RETRYABLE_VALIDATION_REASONS = frozenset({"IAM_SYNCHRONIZATION_DELAY"})
 
 #: Extra words for terminal errors whose cause a user would not guess from AWS's message.
 _CONFLICT_HINTS = {
@@ -125,7 +101,7 @@ def translate_error(exc: Exception, operation: str) -> BackendError:
         reason = str(response.get("reason") or error.get("reason") or "")
         status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         text = f"{operation} failed: {code}{f' ({reason})' if reason else ''}: {message}"
-        if code in RETRYABLE_CODES or status >= 500 or reason in RETRYABLE_VALIDATION_REASONS:
+        if is_retryable(code, status, reason):
             return RetryableBackendError(text, code=code, operation=operation)
         hint = _CONFLICT_HINTS.get(reason, "") if code == "ConflictException" else ""
         if code == "AccessDeniedException":
@@ -145,59 +121,6 @@ def translate_error(exc: Exception, operation: str) -> BackendError:
     if isinstance(exc, botocore.exceptions.ParamValidationError):
         return TerminalBackendError(f"{operation} was refused before sending: {exc}", operation=operation)
     return TerminalBackendError(f"{operation} failed: {type(exc).__name__}: {exc}", operation=operation)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Capped exponential backoff with full jitter for retryable errors.
-
-    Args:
-        attempts: total tries per call (1 = no retry).
-        base: first backoff ceiling, seconds.
-        cap: largest backoff, seconds.
-    """
-
-    attempts: int = 8
-    base: float = 0.05
-    cap: float = 2.0
-
-    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
-        """Seconds to sleep before retry number ``attempt`` (1-based): U(0, min(cap, base*2^n))."""
-        ceiling = min(self.cap, self.base * (2 ** (attempt - 1)))
-        return (rng or random).uniform(0, ceiling)
-
-
-def with_retries(
-    fn: Callable[[], T],
-    policy: RetryPolicy,
-    *,
-    on_retry: Callable[[int, RetryableBackendError], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> T:
-    """Call ``fn`` until it succeeds, raises a terminal error, or the attempts run out.
-
-    Args:
-        fn: the call; it raises RetryableBackendError for transient failures.
-        policy: how often and how long to wait.
-        on_retry: told (retry number, error) before each wait, so retries can be reported.
-        sleep: the clock (tests pass a fake).
-
-    Returns:
-        What ``fn`` returned.
-    """
-    attempt = 0
-    while True:
-        try:
-            return fn()
-        except RetryableBackendError as exc:
-            attempt += 1
-            if attempt >= policy.attempts:
-                exc.message = f"{exc.message} (gave up after {attempt} attempts)"
-                exc.args = (exc.message,)
-                raise
-            if on_retry is not None:
-                on_retry(attempt, exc)
-            sleep(policy.delay(attempt))
 
 
 # -- clients ------------------------------------------------------------------------------------
@@ -269,7 +192,9 @@ class LocalClients:
         key = (account.account_id, account.region)
         with self._lock:
             if key not in self._clients:
-                made = self.service.client("cleanrooms", account_id=account.account_id, region=account.region)
+                made = self.service.client(
+                    "cleanrooms", account_id=account.account_id, region=account.region, config=self._config
+                )
                 self._clients[key] = made
             return self._clients[key]
 
@@ -449,6 +374,9 @@ class Boto3Backend:
         self.problems: list[str] = []
         self.discover = bool(getattr(clients, "discovers_accounts", False))
         self._skipped: set[str] = set()
+        #: Retries taken by reads so far, and who is told about each (the CLI prints them).
+        self.read_retries = 0
+        self.on_read_retry: Callable[[str, int, RetryableBackendError], None] | None = None
         self._names = {**(names or {}), **{a.account_id: a.member for a in self.accounts}}
 
     @property
@@ -480,7 +408,13 @@ class Boto3Backend:
         return response
 
     def _read_call(self, account: Account, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        return with_retries(lambda: self.call(account, operation, params), self.retry)
+        def note(attempt: int, exc: RetryableBackendError) -> None:
+            with self._count_lock:
+                self.read_retries += 1
+            if self.on_read_retry is not None:
+                self.on_read_retry(operation, attempt, exc)
+
+        return with_retries(lambda: self.call(account, operation, params), self.retry, on_retry=note)
 
     def account_for(self, member: str | None, account_id: str | None) -> Account:
         """The Account a step or resource acts as (by account id, else member key)."""

@@ -24,7 +24,6 @@ from types import MappingProxyType
 from typing import Any
 
 from reconciler.addresses import Address, parse
-from reconciler.errors import StateError
 from reconciler.plan import decode, encode, fingerprint
 from reconciler.resources import Resource
 
@@ -252,6 +251,9 @@ class StateCache:
     def save(self, backend: str, state: State) -> None:
         """Replace the cached State of ``state.stack`` on ``backend`` (atomic write).
 
+        A cache that cannot be written is not an error (``problem`` says so): the next read
+        rebuilds it from the tags.
+
         Args:
             backend: ``local`` or ``aws``.
             state: the snapshot to cache.
@@ -262,11 +264,10 @@ class StateCache:
             doc = {"formatVersion": STATE_FORMAT_VERSION, "entries": entries}
             try:
                 write_atomically(self.path, json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n")
-            except OSError as exc:
-                raise StateError(
-                    f"cannot write the state cache {self.path}: {exc}",
-                    hint="check that the directory is writable",
-                ) from exc
+            except OSError as exc:  # only a cache: identity lives in the tags, so carry on
+                self.problem = (
+                    f"cannot write the state cache {self.path} ({exc.strerror or exc}); continuing without it"
+                )
 
     def addresses(self, backend: str, stack: str) -> Iterable[str]:
         """The addresses cached for ``stack`` (for ``state list``)."""

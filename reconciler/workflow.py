@@ -13,24 +13,20 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
-import json
 import os
-import socket
-import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from reconciler import desired as desired_mod
-from reconciler import diff
+from reconciler import diff, lock, staleness
 from reconciler import plan as plan_mod
 from reconciler.apply import ApplyResult, Event, Executor, check_permitted
-from reconciler.backend import Account, AwsClients, Boto3Backend, ClientSource, LocalClients, RetryPolicy
-from reconciler.errors import PlanError, StateError
-from reconciler.plan import Action, Plan
+from reconciler.backend import Account, AwsClients, Boto3Backend, ClientSource, LocalClients
+from reconciler.errors import PlanError
+from reconciler.plan import Plan
 from reconciler.resources import Resource
+from reconciler.retry import RetryPolicy
 from reconciler.spec import Stack, load_stack
 from reconciler.state import State, StateCache
 
@@ -124,6 +120,7 @@ class Workspace:
         backend: the Boto3Backend.
         cache: the state cache.
         root: the working directory holding ``.reconciler/`` and ``plans/``.
+        notes: things the user should know that are not errors (an interrupted earlier apply).
     """
 
     stack: Stack
@@ -131,6 +128,7 @@ class Workspace:
     backend: Boto3Backend
     cache: StateCache
     root: Path
+    notes: list[str] = field(default_factory=list)
 
     def __enter__(self) -> Workspace:
         return self
@@ -300,46 +298,13 @@ def default_plan_path(ws: Workspace) -> Path:
     return ws.root / "plans" / f"{ws.name}.json"
 
 
-def _stale_reasons(plan: Plan, state: State, want: Sequence[Resource]) -> list[str]:
-    """Say what differs between the live state the plan saw and the State now.
-
-    Changes the plan makes are compared with what is there now; then a fresh diff names the
-    resources that need a change the plan does not have (or no longer need one).
-    """
-    lines = []
-    planned = {c.address: c for c in plan.changes}
-    for address, change in sorted(planned.items()):
-        now = state.get(address)
-        if change.before is None and now is not None:
-            lines.append(f"{address} now exists")
-        elif change.before is not None and now is None:
-            lines.append(f"{address} was deleted")
-        elif change.before is not None and now is not None:
-            current = diff.field_diffs(change.before, now.attributes)
-            if current:
-                lines.append(f"{address} changed ({', '.join(d.path for d in current)})")
-    fresh = {
-        c.address: c
-        for c in diff.compute(want, list(state.resources.values()))
-        if c.action is not Action.NO_OP
-    }
-    for address in sorted(fresh.keys() - planned.keys()):
-        lines.append(f"{address} changed outside this plan (now needs {fresh[address].action.value})")
-    return lines
-
-
 @contextlib.contextmanager
-def stack_lock(ws: Workspace, *, timeout: float = 0.0, poll: float = 0.2) -> Iterator[Path]:
-    """Hold the lock of this stack on this backend; a second holder waits or fails.
-
-    The lock is an OS file lock (``flock``) on ``.reconciler/locks/<backend>-<stack>.lock``, so
-    it dies with its process: a killed apply never leaves a lock behind. The file names the
-    holder (pid, host, since) for the message a second apply prints.
+def stack_lock(ws: Workspace, *, timeout: float = 0.0) -> Iterator[Path]:
+    """Hold the lock of this stack on this backend (``reconciler.lock``); a second holder waits or fails.
 
     Args:
         ws: the workspace.
         timeout: seconds to wait for the lock (0: fail at once).
-        poll: seconds between attempts.
 
     Yields:
         The lock file's path.
@@ -347,40 +312,18 @@ def stack_lock(ws: Workspace, *, timeout: float = 0.0, poll: float = 0.2) -> Ite
     Raises:
         StateError: the lock is held; the message names the holder.
     """
-    path = ws.root / ".reconciler" / "locks" / f"{ws.backend.name}-{ws.name}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + timeout
-    with open(path, "a+", encoding="utf-8") as handle:
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() < deadline:
-                    time.sleep(poll)
-                    continue
-                hint = "wait for it to finish (or use --lock-timeout SECONDS)"
-                raise StateError(_lock_message(path), hint=hint) from None
-        holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
-        handle.seek(0)
-        handle.truncate()
-        handle.write(json.dumps(holder))
-        handle.flush()
-        try:
-            yield path
-        finally:
-            handle.seek(0)
-            handle.truncate()
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    path = lock.lock_path(ws.root, ws.backend.name, ws.name)
+    with lock.hold(
+        path, timeout=timeout, on_interrupted=lambda holder: ws.notes.append(_interrupted(holder))
+    ):
+        yield path
 
 
-def _lock_message(path: Path) -> str:
-    try:
-        info: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return f"stack is locked by another apply ({path})"
-    since = dt.datetime.fromtimestamp(float(info.get("since", 0)), dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-    return f"stack is locked by process {info.get('pid')} on {info.get('host')} since {since} ({path})"
+def _interrupted(holder: lock.Holder) -> str:
+    return (
+        f"the previous apply ({holder.command or 'pid ' + str(holder.pid)}) was interrupted;"
+        " this apply carries on from the live state"
+    )
 
 
 def apply_plan(
@@ -423,11 +366,8 @@ def apply_plan(
         spec = ws.desired()
         want = [] if destroying else spec
         state = ws.read(spec)
-        reasons: list[str] = []
-        if plan.spec_fingerprint != plan_mod.fingerprint(want):
-            reasons.append("the spec changed after the plan was made")
-        if plan.state_fingerprint != state.fingerprint():
-            reasons.extend(_stale_reasons(plan, state, want) or ["live state changed after it was made"])
+        fresh = staleness.fresh_plan(want, state, stack=ws.name, backend=ws.backend.name)
+        reasons = staleness.reasons(plan, fresh, state)
         if reasons:
             raise PlanError(
                 "Plan is out of date: " + "; ".join(reasons) + "; run plan again",

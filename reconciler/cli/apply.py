@@ -16,6 +16,7 @@ from reconciler import plan as plan_mod
 from reconciler import workflow
 from reconciler.apply import ApplyResult, Event, check_permitted
 from reconciler.cli.plan import backend_option, show, warn
+from reconciler.errors import RetryableBackendError
 from reconciler.plan import Plan
 
 _MARKS = {"done": "ok", "retry": "retry", "failed": "FAILED"}
@@ -31,9 +32,15 @@ def progress(event: Event) -> None:
         click.echo(f"  {event.step.id}: FAILED: {event.detail}", err=True)
 
 
-def summarize(result: ApplyResult) -> int:
+def read_progress(operation: str, attempt: int, error: RetryableBackendError) -> None:
+    """Print a retry of a read (reads are retried like steps, and counted with them)."""
+    click.echo(f"  read {operation}: retry {attempt} after: {error.message}")
+
+
+def summarize(result: ApplyResult, read_retries: int = 0) -> int:
     """Print the apply summary; return the exit code."""
-    retries = f", {result.retries} retr{'y' if result.retries == 1 else 'ies'}"
+    total = result.retries + read_retries
+    retries = f", {total} retr{'y' if total == 1 else 'ies'}"
     if result.ok:
         click.echo(f"Apply complete: {len(result.done)} step(s) done{retries}.")
         return 0
@@ -77,7 +84,9 @@ def confirm_and_apply(
         on_event=progress,
         lock_timeout=lock_timeout,
     )
-    return summarize(result)
+    for note in ws.notes:
+        click.echo(f"note: {note}", err=True)
+    return summarize(result, ws.backend.read_retries)
 
 
 @click.command("apply")
@@ -105,6 +114,7 @@ def command(
     saved = plan_mod.read(target) if target is not None and Path(target).is_file() else None
     stack = (stack_path or saved.stack) if saved is not None else target
     with workflow.open_workspace(stack, backend=saved.backend if saved else backend) as ws:
+        ws.backend.on_read_retry = read_progress
         if saved is None:
             outcome = workflow.make_plan(ws)
             warn(outcome.problems)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from reconciler import workflow
-from reconciler.cli.apply import confirm_and_apply
+from reconciler.cli.apply import confirm_and_apply, read_progress
 from reconciler.cli.plan import backend_option, warn
 
 
@@ -24,6 +24,7 @@ def command(
 ) -> int:
     """Delete every resource STACK manages (found by its tags)."""
     with workflow.open_workspace(stack, backend=backend) as ws:
+        ws.backend.on_read_retry = read_progress
         outcome = workflow.make_plan(ws, destroy=True)
         warn(outcome.problems)
         return confirm_and_apply(

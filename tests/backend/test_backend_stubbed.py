@@ -10,17 +10,11 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from reconciler.addresses import Address, Kind
-from reconciler.backend import (
-    Account,
-    AwsClients,
-    Boto3Backend,
-    RetryPolicy,
-    translate_error,
-    with_retries,
-)
+from reconciler.backend import Account, AwsClients, Boto3Backend, translate_error
 from reconciler.errors import RetryableBackendError, TerminalBackendError
 from reconciler.plan import Step
 from reconciler.resources import Ref, Resource
+from reconciler.retry import RetryPolicy, with_retries
 from reconciler.state import ADDRESS_TAG, STACK_TAG, State
 
 RETAILER = Account("retailer", "123456789012")

@@ -10,10 +10,11 @@ import pytest
 
 from reconciler.addresses import Address, Kind
 from reconciler.apply import Event, Executor, check_permitted
-from reconciler.backend import RetryPolicy, StepResult, with_retries
+from reconciler.backend import StepResult
 from reconciler.errors import PlanError, RetryableBackendError, TerminalBackendError
 from reconciler.plan import Plan, Step
 from reconciler.resources import Resource
+from reconciler.retry import RetryPolicy, with_retries
 from reconciler.state import State
 
 
