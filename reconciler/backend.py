@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -923,11 +923,3 @@ def _resolve(value: Any, state: State, step: Step) -> Any:
     if isinstance(value, (list, tuple)):
         return [_resolve(v, state, step) for v in value]
     return value
-
-
-def accounts_from(members: Iterable[tuple[str, str, str, str | None, str | None]]) -> list[Account]:
-    """Accounts from (member key, account id, region, profile, role ARN) rows, first one wins."""
-    out: dict[str, Account] = {}
-    for member, account_id, region, profile, role in members:
-        out.setdefault(account_id, Account(member, account_id, region, profile, role))
-    return list(out.values())

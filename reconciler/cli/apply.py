@@ -93,6 +93,7 @@ def confirm_and_apply(
 @click.argument("target", required=False, metavar="[PLAN_FILE | STACK]")
 @backend_option
 @click.option("--stack", "stack_path", help="Where the plan's stack lives (default: specs/<stack>).")
+@click.option("--as", "as_member", metavar="MEMBER", help="Act as this member only (as the plan was made).")
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
     "--allow-destroy", is_flag=True, help="Permit irreversible steps (deleting members, memberships...)."
@@ -105,6 +106,7 @@ def command(
     target: str | None,
     backend: str,
     stack_path: str | None,
+    as_member: str | None,
     auto_approve: bool,
     allow_destroy: bool,
     parallelism: int,
@@ -113,10 +115,11 @@ def command(
     """Apply a saved plan (PLAN_FILE) or plan and apply STACK."""
     saved = plan_mod.read(target) if target is not None and Path(target).is_file() else None
     stack = (stack_path or saved.stack) if saved is not None else target
-    with workflow.open_workspace(stack, backend=saved.backend if saved else backend) as ws:
+    chosen = saved.backend if saved else backend
+    with workflow.open_workspace(stack, backend=chosen, as_member=as_member) as ws:
         ws.backend.on_read_retry = read_progress
         if saved is None:
-            outcome = workflow.make_plan(ws)
+            outcome = workflow.make_plan(ws, as_member=as_member)
             warn(outcome.problems)
         plan = saved or outcome.plan
         return confirm_and_apply(
