@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -29,9 +29,15 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from reconciler.dp.bounds import UCL_LADDER, VALUE_LADDER_EXPONENTS, select_rung
+from reconciler.dp.bounds import (
+    UCL_LADDER,
+    VALUE_LADDER_EXPONENTS,
+    is_unsigned,
+    select_rung,
+    value_candidates,
+)
 from reconciler.dp.calibrate import RELEASES, AggregateType, epsilon_unit, unit_scale
-from reconciler.dp.noise import NoiseSource, discrete_laplace
+from reconciler.dp.noise import NoiseSource
 from reconciler.errors import QueryRejected
 
 __all__ = [
@@ -487,8 +493,17 @@ class _Plan:
         return int(max(-self.low, self.high) * Fraction(2) ** self.shift)
 
 
+#: The UCL candidates for ``select_rung``: (rung, log2 of the UCL).
+_UCL_CANDIDATES = tuple((i, i) for i in range(len(UCL_LADDER)))
+
+
 def _ladder_value(index: int) -> Fraction:
     return Fraction(0) if index == 0 else Fraction(2) ** VALUE_LADDER_EXPONENTS[index - 1]
+
+
+def _ladder_exponent(index: int) -> int:
+    """log2 of a VALUE rung for the selection's prior (magnitude 0 counts as one rung below the ladder)."""
+    return VALUE_LADDER_EXPONENTS[0] - 1 if index == 0 else VALUE_LADDER_EXPONENTS[index - 1]
 
 
 def _rung_sql(value: str) -> str:
@@ -546,10 +561,10 @@ class _Runner:
     def fetch(self, select: str) -> list[tuple[Any, ...]]:
         return self.sql(f"{self.with_} {select}").fetchall()
 
-    def draw(self, index: int, purpose: str) -> Callable[[Fraction, str], int]:
-        """Draws for one private selection: one generator per (aggregate, purpose), read in order."""
-        rng = self.noise.rng(self.query_id, index, None, purpose)
-        return lambda scale, _label: discrete_laplace(scale, rng)
+    def column_type(self, index: int) -> str:
+        """The DuckDB type of an aggregate's argument (schema, not data: no row is read)."""
+        description = self.sql(f"{self.with_} SELECT __dp_a{index} FROM __dp_ranked LIMIT 0").description
+        return str(description[0][1]) if description else "DOUBLE"
 
     def choose_ucls(self, plans: dict[int, _Plan]) -> None:
         needing = [a for a in self.query.aggregates if "ucl" in RELEASES[a.kind]]
@@ -562,14 +577,16 @@ class _Runner:
             rung = next((i for i, c in enumerate(UCL_LADDER) if per_user <= c), len(UCL_LADDER) - 1)
             histogram[rung] = histogram.get(rung, 0) + users
         for a in needing:
-            rung = select_rung(histogram, len(UCL_LADDER), self.epsilon_unit, self.draw(a.index, "ucl"))
+            rng = self.noise.rng(self.query_id, a.index, None, "ucl")
+            rung = select_rung(histogram, _UCL_CANDIDATES, self.epsilon_unit, rng)
             plans[a.index].ucl = UCL_LADDER[rung]
 
     def choose_bounds(self, plans: dict[int, _Plan]) -> None:
         """Pick a magnitude M per aggregate from each user's largest |value|; clamp to [-M, M].
 
         One symmetric selection spends the whole unit, so it is sharper than two one-sided ones
-        and never reveals whether negative values exist.
+        and never reveals whether negative values exist. Unsigned integer columns (their type
+        says so; no data is read) clamp to [0, M]. The ladder's ends come from the type.
         """
         needing = [a for a in self.query.aggregates if "bounds" in RELEASES[a.kind]]
         if not needing:
@@ -596,14 +613,14 @@ class _Runner:
             for a in needing
             if a.argument is not None
         }
-        rungs = len(VALUE_LADDER_EXPONENTS) + 1
         for a in needing:
             plan = plans[a.index]
-            rung = select_rung(
-                histograms.get(a.index, {}), rungs, self.epsilon_unit, self.draw(a.index, "bounds")
-            )
+            column_type = self.column_type(a.index)
+            candidates = [(i, _ladder_exponent(i)) for i in value_candidates(column_type)]
+            rng = self.noise.rng(self.query_id, a.index, None, "bounds")
+            rung = select_rung(histograms.get(a.index, {}), candidates, self.epsilon_unit, rng)
             magnitude = _ladder_value(rung)
-            plan.high, plan.low = magnitude, -magnitude
+            plan.high, plan.low = magnitude, Fraction(0) if is_unsigned(column_type) else -magnitude
             if magnitude > 0:
                 exponent = magnitude.numerator.bit_length() - magnitude.denominator.bit_length()
                 plan.shift = FIXED_POINT_BITS - exponent
