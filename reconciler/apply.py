@@ -3,9 +3,9 @@
 Apply the plan, not the spec: the Executor performs exactly the plan's Steps. Before changing
 anything it refuses irreversible steps without ``allow_destroy`` and, always, deletes of resources
 protected by ``lifecycle.preventDestroy`` (``check_permitted``). Steps of one group do not depend
-on each other and run concurrently (``parallelism``); after every step the new State is handed
-to ``record`` (the state cache), so a crash loses at most the step in flight, and the resource
-created by it is found again by its tags. Transient errors are retried with capped exponential
+on each other and run concurrently (``parallelism``); after every step its result is handed to
+``record`` (the state cache's journal), so a crash loses at most the step in flight, and the
+resource created by it is found again by its tags. Transient errors are retried with capped exponential
 backoff and jitter (each retry is reported); the first terminal error stops the apply cleanly:
 steps already running finish, nothing new starts, and the result lists what was done and what
 remains. Checking that the plan is not stale is the caller's job (``workflow.apply``).
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from reconciler.backend import Backend, StepResult
 from reconciler.errors import BackendError, PlanError, RetryableBackendError
 from reconciler.plan import Plan, Step
+from reconciler.resources import Resource
 from reconciler.retry import RetryPolicy
 from reconciler.state import State
 
@@ -103,7 +104,8 @@ class Executor:
         stack: the stack name (identity tags of created resources).
         parallelism: steps of one group run at most this many at a time.
         retry: backoff policy for transient errors.
-        record: called with the new State after every successful step (the state cache).
+        record: told (step, resource now or None after a delete) after every successful step
+            (the state cache's journal).
         on_event: told about every start, retry, success and failure.
     """
 
@@ -114,7 +116,7 @@ class Executor:
         stack: str,
         parallelism: int = 4,
         retry: RetryPolicy | None = None,
-        record: Callable[[State], None] | None = None,
+        record: Callable[[Step, Resource | None], None] | None = None,
         on_event: Callable[[Event], None] | None = None,
     ) -> None:
         self.backend = backend
@@ -193,5 +195,5 @@ class Executor:
             else:
                 self._state = self._state.with_resource(result.resource)
             if self.record is not None:
-                self.record(self._state)
+                self.record(step, result.resource)
         return result

@@ -6,7 +6,10 @@ that cannot be tagged (analysis rules, collaboration members) are identified by 
 their type. The file ``.reconciler/state.json`` is only a cache of that identity (Address -> id,
 arn) plus the last observed attributes: it is written atomically (temporary file +
 ``os.replace``), and when it is missing, stale or corrupt the next read simply rebuilds it from
-the tags. This module does not call any API and does not know how resources are diffed.
+the tags. An apply records each step's result by appending one line to
+``.reconciler/state.json.journal`` (constant cost per step, whatever the size of the stack); a
+load replays the journal over the snapshot (a torn last line is ignored) and the next full save
+folds it in. This module does not call any API and does not know how resources are diffed.
 """
 
 from __future__ import annotations
@@ -220,6 +223,62 @@ class StateCache:
         entries = doc.get("entries")
         return entries if isinstance(entries, dict) else {}
 
+    @property
+    def journal(self) -> Path:
+        """The append-only log of step results since the last full save."""
+        return self.path.with_name(self.path.name + ".journal")
+
+    def _replay(self, entries: dict[str, Any]) -> None:
+        """Apply the journal's lines to ``entries`` (in place)."""
+        try:
+            lines = self.journal.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return
+        touched: dict[str, dict[str, Any]] = {}
+        for line in lines:
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue  # a line torn by a crash: the tags still know
+            key = item.get("key") if isinstance(item, dict) else None
+            if not isinstance(key, str):
+                continue
+            if key not in touched:
+                entry = entries.get(key)
+                listed = entry.get("resources", []) if isinstance(entry, dict) else []
+                touched[key] = {str(r.get("address")): r for r in listed if isinstance(r, dict)}
+            if isinstance(item.get("put"), dict):
+                touched[key][str(item["put"].get("address"))] = item["put"]
+            elif isinstance(item.get("delete"), str):
+                touched[key].pop(item["delete"], None)
+        for key, by_address in touched.items():
+            stack = key.split("/", 1)[-1]
+            entries[key] = {"stack": stack, "resources": [by_address[a] for a in sorted(by_address)]}
+
+    def record(self, backend: str, stack: str, address: Address, resource: Resource | None) -> None:
+        """Note one step's result (the resource now, or None when it was deleted); O(1) per step.
+
+        Args:
+            backend: ``local`` or ``aws``.
+            stack: the stack name.
+            address: the resource the step acted on.
+            resource: what is there now, or None after a delete.
+        """
+        key = self._key(backend, stack)
+        item = (
+            {"key": key, "put": _resource_json(resource)}
+            if resource
+            else {"key": key, "delete": str(address)}
+        )
+        line = json.dumps(item, sort_keys=True, default=str) + "\n"
+        with self._lock:
+            try:
+                self.journal.parent.mkdir(parents=True, exist_ok=True)
+                with open(self.journal, "a", encoding="utf-8") as handle:
+                    handle.write(line)
+            except OSError as exc:  # only a cache: identity lives in the tags, so carry on
+                self.problem = f"cannot write the state journal {self.journal} ({exc.strerror or exc})"
+
     @staticmethod
     def _key(backend: str, stack: str) -> str:
         return f"{backend}/{stack}"
@@ -235,7 +294,9 @@ class StateCache:
             The cached State (possibly empty).
         """
         with self._lock:
-            entry = self._load_document().get(self._key(backend, stack))
+            entries = self._load_document()
+            self._replay(entries)
+            entry = entries.get(self._key(backend, stack))
         if not isinstance(entry, dict):
             return State({}, stack)
         resources: dict[Address, Resource] = {}
@@ -260,10 +321,12 @@ class StateCache:
         """
         with self._lock:
             entries = self._load_document()
+            self._replay(entries)
             entries[self._key(backend, state.stack)] = state.to_json()
             doc = {"formatVersion": STATE_FORMAT_VERSION, "entries": entries}
             try:
                 write_atomically(self.path, json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n")
+                self.journal.unlink(missing_ok=True)  # folded into the snapshot just written
             except OSError as exc:  # only a cache: identity lives in the tags, so carry on
                 self.problem = (
                     f"cannot write the state cache {self.path} ({exc.strerror or exc}); continuing without it"

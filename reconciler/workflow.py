@@ -378,7 +378,9 @@ def apply_plan(
             stack=ws.name,
             parallelism=parallelism,
             retry=retry,
-            record=lambda s: ws.cache.save(ws.backend.name, s),
+            record=lambda step, now: ws.cache.record(ws.backend.name, ws.name, step.address, now),
             on_event=on_event,
         )
-        return executor.run(plan, state)
+        result = executor.run(plan, state)
+        ws.cache.save(ws.backend.name, result.state)  # the journal folded into one snapshot
+        return result

@@ -86,3 +86,18 @@ def test_fingerprint_changes_are_named_per_address() -> None:
         "collaboration.retail was modified",
         "membership.retail.adtech was deleted",
     ]
+
+
+def test_the_journal_records_steps_and_is_folded_into_the_next_save(tmp_path: Path) -> None:
+    cache = StateCache(tmp_path / "state.json")
+    cache.save("local", _state())
+    table = Address.of(Kind.CONFIGURED_TABLE, "retailer", "purchases")
+    cache.record("local", "demo", table, Resource(table, {"name": "purchases"}, id="t1"))
+    cache.record("local", "demo", MEMBERSHIP, None)
+    with open(cache.journal, "a", encoding="utf-8") as handle:
+        handle.write('{"key": "local/demo", "put": {"addr')  # torn by a crash
+    loaded = StateCache(tmp_path / "state.json").load("local", "demo")
+    assert set(loaded.resources) == {COLLAB, table}
+    cache.save("local", loaded)
+    assert not cache.journal.exists()
+    assert set(StateCache(tmp_path / "state.json").load("local", "demo").resources) == {COLLAB, table}
