@@ -196,11 +196,6 @@ def planned_doc(pristine: dict[str, Path]) -> dict[str, Any]:
     return doc
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs staleness.reasons wired into workflow.apply_plan (PLANNER-EXEC's file, still being edited):"
-    " today an edited plan whose fingerprints still match is partly applied",
-)
 @FUZZ
 @given(data=st.data())
 def test_plan_files(pristine: dict[str, Path], planned_doc: dict[str, Any], data: st.DataObject) -> None:

@@ -78,9 +78,6 @@ def assert_converged(tmp_path: Path, capsys: pytest.CaptureFixture[str], stack: 
         pytest.param(
             lambda p: (p.unlink(), p.mkdir()),
             id="a-directory",
-            marks=pytest.mark.xfail(
-                strict=True, reason="an unwritable cache still fails plan (state.py: to fix)"
-            ),
         ),
     ],
 )
@@ -126,9 +123,6 @@ def _edit(path: Path, **changes: object) -> None:
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="spec changes are not named until staleness.reasons is wired into apply"
-)
 def test_a_stale_plan_is_refused_naming_what_changed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -256,10 +250,6 @@ def test_import_of_a_missing_resource_is_a_clear_error(
     assert code == 1 and "ResourceNotFoundException" in err and "Traceback" not in err
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="LocalClients does not pass its one-attempt botocore config: botocore retries throttling unseen",
-)
 @pytest.mark.parametrize("name", STACKS)
 def test_every_example_applies_under_throttling_and_reports_retries(
     name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
