@@ -6,9 +6,13 @@ plan of thousands of resources costs one dict comparison each).
 
 What each difference becomes is read from the registry, not decided here by kind:
 
-- a changed create-only field -> a replacement (``DELETE_THEN_CREATE``; ``CREATE_THEN_DELETE``
-  when a unique name changes too, so the new one can exist beside the old); its dependents are
-  replaced with it, because their references to it are create-only;
+- a changed create-only field, or a removed optional field that ``Update*`` cannot clear
+  (``ResourceType.cannot_clear``: an enum or structure has no empty value) -> a replacement
+  (``DELETE_THEN_CREATE``; ``CREATE_THEN_DELETE`` when a unique name changes too, so the new one
+  can exist beside the old); its dependents are replaced with it, because their references to
+  it are create-only;
+- a removed optional field that ``Update*`` can clear -> ``UPDATE`` sending its clearing value
+  (``ResourceType.clearing``: ``""`` for a description);
 - any other change -> ``UPDATE``;
 - in the spec, not observed -> ``CREATE``; a member of an existing collaboration -> ``ADD_MEMBER``
   (a collaboration change request), which may never grant CAN_QUERY or CAN_RUN_JOB: that change
@@ -225,6 +229,8 @@ def _one(
     if kind is Kind.MEMBER:
         return Change(desired.address, **both, **_member_change(desired, before, diffs))
     forced = tuple(fd.path for fd in diffs if is_create_only(kind, fd.path))
+    stuck = tuple(fd.path for fd in diffs if fd.after is None and fd.path in descriptor(kind).cannot_clear)
+    forced = tuple(sorted({*forced, *stuck}))
     if not forced:
         return Change(desired.address, Action.UPDATE, **both)
     if desired.existing:
@@ -239,8 +245,20 @@ def _one(
         _replace_action(kind, diffs),
         **both,
         requires_replace=forced,
-        reason=f"{', '.join(forced)} cannot be changed in place",
+        reason=_replace_reason(kind, forced, stuck),
     )
+
+
+def _replace_reason(kind: Kind, forced: tuple[str, ...], stuck: tuple[str, ...]) -> str:
+    """Why a replacement: create-only fields changed, or optional fields Update* cannot clear removed."""
+    changed = [p for p in forced if p not in stuck]
+    words = [f"{', '.join(changed)} cannot be changed in place"] if changed else []
+    if stuck:
+        words.append(
+            f"{', '.join(stuck)} cannot be removed in place ({descriptor(kind).update} cannot clear it;"
+            " keep a value in the spec to avoid the replacement)"
+        )
+    return "; ".join(words)
 
 
 def _cascade(changes: dict[Address, Change], graph: DependencyGraph[Address]) -> None:

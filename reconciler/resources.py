@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -259,6 +260,46 @@ class ResourceType:
                 out.extend(_nested_create_only(name, shape, update_members[alias]))
         return tuple(out)
 
+    @functools.cached_property
+    def clearing(self) -> Mapping[str, Any]:
+        """Optional updatable fields Update* can clear, with the value that clears each.
+
+        AWS has no "unset" in Update* requests: an omitted field keeps its value. A field is
+        cleared by sending its empty value, which the service model must allow: ``""`` for a
+        string whose minimum length is 0 (and whose pattern takes ``""``), ``[]`` / ``{}`` for a
+        list / map with no minimum. Enums and structures have no empty value, so an optional
+        field of those kinds cannot be removed in place (see ``cannot_clear``). ``canonical``
+        treats a clearing value as absent, so a cleared field and an absent one compare equal.
+        """
+        update_members = self._update_members()
+        required = set(self._fields_shape.required_members)
+        out: dict[str, Any] = {}
+        for name in self.updatable:
+            shape = update_members.get(self.update_aliases.get(name, name))
+            if name in required or shape is None:
+                continue
+            empty = _empty_value(shape)
+            if empty is not _NO_EMPTY:
+                out[name] = empty
+        return out
+
+    @functools.cached_property
+    def cannot_clear(self) -> frozenset[str]:
+        """Optional fields sent through Update* that no Update* request can remove again.
+
+        Removing one from the spec forces a replacement (diff says so); tags and fields changed
+        through change requests are removed by their own calls.
+        """
+        required = set(self._fields_shape.required_members)
+        return frozenset(
+            name
+            for name in self.updatable
+            if name not in required
+            and name not in self.clearing
+            and name != "tags"
+            and name not in self.via_change_request
+        )
+
     def _update_members(self) -> Mapping[str, Shape]:
         if self.update is None:
             return {}
@@ -312,8 +353,12 @@ class ResourceType:
             chosen = self.updatable if fields is None else tuple(fields)
             for name in chosen:
                 alias = self.update_aliases.get(name, name)
-                if alias in accepted and name in resource.attributes and name not in params:
+                if alias not in accepted or name in params:
+                    continue
+                if name in resource.attributes:
                     params[alias] = resource.attributes[name]
+                elif name in self.clearing:
+                    params[alias] = copy.deepcopy(self.clearing[name])
         return params
 
 
@@ -350,6 +395,23 @@ def _with_required_empties(shape: Shape, value: Any) -> Any:
     if isinstance(shape, ListShape) and isinstance(value, list):
         return [_with_required_empties(shape.member, v) for v in value]
     return value
+
+
+_NO_EMPTY = object()
+
+
+def _empty_value(shape: Shape) -> Any:
+    """The empty value a request may carry for ``shape`` (``""``, ``[]``, ``{}``), or ``_NO_EMPTY``."""
+    meta = shape.metadata
+    if meta.get("min", 0) > 0:
+        return _NO_EMPTY
+    if shape.type_name == "string" and not shape.enum and re.fullmatch(meta.get("pattern", ".*"), ""):
+        return ""
+    if shape.type_name == "list":
+        return []
+    if shape.type_name == "map":
+        return {}
+    return _NO_EMPTY
 
 
 def _nested_create_only(prefix: str, create_shape: Shape, update_shape: Shape) -> list[str]:
@@ -679,6 +741,9 @@ def canonical(kind: Kind, attributes: Mapping[str, Any]) -> dict[str, Any]:
         holder = _get(out, parent) if parent else out
         if isinstance(holder, dict) and holder.get(last) is None:
             holder[last] = copy.deepcopy(default)
+    for name, empty in d.clearing.items():
+        if out.get(name) == empty:
+            del out[name]  # a cleared field is an absent one
     if "tags" in out and isinstance(out["tags"], Mapping):
         out["tags"] = {k: v for k, v in out["tags"].items() if not k.startswith(MANAGED_TAG_PREFIX)}
     cleaned: dict[str, Any] = _clean(out, "", d.ordered_lists)

@@ -113,3 +113,37 @@ def test_each_field_change_plans_the_right_action(case: FieldCase) -> None:
 def test_no_change_in_any_field_plans_nothing(case: FieldCase) -> None:
     have = [resource(case, case.after, id="id-1")]
     assert make_plan([resource(case, case.after)], have).is_empty
+
+
+#: Optional fields sent through Update* (not tags, not change requests): removing one from the spec.
+OPTIONAL_UPDATABLE = [
+    c for c in CASES if c.path in descriptor(c.kind).clearing or c.path in descriptor(c.kind).cannot_clear
+]
+
+
+def test_optional_updatable_fields_are_classified() -> None:
+    """Every optional updatable field is either clearable in place or known not to be."""
+    ids = {c.id for c in OPTIONAL_UPDATABLE}
+    assert {"association:description", "collaboration:description", "membership:jobLogStatus"} <= ids
+    for kind, d in REGISTRY.items():
+        assert not set(d.clearing) & d.cannot_clear, kind
+
+
+@pytest.mark.parametrize("case", OPTIONAL_UPDATABLE, ids=[c.id for c in OPTIONAL_UPDATABLE])
+def test_removing_an_optional_field_clears_it_or_replaces(case: FieldCase) -> None:
+    d = descriptor(case.kind)
+    have = [resource(case, case.before, id="id-1", arn="arn-1")]
+    want = [Resource(address_of(case.kind), canonical(case.kind, BASE.get(case.kind, {})), owner="o")]
+    plan = make_plan(want, have)
+    (change,) = plan.changes
+    if case.path in d.clearing:
+        assert change.action is Action.UPDATE
+        (step,) = plan.all_steps
+        assert step.operation == d.update
+        assert step.params[d.update_aliases.get(case.path, case.path)] == d.clearing[case.path]
+        # what the service then reports (the clearing value) is the same as absent: no perpetual diff
+        cleared = {**BASE.get(case.kind, {}), case.path: d.clearing[case.path]}
+        assert canonical(case.kind, cleared) == want[0].attributes
+    else:
+        assert change.action.is_replace and case.path in change.requires_replace
+        assert "cannot be removed in place" in change.reason
