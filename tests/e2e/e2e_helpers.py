@@ -1,4 +1,7 @@
-"""Helpers for the end-to-end tests: run the CLI in a temporary directory, look at the emulator."""
+"""Helpers for the end-to-end tests: copy a stack into a temporary directory, look at the emulator.
+
+Running the CLI (``run``) and the example stacks (``SPECS``, ``STACKS``) are in ``tests/cli_helpers.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +9,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
+from cli_helpers import SPECS
 
 from reconciler import emulator
-from reconciler.cli import main
 from reconciler.spec import load_stack
 from reconciler.workflow import accounts_of
-
-SPECS = Path(__file__).resolve().parents[2] / "specs"
-STACKS = sorted(p.name for p in SPECS.iterdir() if p.is_dir() and any(p.glob("*.yaml")))
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run ``reconciler ARGS`` in-process; return (exit code, stdout, stderr)."""
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def copy_stack(name: str, into: Path) -> Path:

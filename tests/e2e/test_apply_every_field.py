@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_helpers import SPECS
+from cli_helpers import SPECS
 
 from reconciler import workflow
 from reconciler.addresses import Kind

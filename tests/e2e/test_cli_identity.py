@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from e2e_helpers import copy_stack, live_resources, run
+from cli_helpers import run
+from e2e_helpers import copy_stack, live_resources
 
 from reconciler import emulator, workflow
 from reconciler.addresses import Kind

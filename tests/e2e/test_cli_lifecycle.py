@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from e2e_helpers import STACKS, copy_stack, live_resources, run
+from cli_helpers import STACKS, edit_table_by_hand, run
+from e2e_helpers import copy_stack, live_resources
 
 from reconciler import emulator
 
@@ -105,13 +106,7 @@ def test_stale_plan_is_refused_naming_what_changed(
     table_file.write_text(table_file.read_text().replace("description: ", "description: Changed. ", 1))
     assert run(capsys, "plan", str(stack), "--detailed-exitcode")[0] == 2
 
-    service = emulator.connect(tmp_path / ".reconciler" / "local.duckdb")
-    try:
-        client = service.client("cleanrooms", account_id="123456789012")
-        table = client.list_configured_tables()["configuredTableSummaries"][0]
-        client.update_configured_table(configuredTableIdentifier=table["id"], description="edited by hand")
-    finally:
-        service.close()
+    edit_table_by_hand(tmp_path, "123456789012", "edited by hand")
 
     plan_file = tmp_path / "plans" / "retail-adtech.json"
     code, out, err = run(capsys, "apply", str(plan_file), "--auto-approve", "--stack", str(stack))
@@ -142,13 +137,7 @@ def test_drift_names_changed_fields_and_resources_the_spec_dropped(
     assert run(capsys, "apply", str(stack), "--auto-approve")[0] == 0
     assert run(capsys, "drift", str(stack))[0] == 0
 
-    service = emulator.connect(tmp_path / ".reconciler" / "local.duckdb")
-    try:
-        client = service.client("cleanrooms", account_id="987654321098")
-        table = client.list_configured_tables()["configuredTableSummaries"][0]
-        client.update_configured_table(configuredTableIdentifier=table["id"], description="edited by hand")
-    finally:
-        service.close()
+    edit_table_by_hand(tmp_path, "987654321098", "edited by hand")
     code, out, err = run(capsys, "drift", str(stack), "--format", "json")
     assert code == 2, err
     drifted = {r["address"]: r for r in json.loads(out)["resources"]}

@@ -7,12 +7,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from cli_helpers import ROOT, SPECS
 
-from reconciler.cli import main
-
-SPECS = Path(__file__).resolve().parents[2] / "specs"
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "gitops"
+EXAMPLES = ROOT / "examples" / "gitops"
 
 
 def git(repo: Path, *args: str) -> str:
@@ -49,13 +46,6 @@ def edit(path: Path, old: str, new: str, count: int = 1) -> None:
     text = path.read_text()
     assert old in text, f"{old!r} not in {path}"
     path.write_text(text.replace(old, new, count))
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run ``reconciler ARGS`` in-process; return (exit code, stdout, stderr)."""
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 NODE = re.compile(r'^  (\w+)(\[\[|\(\[|\[\(|\[/|\{\{|\[\\)"(.*)"(\]\]|\]\)|\)\]|/\]|\}\}|\\\])$')

@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from gitops_helpers import SPECS, edit, run
+from cli_helpers import SPECS, run
+from gitops_helpers import edit
 
 from reconciler.addresses import Address, Kind
 from reconciler.drift_report import Ignore, build, parse_ignore

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
-from gitops_helpers import EXAMPLES, SPECS, commit, edit, git, make_repo, run
+from cli_helpers import SPECS, run
+from gitops_helpers import EXAMPLES, commit, edit, git, make_repo
 
 Capsys = pytest.CaptureFixture[str]
 WORKFLOWS = ("cleanrooms-pr.yml", "cleanrooms-apply.yml", "cleanrooms-drift.yml")  # a PR, its merge, a cron

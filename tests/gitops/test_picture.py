@@ -8,7 +8,8 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
-from gitops_helpers import CLASS, EDGE, NODE, SPECS, edit, run
+from cli_helpers import SPECS, STACKS, run
+from gitops_helpers import CLASS, EDGE, NODE, edit
 
 from reconciler import desired, diff, picture
 from reconciler.addresses import Kind
@@ -16,7 +17,6 @@ from reconciler.render import dot, mermaid
 from reconciler.spec import load_stack
 
 Capsys = pytest.CaptureFixture[str]
-STACKS = sorted(p.name for p in SPECS.iterdir() if p.is_dir() and any(p.glob("*.yaml")))
 
 
 def parse(source: str) -> tuple[dict[str, str], list[tuple[str, str, str]], dict[str, set[str]]]:

@@ -6,7 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from gitops_helpers import SPECS, edit, run
+from cli_helpers import SPECS, run
+from gitops_helpers import edit
 
 from reconciler.policy import ENVIRONMENT_VARIABLE, POLICY_RULES, Policy, check, load_policy
 from reconciler.spec import load_stack

@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from gitops_helpers import CLASS, commit, edit, git, make_repo, run
+from cli_helpers import run
+from gitops_helpers import CLASS, commit, edit, git, make_repo
 
 from reconciler.review import review
 

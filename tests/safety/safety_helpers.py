@@ -6,15 +6,9 @@ import collections
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from reconciler import emulator
-from reconciler.cli import main
-
-ROOT = Path(__file__).resolve().parents[2]
-SPECS = ROOT / "specs"
-STACKS = sorted(p.name for p in SPECS.iterdir() if p.is_dir() and any(p.glob("*.yaml")))
 
 MEMBERS = {
     "retailer": "111111111111",
@@ -106,13 +100,6 @@ def write_big_stack(root: Path, *, tables: int = 6, templates: int = 2, name: st
     for k, doc in enumerate(docs):
         (stack / f"{k:02d}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     return stack
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run ``reconciler ARGS`` in-process; return (exit code, stdout, stderr)."""
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def census(workdir: Path, accounts: list[str] | None = None) -> collections.Counter[tuple[str, ...]]:

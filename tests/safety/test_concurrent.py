@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from safety_helpers import ROOT, census, duplicates, run, write_big_stack
+from cli_helpers import ROOT, run
+from safety_helpers import census, duplicates, write_big_stack
 
 from reconciler.emulator.faults import ENV_VAR
 from reconciler.lock import lock_path, read_holder

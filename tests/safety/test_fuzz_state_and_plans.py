@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import SPECS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from safety_helpers import SPECS, census
+from safety_helpers import census
 
 from reconciler.cli import main
 from reconciler.emulator.faults import ENV_VAR

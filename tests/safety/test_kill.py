@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from safety_helpers import census, duplicates, run, write_big_stack
+from cli_helpers import run
+from safety_helpers import census, duplicates, write_big_stack
 
 from reconciler.cli import main
 from reconciler.emulator.faults import ENV_VAR

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from safety_helpers import SPECS, STACKS, census, duplicates, run
+from cli_helpers import SPECS, STACKS, edit_table_by_hand, run
+from safety_helpers import census, duplicates
 
 from reconciler import emulator
 from reconciler.emulator.faults import ENV_VAR
@@ -131,13 +132,7 @@ def test_a_stale_plan_is_refused_naming_what_changed(
     assert run(capsys, "plan", str(stack), "--out", "p.json")[0] == 0
 
     # Live state changes behind the plan's back: another description on the adtech table.
-    service = emulator.connect(tmp_path / ".reconciler" / "local.duckdb")
-    try:
-        c = service.client("cleanrooms", account_id="987654321098")
-        table = c.list_configured_tables()["configuredTableSummaries"][0]
-        c.update_configured_table(configuredTableIdentifier=table["id"], description="changed by hand")
-    finally:
-        service.close()
+    edit_table_by_hand(tmp_path, "987654321098", "changed by hand")
     code, out, err = run(capsys, "apply", "p.json", "--auto-approve", "--stack", str(stack))
     assert code == 1 and "out of date" in err
     assert "configured_table.adtech.ad_impressions" in err and "nothing was changed" in err

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from safety_helpers import SPECS
+from cli_helpers import SPECS
 
 from reconciler import staleness, workflow
 from reconciler.emulator.faults import ENV_VAR
