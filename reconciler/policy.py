@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import pydantic
 from pydantic import BaseModel, Field
 
 from reconciler.errors import Diagnostic, Severity, SourceLocation
@@ -47,7 +46,7 @@ from reconciler.spec.models import (
     ListRule,
     SpecModel,
 )
-from reconciler.spec.shape import _diagnostic as shape_diagnostic
+from reconciler.spec.shape import validate_as
 from reconciler.spec.stack import Check, Stack
 
 __all__ = [
@@ -128,10 +127,9 @@ def load_policy(path: Path) -> tuple[LoadedPolicy | None, list[Diagnostic]]:
             Diagnostic("a policy file holds one document", documents[1].locate(()), code="policy-file")
         ]
     doc = documents[0]
-    try:
-        policy = Policy.model_validate(doc.data)
-    except pydantic.ValidationError as exc:
-        return None, [shape_diagnostic(doc, Policy, err) for err in exc.errors(include_url=False)]
+    policy, problems = validate_as(doc, Policy)
+    if policy is None:
+        return None, problems
     loaded = LoadedPolicy(policy, doc)
     bad = list(_bad_patterns(loaded))
     return (None, bad) if bad else (loaded, [])

@@ -22,7 +22,9 @@ from reconciler.errors import Diagnostic
 from reconciler.spec.load import RawDocument, YamlPath, dotted
 from reconciler.spec.models import DOCUMENT_MODELS, SpecModel
 
-__all__ = ["SALVAGEABLE", "salvage", "to_model", "suggest"]
+__all__ = ["SALVAGEABLE", "salvage", "suggest", "to_model", "validate_as"]
+
+M = typing.TypeVar("M", bound=SpecModel)
 
 #: pydantic error type -> what the value should have been.
 _EXPECTED = {
@@ -68,8 +70,21 @@ def to_model(doc: RawDocument) -> tuple[SpecModel | None, list[Diagnostic]]:
     if model is None:
         hint = suggest(str(kind), DOCUMENT_MODELS) or f"use one of {', '.join(DOCUMENT_MODELS)}"
         return None, [Diagnostic(f'unknown kind "{kind}"', doc.locate(("kind",)), hint=hint, code="kind")]
+    return validate_as(doc, model)
+
+
+def validate_as(doc: RawDocument, model: type[M]) -> tuple[M | None, list[Diagnostic]]:
+    """Validate one document as ``model`` (a spec kind, or another YAML file such as a policy).
+
+    Args:
+        doc: the composed document (its data is a mapping).
+        model: the model its data must fit.
+
+    Returns:
+        The model, or None and one Diagnostic per pydantic error, at the YAML it is about.
+    """
     try:
-        return model.model_validate(data), []
+        return model.model_validate(doc.data), []
     except pydantic.ValidationError as exc:
         return None, [_diagnostic(doc, model, err) for err in exc.errors(include_url=False)]
 
