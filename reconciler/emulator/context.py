@@ -90,13 +90,6 @@ class RequestContext:
         """The membership record, or None."""
         return self.store.get("membership", membership_id)
 
-    def membership_of(self, collaboration_id: str, account_id: str) -> Record | None:
-        """The ACTIVE membership of ``account_id`` in the collaboration, or None."""
-        for record in self.store.find("membership", collaborationId=collaboration_id, status="ACTIVE"):
-            if record["_account"] == account_id:
-                return record
-        return None
-
     def configured_table(self, configured_table_id: str) -> Record | None:
         """The configured table record, or None."""
         return self.store.get("configured_table", configured_table_id)
@@ -149,17 +142,6 @@ class RequestContext:
                 f"account {self.account_id} is not a member of collaboration {collaboration_id}"
             )
         return record
-
-    def active_member(self, collaboration_id: str) -> Record:
-        """The caller's member record, if the caller has joined (ACTIVE) the collaboration."""
-        self.visible_collaboration(collaboration_id)
-        member = self.member(collaboration_id, self.account_id)
-        if member is None or member["status"] != "ACTIVE":
-            raise access_denied(
-                f"account {self.account_id} has not joined collaboration {collaboration_id}; "
-                "create a membership first"
-            )
-        return member
 
     def own_membership(self, membership_id: str, *, active: bool = False) -> Record:
         """The caller's membership ``membership_id``; with ``active``, it must be ACTIVE.
