@@ -6,8 +6,6 @@ import functools
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from fractions import Fraction
-from typing import Any
 
 import duckdb
 import sqlglot
@@ -68,7 +66,3 @@ def chi_square_z(observed: Sequence[int], expected: Sequence[float]) -> float:
     stat = sum((o - e) ** 2 / e for o, e in zip(observed, expected, strict=True))
     k = len(observed) - 1
     return ((stat / k) ** (1 / 3) - (1 - 2 / (9 * k))) / math.sqrt(2 / (9 * k))
-
-
-def as_float(value: Any) -> float:
-    return float(value) if not isinstance(value, Fraction) else float(value)
