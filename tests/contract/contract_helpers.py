@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,10 +43,13 @@ def join(client: Any, collaboration_id: str, **extra: Any) -> dict[str, Any]:
     )["membership"]
 
 
-def create_table(client: Any, name: str = "orders", columns: tuple[str, ...] = ("a", "b", "c")) -> Any:
+def create_table(
+    client: Any, name: str = "orders", columns: Sequence[str] = ("a", "b", "c"), database: str = "sales"
+) -> Any:
+    """A DIRECT_QUERY configured table over the Glue table ``database.name``."""
     return client.create_configured_table(
         name=name,
-        tableReference={"glue": {"databaseName": "sales", "tableName": name}},
+        tableReference={"glue": {"databaseName": database, "tableName": name}},
         allowedColumns=list(columns),
         analysisMethod="DIRECT_QUERY",
     )["configuredTable"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from contract_helpers import OWNER, PARTNER, ROLE, error_of
+from contract_helpers import OWNER, PARTNER, associate, create_table, error_of
 
 from reconciler import emulator
 
@@ -47,12 +47,7 @@ def _table(
     client: Any, emu: emulator.Emulator, account: str, name: str, path: Path, columns: list[str]
 ) -> str:
     emu.catalog.register(account, "db", name, path)
-    table = client.create_configured_table(
-        name=name,
-        tableReference={"glue": {"databaseName": "db", "tableName": name}},
-        allowedColumns=columns,
-        analysisMethod="DIRECT_QUERY",
-    )["configuredTable"]
+    table = create_table(client, name, columns, database="db")
     client.create_configured_table_analysis_rule(
         configuredTableIdentifier=table["id"], analysisRuleType="CUSTOM", analysisRulePolicy=_custom("person")
     )
@@ -93,12 +88,7 @@ def setup(emu: emulator.Emulator, owner: Any, partner: Any, tmp_path: Path) -> d
         (partner, PARTNER, mp, "impressions", "impressions.parquet", ["person", "channel"]),
     ):
         table_id = _table(client, emu, account, name, tmp_path / file, columns)
-        client.create_configured_table_association(
-            name=name,
-            membershipIdentifier=membership["id"],
-            configuredTableIdentifier=table_id,
-            roleArn=ROLE.format(account=account),
-        )
+        associate(client, account, membership["id"], table_id, name=name)
     return {"membership": mp["id"], "owner_membership": mo["id"]}
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import pytest
 from conftest import Clock
-from contract_helpers import OWNER, PARTNER, ROLE, create_collaboration, error_of, join
+from contract_helpers import OWNER, PARTNER, associate, create_collaboration, create_table, error_of, join
 
 from reconciler import emulator
 from reconciler.dp import NoiseSource
@@ -57,21 +57,11 @@ def dp_world(emu: emulator.Emulator, owner: Any, partner: Any, tmp_path: Path) -
     mo = join(owner, collaboration["id"])
     mp = join(partner, collaboration["id"])
     emu.catalog.register(OWNER, "db", "visits", data)
-    table = owner.create_configured_table(
-        name="visits",
-        tableReference={"glue": {"databaseName": "db", "tableName": "visits"}},
-        allowedColumns=["user_id", "region", "minutes"],
-        analysisMethod="DIRECT_QUERY",
-    )["configuredTable"]
+    table = create_table(owner, "visits", ["user_id", "region", "minutes"], database="db")
     owner.create_configured_table_analysis_rule(
         configuredTableIdentifier=table["id"], analysisRuleType="CUSTOM", analysisRulePolicy=_custom_dp()
     )
-    association = owner.create_configured_table_association(
-        name="visits",
-        membershipIdentifier=mo["id"],
-        configuredTableIdentifier=table["id"],
-        roleArn=ROLE.format(account=OWNER),
-    )["configuredTableAssociation"]
+    association = associate(owner, OWNER, mo["id"], table["id"], name="visits")
     return {"owner_membership": mo["id"], "membership": mp["id"], "association": association, "data": data}
 
 
@@ -271,21 +261,11 @@ def test_access_budget_counts_admitted_queries_per_table(
     emu.catalog.register(OWNER, "db", "towns", dp_world["data"])
     policy = _custom_dp()
     del policy["v1"]["custom"]["differentialPrivacy"]
-    table = owner.create_configured_table(
-        name="towns",
-        tableReference={"glue": {"databaseName": "db", "tableName": "towns"}},
-        allowedColumns=["region"],
-        analysisMethod="DIRECT_QUERY",
-    )["configuredTable"]
+    table = create_table(owner, "towns", ["region"], database="db")
     owner.create_configured_table_analysis_rule(
         configuredTableIdentifier=table["id"], analysisRuleType="CUSTOM", analysisRulePolicy=policy
     )
-    association = owner.create_configured_table_association(
-        name="towns",
-        membershipIdentifier=dp_world["owner_membership"],
-        configuredTableIdentifier=table["id"],
-        roleArn=ROLE.format(account=OWNER),
-    )["configuredTableAssociation"]
+    association = associate(owner, OWNER, dp_world["owner_membership"], table["id"], name="towns")
     owner.create_privacy_budget_template(
         membershipIdentifier=dp_world["owner_membership"],
         privacyBudgetType="ACCESS_BUDGET",
