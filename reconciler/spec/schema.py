@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from reconciler.spec import limits
 from reconciler.spec.models import DOCUMENT_MODELS, Document, SpecModel
 
-__all__ = ["SCHEMA_PATH", "build_schema", "render_schema"]
+__all__ = ["SCHEMA_PATH", "build_schema", "model_shapes", "render_schema"]
 
 #: Where the schema is committed, relative to the repository root.
 SCHEMA_PATH = Path("schemas/spec.schema.json")
@@ -31,7 +31,7 @@ def build_schema() -> dict[str, Any]:
     adapter: TypeAdapter[Any] = TypeAdapter(Annotated[Document, Field(discriminator="kind")])
     schema = adapter.json_schema(ref_template="#/$defs/{model}")
     definitions = schema.get("$defs", {})
-    for model, shape in _model_shapes().items():
+    for model, shape in model_shapes().items():
         definition = definitions.get(model.__name__)
         if definition is None:
             continue
@@ -54,8 +54,12 @@ def render_schema() -> str:
     return json.dumps(build_schema(), indent=2, ensure_ascii=False) + "\n"
 
 
-def _model_shapes() -> dict[type[SpecModel], Shape | None]:
-    """Every model reachable from the documents, with the API shape it is checked under."""
+def model_shapes() -> dict[type[SpecModel], Shape | None]:
+    """Every model reachable from the documents, with the API shape it is checked under.
+
+    Returns:
+        Model -> the botocore shape it is reached under, or None.
+    """
     found: dict[type[SpecModel], Shape | None] = {}
     pending: list[tuple[type[SpecModel], Shape | None]] = [(doc, None) for doc in DOCUMENT_MODELS.values()]
     while pending:

@@ -189,9 +189,9 @@ def test_logical_names_are_not_checked_as_account_ids(tmp_path: Path) -> None:
 
 
 def test_every_model_field_maps_to_the_service_model_or_is_declared_local() -> None:
-    from reconciler.spec.schema import _model_shapes
+    from reconciler.spec.schema import model_shapes
 
-    shapes = _model_shapes()
+    shapes = model_shapes()
     assert set(API_SHAPES) <= set(shapes)
     for model, shape in shapes.items():
         fields, _ = plan(model, shape)  # raises LookupError for an unmapped field
@@ -204,9 +204,9 @@ SPEC_DEFAULTS = {"abilities", "analysisMethod", "format"}
 
 
 def test_api_required_members_are_required_in_the_models() -> None:
-    from reconciler.spec.schema import _model_shapes
+    from reconciler.spec.schema import model_shapes
 
-    for model, shape in _model_shapes().items():
+    for model, shape in model_shapes().items():
         entry = API_SHAPES.get(model)
         api = member_shape(entry.shape) if entry and entry.shape else shape
         if api is None:
