@@ -30,7 +30,7 @@ from reconciler.engine.sqlnames import aws_name
 from reconciler.engine.verdict import Verdict, refuse
 from reconciler.errors import QueryRejected
 
-__all__ = ["Prepared", "check", "enforce"]
+__all__ = ["Prepared", "check", "enforce", "parse"]
 
 #: First keywords of statements that reach files, settings, extensions or the catalog (5.2, 8.6.2).
 SYSTEM_KEYWORDS = frozenset(
@@ -149,7 +149,7 @@ def s1_parse(ctx: Context) -> None:
             Reason.OTHER, f"query text is over the {ctx.collaboration.max_query_chars} character limit"
         )
     try:
-        tokens, statements = _parse(text, ctx.dialect)
+        tokens, statements = parse(text, ctx.dialect)
     except SqlglotError as exc:
         tokens = _tokens_or_empty(text, ctx.dialect)
         if _statement_count(tokens) > 1:
@@ -429,8 +429,19 @@ def enforce(request: Request, collaboration: Collaboration) -> Verdict:
 
 # -- helpers --------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=512)
-def _parse(text: str, dialect: str) -> tuple[list[Token], tuple[exp.Expr | None, ...]]:
-    """Tokenize and parse once per (text, dialect); callers copy the trees they change."""
+def parse(text: str, dialect: str) -> tuple[list[Token], tuple[exp.Expr | None, ...]]:
+    """Tokenize and parse once per (text, dialect); callers copy the trees they change.
+
+    Args:
+        text: the query text.
+        dialect: the sqlglot dialect to read it in.
+
+    Returns:
+        The tokens and the parsed statements (cached: ``parse.cache_clear()`` forgets them).
+
+    Raises:
+        sqlglot.errors.SqlglotError: the text does not tokenize or parse.
+    """
     d = Dialect.get_or_raise(dialect)
     tokens = d.tokenize(text)
     return tokens, tuple(d.parser(error_level=ErrorLevel.RAISE).parse(tokens, text))
