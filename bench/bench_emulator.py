@@ -72,7 +72,7 @@ def main() -> int:
             client.meta.events.unregister("after-call.cleanrooms.GetConfiguredTable", capture)
 
             floor_client = emu.client("cleanrooms", account_id=ACCOUNT)
-            floor_client.meta.events.unregister("before-send.cleanrooms", emu._answer)
+            floor_client.meta.events.unregister("before-send.cleanrooms", emu.answer)
             canned = body_holder.get("body") or b"{}"
 
             def canned_answer(request: Any, **_: Any) -> AWSResponse:

@@ -201,7 +201,7 @@ class Emulator:
             aws_secret_access_key="local-secret",
             config=config,
         )
-        client.meta.events.register(f"before-send.{service_name}", self._answer)
+        client.meta.events.register(f"before-send.{service_name}", self.answer)
         return client
 
     def now(self) -> dt.datetime:
@@ -209,8 +209,15 @@ class Emulator:
         value = self._clock()
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
-    def _answer(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse:
-        """The before-send handler: answer one HTTP request in-process."""
+    def answer(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse:
+        """The before-send handler every client of ``client()`` has: answer one HTTP request in-process.
+
+        Args:
+            request: the signed request botocore was about to send.
+
+        Returns:
+            The HTTP response AWS would give (errors included, as AWS sends them).
+        """
         try:
             return self._dispatch(request)
         except ServiceError as error:
