@@ -8,6 +8,9 @@
 Every rendering lists blocked changes first, then changes that weaken privacy, then the rest,
 each group by Address; unchanged resources are counted, never listed. Nothing here computes a
 diff: the words come from ``Change.reason`` and the privacy ``Finding``s.
+
+The other modules render the other GitOps results, each imported by its own command: ``review``
+(a Review), ``drift`` (a DriftReport), ``mermaid`` and ``dot`` (a Picture).
 """
 
 from __future__ import annotations
