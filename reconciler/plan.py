@@ -50,7 +50,9 @@ __all__ = [
 ]
 
 #: Version of the plan-file format; bump on any incompatible change and keep ``read`` honest.
-FORMAT_VERSION = 1
+#: 2: the plan records ``as_member`` and where its stack's spec lives (``spec``), so ``apply
+#: PLAN_FILE`` needs neither ``--as`` nor ``--stack``; a version-1 file lacks both and is refused.
+FORMAT_VERSION = 2
 _DOCUMENT_KIND = "cleanrooms-reconciler-plan"
 
 
@@ -217,6 +219,10 @@ class Plan:
         spec_fingerprint: ``fingerprint`` of the desired resources.
         state_fingerprint: ``fingerprint`` of the observed resources.
         created_at: ISO-8601 UTC time the plan was made (injected clock in tests).
+        as_member: ``plan --as MEMBER``: only that member's changes and steps are in the plan,
+            and apply acts as that member (None: every member).
+        spec_path: absolute path of the stack's spec (directory or file) the plan was made
+            from ("" when unknown); after ``read``, the best existing candidate (see ``read``).
         format_version: ``FORMAT_VERSION`` when written.
     """
 
@@ -228,6 +234,8 @@ class Plan:
     spec_fingerprint: str = ""
     state_fingerprint: str = ""
     created_at: str = ""
+    as_member: str | None = None
+    spec_path: str = ""
     format_version: int = FORMAT_VERSION
 
     @property
@@ -277,14 +285,17 @@ class Plan:
 
     # -- file format ---------------------------------------------------------------------
 
-    def to_json(self) -> dict[str, Any]:
-        """The plan document (``FORMAT_VERSION`` 1).
+    def to_json(self, *, written_to: Path | None = None) -> dict[str, Any]:
+        """The plan document (``FORMAT_VERSION`` 2).
 
         ::
 
             {
-              "kind": "cleanrooms-reconciler-plan", "format_version": 1,
+              "kind": "cleanrooms-reconciler-plan", "format_version": 2,
               "stack": str, "backend": "local" | "aws", "created_at": ISO-8601,
+              "as_member": str | null,
+              "spec": {"path": absolute path | "", "from_plan": path relative to the plan file's
+                       directory | null},
               "fingerprints": {"spec": sha256-hex, "state": sha256-hex},
               "summary": {"create": n, "update": n, ..., "unchanged": n,
                           "weakens": n, "irreversible": n, "blocked": n},
@@ -299,6 +310,10 @@ class Plan:
             }
 
         Values are API-shaped; a Ref is ``{"$ref": address, "field": "id" | "arn"}``.
+
+        Args:
+            written_to: the plan file's path, to record ``spec.from_plan`` (a checkout moved
+                with its plans still finds its spec); None when printed.
         """
         summary = {
             **self.counts(),
@@ -312,6 +327,8 @@ class Plan:
             "stack": self.stack,
             "backend": self.backend,
             "created_at": self.created_at,
+            "as_member": self.as_member,
+            "spec": {"path": self.spec_path, "from_plan": _relative(self.spec_path, written_to)},
             "fingerprints": {"spec": self.spec_fingerprint, "state": self.state_fingerprint},
             "summary": summary,
             "changes": [_change_json(c) for c in self.ordered_changes()],
@@ -319,8 +336,12 @@ class Plan:
         }
 
     @classmethod
-    def from_json(cls, doc: Any, *, origin: str = "plan") -> Plan:
-        """Rebuild a Plan from its document; PlanError when it is not one this version reads."""
+    def from_json(cls, doc: Any, *, origin: str = "plan", read_from: Path | None = None) -> Plan:
+        """Rebuild a Plan from its document; PlanError when it is not one this version reads.
+
+        ``read_from`` (the plan file's path) resolves ``spec.from_plan``: when that exists it
+        becomes ``spec_path``, else the recorded absolute path stays.
+        """
         if not isinstance(doc, dict) or doc.get("kind") != _DOCUMENT_KIND:
             raise PlanError(
                 f"{origin} is not a reconciler plan file",
@@ -328,16 +349,23 @@ class Plan:
             )
         version = doc.get("format_version")
         if version != FORMAT_VERSION:
+            age = (
+                "an older"
+                if isinstance(version, int) and not isinstance(version, bool) and version < FORMAT_VERSION
+                else "another"
+            )
             raise PlanError(
-                f"{origin} has plan format version {version!r};"
+                f"{origin} has plan format version {version!r} (made by {age} reconciler);"
                 f" this reconciler reads version {FORMAT_VERSION}",
-                hint="make the plan again with this version of reconciler",
+                hint="make the plan again with `reconciler plan` (this version), then apply the new file",
             )
         try:
             return cls(
                 stack=str(doc["stack"]),
                 backend=str(doc["backend"]),
                 created_at=str(doc["created_at"]),
+                as_member=_optional_str(doc["as_member"]),
+                spec_path=_spec_path(doc["spec"], read_from),
                 spec_fingerprint=str(doc["fingerprints"]["spec"]),
                 state_fingerprint=str(doc["fingerprints"]["state"]),
                 unchanged=int(doc["summary"]["unchanged"]),
@@ -354,7 +382,7 @@ class Plan:
         """Write the plan document atomically (temp file + rename); returns the path."""
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n"
+        text = json.dumps(self.to_json(written_to=target), indent=2, sort_keys=False) + "\n"
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -386,7 +414,34 @@ def read(path: str | os.PathLike[str]) -> Plan:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise PlanError(f"{path} is not a readable plan file ({type(exc).__name__}: {exc})") from None
-    return Plan.from_json(doc, origin=str(path))
+    return Plan.from_json(doc, origin=str(path), read_from=Path(path))
+
+
+def _relative(spec_path: str, plan_file: Path | None) -> str | None:
+    """``spec_path`` relative to the plan file's directory (POSIX form), when both are known."""
+    if not spec_path or plan_file is None:
+        return None
+    try:
+        return Path(os.path.relpath(spec_path, plan_file.resolve().parent)).as_posix()
+    except ValueError:  # another drive (Windows)
+        return None
+
+
+def _optional_str(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"expected a string or null, got {type(value).__name__}")
+    return value
+
+
+def _spec_path(spec: Mapping[str, Any], plan_file: Path | None) -> str:
+    """The recorded spec location that exists now: relative to the plan file first, then absolute."""
+    absolute = str(spec["path"])
+    relative = _optional_str(spec.get("from_plan"))
+    if relative and plan_file is not None:
+        candidate = (plan_file.resolve().parent / relative).resolve()
+        if candidate.exists():
+            return str(candidate)
+    return absolute
 
 
 # -- JSON codec for attribute values ------------------------------------------------------------
@@ -663,6 +718,8 @@ def build(
     spec_fingerprint: str = "",
     state_fingerprint: str = "",
     created_at: dt.datetime | None = None,
+    as_member: str | None = None,
+    spec_path: str = "",
 ) -> Plan:
     """Order Changes into a Plan.
 
@@ -675,6 +732,8 @@ def build(
         spec_fingerprint: ``fingerprint(desired)``.
         state_fingerprint: ``fingerprint(observed)``.
         created_at: the clock (UTC now when None).
+        as_member: recorded for apply: the plan is (to be) restricted to this member.
+        spec_path: recorded for apply: where the stack's spec lives (absolute).
 
     Returns:
         The Plan, Steps grouped in dependency order.
@@ -752,4 +811,6 @@ def build(
         spec_fingerprint=spec_fingerprint,
         state_fingerprint=state_fingerprint,
         created_at=when.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+        as_member=as_member,
+        spec_path=spec_path,
     )

@@ -286,6 +286,8 @@ def make_plan(
         spec_fingerprint=plan_mod.fingerprint(want),
         state_fingerprint=state.fingerprint(),
         created_at=now,
+        as_member=as_member,
+        spec_path=str(ws.stack.root.resolve()),
     )
     if as_member is not None:
         plan = only_member(plan, as_member)

@@ -16,7 +16,7 @@ from reconciler import plan as plan_mod
 from reconciler import workflow
 from reconciler.apply import ApplyResult, Event, check_permitted
 from reconciler.cli.plan import backend_option, show, warn
-from reconciler.errors import RetryableBackendError
+from reconciler.errors import PlanError, RetryableBackendError
 from reconciler.plan import Plan
 
 _MARKS = {"done": "ok", "retry": "retry", "failed": "FAILED"}
@@ -89,11 +89,53 @@ def confirm_and_apply(
     return summarize(result, ws.backend.read_retries)
 
 
+def read_plan_file(target: str | None) -> Plan | None:
+    """The plan in ``target`` when it names a plan file (an existing file, or a ``.json`` path)."""
+    if target is None or Path(target).is_dir():
+        return None
+    if not (Path(target).is_file() or target.lower().endswith(".json")):
+        return None
+    if not Path(target).exists():
+        raise PlanError(
+            f"no plan file {target!r}",
+            hint="make one with `reconciler plan STACK --out FILE` (default plans/<stack>.json),"
+            " or give a stack directory to plan and apply in one go",
+        )
+    return plan_mod.read(target)
+
+
+def plan_stack(saved: Plan) -> str:
+    """Where a saved plan's stack lives: the spec path it records (older plans: its name)."""
+    if not saved.spec_path:
+        return saved.stack
+    if not Path(saved.spec_path).exists():
+        raise PlanError(
+            f"the plan was made from the stack at {saved.spec_path}, which no longer exists",
+            hint="give the stack's directory with --stack PATH",
+        )
+    return saved.spec_path
+
+
+def plan_member(saved: Plan, given: str | None) -> str | None:
+    """The member a saved plan acts as; a different ``--as`` is an error."""
+    if given is not None and given != saved.as_member:
+        made = f"--as {saved.as_member}" if saved.as_member else "for every member (without --as)"
+        raise PlanError(
+            f"--as {given} does not match the plan, which was made {made}",
+            hint="drop --as (the plan file records it), or make the plan again with the member you want",
+        )
+    return saved.as_member
+
+
 @click.command("apply")
 @click.argument("target", required=False, metavar="[PLAN_FILE | STACK]")
 @backend_option
-@click.option("--stack", "stack_path", help="Where the plan's stack lives (default: specs/<stack>).")
-@click.option("--as", "as_member", metavar="MEMBER", help="Act as this member only (as the plan was made).")
+@click.option(
+    "--stack", "stack_path", help="Where the plan's stack lives (default: the path the plan file records)."
+)
+@click.option(
+    "--as", "as_member", metavar="MEMBER", help="Act as this member only (a plan file records its own)."
+)
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
     "--allow-destroy", is_flag=True, help="Permit irreversible steps (deleting members, memberships...)."
@@ -113,8 +155,11 @@ def command(
     lock_timeout: float,
 ) -> int:
     """Apply a saved plan (PLAN_FILE) or plan and apply STACK."""
-    saved = plan_mod.read(target) if target is not None and Path(target).is_file() else None
-    stack = (stack_path or saved.stack) if saved is not None else target
+    saved = read_plan_file(target)
+    stack: str | None = target
+    if saved is not None:
+        stack = stack_path or plan_stack(saved)
+        as_member = plan_member(saved, as_member)
     chosen = saved.backend if saved else backend
     with workflow.open_workspace(stack, backend=chosen, as_member=as_member) as ws:
         ws.backend.on_read_retry = read_progress

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -76,7 +77,9 @@ def test_document_names_its_format() -> None:
         (b'{"kind": "terraform-plan"}', "is not a reconciler plan file"),
         (b"[1, 2]", "is not a reconciler plan file"),
         (b'{"kind": "cleanrooms-reconciler-plan", "format_version": 99}', "format version 99"),
-        (b'{"kind": "cleanrooms-reconciler-plan", "format_version": 1, "stack": "x"}', "is damaged"),
+        (b'{"kind": "cleanrooms-reconciler-plan", "format_version": 2, "stack": "x"}', "is damaged"),
+        (b'{"kind": "cleanrooms-reconciler-plan", "format_version": 1}', "version 1 .made by an older"),
+        (b'{"kind": "cleanrooms-reconciler-plan", "format_version": "2"}', "'2' .made by another"),
     ],
 )
 def test_foreign_or_broken_files_are_refused(tmp_path: Path, content: bytes, message: str) -> None:
@@ -98,3 +101,25 @@ def test_damaged_change_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps(doc))
     with pytest.raises(PlanError, match="damaged"):
         read(path)
+
+
+def test_plan_records_its_member_and_spec_relative_to_the_plan_file(tmp_path: Path) -> None:
+    spec = tmp_path / "repo" / "specs" / "retail"
+    spec.mkdir(parents=True)
+    plan = replace(small_plan(), as_member="adtech", spec_path=str(spec))
+    path = plan.write(tmp_path / "repo" / "plans" / "retail.json")
+    doc = json.loads(path.read_text())
+    assert doc["as_member"] == "adtech"
+    assert doc["spec"] == {"path": str(spec), "from_plan": "../specs/retail"}
+    assert read(path) == plan
+    # the checkout moved with its plans: the relative path still finds the spec
+    (tmp_path / "repo").rename(tmp_path / "moved")
+    again = read(tmp_path / "moved" / "plans" / "retail.json")
+    assert again.spec_path == str((tmp_path / "moved" / "specs" / "retail").resolve())
+    assert again.as_member == "adtech"
+
+
+def test_printed_document_has_no_relative_spec_path() -> None:
+    doc = replace(small_plan(), spec_path="/somewhere/specs/retail").to_json()
+    assert doc["spec"] == {"path": "/somewhere/specs/retail", "from_plan": None}
+    assert doc["as_member"] is None

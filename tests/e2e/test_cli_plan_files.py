@@ -1,0 +1,86 @@
+"""A saved plan file knows its stack and its ``--as`` member: ``apply PLAN_FILE`` needs neither again."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from cli_helpers import SPECS, run
+from e2e_helpers import copy_stack, live_resources
+
+
+@pytest.fixture(autouse=True)
+def _workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RECONCILER_LOCAL_FAULTS", raising=False)
+
+
+def test_plan_file_records_stack_path_and_member(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stack = copy_stack("retail-adtech", tmp_path)
+    assert run(capsys, "plan", str(stack), "--as", "retailer", "--out", "plans/r.json")[0] == 0
+    doc = json.loads((tmp_path / "plans" / "r.json").read_text())
+    assert doc["as_member"] == "retailer"
+    assert doc["spec"]["path"] == str(stack.resolve())
+    assert doc["spec"]["from_plan"] == "../specs/retail-adtech"
+
+
+def test_apply_plan_file_needs_no_stack_or_as(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stack = tmp_path / "elsewhere" / "retail-adtech"  # not under ./specs: only the plan file knows it
+    shutil.copytree(SPECS / "retail-adtech", stack)
+    assert run(capsys, "plan", str(stack), "--as", "retailer", "--out", "plans/r.json")[0] == 0
+    code, out, err = run(capsys, "apply", "plans/r.json", "--auto-approve")
+    assert code == 0, out + err
+    assert "Apply complete" in out
+    # the retailer's part only: its table exists, the ad partner's does not yet
+    names = {t["name"] for t in live_resources(tmp_path, stack)["configured_tables"]}
+    assert "purchases" in names and "ad_impressions" not in names
+
+
+def test_apply_with_another_as_than_the_plans_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = copy_stack("retail-adtech", tmp_path)
+    assert run(capsys, "plan", str(stack), "--as", "retailer")[0] == 0
+    plan_file = str(tmp_path / "plans" / "retail-adtech.json")
+    code, out, err = run(capsys, "apply", plan_file, "--as", "adtech", "--auto-approve")
+    assert code == 1 and "--as adtech does not match the plan, which was made --as retailer" in err
+    assert run(capsys, "apply", plan_file, "--as", "retailer", "--auto-approve")[0] == 0
+
+    assert run(capsys, "plan", str(stack))[0] == 0  # for every member
+    code, out, err = run(capsys, "apply", plan_file, "--as", "adtech", "--auto-approve")
+    assert code == 1 and "made for every member (without --as)" in err
+    assert live_resources(tmp_path, stack)["configured_tables"][0]["name"] == "purchases"
+
+
+def test_plan_file_whose_stack_moved_away_names_the_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = copy_stack("retail-adtech", tmp_path)
+    assert run(capsys, "plan", str(stack), "--out", "plans/x.json")[0] == 0
+    (tmp_path / "moved").mkdir()
+    os.rename(stack, tmp_path / "moved" / "retail-adtech")
+    code, out, err = run(capsys, "apply", "plans/x.json", "--auto-approve")
+    assert code == 1 and f"made from the stack at {stack.resolve()}, which no longer exists" in err
+    assert "--stack PATH" in err
+    assert "Traceback" not in err
+
+
+def test_an_old_plan_file_is_refused_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stack = copy_stack("retail-adtech", tmp_path)
+    assert run(capsys, "plan", str(stack), "--out", "plans/x.json")[0] == 0
+    doc = json.loads((tmp_path / "plans" / "x.json").read_text())
+    doc["format_version"] = 1
+    (tmp_path / "plans" / "x.json").write_text(json.dumps(doc))
+    code, out, err = run(capsys, "apply", "plans/x.json", "--auto-approve")
+    assert code == 1 and "format version 1 (made by an older reconciler)" in err
+    assert "make the plan again" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("target", ["nothere.json", "plans/NOTHERE.JSON"])
+def test_a_missing_plan_file_is_called_a_plan_file(target: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "apply", target, "--auto-approve")
+    assert code == 1 and f"no plan file {target!r}" in err and "no stack" not in err
+    assert "reconciler plan" in err and "Traceback" not in err
