@@ -123,11 +123,22 @@ def test_plan_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert code == 1 and "not a readable plan file" in err
 
 
-def test_demo_runs_from_any_directory(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_plans_applies_replans_and_queries(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "demo")
     assert code == 0, out + err
-    assert "Apply complete" in out
-    assert out.rstrip().splitlines()[-1].startswith("No changes")
+    plan, rest = out.split("Apply complete", 1)
+    assert "+ collaboration.retail-ad-campaign-analysis (create)" in plan
+    assert "Plan: 13 to add" in plan
+    replan, query = rest.split("== protected query as retailer", 1)
+    assert "No changes. Stack retail-adtech on local matches the spec (13 resources)." in replan
+    answer, refused = query.split("== a query the rules forbid", 1)
+    rows = {tuple(line.split()) for line in answer.splitlines()}
+    assert {("back_to_school", "30"), ("summer_launch", "45"), ("spring_sale", "80")} <= rows
+    assert "(3 rows)" in answer and "aggregation thresholds (ad_impressions: 25, purchases: 25)" in answer
+    assert "Result file: s3://acme-cleanroom-results/campaign-analysis/" in answer
+    assert "SELECT hashed_email FROM purchases" in refused
+    assert "Refused (FAILED): query refused [output_column_disallowed]" in refused
+    assert list(tmp_path.iterdir()) == []  # the demo ran in its own directory, not the working one
 
 
 def test_drift_names_changed_fields_and_resources_the_spec_dropped(
