@@ -32,6 +32,8 @@ boto3 call, then the services behind those calls, the renderings and the command
   -> apply, with the lock and the stale-plan check).
 - ``demo``: the query half of ``reconciler demo``: local data bound in the Glue stand-in, a
   protected query started and read back through boto3 as a member does on AWS.
+- ``userfiles``: files named on the command line (``--out``, ``--file``), read and written with
+  one clear error and never half-written.
 - ``inventory``: what a stack manages (state list/show/rebuild/unlock, import).
 - ``emulator/``: the in-process Clean Rooms service behind real boto3 clients (the default
   ``local`` backend): ``protocol`` and ``validation`` (the wire), ``registry`` (the handler

@@ -22,6 +22,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "StateError",
     "TerminalBackendError",
     "format_diagnostics",
+    "why_unusable",
 ]
 
 
@@ -124,6 +126,12 @@ def format_diagnostics(diagnostics: Iterable[Diagnostic], *, limit: int | None =
         f" in {files} file{'s' if files != 1 else ''}."
     )
     return "\n".join(parts)
+
+
+def why_unusable(path: Path, exc: OSError) -> str:
+    """Why ``path`` could not be opened or created: "x is a file, not a directory", else the OS's words."""
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    return f"{blocking} is a file, not a directory" if blocking else (exc.strerror or str(exc))
 
 
 class ReconcilerError(Exception):

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import click
 
+from reconciler import userfiles
 from reconciler.engine import Result, write
 from reconciler.engine.from_spec import DryRun, run_query
-from reconciler.errors import ReconcilerError
 
 
 def _param(values: tuple[str, ...]) -> dict[str, str]:
@@ -27,7 +27,11 @@ def _param(values: tuple[str, ...]) -> dict[str, str]:
     for item in values:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--param")
+            raise click.BadParameter(
+                f"{item!r} is not KEY=VALUE (e.g. --param region=north)", param_hint="--param"
+            )
+        if key in params:
+            raise click.BadParameter(f"{key} is given twice; give each parameter once", param_hint="--param")
         params[key] = value
     return params
 
@@ -126,10 +130,7 @@ def command(
     if params and template is None:
         raise click.UsageError("--param only applies to --template")
     if file is not None:
-        try:
-            sql = file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ReconcilerError(f"cannot read {file}: {exc.strerror}") from None
+        sql = userfiles.read_text(file, what="the query file", option="--file")
     run = run_query(
         str(stack),
         member,
@@ -148,8 +149,7 @@ def command(
     if out is not None and out.suffix.lower() == ".parquet":
         write(run.result, out, "PARQUET")
     elif out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(render(run.result, fmt), encoding="utf-8")
+        userfiles.write_text(out, render(run.result, fmt), what="the rows", option="--out")
     else:
         click.echo(render(run.result, fmt), nl=False)
     click.echo(dp_note(run), err=True, nl=False)

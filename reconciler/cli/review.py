@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from reconciler import review as review_mod
+from reconciler import userfiles
 from reconciler.render import review as render_review
 
 #: Exit code when a ``--fail-on`` gate fails (1 stays "the command could not do its job").
@@ -39,7 +40,7 @@ GATE_FAILED = 3
     "--policy",
     "policies",
     multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A privacy policy file checked at head, on top of each stack's policy.yaml (repeatable).",
 )
 @click.option(
@@ -61,7 +62,6 @@ def command(
         fmt
     ](result)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(rendered, encoding="utf-8")
+        userfiles.write_text(out, rendered, what="the review", option="--out")
     click.echo(rendered, nl=False)
     return GATE_FAILED if result.gate_failures() else 0

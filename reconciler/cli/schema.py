@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from reconciler import userfiles
 from reconciler.spec.schema import SCHEMA_PATH, render_schema
 
 
@@ -22,17 +23,16 @@ from reconciler.spec.schema import SCHEMA_PATH, render_schema
 def command(output: Path, check: bool) -> int:
     """Generate the JSON Schema of the spec format (for editors) from the models."""
     text = render_schema()
-    current = output.read_text(encoding="utf-8") if output.is_file() else None
+    exists = output.is_file()
+    current = userfiles.read_text(output, what="the JSON Schema", option="--output") if exists else None
     if check:
         if current == text:
             click.echo(f"{output} is up to date.")
             return 0
-        click.echo(f"error: {output} is out of date; run `reconciler schema` and commit it.", err=True)
+        state = "is out of date" if exists else "does not exist"
+        click.echo(f"error: {output} {state}; run `reconciler schema` and commit it.", err=True)
         return 1
     if current != text:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        tmp = output.with_name(output.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(output)
+        userfiles.write_text(output, text, what="the JSON Schema", option="--output")
     click.echo(f"Wrote {output}.")
     return 0
