@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
-from reconciler.errors import StateError
+from reconciler.errors import StateError, why_unusable
 
 __all__ = ["Holder", "LockHeld", "break_lock", "hold", "lock_path", "read_holder"]
 
@@ -206,10 +206,9 @@ def hold(
         LockHeld: still held after ``timeout``; names the holder.
     """
     me = Holder.me(command if command is not None else " ".join(["reconciler", *sys.argv[1:]])[:300])
-    path.parent.mkdir(parents=True, exist_ok=True)
     start = clock()
     told = False
-    with open(path, "a+", encoding="utf-8", errors="replace") as handle:
+    with _open_lock_file(path) as handle:
         while not _try_flock(handle):
             holder = read_holder(path)
             waited = clock() - start
@@ -230,6 +229,19 @@ def hold(
             with contextlib.suppress(OSError):
                 _rewrite(handle, "")
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _open_lock_file(path: Path) -> IO[str]:
+    """Open (creating it and its directory) the lock file; a path that cannot hold one is a StateError."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "a+", encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise StateError(
+            f"cannot create the lock file {path}: {why_unusable(path, exc)}",
+            hint=f"{path.parent} must be a writable directory and {path.name} a file in it: "
+            "move aside whatever is in the way",
+        ) from None
 
 
 def read_holder(path: Path) -> Holder | None:
@@ -256,7 +268,7 @@ def break_lock(path: Path, *, force: bool = False) -> Holder | None:
     """
     if not path.exists():
         return None
-    with open(path, "a+", encoding="utf-8", errors="replace") as handle:
+    with _open_lock_file(path) as handle:
         holder = read_holder(path)
         if _try_flock(handle):
             try:

@@ -24,7 +24,8 @@ from typing import Any
 
 import duckdb
 
-from reconciler.emulator.errors import LocalBackendLockedError
+from reconciler.emulator.errors import LocalBackendError, LocalBackendLockedError
+from reconciler.errors import why_unusable
 
 __all__ = ["Record", "Store"]
 
@@ -79,7 +80,10 @@ class Store:
         with _OPEN_LOCK:
             shared = _OPEN_STORES.get(key)
             if shared is None:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise _unusable(path, why_unusable(path, exc)) from None
                 shared = cls(path, _connect_waiting(path, lock_timeout))
                 _OPEN_STORES[key] = shared
             shared._refs += 1
@@ -190,6 +194,15 @@ class Store:
             self._arns.pop(old["arn"], None)
 
 
+def _unusable(path: Path, reason: str) -> LocalBackendError:
+    """The local backend file cannot be opened for a reason other than another process's lock."""
+    return LocalBackendError(
+        f"the local backend file {path} cannot be used: {reason}",
+        hint=f"move {path.parent} aside (or delete it to start over: the local backend forgets "
+        "everything it held), then run the command again",
+    )
+
+
 def _connect_waiting(path: Path, timeout: float) -> duckdb.DuckDBPyConnection:
     """Open the DuckDB file, retrying while another process holds its lock."""
     deadline = time.monotonic() + timeout
@@ -200,7 +213,7 @@ def _connect_waiting(path: Path, timeout: float) -> duckdb.DuckDBPyConnection:
         except duckdb.IOException as exc:
             text = str(exc)
             if "lock" not in text.lower():
-                raise
+                raise _unusable(path, text.splitlines()[0]) from None
             if time.monotonic() >= deadline:
                 pid = re.search(r"PID (\d+)", text)
                 holder = f" (held by process {pid.group(1)})" if pid else ""
