@@ -41,6 +41,9 @@ def cli() -> None:
     """Declarative reconciler for AWS Clean Rooms collaborations."""
 
 
+#: Printed on Ctrl-C (exit 130): work in flight may be partly done, and the next plan says what is.
+INTERRUPTED = "Interrupted; if resources were being changed, `reconciler plan` shows what is left to do."
+
 for _name in COMMAND_MODULES:
     cli.add_command(importlib.import_module(f"reconciler.cli.{_name}").command)
 
@@ -62,7 +65,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.UsageError as exc:
         exc.show()
         return 1
-    except click.Abort:
+    except click.Abort as exc:  # click turns Ctrl-C and end of input at a prompt into Abort
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            click.echo(INTERRUPTED, err=True)
+            return 130
+        if isinstance(exc.__context__, EOFError):
+            click.echo(
+                "error: no answer to the prompt: standard input is closed; nothing was changed.", err=True
+            )
+            click.echo("  hint: pass --auto-approve to run without asking", err=True)
+            return 1
         click.echo("Aborted.", err=True)
         return 1
     except click.ClickException as exc:
@@ -72,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(exc.to_text(), err=True)
         return 1
     except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
+        click.echo(INTERRUPTED, err=True)
         return 130
     except Exception:  # noqa: BLE001 - anything else is a bug in the tool, not in the user's input
         traceback.print_exc()
