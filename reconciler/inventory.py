@@ -20,7 +20,7 @@ from typing import Any
 
 from reconciler import workflow
 from reconciler.addresses import Address, parse
-from reconciler.errors import ReconcilerError, StateError
+from reconciler.errors import ReconcilerError, StateError, TerminalBackendError
 from reconciler.lock import lock_path
 from reconciler.resources import Ref, Resource, descriptor
 from reconciler.retry import RetryPolicy, with_retries
@@ -181,7 +181,17 @@ def adopt(ws: workflow.Workspace, address_text: str, resource_id: str) -> Adopte
     def call(operation: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
         return with_retries(lambda: ws.backend.call(account, operation, parameters), RetryPolicy())
 
-    raw = call(get, params)[d.response_key]
+    try:
+        raw = call(get, params)[d.response_key]
+    except TerminalBackendError as exc:
+        raise TerminalBackendError(
+            f"cannot import {resource_id!r} as {address}: {exc.message}",
+            code=exc.code,
+            operation=exc.operation,
+            hint=f"give the id of an existing {address.kind} of account {account.account_id} "
+            f"({wanted.owner}), as the Clean Rooms console or the AWS CLI shows it"
+            + (f"; {exc.hint}" if exc.hint else ""),
+        ) from None
     arn = str(raw.get("arn", ""))
     tags = dict(call("ListTagsForResource", {"resourceArn": arn}).get("tags", {}))
     if tags.get(STACK_TAG) and (tags.get(STACK_TAG), tags.get(ADDRESS_TAG)) != (ws.name, str(address)):

@@ -318,6 +318,11 @@ def review_stack(base: Side, head: Side, path: str, extra_policies: Sequence[Pat
     display = head.show(path)
     base_stack, base_found = _load(base, path)
     head_stack, head_found = _load(head, path)
+    if base_stack is None and head_stack is None and not base_found and not head_found:
+        raise ReviewError(
+            f"no stack {path!r} in {base.label} or {head.label}",
+            hint="give stack directories that hold YAML files (e.g. specs/retail-adtech), or none for all",
+        )
     if head_stack is not None:
         head_found += _relocated(policy.check_files(head_stack, extra_policies), head)
     notes = []

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from reconciler import picture, plan, workflow
+from reconciler.errors import PlanError
 from reconciler.render import dot, mermaid
 from reconciler.spec import load_stack
 
@@ -27,8 +28,13 @@ from reconciler.spec import load_stack
 def command(stack: str | None, fmt: str, plan_file: Path | None) -> int:
     """Draw STACK: members and abilities, who pays, tables and rules, associations, templates."""
     spec = load_stack(workflow.find_stack(stack))
-    changes = plan.read(plan_file).changes if plan_file else ()
-    drawn = picture.build(spec, changes)
     name = workflow.stack_name(spec)
+    saved = plan.read(plan_file) if plan_file else None
+    if saved is not None and saved.stack != name:
+        raise PlanError(
+            f"{plan_file} is a plan of stack {saved.stack!r}, not of {name!r}",
+            hint=f"draw stack {saved.stack} with it, or make a plan of {name} with `reconciler plan`",
+        )
+    drawn = picture.build(spec, saved.changes if saved else ())
     click.echo(mermaid.render(drawn) if fmt == "mermaid" else dot.render(drawn, name=name), nl=False)
     return 0

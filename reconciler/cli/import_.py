@@ -23,6 +23,7 @@ from reconciler.cli.plan import backend_option, warn
 )
 def command(address: str, resource_id: str, stack: str | None, backend: str, lock_timeout: float) -> int:
     """Manage the existing resource ID as ADDRESS of STACK (tags it; the spec must declare ADDRESS)."""
+    inventory.parse_address(address)  # a malformed address is refused before anything is locked
     path = inventory.stack_lock_path(stack, backend)
     with lock.hold(path, timeout=lock_timeout):
         with workflow.open_workspace(stack, backend=backend) as ws:
