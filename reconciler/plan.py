@@ -24,7 +24,7 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -223,6 +223,8 @@ class Plan:
             and apply acts as that member (None: every member).
         spec_path: absolute path of the stack's spec (directory or file) the plan was made
             from ("" when unknown); after ``read``, the best existing candidate (see ``read``).
+        accounts: account id -> member key of every member of the stack, so renderings can
+            name the member behind an account id.
         format_version: ``FORMAT_VERSION`` when written.
     """
 
@@ -236,6 +238,7 @@ class Plan:
     created_at: str = ""
     as_member: str | None = None
     spec_path: str = ""
+    accounts: Mapping[str, str] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
     @property
@@ -293,7 +296,7 @@ class Plan:
             {
               "kind": "cleanrooms-reconciler-plan", "format_version": 2,
               "stack": str, "backend": "local" | "aws", "created_at": ISO-8601,
-              "as_member": str | null,
+              "as_member": str | null, "accounts": {account id: member key},
               "spec": {"path": absolute path | "", "from_plan": path relative to the plan file's
                        directory | null},
               "fingerprints": {"spec": sha256-hex, "state": sha256-hex},
@@ -328,6 +331,7 @@ class Plan:
             "backend": self.backend,
             "created_at": self.created_at,
             "as_member": self.as_member,
+            "accounts": dict(sorted(self.accounts.items())),
             "spec": {"path": self.spec_path, "from_plan": _relative(self.spec_path, written_to)},
             "fingerprints": {"spec": self.spec_fingerprint, "state": self.state_fingerprint},
             "summary": summary,
@@ -365,6 +369,7 @@ class Plan:
                 backend=str(doc["backend"]),
                 created_at=str(doc["created_at"]),
                 as_member=_optional_str(doc["as_member"]),
+                accounts={str(k): str(v) for k, v in doc["accounts"].items()},
                 spec_path=_spec_path(doc["spec"], read_from),
                 spec_fingerprint=str(doc["fingerprints"]["spec"]),
                 state_fingerprint=str(doc["fingerprints"]["state"]),
@@ -720,6 +725,7 @@ def build(
     created_at: dt.datetime | None = None,
     as_member: str | None = None,
     spec_path: str = "",
+    accounts: Mapping[str, str] | None = None,
 ) -> Plan:
     """Order Changes into a Plan.
 
@@ -734,6 +740,7 @@ def build(
         created_at: the clock (UTC now when None).
         as_member: recorded for apply: the plan is (to be) restricted to this member.
         spec_path: recorded for apply: where the stack's spec lives (absolute).
+        accounts: account id -> member key of the stack's members (for renderings).
 
     Returns:
         The Plan, Steps grouped in dependency order.
@@ -813,4 +820,5 @@ def build(
         created_at=when.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
         as_member=as_member,
         spec_path=spec_path,
+        accounts=dict(accounts or {}),
     )

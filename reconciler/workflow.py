@@ -288,6 +288,7 @@ def make_plan(
         created_at=now,
         as_member=as_member,
         spec_path=str(ws.stack.root.resolve()),
+        accounts={a.account_id: a.member for a in accounts_of(ws.stack)},
     )
     if as_member is not None:
         plan = only_member(plan, as_member)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json as _json
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -22,11 +23,33 @@ ACTIONS: Mapping[Action, tuple[str, str]] = {
 }
 
 
-def value(v: Any) -> str:
-    """A value as one short line: JSON, with Refs shown as what apply will fill in."""
+#: A 12-digit account id standing alone (not inside an ARN or a longer number), quoted or not.
+_ACCOUNT_ID = re.compile(r'(?<![\w:/."-])("?)(\d{12})\1(?![\w:/"-])')
+
+
+def mention(text: str, accounts: Mapping[str, str] | None) -> str:
+    """Name the member after each known account id: ``"123456789012" (retailer)``.
+
+    For people reading text and Markdown; JSON keeps bare ids. Ids inside ARNs are left alone.
+    """
+    if not accounts:
+        return text
+
+    def name(match: re.Match[str]) -> str:
+        member = accounts.get(match.group(2))
+        return f"{match.group(0)} ({member})" if member else match.group(0)
+
+    return _ACCOUNT_ID.sub(name, text)
+
+
+def value(v: Any, accounts: Mapping[str, str] | None = None) -> str:
+    """A value as one short line: JSON, with Refs shown as what apply will fill in.
+
+    With ``accounts`` (account id -> member key), known account ids are followed by the member.
+    """
     if isinstance(v, Ref):
         return f"<{v}>"
-    return _json.dumps(_plain(v), sort_keys=True, ensure_ascii=False)
+    return mention(_json.dumps(_plain(v), sort_keys=True, ensure_ascii=False), accounts)
 
 
 def _plain(v: Any) -> Any:
@@ -64,25 +87,28 @@ def leaves(prefix: str, before: Any, after: Any) -> Iterator[tuple[str, Any, Any
     yield prefix, before, after
 
 
-def field_lines(change: Change) -> list[tuple[str, str]]:
-    """(marker, text) per changed field; creates and deletes list every field."""
+def field_lines(change: Change, accounts: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """(marker, text) per changed field; creates and deletes list every field.
+
+    ``accounts`` (account id -> member key) names the member after each known account id.
+    """
     forced = set(change.requires_replace)
     out: list[tuple[str, str]] = []
     if change.before is None or change.after is None:
         creating = change.after is not None
         attrs = change.after if creating else change.before
         for path, _, v in leaves("", None, attrs):
-            out.append(("+" if creating else "-", f"{path} = {value(v)}"))
+            out.append(("+" if creating else "-", f"{path} = {value(v, accounts)}"))
         return out
     for diff in change.field_diffs:
         for path, b, a in leaves(diff.path, diff.before, diff.after):
             note = "  # forces replacement" if diff.path in forced or path in forced else ""
             if b is None:
-                out.append(("+", f"{path} = {value(a)}{note}"))
+                out.append(("+", f"{path} = {value(a, accounts)}{note}"))
             elif a is None:
-                out.append(("-", f"{path} = {value(b)}{note}"))
+                out.append(("-", f"{path} = {value(b, accounts)}{note}"))
             else:
-                out.append(("~", f"{path}: {value(b)} -> {value(a)}{note}"))
+                out.append(("~", f"{path}: {value(b, accounts)} -> {value(a, accounts)}{note}"))
     return out
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from reconciler.plan import Change, Impact, Plan
-from reconciler.render._common import ACTIONS, field_lines, summary_line
+from reconciler.render._common import ACTIONS, field_lines, mention, summary_line
 
 __all__ = ["render"]
 
@@ -14,7 +16,7 @@ def _escape(text: str) -> str:
     return text.replace("|", "\\|").replace("<", "&lt;")
 
 
-def _details(change: Change) -> str:
+def _details(change: Change, accounts: Mapping[str, str]) -> str:
     marker, words = ACTIONS[change.action]
     flags = "".join(
         [
@@ -25,14 +27,14 @@ def _details(change: Change) -> str:
     )
     body = []
     if change.blocked:
-        body.append(f"**Blocked:** {_escape(change.blocked)}\n")
+        body.append(f"**Blocked:** {_escape(mention(change.blocked, accounts))}\n")
     if change.reason:
-        body.append(f"Reason: {_escape(change.reason)}\n")
+        body.append(f"Reason: {_escape(mention(change.reason, accounts))}\n")
     if change.irreversible:
         body.append(f"**Irreversible:** {_escape(change.irreversible)}\n")
     for finding in change.findings:
-        body.append(f"- privacy {finding.impact.value}: {_escape(finding.reason)}")
-    lines = field_lines(change)
+        body.append(f"- privacy {finding.impact.value}: {_escape(mention(finding.reason, accounts))}")
+    lines = field_lines(change, accounts)
     if lines:
         body.append("\n```diff")
         body.extend(f"{'!' if m == '~' else m} {text}" for m, text in lines)
@@ -62,14 +64,15 @@ def render(plan: Plan, *, limit: int | None = None) -> str:
     if not notes:
         head.append("No change affects privacy.")
     for change, finding in notes:
-        head.append(f"- {_IMPACT_ICON[finding.impact]} `{change.address}`: {_escape(finding.reason)}")
+        reason = _escape(mention(finding.reason, plan.accounts))
+        head.append(f"- {_IMPACT_ICON[finding.impact]} `{change.address}`: {reason}")
     head += ["", "| Change | Count |", "|---|---:|"]
     for action, count in plan.counts().items():
         if count:
             head.append(f"| {action} | {count} |")
     if plan.blocked:
         head += ["", "#### 🚫 Blocked (the plan cannot be applied)"]
-        head += [f"- `{c.address}`: {_escape(c.blocked)}" for c in plan.blocked]
+        head += [f"- `{c.address}`: {_escape(mention(c.blocked, plan.accounts))}" for c in plan.blocked]
     if plan.irreversible_steps:
         head += ["", "#### ⛔ Irreversible steps (apply needs `--allow-destroy`)"]
         head += [
@@ -77,7 +80,7 @@ def render(plan: Plan, *, limit: int | None = None) -> str:
         ]
     head += ["", "#### Changes", "", ""]
     text = "\n".join(head)
-    blocks = [_details(c) for c in plan.ordered_changes()]
+    blocks = [_details(c, plan.accounts) for c in plan.ordered_changes()]
     shown = 0
     for block in blocks:
         if limit is not None and len(text) + len(block) + 200 > limit:

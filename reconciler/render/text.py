@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from reconciler.plan import Change, Impact, Plan
-from reconciler.render._common import ACTIONS, field_lines, summary_line
+from reconciler.render._common import ACTIONS, field_lines, mention, summary_line
 
 __all__ = ["render"]
 
@@ -15,7 +17,7 @@ def _paint(marker: str, text: str, color: bool) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if color and code else text
 
 
-def _change(change: Change, color: bool) -> list[str]:
+def _change(change: Change, color: bool, accounts: Mapping[str, str]) -> list[str]:
     marker, words = ACTIONS[change.action]
     head = f"  {marker} {change.address} ({words})"
     flags = []
@@ -27,15 +29,15 @@ def _change(change: Change, color: bool) -> list[str]:
         flags.append("BLOCKED")
     lines = [_paint(marker, head + (f"  [{', '.join(flags)}]" if flags else ""), color)]
     if change.blocked:
-        lines.append(_paint("x", f"      x {change.blocked}", color))
+        lines.append(_paint("x", f"      x {mention(change.blocked, accounts)}", color))
     if change.reason:
-        lines.append(f"      # {change.reason}")
+        lines.append(f"      # {mention(change.reason, accounts)}")
     for finding in change.findings:
         if finding.impact is not Impact.NEUTRAL:
-            lines.append(f"      # privacy {finding.impact.value}: {finding.reason}")
+            lines.append(f"      # privacy {finding.impact.value}: {mention(finding.reason, accounts)}")
     if change.irreversible:
         lines.append(_paint("!", f"      ! irreversible: {change.irreversible}", color))
-    for field_marker, text in field_lines(change):
+    for field_marker, text in field_lines(change, accounts):
         lines.append(_paint(field_marker, f"      {field_marker} {text}", color))
     return lines
 
@@ -62,15 +64,18 @@ def render(plan: Plan, *, color: bool = False) -> str:
         for change in plan.weakening:
             for finding in change.findings:
                 if finding.impact is Impact.WEAKENS:
-                    lines.append(_paint("!", f"  ! {change.address}: {finding.reason}", color))
+                    reason = mention(finding.reason, plan.accounts)
+                    lines.append(_paint("!", f"  ! {change.address}: {reason}", color))
         lines.append("")
     if plan.blocked:
         lines.append(_paint("x", f"Blocked: {len(plan.blocked)} change(s) cannot be applied:", color))
-        lines.extend(_paint("x", f"  x {c.address}: {c.blocked}", color) for c in plan.blocked)
+        lines.extend(
+            _paint("x", f"  x {c.address}: {mention(c.blocked, plan.accounts)}", color) for c in plan.blocked
+        )
         lines.append("")
     lines.append("Changes:")
     for change in plan.ordered_changes():
-        lines.extend(_change(change, color))
+        lines.extend(_change(change, color, plan.accounts))
         lines.append("")
     if plan.irreversible_steps:
         lines.append(_paint("!", "Irreversible steps (apply refuses them without --allow-destroy):", color))

@@ -17,6 +17,7 @@ from reconciler import desired
 from reconciler.plan import Plan
 from reconciler.render import json, markdown, text
 from reconciler.spec import load_stack
+from reconciler.workflow import accounts_of
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted(p.name for p in (Path(__file__).parent / "plans").iterdir() if (p / "head").is_dir())
@@ -26,8 +27,10 @@ RENDERINGS = {"expected.txt": text.render, "expected.json": json.render, "expect
 def scenario_plan(name: str) -> Plan:
     folder = Path("tests/golden/plans") / name
     base = desired.resources(load_stack(folder / "base"))
-    head = desired.resources(load_stack(folder / "head"))
-    return make_plan(head, observe(base), stack=name)
+    stack = load_stack(folder / "head")
+    # the members of both revisions, so a removed member is still named
+    accounts = {a.account_id: a.member for s in (load_stack(folder / "base"), stack) for a in accounts_of(s)}
+    return make_plan(desired.resources(stack), observe(base), stack=name, accounts=accounts)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

@@ -48,7 +48,12 @@ def without(resources: Iterable[Resource], *addresses: str) -> list[Resource]:
     return [r for r in resources if r.address not in gone]
 
 
-def make_plan(want: list[Resource], have: list[Resource], stack: str = "retail-adtech") -> Plan:
+def make_plan(
+    want: list[Resource],
+    have: list[Resource],
+    stack: str = "retail-adtech",
+    accounts: Mapping[str, str] | None = None,
+) -> Plan:
     graph = diff.dependency_graph(want, have)
     changes = diff.compute(want, have, graph=graph)
     return build(
@@ -59,6 +64,7 @@ def make_plan(want: list[Resource], have: list[Resource], stack: str = "retail-a
         spec_fingerprint=fingerprint(want),
         state_fingerprint=fingerprint(have),
         created_at=NOW,
+        accounts=accounts,
     )
 
 

@@ -59,3 +59,17 @@ def test_markdown_is_truncated_with_a_note(retail: list[Resource]) -> None:
     assert len(short) <= 3000 < len(full)
     assert "more change(s) not shown" in short
     assert short.index("#### Privacy") < short.index("| Change | Count |") < short.index("<details>")
+
+
+def test_known_account_ids_are_named_in_text_and_markdown_only(retail: list[Resource]) -> None:
+    accounts = {"123456789012": "retailer", "987654321098": "adtech"}
+    plan = make_plan(retail, [], accounts=accounts)
+    shown = text.render(plan)
+    assert 'allowedAnalysisProviders = ["123456789012" (retailer)]' in shown
+    assert "restricted to 123456789012 (retailer)" in shown  # a finding's words
+    assert '"arn:aws:iam::123456789012:role/CleanRoomsTableRole"' in shown  # ARNs are left alone
+    assert 'role/CleanRoomsTableRole" (' not in shown
+    assert '"123456789012" (retailer)' in markdown.render(plan)
+    doc = json.render(plan)
+    assert "(retailer)" not in doc and stdjson.loads(doc)["accounts"] == accounts
+    assert "(retailer)" not in text.render(make_plan(retail, []))  # nothing known, nothing added
