@@ -369,7 +369,7 @@ class Plan:
                 backend=str(doc["backend"]),
                 created_at=str(doc["created_at"]),
                 as_member=_optional_str(doc["as_member"]),
-                accounts={str(k): str(v) for k, v in doc["accounts"].items()},
+                accounts={_text(k): _text(v) for k, v in doc["accounts"].items()},
                 spec_path=_spec_path(doc["spec"], read_from),
                 spec_fingerprint=str(doc["fingerprints"]["spec"]),
                 state_fingerprint=str(doc["fingerprints"]["state"]),
@@ -430,6 +430,13 @@ def _relative(spec_path: str, plan_file: Path | None) -> str | None:
         return Path(os.path.relpath(spec_path, plan_file.resolve().parent)).as_posix()
     except ValueError:  # another drive (Windows)
         return None
+
+
+def _text(value: Any) -> str:
+    """A string field of a plan document (TypeError, hence "damaged", for anything else)."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
 
 
 def _optional_str(value: Any) -> str | None:
@@ -540,20 +547,21 @@ def _change_from(d: Mapping[str, Any]) -> Change:
         field_diffs=tuple(
             FieldDiff(f["path"], decode(f["before"]), decode(f["after"])) for f in d["field_diffs"]
         ),
-        requires_replace=tuple(d["requires_replace"]),
-        reason=d["reason"],
-        irreversible=d["irreversible"],
-        blocked=d["blocked"],
+        requires_replace=tuple(_text(p) for p in d["requires_replace"]),
+        reason=_text(d["reason"]),
+        irreversible=_text(d["irreversible"]),
+        blocked=_text(d["blocked"]),
         impact=Impact(d["impact"]),
         findings=tuple(
-            Finding(Impact(f["impact"]), f["reason"], f["path"], f["rule"]) for f in d["findings"]
+            Finding(Impact(f["impact"]), _text(f["reason"]), _text(f["path"]), _text(f["rule"]))
+            for f in d["findings"]
         ),
-        owner=d["owner"],
-        account_id=d["account_id"],
+        owner=_optional_str(d["owner"]),
+        account_id=_optional_str(d["account_id"]),
         prevent_destroy=bool(d["prevent_destroy"]),
         source=SourceLocation(src["path"], src["line"], src["column"]) if src else None,
-        observed_id=d["observed_id"],
-        observed_arn=d["observed_arn"],
+        observed_id=_optional_str(d["observed_id"]),
+        observed_arn=_optional_str(d["observed_arn"]),
         deleted_with=parse(d["deleted_with"]) if d.get("deleted_with") else None,
     )
 
@@ -575,15 +583,15 @@ def _step_json(s: Step) -> dict[str, Any]:
 
 def _step_from(d: Mapping[str, Any]) -> Step:
     return Step(
-        id=d["id"],
+        id=_text(d["id"]),
         address=parse(d["address"]),
-        role=d["role"],
-        operation=d["operation"],
+        role=_text(d["role"]),
+        operation=_text(d["operation"]),
         params=decode(d["params"]),
-        owner=d["owner"],
-        account_id=d["account_id"],
-        depends_on=tuple(d["depends_on"]),
-        irreversible=d["irreversible"],
+        owner=_optional_str(d["owner"]),
+        account_id=_optional_str(d["account_id"]),
+        depends_on=tuple(_text(x) for x in d["depends_on"]),
+        irreversible=_text(d["irreversible"]),
         prevent_destroy=bool(d["prevent_destroy"]),
     )
 
