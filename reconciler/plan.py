@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.addresses import Address, Kind, parse
-from reconciler.errors import PlanError, SourceLocation
+from reconciler.errors import PlanError, SourceLocation, why_unusable
 from reconciler.graph import DependencyGraph
 from reconciler.resources import Ref, Resource, complete_request, descriptor
 
@@ -384,17 +384,31 @@ class Plan:
             ) from None
 
     def write(self, path: str | os.PathLike[str]) -> Path:
-        """Write the plan document atomically (temp file + rename); returns the path."""
+        """Write the plan document atomically (temp file + rename); returns the path.
+
+        Raises:
+            PlanError: the file or its directory cannot be written (a file where a directory
+                should be, a read-only or pseudo file system); nothing was written.
+        """
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(self.to_json(written_to=target), indent=2, sort_keys=False) + "\n"
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        tmp: str | None = None
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
             os.replace(tmp, target)
+        except OSError as exc:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+            raise PlanError(
+                f"cannot write the plan to {target}: {why_unusable(target, exc)}",
+                hint="give --out a path in a directory you can write to",
+            ) from None
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
             raise
         return target
 

@@ -218,3 +218,19 @@ def test_abort_without_a_cause_still_says_aborted(
     monkeypatch.setattr("reconciler.workflow.make_plan", abort)
     code, _, err = run(capsys, "plan", "specs/retail-adtech")
     assert (code, err) == (1, "Aborted.\n")
+
+
+@pytest.mark.parametrize(
+    ("out", "fragment"),
+    [("a-file/p.json", "a-file is a file, not a directory"), ("/proc/p.json", "cannot write the plan")],
+)
+def test_plan_out_that_cannot_be_written_is_one_clear_error_and_writes_nothing(
+    out: str, fragment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    got, stdout, err = run(capsys, "plan", "specs/retail-adtech", "--out", out)
+    assert got == 1, stdout + err
+    assert "cannot write the plan to" in err and fragment in err and "--out" in err
+    assert "Traceback" not in stdout + err and "bug in reconciler" not in err
+    assert (tmp_path / "a-file").read_text() == "not a directory\n"
+    assert not (tmp_path / "plans").exists()
+    assert not any(p.name.startswith(".p.json") for p in tmp_path.rglob("*"))
