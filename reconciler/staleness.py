@@ -58,8 +58,17 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+#: Change fields that say where the spec declares a resource, not what to do: a stack moved
+#: (``apply PLAN --stack NEWPATH``) changes them and nothing else.
+LOCATION_FIELDS = frozenset({"source"})
+
+
 def _changes(plan: Plan) -> dict[str, dict[str, Any]]:
-    return {str(c["address"]): c for c in plan.to_json()["changes"]}
+    """Address -> the change's JSON without its location fields (``LOCATION_FIELDS``)."""
+    return {
+        str(c["address"]): {k: v for k, v in c.items() if k not in LOCATION_FIELDS}
+        for c in plan.to_json()["changes"]
+    }
 
 
 def _steps(plan: Plan) -> dict[str, str]:
@@ -161,11 +170,14 @@ def _only(plan: Plan, owner: str | None) -> Plan:
 def _altered(
     saved: Plan, fresh: Plan, saved_changes: Mapping[str, Any], fresh_changes: Mapping[str, Any]
 ) -> list[str]:
-    """Steps and changes of ``saved`` that differ from the fresh plan's (same fingerprints)."""
-    owners = {c.owner for c in saved.changes}
+    """Steps and changes of ``saved`` that differ from the fresh plan's (same fingerprints).
+
+    A plan made with ``--as MEMBER`` records that member, and is compared with the fresh plan
+    restricted to it.
+    """
     expected = fresh
-    if saved.changes and set(saved_changes) != set(fresh_changes) and len(owners) == 1:
-        expected = _only(fresh, owners.pop())
+    if saved.as_member is not None:
+        expected = _only(fresh, saved.as_member)
         fresh_changes = _changes(expected)
     out = [
         a

@@ -236,7 +236,7 @@ def only_member(plan: Plan, member: str) -> Plan:
         member: a member key.
 
     Returns:
-        The plan restricted to that member (empty groups dropped).
+        The plan restricted to that member (empty groups dropped), recording ``as_member``.
     """
     kept = {s.id for s in plan.all_steps if s.owner == member}
     groups = tuple(g for g in (tuple(s for s in group if s.id in kept) for group in plan.steps) if g)
@@ -248,6 +248,7 @@ def only_member(plan: Plan, member: str) -> Plan:
         plan,
         changes=tuple(c for c in plan.changes if c.owner == member),
         steps=tuple(tuple(by_id[s.id] for s in g) for g in groups),
+        as_member=member,
     )
 
 

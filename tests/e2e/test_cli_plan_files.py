@@ -68,6 +68,18 @@ def test_plan_file_whose_stack_moved_away_names_the_path(
     assert "Traceback" not in err
 
 
+def test_apply_with_stack_pointing_at_the_moved_stack_applies_the_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = copy_stack("retail-adtech", tmp_path)
+    assert run(capsys, "plan", str(stack), "--out", "plans/x.json")[0] == 0
+    (tmp_path / "moved").mkdir()
+    os.rename(stack, tmp_path / "moved" / "retail-adtech")
+    code, out, err = run(capsys, "apply", "plans/x.json", "--stack", "moved/retail-adtech", "--auto-approve")
+    assert code == 0, out + err
+    assert "Apply complete" in out and "out of date" not in err
+
+
 def test_an_old_plan_file_is_refused_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     stack = copy_stack("retail-adtech", tmp_path)
     assert run(capsys, "plan", str(stack), "--out", "plans/x.json")[0] == 0

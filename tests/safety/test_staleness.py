@@ -96,3 +96,30 @@ def test_live_changes_are_named_by_address_and_field(ws: workflow.Workspace) -> 
     [reason] = staleness.reasons(saved, fresh, state)  # type: ignore[arg-type]
     expected = "configured_table.retailer.purchases changed (description)"
     assert reason == f"the live state changed after the plan was made: {expected}"
+
+
+def test_a_plan_cut_down_to_one_member_without_saying_so_is_refused(ws: workflow.Workspace) -> None:
+    full = workflow.make_plan(ws).plan
+    fresh, state = now(ws)
+    honest = workflow.only_member(full, "retailer")
+    assert honest.as_member == "retailer"
+    assert staleness.reasons(honest, fresh, state) == []  # type: ignore[arg-type]
+    # the same changes in a plan that claims to be for every member: half of the work is missing
+    [reason] = staleness.reasons(dataclasses.replace(honest, as_member=None), fresh, state)  # type: ignore[arg-type]
+    assert "plan file was changed after it was made" in reason and "adtech" in reason
+
+
+def test_where_the_spec_declares_a_resource_is_not_part_of_the_plan(ws: workflow.Workspace) -> None:
+    saved = workflow.make_plan(ws).plan
+    moved = dataclasses.replace(
+        saved,
+        changes=tuple(
+            dataclasses.replace(c, source=dataclasses.replace(c.source, path="moved/" + c.source.path))
+            if c.source
+            else c
+            for c in saved.changes
+        ),
+    )
+    assert moved.to_json()["changes"] != saved.to_json()["changes"]
+    fresh, state = now(ws)
+    assert staleness.reasons(moved, fresh, state) == []  # type: ignore[arg-type]
