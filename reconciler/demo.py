@@ -1,9 +1,10 @@
 """The query half of ``reconciler demo``: a protected query run on the local backend as AWS is used.
 
-After the demo has applied a stack, ``bind_local_data`` tells the local backend's Glue stand-in
-where each configured table's data is (the spec's ``localData``), which is what AWS Glue knows
-about a real table. ``run_protected_query`` is then what a member does on AWS: with a boto3
-``cleanrooms`` client of the querying member's account it finds the membership,
+``bind_local_data`` tells the local backend's Glue stand-in where each configured table's data
+is (the spec's ``localData``), which is what AWS Glue knows about a real table;
+``workflow.open_workspace`` calls it whenever a local workspace opens. ``run_protected_query``
+is then what a member does on AWS: with a boto3 ``cleanrooms`` client of the querying member's
+account it finds the membership,
 ``StartProtectedQuery``, polls ``GetProtectedQuery`` until the query ends, and reads the result
 file the membership's result configuration names (``s3://BUCKET/KEY`` lands under the emulator's
 ``results_root``). A refused query ends FAILED with the service's reason, and no rows.
@@ -63,6 +64,9 @@ def _local_tables(stack: Stack, accounts: dict[str, str]) -> Iterator[tuple[str,
 def bind_local_data(service: Any, stack: Stack, accounts: list[Account]) -> list[str]:
     """Register every configured table's ``localData`` with the local Glue stand-in.
 
+    Idempotent: a table already bound to the same file is left as it is (no write), so every
+    command that opens a local workspace can call it (``workflow.open_workspace`` does).
+
     Args:
         service: the emulator (``LocalClients.service``), whose ``catalog`` is the Glue stand-in.
         stack: the loaded spec.
@@ -74,7 +78,9 @@ def bind_local_data(service: Any, stack: Stack, accounts: list[Account]) -> list
     by_member = {a.member: a.account_id for a in accounts}
     bound = []
     for account_id, database, table, path in _local_tables(stack, by_member):
-        service.catalog.register(account_id, database, table, path)
+        known = service.catalog.lookup(account_id, database, table)
+        if known is None or known.path != path:
+            service.catalog.register(account_id, database, table, path)
         bound.append(f"{database}.{table}")
     return bound
 

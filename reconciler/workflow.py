@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from reconciler import demo, diff, lock, staleness
 from reconciler import desired as desired_mod
-from reconciler import diff, lock, staleness
 from reconciler import plan as plan_mod
 from reconciler.apply import ApplyResult, Event, Executor, check_permitted
 from reconciler.backend import Account, AwsClients, Boto3Backend, ClientSource, LocalClients
@@ -200,6 +200,13 @@ def open_workspace(
             clients = LocalClients(base / ".reconciler" / "local.duckdb", parallelism=parallelism)
         else:
             clients = AwsClients(parallelism=parallelism)
+    if isinstance(clients, LocalClients):
+        # what AWS Glue knows about a real table: without it a protected query finds no data
+        try:
+            demo.bind_local_data(clients.service, spec, accounts_of(spec))
+        except BaseException:
+            clients.close()
+            raise
     return Workspace(
         stack=spec,
         name=stack_name(spec),

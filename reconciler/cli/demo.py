@@ -66,8 +66,6 @@ def command(keep: bool) -> int:
     root = Path(tempfile.mkdtemp(prefix="reconciler-demo-"))
     try:
         with workflow.open_workspace(workflow.EXAMPLES / DEMO_STACK, backend="local", root=root) as ws:
-            # the tables' data, as AWS Glue would know it, before the configured tables are made
-            demo.bind_local_data(getattr(ws.backend.clients, "service"), ws.stack, ws.backend.accounts)  # noqa: B009
             click.echo(f"== reconciler plan {DEMO_STACK} (local backend in {root})")
             first = workflow.make_plan(ws).plan
             code = confirm_and_apply(ws, first, auto_approve=True, allow_destroy=False, parallelism=4)
