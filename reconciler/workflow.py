@@ -40,6 +40,7 @@ __all__ = [
     "default_plan_path",
     "find_stack",
     "make_plan",
+    "check_target",
     "only_member",
     "open_workspace",
     "stack_lock",
@@ -337,6 +338,20 @@ def _interrupted(holder: lock.Holder) -> str:
     )
 
 
+def check_target(ws: Workspace, plan: Plan) -> None:
+    """Refuse ``plan`` unless it was made for ``ws``'s stack and backend (before it is even shown).
+
+    Raises:
+        PlanError: the plan names another stack or backend.
+    """
+    if plan.stack != ws.name or plan.backend != ws.backend.name:
+        raise PlanError(
+            f"the plan is for stack {plan.stack!r} on the {plan.backend} backend,"
+            f" not {ws.name!r} on the {ws.backend.name} backend",
+            hint="apply it with the stack and --backend it was made for",
+        )
+
+
 def apply_plan(
     ws: Workspace,
     plan: Plan,
@@ -365,12 +380,7 @@ def apply_plan(
         PlanError: another stack or backend, blocked or forbidden steps, or a stale plan;
             nothing was changed.
     """
-    if plan.stack != ws.name or plan.backend != ws.backend.name:
-        raise PlanError(
-            f"the plan is for stack {plan.stack!r} on the {plan.backend} backend,"
-            f" not {ws.name!r} on the {ws.backend.name} backend",
-            hint="apply it with the stack and --backend it was made for",
-        )
+    check_target(ws, plan)
     check_permitted(plan, allow_destroy=allow_destroy)
     with stack_lock(ws, timeout=lock_timeout):
         destroying = plan.spec_fingerprint == plan_mod.fingerprint([])

@@ -69,6 +69,7 @@ def confirm_and_apply(
     lock_timeout: float = 0.0,
 ) -> int:
     """Show the plan, ask unless ``auto_approve``, apply, summarize (shared with destroy and demo)."""
+    workflow.check_target(ws, plan)  # a plan of another stack is refused before it is shown
     click.echo(show(plan))
     if plan.is_empty:
         return 0

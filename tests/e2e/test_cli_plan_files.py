@@ -80,6 +80,18 @@ def test_apply_with_stack_pointing_at_the_moved_stack_applies_the_plan(
     assert "Apply complete" in out and "out of date" not in err
 
 
+def test_a_plan_applied_to_another_stack_is_refused_before_it_is_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy_stack("retail-adtech", tmp_path)
+    copy_stack("org-a-org-b", tmp_path)
+    assert run(capsys, "plan", "specs/retail-adtech", "--out", "plans/x.json")[0] == 0
+    code, out, err = run(capsys, "apply", "plans/x.json", "--stack", "specs/org-a-org-b", "--auto-approve")
+    assert code == 1 and "the plan is for stack 'retail-adtech'" in err
+    assert out == "" and "collaboration." not in err and "Traceback" not in err
+    assert live_resources(tmp_path, tmp_path / "specs" / "org-a-org-b")["collaborations"] == []
+
+
 def test_an_old_plan_file_is_refused_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     stack = copy_stack("retail-adtech", tmp_path)
     assert run(capsys, "plan", str(stack), "--out", "plans/x.json")[0] == 0
