@@ -54,6 +54,8 @@ __all__ = [
 #: PLAN_FILE`` needs neither ``--as`` nor ``--stack``; a version-1 file lacks both and is refused.
 FORMAT_VERSION = 2
 _DOCUMENT_KIND = "cleanrooms-reconciler-plan"
+#: What to do about a plan file that cannot be used.
+REMAKE_HINT = "make the plan again with `reconciler plan STACK --out PLAN_FILE`, then apply the new file"
 
 
 class Action(enum.StrEnum):
@@ -349,7 +351,7 @@ class Plan:
         if not isinstance(doc, dict) or doc.get("kind") != _DOCUMENT_KIND:
             raise PlanError(
                 f"{origin} is not a reconciler plan file",
-                hint="pass a file written by `reconciler plan --out`",
+                hint=f"pass a file written by `reconciler plan --out`; {REMAKE_HINT}",
             )
         version = doc.get("format_version")
         if version != FORMAT_VERSION:
@@ -378,10 +380,7 @@ class Plan:
                 steps=tuple(tuple(_step_from(s) for s in group) for group in doc["steps"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise PlanError(
-                f"{origin} is damaged: {type(exc).__name__}: {exc}",
-                hint="make the plan again with `reconciler plan`",
-            ) from None
+            raise PlanError(f"{origin} is damaged: {type(exc).__name__}: {exc}", hint=REMAKE_HINT) from None
 
     def write(self, path: str | os.PathLike[str]) -> Path:
         """Write the plan document atomically (temp file + rename); returns the path.
@@ -432,7 +431,9 @@ def read(path: str | os.PathLike[str]) -> Plan:
     try:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise PlanError(f"{path} is not a readable plan file ({type(exc).__name__}: {exc})") from None
+        raise PlanError(
+            f"{path} is not a readable plan file ({type(exc).__name__}: {exc})", hint=REMAKE_HINT
+        ) from None
     return Plan.from_json(doc, origin=str(path), read_from=Path(path))
 
 

@@ -85,8 +85,9 @@ def test_document_names_its_format() -> None:
 def test_foreign_or_broken_files_are_refused(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "plan.json"
     path.write_bytes(content)
-    with pytest.raises(PlanError, match=message):
+    with pytest.raises(PlanError, match=message) as caught:
         read(path)
+    assert "make the plan again with `reconciler plan" in caught.value.hint
 
 
 def test_missing_file_is_a_plan_error(tmp_path: Path) -> None:
