@@ -66,23 +66,39 @@ def find_stack(stack: str | os.PathLike[str] | None) -> Path:
     Raises:
         PlanError: nothing matches; the message lists the stacks that exist.
     """
+    specs = Path("specs")
     if stack is None:
         if any(Path(".").glob("*.yaml")):
             return Path(".")
-        candidates = sorted(p for p in Path("specs").glob("*") if p.is_dir())
+        candidates = sorted(p for p in specs.glob("*") if p.is_dir())
         if len(candidates) == 1:
             return candidates[0]
-        names = ", ".join(p.name for p in candidates) or "none"
-        raise PlanError("which stack? give a stack directory", hint=f"stacks under ./specs: {names}")
-    for candidate in (Path(stack), Path("specs") / stack, EXAMPLES / str(stack)):
+        if not specs.is_dir():
+            raise PlanError(
+                "which stack? there is no specs/ directory here, and no YAML in this directory",
+                hint=_pass_a_stack(),
+            )
+        names = ", ".join(p.name for p in candidates)
+        raise PlanError(
+            f"which stack? ./specs holds {len(candidates) or 'no'} stack(s){': ' + names if names else ''}",
+            hint=_pass_a_stack(),
+        )
+    for candidate in (Path(stack), specs / stack, EXAMPLES / str(stack)):
         if candidate.exists():
             return candidate
+    where = "under ./specs or" if specs.is_dir() else "under ./specs (there is no specs/ directory here) or"
+    message = f"no stack {str(stack)!r}: not a path, and not {where} the examples"
+    raise PlanError(message, hint=_pass_a_stack())
+
+
+def _pass_a_stack() -> str:
+    """How to name a stack on the command line, with the stacks there are."""
     known = sorted(
         {p.name for root in (Path("specs"), EXAMPLES) if root.is_dir() for p in root.iterdir() if p.is_dir()}
     )
-    raise PlanError(
-        f"no stack {str(stack)!r}: not a path, and not under ./specs or the examples",
-        hint=f"known stacks: {', '.join(known) or 'none'}",
+    return (
+        "give the stack's directory as STACK, e.g. `reconciler plan path/to/my-stack`"
+        f" (or `cd` into it); known stacks: {', '.join(known) or 'none'}"
     )
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from reconciler import userfiles
+from reconciler import userfiles, workflow
 from reconciler.engine import Result, write
 from reconciler.engine.from_spec import DryRun, run_query
 
@@ -73,7 +73,7 @@ def dp_note(run: DryRun) -> str:
 
 
 @click.command("query")
-@click.argument("stack", default=".", type=click.Path(path_type=Path))
+@click.argument("stack", required=False)
 @click.option("--as", "member", required=True, help="Member (key or account ID) running the query.")
 @click.option("--sql", default=None, help="The query text.")
 @click.option(
@@ -109,7 +109,7 @@ def dp_note(run: DryRun) -> str:
     help="Differential privacy: reproducible noise for dry runs (answers are then NOT private).",
 )
 def command(
-    stack: Path,
+    stack: str | None,
     member: str,
     sql: str | None,
     file: Path | None,
@@ -132,7 +132,7 @@ def command(
     if file is not None:
         sql = userfiles.read_text(file, what="the query file", option="--file")
     run = run_query(
-        str(stack),
+        str(workflow.find_stack(stack)),  # found as plan and apply find it
         member,
         sql=sql or "",
         template=template or "",

@@ -8,6 +8,7 @@ was printed and that no file appeared or changed (``plans/``, ``.reconciler/``, 
 from __future__ import annotations
 
 import io
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,6 +49,10 @@ def _write(path: str, data: bytes) -> Callable[[Path], None]:
 
 def _mkdir(path: str) -> Callable[[Path], None]:
     return lambda root: (root / path).mkdir(parents=True)
+
+
+def _no_specs(root: Path) -> None:
+    shutil.rmtree(root / "specs")
 
 
 def _nothing(root: Path) -> None:
@@ -131,6 +136,29 @@ CASES: list[tuple[str, Callable[[Path], None], tuple[str, ...], int, str]] = [
         ("import", "collaboration.retail-ad-campaign-analysis", "x" * 36, "specs/retail-adtech"),
         1,
         "cannot create the lock file",
+    ),
+    # finding the stack: every command the same way, saying how to name one
+    (
+        "plan-without-specs-dir",
+        _no_specs,
+        ("plan",),
+        1,
+        "there is no specs/ directory here",
+    ),
+    ("plan-unknown-stack", _nothing, ("plan", "nonexist"), 1, "give the stack's directory as STACK"),
+    (
+        "query-unknown-stack",
+        _nothing,
+        ("query", "nonexist", "--as", "retailer", "--sql", "SELECT 1"),
+        1,
+        "no stack 'nonexist': not a path, and not under ./specs or the examples",
+    ),
+    (
+        "query-unknown-stack-hint",
+        _nothing,
+        ("query", "nonexist", "--as", "retailer", "--sql", "SELECT 1"),
+        1,
+        "give the stack's directory as STACK",
     ),
     # import, review, graph
     (
