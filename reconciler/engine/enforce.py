@@ -158,7 +158,8 @@ def s1_parse(ctx: Context) -> None:
             raise ctx.refuse(
                 Reason.FILE_OR_SYSTEM_ACCESS, "statements that reach the system are refused", text
             ) from None
-        raise ctx.refuse(Reason.PARSE_ERROR, f"the query does not parse: {_first_line(exc)}", text) from None
+        message, near = parse_problem(exc, text, tokens)
+        raise ctx.refuse(Reason.PARSE_ERROR, message, near) from None
     present = [s for s in statements if s is not None]
     if not present:
         raise ctx.refuse(Reason.PARSE_ERROR, "the query is empty", text)
@@ -463,6 +464,56 @@ def _statement_count(tokens: list[Token]) -> int:
         else:
             pending = True
     return count + pending
+
+
+#: What a query may start with; a first word close to one of these is probably a typo of it.
+_STATEMENT_STARTS = ("SELECT", "WITH", "VALUES")
+
+
+def parse_problem(exc: SqlglotError, text: str, tokens: list[Token]) -> tuple[str, str]:
+    """Say why ``text`` does not parse in the user's words: where, near what, no parser internals.
+
+    sqlglot's messages name its Python classes ("Required keyword: 'expression' missing for
+    <class '...Mul'>"); the user needs the line, the column and the text around the spot.
+
+    Returns:
+        The message ("the query does not parse near `FROM` (line 1, column 9)...") and the
+        fragment of the query up to that spot.
+    """
+    errors = getattr(exc, "errors", None) or []
+    if errors:
+        first = errors[0]
+        highlight = str(first.get("highlight") or "")
+        line, end = int(first.get("line") or 1), int(first.get("col") or 1)
+        column = max(1, end - len(highlight) + 1)
+        described = next(
+            (str(e.get("description")) for e in errors if "<class" not in str(e.get("description"))), ""
+        )
+        what = (
+            described.replace("Invalid expression / Unexpected token", "unexpected word").lower()
+            if described
+            else "something is missing at or just before it"
+        )
+        near = f"{first.get('start_context') or ''}{highlight}"
+        message = f"the query does not parse near `{highlight}` (line {line}, column {column}): {what}"
+    else:
+        said = str(exc)
+        seen = said.partition("'")[2].rpartition("'")[0] if said.startswith("Error tokenizing") else ""
+        start = text.find(seen) if seen else -1
+        opened = max((seen.rfind(mark) for mark in ("'", '"', "`", "/*")), default=-1)
+        at = start + opened if start >= 0 and opened >= 0 else len(text)
+        line = text.count("\n", 0, at) + 1
+        column = at - (text.rfind("\n", 0, at) + 1) + 1
+        near = text[at : at + 40]
+        message = (
+            f"the query does not parse near line {line}, column {column}:"
+            " a quote or comment opened there is never closed"
+        )
+    first_word = tokens[0].text.upper() if tokens else ""
+    guess = difflib.get_close_matches(first_word, _STATEMENT_STARTS, n=1) if first_word else []
+    if guess and guess[0] != first_word:
+        message += f" (the query starts with {tokens[0].text}: did you mean {guess[0]}?)"
+    return message, near.strip() or text
 
 
 def _first_line(exc: Exception) -> str:

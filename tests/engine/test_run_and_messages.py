@@ -144,3 +144,25 @@ def test_parameters_of_the_wrong_type_are_refused(kind: str, value: str) -> None
 def test_bad_policies_are_configuration_errors(policy: dict[str, object]) -> None:
     with pytest.raises(PolicyError):
         parse_policy(policy, columns=["a", "b"])
+
+
+@pytest.mark.parametrize(
+    ("sql", "said"),
+    [
+        (
+            "SELEC * FROM t",
+            "near `FROM` (line 1, column 9): unexpected word (the query starts with SELEC: did you mean SEL",
+        ),
+        ("SELECT city FROM t WHERE", "near `WHERE` (line 1, column 20)"),
+        ("SELECT city,\n  (email FROM t", "near `FROM` (line 2, column 10): expecting )"),
+        ("SELECT 'paris FROM t", "near line 1, column 8: a quote or comment opened there is never closed"),
+    ],
+)
+def test_a_query_that_does_not_parse_says_where_in_the_users_words(
+    collab: Collaboration, sql: str, said: str
+) -> None:
+    verdict = enforce(Request(R, sql), collab)
+    assert verdict.reason == "parse_error"
+    text = verdict.text()
+    assert f"the query does not parse {said}" in text
+    assert "<class" not in text and "sqlglot" not in text and "Required keyword" not in text
