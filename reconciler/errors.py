@@ -122,7 +122,8 @@ def format_diagnostics(diagnostics: Iterable[Diagnostic], *, limit: int | None =
     warnings = len(ordered) - errors
     files = len({d.location.path for d in ordered if d.location})
     parts.append(
-        f"Found {errors} error{'s' if errors != 1 else ''} and {warnings} warning{'s' if warnings != 1 else ''}"
+        f"Found {errors} error{'s' if errors != 1 else ''}"
+        f" and {warnings} warning{'s' if warnings != 1 else ''}"
         f" in {files} file{'s' if files != 1 else ''}."
     )
     return "\n".join(parts)
