@@ -20,7 +20,11 @@ from reconciler.resources import (
 )
 from reconciler.state import identity_tags
 
-IMMUTABILITY = Path("/work/shared/design/immutability.yaml")
+#: The design's table of create-only fields. CI runs in a clone with ``shared/`` beside it; the
+#: copy kept here makes the cross-check independent of where that clone lives, and
+#: ``test_vendored_design_copy_is_current`` fails when the two drift apart.
+SHARED_IMMUTABILITY = Path(__file__).resolve().parents[2].parent / "shared" / "design" / "immutability.yaml"
+IMMUTABILITY = Path(__file__).with_name("immutability.yaml")
 DESIGN_NAMES = {
     "Collaboration": Kind.COLLABORATION,
     "Membership": Kind.MEMBERSHIP,
@@ -47,6 +51,14 @@ KNOWN_DISCREPANCIES: dict[tuple[Kind, str], str] = {
         "botocore 1.44.5 UpdateMembership takes membershipPaymentConfiguration; 1.43.11 did not"
     ),
 }
+
+
+def test_vendored_design_copy_is_current() -> None:
+    if SHARED_IMMUTABILITY.exists():
+        assert IMMUTABILITY.read_text() == SHARED_IMMUTABILITY.read_text(), (
+            f"copy {SHARED_IMMUTABILITY} over {IMMUTABILITY}: the design changed"
+        )
+    assert yaml.safe_load(IMMUTABILITY.read_text())["cleanrooms"]
 
 
 def design() -> dict[str, dict[str, object]]:
