@@ -93,3 +93,6 @@ def test_readme_table_of_checks_is_current() -> None:
         match = SECTION.search(text)
         assert match is not None
     assert table in match.group(2), "README table of checks is stale: run with UPDATE_EXPECTED=1"
+    assert match.group(2) == checks.readme_section(table), (
+        "README checks section is stale: run with UPDATE_EXPECTED=1"
+    )
