@@ -118,6 +118,9 @@ def format_diagnostics(diagnostics: Iterable[Diagnostic], *, limit: int | None =
     parts = [d.to_text() for d in shown]
     if limit is not None and len(ordered) > limit:
         parts.append(f"... and {len(ordered) - limit} more")
+    if not ordered:
+        parts.append("No errors or warnings.")
+        return "\n".join(parts)
     errors = sum(1 for d in ordered if d.severity is Severity.ERROR)
     warnings = len(ordered) - errors
     files = len({d.location.path for d in ordered if d.location})

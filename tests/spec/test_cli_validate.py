@@ -18,7 +18,7 @@ def test_valid_stack_exits_0_and_shows_warnings(tmp_path: Path, capsys: pytest.C
     assert main(["validate", str(stack)]) == 0
     out = capsys.readouterr().out
     assert "valid (1 documents)" in out
-    assert out.rstrip().endswith("Found 0 errors and 0 warnings in 0 files.")
+    assert out.rstrip().endswith("No errors or warnings.")
 
 
 def test_invalid_stack_exits_1_with_path_line_col_and_hint(
