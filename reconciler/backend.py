@@ -18,10 +18,12 @@ from the current State. botocore errors are translated here, at the boundary, in
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -460,8 +462,9 @@ class Boto3Backend:
         tasks: list[Callable[[], list[Callable[[], Any]]]] = []
         for account in list(self.accounts):
             tasks.extend(self._root_tasks(crawl, account, member_keys))
-        _run_all(tasks, self.parallelism)
-        return self._normalize(crawl, member_keys)
+        with _older_objects_frozen():
+            _run_all(tasks, self.parallelism)
+            return self._normalize(crawl, member_keys)
 
     def _root_tasks(
         self, crawl: _Crawl, account: Account, member_keys: Mapping[str, str]
@@ -795,6 +798,25 @@ class Boto3Backend:
                 arn=previous.arn,
             )
         return Resource(step.address, attributes, owner=step.owner, account_id=account.account_id)
+
+
+@contextlib.contextmanager
+def _older_objects_frozen() -> Iterator[None]:
+    """Keep the garbage collector off the objects that exist before a read, for the read's duration.
+
+    A read allocates about 15 containers per resource while the spec, the desired resources and
+    (locally) the emulator's records, all alive for the whole command, already hold several times
+    more. Each full collection during the read walked all of them, and there are more full
+    collections the larger the stack, so the collector's share grew faster than the stack (about
+    16 % of a 10,000-resource no-change plan). Frozen (``gc.freeze``), they are skipped; they are
+    handed back (``gc.unfreeze``) when the read ends, so cyclic garbage among them is collected
+    later rather than never. Reference counting, which frees nearly everything, is unaffected.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _run_all(roots: Sequence[Callable[[], list[Callable[[], Any]]]], parallelism: int) -> None:
