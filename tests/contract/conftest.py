@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -14,6 +12,7 @@ from contract_helpers import (
     OUTSIDER,
     OWNER,
     PARTNER,
+    Clock,
     World,
     associate,
     create_collaboration,
@@ -22,19 +21,6 @@ from contract_helpers import (
 )
 
 from reconciler import emulator
-
-
-@dataclass
-class Clock:
-    """A movable clock for the emulator."""
-
-    now: dt.datetime = field(default_factory=lambda: dt.datetime(2026, 1, 15, 12, 0, tzinfo=dt.UTC))
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
+from contract_helpers import NO_RETRY, OWNER, PARTNER, Clock
 
 from reconciler import emulator
 from reconciler.aws_model import service_model
@@ -17,22 +17,12 @@ from reconciler.emulator.context import RequestContext
 from reconciler.emulator.errors import ServiceError
 from reconciler.emulator.privacy_budgets import admit_protected_query
 
-OWNER, PARTNER = "111111111111", "222222222222"
-NO_RETRY = Config(retries={"total_max_attempts": 1})
 C, CD = AggregateType.COUNT, AggregateType.COUNT_DISTINCT
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 1, 31, 12, 0, tzinfo=dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 @pytest.fixture
 def world() -> Iterator[dict[str, Any]]:
-    clock = Clock()
+    clock = Clock(dt.datetime(2026, 1, 31, 12, 0, tzinfo=dt.UTC))
     with emulator.connect(None, now=clock) as emu:
         owner = emu.client(account_id=OWNER, config=NO_RETRY)
         partner = emu.client(account_id=PARTNER, config=NO_RETRY)

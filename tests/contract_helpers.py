@@ -1,9 +1,13 @@
-"""Helpers for the contract tests: accounts, a standard collaboration, error extraction."""
+"""Helpers for tests that drive the emulator through boto3.
+
+Accounts, a standard collaboration, a movable clock, error extraction.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -95,3 +99,16 @@ def error_of(call: Callable[[], Any]) -> dict[str, Any]:
         call()
     response: dict[str, Any] = info.value.response
     return response
+
+
+@dataclass
+class Clock:
+    """A movable clock for the emulator."""
+
+    now: dt.datetime = field(default_factory=lambda: dt.datetime(2026, 1, 15, 12, 0, tzinfo=dt.UTC))
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
