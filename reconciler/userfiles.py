@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError, why_unusable
-from reconciler.state import write_atomically
+from reconciler.execution.state import write_atomically
 
 __all__ = ["read_text", "write_text"]
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import click
 
-from reconciler import plan as plan_mod
 from reconciler import workflow
-from reconciler.apply import ApplyResult, Event, check_permitted
 from reconciler.cli.plan import backend_option, show, warn
 from reconciler.errors import PlanError, RetryableBackendError
-from reconciler.plan import Plan
+from reconciler.execution.executor import ApplyResult, Event, check_permitted
+from reconciler.planner import plan as plan_mod
+from reconciler.planner.plan import Plan
 
 _MARKS = {"done": "ok", "retry": "retry", "failed": "FAILED"}
 

@@ -2,7 +2,7 @@
 
 Plans ``retail-adtech`` (shipped with the package), applies it, plans again to show that nothing
 is left to do, then uses the collaboration as AWS would be used: the retailer runs a protected
-query through boto3 (``reconciler.demo``) and gets rows back, and a query the analysis rules
+query through boto3 (``reconciler.workflow.demo``) and gets rows back, and a query the analysis rules
 forbid is refused with the reason. Needs no AWS account and leaves nothing behind (``--keep``
 keeps the directory, result files included).
 """
@@ -15,10 +15,11 @@ from pathlib import Path
 
 import click
 
-from reconciler import demo, workflow
+from reconciler import examples, workflow
 from reconciler.cli.apply import confirm_and_apply
 from reconciler.cli.plan import show
 from reconciler.cli.query import render
+from reconciler.workflow import demo
 
 DEMO_STACK = "retail-adtech"
 QUERIER = "retailer"
@@ -65,7 +66,7 @@ def command(keep: bool) -> int:
     """Plan and apply retail-adtech locally, re-plan (no changes), then run a protected query."""
     root = Path(tempfile.mkdtemp(prefix="reconciler-demo-"))
     try:
-        with workflow.open_workspace(workflow.EXAMPLES / DEMO_STACK, backend="local", root=root) as ws:
+        with workflow.open_workspace(examples.ROOT / DEMO_STACK, backend="local", root=root) as ws:
             click.echo(f"== reconciler plan {DEMO_STACK} (local backend in {root})")
             first = workflow.make_plan(ws).plan
             code = confirm_and_apply(ws, first, auto_approve=True, allow_destroy=False, parallelism=4)

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import click
 
-from reconciler import picture, plan, workflow
+from reconciler import workflow
 from reconciler.errors import PlanError
+from reconciler.gitops import picture
+from reconciler.planner import plan
 from reconciler.render import dot, mermaid
 from reconciler.spec import load_stack
 

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from reconciler import render, workflow
-from reconciler.plan import Plan
+from reconciler.planner.plan import Plan
 
 FORMATS = ("text", "json", "markdown")
 

@@ -12,10 +12,13 @@ import json
 
 import click
 
-from reconciler import inventory, lock, plan, workflow
+from reconciler import workflow
 from reconciler.cli.plan import backend_option, warn
 from reconciler.errors import StateError
-from reconciler.state import StateCache
+from reconciler.execution import lock
+from reconciler.execution.state import StateCache
+from reconciler.planner import plan
+from reconciler.workflow import inventory
 
 
 def _cached(stack: str | None, backend: str) -> tuple[str, StateCache]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json as _json
 
-from reconciler.plan import Plan
+from reconciler.planner.plan import Plan
 
 __all__ = ["render"]
 

@@ -14,10 +14,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.errors import Diagnostic, Severity
-from reconciler.plan import Change, Impact, Plan
+from reconciler.gitops.review import Review, StackReview
+from reconciler.planner.plan import Change, Impact, Plan
 from reconciler.render import mermaid
 from reconciler.render._common import ACTIONS, field_lines, plural, value
-from reconciler.review import Review, StackReview
 
 __all__ = ["GITHUB_COMMENT_LIMIT", "JSON_FORMAT_VERSION", "markdown", "text", "to_json"]
 

@@ -112,7 +112,7 @@ def display_path(path: Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
-#: Files of a stack directory that are not spec documents (``reconciler.policy`` reads them).
+#: Files of a stack directory that are not spec documents (``reconciler.spec.policy`` reads them).
 NOT_SPEC_FILES = frozenset({"policy.yaml", "policy.yml"})
 
 

@@ -28,7 +28,7 @@ from reconciler.spec.stack import Check, Stack
 __all__ = ["CHECK_MODULES", "load_stack", "validate_stack", "semantic_checks"]
 
 #: Modules (written by SPEC-CHECKS) whose ``CHECKS`` tuples run after layers 1 and 2.
-CHECK_MODULES = ("reconciler.spec.checks", "reconciler.spec.sql_checks", "reconciler.policy")
+CHECK_MODULES = ("reconciler.spec.checks", "reconciler.spec.sql_checks", "reconciler.spec.policy")
 
 
 def semantic_checks() -> tuple[Check, ...]:

@@ -9,13 +9,13 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from reconciler.addresses import Address, Kind
-from reconciler.backend import Account, AwsClients, Boto3Backend, translate_error
 from reconciler.errors import RetryableBackendError, TerminalBackendError
-from reconciler.plan import Step
-from reconciler.resources import Ref, Resource
-from reconciler.retry import RetryPolicy, with_retries
-from reconciler.state import ADDRESS_TAG, STACK_TAG, State
+from reconciler.execution.backend import Account, AwsClients, Boto3Backend, translate_error
+from reconciler.execution.retry import RetryPolicy, with_retries
+from reconciler.execution.state import ADDRESS_TAG, STACK_TAG, State
+from reconciler.planner.addresses import Address, Kind
+from reconciler.planner.plan import Step
+from reconciler.planner.registry import Ref, Resource
 
 RETAILER = Account("retailer", "123456789012")
 ADTECH = Account("adtech", "987654321098")

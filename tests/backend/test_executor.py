@@ -8,14 +8,14 @@ from collections.abc import Callable
 
 import pytest
 
-from reconciler.addresses import Address, Kind
-from reconciler.apply import Event, Executor, check_permitted
-from reconciler.backend import StepResult
 from reconciler.errors import PlanError, RetryableBackendError, TerminalBackendError
-from reconciler.plan import Plan, Step
-from reconciler.resources import Resource
-from reconciler.retry import RetryPolicy, with_retries
-from reconciler.state import State
+from reconciler.execution.backend import StepResult
+from reconciler.execution.executor import Event, Executor, check_permitted
+from reconciler.execution.retry import RetryPolicy, with_retries
+from reconciler.execution.state import State
+from reconciler.planner.addresses import Address, Kind
+from reconciler.planner.plan import Plan, Step
+from reconciler.planner.registry import Resource
 
 
 def _step(name: str, role: str = "create", **extra: object) -> Step:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.addresses import Address, Kind
-from reconciler.resources import Ref, Resource
-from reconciler.state import State, StateCache, describe_fingerprint_changes, write_atomically
+from reconciler.execution.state import State, StateCache, describe_fingerprint_changes, write_atomically
+from reconciler.planner.addresses import Address, Kind
+from reconciler.planner.registry import Ref, Resource
 
 COLLAB = Address.of(Kind.COLLABORATION, "retail")
 MEMBERSHIP = Address.of(Kind.MEMBERSHIP, "retail", "adtech")

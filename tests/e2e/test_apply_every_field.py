@@ -19,9 +19,9 @@ import pytest
 from cli_helpers import SPECS
 
 from reconciler import workflow
-from reconciler.addresses import Kind
-from reconciler.apply import Executor
-from reconciler.resources import REGISTRY, Resource, canonical
+from reconciler.execution.executor import Executor
+from reconciler.planner.addresses import Kind
+from reconciler.planner.registry import REGISTRY, Resource, canonical
 
 Mutate = Callable[[dict[str, Any]], None]
 

@@ -14,8 +14,8 @@ from cli_helpers import run
 from e2e_helpers import copy_stack, live_resources
 
 from reconciler import emulator, workflow
-from reconciler.addresses import Kind
-from reconciler.backend import LocalClients
+from reconciler.execution.backend import LocalClients
+from reconciler.planner.addresses import Kind
 
 STACK = "retail-adtech"
 

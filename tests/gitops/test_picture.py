@@ -11,8 +11,9 @@ import pytest
 from cli_helpers import SPECS, STACKS, run
 from gitops_helpers import CLASS, EDGE, NODE, edit
 
-from reconciler import desired, diff, picture
-from reconciler.addresses import Kind
+from reconciler.gitops import picture
+from reconciler.planner import desired, diff
+from reconciler.planner.addresses import Kind
 from reconciler.render import dot, mermaid
 from reconciler.spec import load_stack
 

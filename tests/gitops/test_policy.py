@@ -9,8 +9,8 @@ import pytest
 from cli_helpers import SPECS, run
 from gitops_helpers import edit
 
-from reconciler.policy import ENVIRONMENT_VARIABLE, POLICY_RULES, Policy, check, load_policy
 from reconciler.spec import load_stack
+from reconciler.spec.policy import ENVIRONMENT_VARIABLE, POLICY_RULES, Policy, check, load_policy
 
 Capsys = pytest.CaptureFixture[str]
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler import desired
-from reconciler.resources import Resource
+from reconciler.planner import desired
+from reconciler.planner.registry import Resource
 from reconciler.spec import load_stack
 
 

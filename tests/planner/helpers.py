@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from reconciler import diff
-from reconciler.addresses import Address, parse
-from reconciler.plan import Plan, build, fingerprint
-from reconciler.resources import Resource, canonical
+from reconciler.planner import diff
+from reconciler.planner.addresses import Address, parse
+from reconciler.planner.plan import Plan, build, fingerprint
+from reconciler.planner.registry import Resource, canonical
 
 NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from reconciler import desired
-from reconciler.addresses import Kind, parse
-from reconciler.diff import dependency_graph
-from reconciler.plan import Action
-from reconciler.resources import Ref, Resource
+from reconciler.planner import desired
+from reconciler.planner.addresses import Kind, parse
+from reconciler.planner.diff import dependency_graph
+from reconciler.planner.plan import Action
+from reconciler.planner.registry import Ref, Resource
 from reconciler.spec import load_stack
 
 from .helpers import make_plan, observe

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.addresses import parse
 from reconciler.errors import PlanError
-from reconciler.plan import Action, Impact, Plan
-from reconciler.resources import Ref, Resource
+from reconciler.planner.addresses import parse
+from reconciler.planner.plan import Action, Impact, Plan
+from reconciler.planner.registry import Ref, Resource
 
 from .helpers import change_of, edit, make_plan, observe, without
 
@@ -223,7 +223,7 @@ def test_managed_resource_gone_from_spec_is_deleted_children_first(retail: list[
 
 
 def test_compare_specs_needs_no_backend(retail: list[Resource]) -> None:
-    from reconciler.diff import compare_specs
+    from reconciler.planner.diff import compare_specs
 
     address = "analysis_rule.retailer.purchases"
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.addresses import NAME_PARTS, Address, Kind
-from reconciler.diff import CHANGE_REQUEST_ABILITIES
-from reconciler.plan import Action
-from reconciler.resources import REGISTRY, Resource, canonical, descriptor, is_create_only
+from reconciler.planner.addresses import NAME_PARTS, Address, Kind
+from reconciler.planner.diff import CHANGE_REQUEST_ABILITIES
+from reconciler.planner.plan import Action
+from reconciler.planner.registry import REGISTRY, Resource, canonical, descriptor, is_create_only
 
 from .helpers import make_plan
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.errors import GraphError
-from reconciler.graph import DependencyGraph
+from reconciler.planner.graph import DependencyGraph
 
 
 def diamond() -> DependencyGraph[str]:

@@ -9,11 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.addresses import parse
 from reconciler.errors import PlanError
-from reconciler.graph import DependencyGraph
-from reconciler.plan import FORMAT_VERSION, Action, Change, FieldDiff, Finding, Impact, Plan, build, read
-from reconciler.resources import Ref
+from reconciler.planner.addresses import parse
+from reconciler.planner.graph import DependencyGraph
+from reconciler.planner.plan import (
+    FORMAT_VERSION,
+    Action,
+    Change,
+    FieldDiff,
+    Finding,
+    Impact,
+    Plan,
+    build,
+    read,
+)
+from reconciler.planner.registry import Ref
 
 NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 

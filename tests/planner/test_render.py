@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json as stdjson
 
-from reconciler.plan import Impact
+from reconciler.planner.plan import Impact
+from reconciler.planner.registry import Resource
 from reconciler.render import json, markdown, text
-from reconciler.resources import Resource
 
 from .helpers import edit, make_plan, observe
 

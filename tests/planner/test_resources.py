@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler.addresses import Kind, parse
-from reconciler.resources import (
+from reconciler.execution.state import identity_tags
+from reconciler.planner.addresses import Kind, parse
+from reconciler.planner.registry import (
     REGISTRY,
     Ref,
     Resource,
@@ -18,7 +19,6 @@ from reconciler.resources import (
     is_create_only,
     normalize_observed,
 )
-from reconciler.state import identity_tags
 
 #: The design's table of create-only fields. CI runs in a clone with ``shared/`` beside it; the
 #: copy kept here makes the cross-check independent of where that clone lives, and

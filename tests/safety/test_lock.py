@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.lock import Holder, LockHeld, break_lock, hold, lock_path, read_holder
+from reconciler.execution.lock import Holder, LockHeld, break_lock, hold, lock_path, read_holder
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +39,7 @@ def test_holder_is_recorded_and_released(tmp_path: Path) -> None:
 def _holder_in_child(path: Path, *, kill: bool) -> tuple[subprocess.Popen[str], int]:
     """Take the lock in a child process; SIGKILL it when ``kill`` (else leave it holding)."""
     code = (
-        "import sys, time; from pathlib import Path; from reconciler.lock import hold\n"
+        "import sys, time; from pathlib import Path; from reconciler.execution.lock import hold\n"
         "with hold(Path(sys.argv[1]), command='reconciler apply child'):\n"
         "    print('held', flush=True); time.sleep(60)\n"
     )
@@ -160,7 +160,7 @@ def test_processes_take_turns(tmp_path: Path) -> None:
     counter = tmp_path / "counter"
     counter.write_text("0")
     code = (
-        "import sys; from pathlib import Path; from reconciler.lock import hold\n"
+        "import sys; from pathlib import Path; from reconciler.execution.lock import hold\n"
         "lock, counter = Path(sys.argv[1]), Path(sys.argv[2])\n"
         "for _ in range(10):\n"
         "    with hold(lock, timeout=60, poll=0.005):\n"

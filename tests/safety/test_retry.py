@@ -7,7 +7,7 @@ import random
 import pytest
 
 from reconciler.errors import RetryableBackendError, TerminalBackendError
-from reconciler.retry import RetryPolicy, is_retryable, wait_for, with_retries
+from reconciler.execution.retry import RetryPolicy, is_retryable, wait_for, with_retries
 
 
 class FakeClock:

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from cli_helpers import SPECS
 
-from reconciler import staleness, workflow
+from reconciler import workflow
 from reconciler.emulator.faults import ENV_VAR
-from reconciler.plan import Plan
+from reconciler.execution import staleness
+from reconciler.planner.plan import Plan
 
 
 @pytest.fixture

@@ -21,11 +21,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from reconciler import diff
-from reconciler import plan as plan_mod
-from reconciler.plan import Plan
-from reconciler.resources import Resource
-from reconciler.state import State
+from reconciler.execution.state import State
+from reconciler.planner import diff
+from reconciler.planner import plan as plan_mod
+from reconciler.planner.plan import Plan
+from reconciler.planner.registry import Resource
 
 __all__ = ["fresh_plan", "reasons"]
 

@@ -26,9 +26,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from reconciler.addresses import Address, parse
-from reconciler.plan import decode, encode, fingerprint
-from reconciler.resources import Resource
+from reconciler.planner.addresses import Address, parse
+from reconciler.planner.plan import decode, encode, fingerprint
+from reconciler.planner.registry import Resource
 
 __all__ = [
     "ADDRESS_TAG",

@@ -23,9 +23,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reconciler.addresses import NAME_PARTS, Address, Kind
-from reconciler.plan import Action, Change, Finding, Impact
-from reconciler.resources import Ref
+from reconciler.planner.addresses import NAME_PARTS, Address, Kind
+from reconciler.planner.plan import Action, Change, Finding, Impact
+from reconciler.planner.registry import Ref
 
 __all__ = ["FIELD_RULES", "LIFECYCLE_RULES", "FieldRule", "LifecycleRule", "assess", "subject"]
 

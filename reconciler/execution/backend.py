@@ -34,7 +34,6 @@ import botocore.config
 import botocore.exceptions
 from botocore import xform_name
 
-from reconciler.addresses import NAME_PARTS, Address, Kind, parse
 from reconciler.aws_model import service_model
 from reconciler.errors import (
     BackendError,
@@ -42,8 +41,11 @@ from reconciler.errors import (
     RetryableBackendError,
     TerminalBackendError,
 )
-from reconciler.plan import Step
-from reconciler.resources import (
+from reconciler.execution.retry import RetryPolicy, is_retryable, with_retries
+from reconciler.execution.state import ADDRESS_TAG, STACK_TAG, State, identity_tags
+from reconciler.planner.addresses import NAME_PARTS, Address, Kind, parse
+from reconciler.planner.plan import Step
+from reconciler.planner.registry import (
     REGISTRY,
     SELF,
     Ref,
@@ -52,8 +54,6 @@ from reconciler.resources import (
     descriptor,
     normalize_observed,
 )
-from reconciler.retry import RetryPolicy, is_retryable, with_retries
-from reconciler.state import ADDRESS_TAG, STACK_TAG, State, identity_tags
 
 __all__ = [
     "Account",

@@ -23,10 +23,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from reconciler import desired, diff, picture, policy
 from reconciler.errors import Diagnostic, ReconcilerError, Severity, SourceLocation
-from reconciler.plan import Action, Change, Impact
-from reconciler.spec import Stack, validate_stack
+from reconciler.gitops import picture
+from reconciler.planner import desired, diff
+from reconciler.planner.plan import Action, Change, Impact
+from reconciler.spec import Stack, policy, validate_stack
 from reconciler.spec.load import display_path
 
 __all__ = ["FAIL_ON", "Review", "StackReview", "Side", "review"]

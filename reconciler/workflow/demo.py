@@ -22,8 +22,8 @@ from typing import Any
 
 import duckdb
 
-from reconciler.backend import Account
 from reconciler.engine import Result
+from reconciler.execution.backend import Account
 from reconciler.spec import Stack
 
 __all__ = ["QueryRun", "bind_local_data", "run_protected_query", "thresholds"]

@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler import desired, diff
-from reconciler.addresses import Address, Kind
-from reconciler.plan import Action, Change, Impact
-from reconciler.resources import Ref, Resource
+from reconciler.planner import desired, diff
+from reconciler.planner.addresses import Address, Kind
+from reconciler.planner.plan import Action, Change, Impact
+from reconciler.planner.registry import Ref, Resource
 from reconciler.spec import Stack
 
 __all__ = ["Edge", "Node", "Picture", "STATUSES", "build"]

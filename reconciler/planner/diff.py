@@ -32,11 +32,11 @@ from typing import Any, Protocol
 
 from deepdiff import DeepDiff
 
-from reconciler.addresses import Address, Kind
-from reconciler.graph import DependencyGraph
-from reconciler.plan import Action, Change, FieldDiff
-from reconciler.privacy import assess
-from reconciler.resources import Ref, Resource, descriptor, is_create_only
+from reconciler.planner.addresses import Address, Kind
+from reconciler.planner.graph import DependencyGraph
+from reconciler.planner.plan import Action, Change, FieldDiff
+from reconciler.planner.privacy import assess
+from reconciler.planner.registry import Ref, Resource, descriptor, is_create_only
 
 __all__ = ["Observed", "compare_specs", "compute", "dependency_graph", "field_diffs"]
 

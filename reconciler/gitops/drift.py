@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reconciler.addresses import Kind
-from reconciler.plan import Action, Change, FieldDiff, Plan, encode
+from reconciler.planner.addresses import Kind
+from reconciler.planner.plan import Action, Change, FieldDiff, Plan, encode
 
 __all__ = ["FORMAT_VERSION", "DriftItem", "DriftReport", "Ignore", "build", "parse_ignore", "to_json"]
 

@@ -37,9 +37,9 @@ from typing import Any, Literal
 
 from botocore.model import ListShape, Shape, StructureShape
 
-from reconciler.addresses import Address, Kind
 from reconciler.aws_model import service_model
 from reconciler.errors import SourceLocation
+from reconciler.planner.addresses import Address, Kind
 
 __all__ = [
     "MANAGED_TAG_PREFIX",

@@ -26,8 +26,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from reconciler.addresses import Address, Kind
-from reconciler.resources import Ref, Resource, canonical
+from reconciler.planner.addresses import Address, Kind
+from reconciler.planner.registry import Ref, Resource, canonical
 from reconciler.spec import AnalysisTemplate, Collaboration, ConfiguredTable, PrivacyBudgetTemplate, Stack
 
 __all__ = ["resources"]

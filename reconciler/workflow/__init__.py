@@ -18,17 +18,20 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from reconciler import demo, diff, lock, staleness
-from reconciler import desired as desired_mod
-from reconciler import plan as plan_mod
-from reconciler.apply import ApplyResult, Event, Executor, check_permitted
-from reconciler.backend import Account, AwsClients, Boto3Backend, ClientSource, LocalClients
+from reconciler import examples
 from reconciler.errors import PlanError
-from reconciler.plan import Plan
-from reconciler.resources import Resource
-from reconciler.retry import RetryPolicy
+from reconciler.execution import lock, staleness
+from reconciler.execution.backend import Account, AwsClients, Boto3Backend, ClientSource, LocalClients
+from reconciler.execution.executor import ApplyResult, Event, Executor, check_permitted
+from reconciler.execution.retry import RetryPolicy
+from reconciler.execution.state import State, StateCache
+from reconciler.planner import desired as desired_mod
+from reconciler.planner import diff
+from reconciler.planner import plan as plan_mod
+from reconciler.planner.plan import Plan
+from reconciler.planner.registry import Resource
 from reconciler.spec import Stack, load_stack
-from reconciler.state import State, StateCache
+from reconciler.workflow import demo
 
 __all__ = [
     "BACKENDS",
@@ -48,9 +51,6 @@ __all__ = [
 
 #: The backends ``--backend`` accepts.
 BACKENDS = ("local", "aws")
-
-#: Where the example stacks live when the package is run from its checkout (``pip install -e .``).
-EXAMPLES = Path(__file__).resolve().parent.parent / "specs"
 
 
 def find_stack(stack: str | os.PathLike[str] | None) -> Path:
@@ -83,7 +83,7 @@ def find_stack(stack: str | os.PathLike[str] | None) -> Path:
             f"which stack? ./specs holds {len(candidates) or 'no'} stack(s){': ' + names if names else ''}",
             hint=_pass_a_stack(),
         )
-    for candidate in (Path(stack), specs / stack, EXAMPLES / str(stack)):
+    for candidate in (Path(stack), specs / stack, examples.ROOT / str(stack)):
         if candidate.exists():
             return candidate
     where = "under ./specs or" if specs.is_dir() else "under ./specs (there is no specs/ directory here) or"
@@ -93,8 +93,11 @@ def find_stack(stack: str | os.PathLike[str] | None) -> Path:
 
 def _pass_a_stack() -> str:
     """How to name a stack on the command line, with the stacks there are."""
+    own = Path("specs")
     known = sorted(
-        {p.name for root in (Path("specs"), EXAMPLES) if root.is_dir() for p in root.iterdir() if p.is_dir()}
+        {*(p.name for p in own.iterdir() if p.is_dir()), *examples.names()}
+        if own.is_dir()
+        else examples.names()
     )
     return (
         "give the stack's directory as STACK, e.g. `reconciler plan path/to/my-stack`"
@@ -328,7 +331,7 @@ def default_plan_path(ws: Workspace) -> Path:
 
 @contextlib.contextmanager
 def stack_lock(ws: Workspace, *, timeout: float = 0.0) -> Iterator[Path]:
-    """Hold the lock of this stack on this backend (``reconciler.lock``); a second holder waits or fails.
+    """Hold this stack's lock on this backend (``execution.lock``); a second holder waits or fails.
 
     Args:
         ws: the workspace.

@@ -18,12 +18,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from reconciler.backend import Backend, StepResult
 from reconciler.errors import BackendError, PlanError, RetryableBackendError
-from reconciler.plan import Plan, Step
-from reconciler.resources import Resource
-from reconciler.retry import RetryPolicy
-from reconciler.state import State
+from reconciler.execution.backend import Backend, StepResult
+from reconciler.execution.retry import RetryPolicy
+from reconciler.execution.state import State
+from reconciler.planner.plan import Plan, Step
+from reconciler.planner.registry import Resource
 
 __all__ = ["ApplyResult", "Event", "Executor", "check_permitted"]
 

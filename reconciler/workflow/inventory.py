@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import workflow
-from reconciler.addresses import Address, parse
 from reconciler.errors import ReconcilerError, StateError, TerminalBackendError
-from reconciler.lock import lock_path
-from reconciler.resources import Ref, Resource, descriptor
-from reconciler.retry import RetryPolicy, with_retries
-from reconciler.state import ADDRESS_TAG, STACK_TAG, State, identity_tags
+from reconciler.execution.lock import lock_path
+from reconciler.execution.retry import RetryPolicy, with_retries
+from reconciler.execution.state import ADDRESS_TAG, STACK_TAG, State, identity_tags
+from reconciler.planner.addresses import Address, parse
+from reconciler.planner.registry import Ref, Resource, descriptor
 
 __all__ = ["Adopted", "Rebuilt", "adopt", "parse_address", "rebuild", "stack_lock_path", "stack_name_of"]
 

@@ -28,10 +28,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from reconciler.addresses import Address, Kind, parse
 from reconciler.errors import PlanError, SourceLocation, why_unusable
-from reconciler.graph import DependencyGraph
-from reconciler.resources import Ref, Resource, complete_request, descriptor
+from reconciler.planner.addresses import Address, Kind, parse
+from reconciler.planner.graph import DependencyGraph
+from reconciler.planner.registry import Ref, Resource, complete_request, descriptor
 
 __all__ = [
     "FORMAT_VERSION",
