@@ -17,7 +17,7 @@ from reconciler.cli.plan import backend_option, warn
 from reconciler.errors import StateError
 from reconciler.execution import lock
 from reconciler.execution.state import StateCache
-from reconciler.planner import plan
+from reconciler.planner.resource import encode
 from reconciler.workflow import inventory
 
 
@@ -70,7 +70,7 @@ def show(address: str, stack: str | None, backend: str) -> int:
         "arn": resource.arn,
         "owner": resource.owner,
         "accountId": resource.account_id,
-        "attributes": plan.encode(dict(resource.attributes)),
+        "attributes": encode(dict(resource.attributes)),
     }
     click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
     return 0

@@ -44,16 +44,10 @@ from reconciler.errors import (
 from reconciler.execution.retry import RetryPolicy, is_retryable, with_retries
 from reconciler.execution.state import ADDRESS_TAG, STACK_TAG, State, identity_tags
 from reconciler.planner.addresses import NAME_PARTS, Address, Kind, parse
-from reconciler.planner.plan import Step
-from reconciler.planner.registry import (
-    REGISTRY,
-    SELF,
-    Ref,
-    Resource,
-    ResourceType,
-    descriptor,
-    normalize_observed,
-)
+from reconciler.planner.model import Step
+from reconciler.planner.normal_form import normalize_observed
+from reconciler.planner.registry import REGISTRY, SELF, ResourceType, descriptor
+from reconciler.planner.resource import ObservedResource, Ref
 
 __all__ = [
     "Account",
@@ -272,7 +266,7 @@ class StepResult:
     """What one Step did: the resource as it now is (None after a delete) and retries taken."""
 
     step: Step
-    resource: Resource | None
+    resource: ObservedResource | None
     retries: int = 0
     note: str = ""
 
@@ -677,7 +671,7 @@ class Boto3Backend:
         for f in sorted(crawl.found.values(), key=lambda f: f.address):
             own_id = _own_id(f)
             attributes = normalize_observed(f.kind, f.raw, address=f.address, ids=ids, tags=f.tags)
-            resources[f.address] = Resource(
+            resources[f.address] = ObservedResource(
                 f.address,
                 attributes,
                 owner=member_keys.get(f.account.account_id, f.account.member),
@@ -768,7 +762,7 @@ class Boto3Backend:
 
     def _after(
         self, step: Step, d: ResourceType, response: Mapping[str, Any], state: State, account: Account
-    ) -> Resource | None:
+    ) -> ObservedResource | None:
         """The resource after a step (attributes from the step; ids from the response)."""
         previous = state.get(step.address)
         if step.role == "delete":
@@ -785,11 +779,11 @@ class Boto3Backend:
         if isinstance(raw, Mapping):
             own = _own_id(_Found(d.kind, step.address, account, dict(raw), None, dict(step.params)))
             arn = raw.get("arn") or (previous.arn if previous else None)
-            return Resource(
+            return ObservedResource(
                 step.address, attributes, owner=step.owner, account_id=account.account_id, id=own, arn=arn
             )
         if previous is not None:
-            return Resource(
+            return ObservedResource(
                 step.address,
                 attributes,
                 owner=previous.owner,
@@ -797,7 +791,7 @@ class Boto3Backend:
                 id=previous.id,
                 arn=previous.arn,
             )
-        return Resource(step.address, attributes, owner=step.owner, account_id=account.account_id)
+        return ObservedResource(step.address, attributes, owner=step.owner, account_id=account.account_id)
 
 
 @contextlib.contextmanager

@@ -22,8 +22,8 @@ from reconciler.errors import BackendError, PlanError, RetryableBackendError
 from reconciler.execution.backend import Backend, StepResult
 from reconciler.execution.retry import RetryPolicy
 from reconciler.execution.state import State
-from reconciler.planner.plan import Plan, Step
-from reconciler.planner.registry import Resource
+from reconciler.planner.model import Plan, Step
+from reconciler.planner.resource import ObservedResource
 
 __all__ = ["ApplyResult", "Event", "Executor", "check_permitted"]
 
@@ -116,7 +116,7 @@ class Executor:
         stack: str,
         parallelism: int = 4,
         retry: RetryPolicy | None = None,
-        record: Callable[[Step, Resource | None], None] | None = None,
+        record: Callable[[Step, ObservedResource | None], None] | None = None,
         on_event: Callable[[Event], None] | None = None,
     ) -> None:
         self.backend = backend

@@ -22,15 +22,14 @@ from dataclasses import replace
 from typing import Any
 
 from reconciler.execution.state import State
-from reconciler.planner import diff
-from reconciler.planner import plan as plan_mod
-from reconciler.planner.plan import Plan
-from reconciler.planner.registry import Resource
+from reconciler.planner import build, diff, planfile
+from reconciler.planner.model import Plan
+from reconciler.planner.resource import DesiredResource, fingerprint
 
 __all__ = ["fresh_plan", "reasons"]
 
 
-def fresh_plan(want: Sequence[Resource], state: State, *, stack: str, backend: str) -> Plan:
+def fresh_plan(want: Sequence[DesiredResource], state: State, *, stack: str, backend: str) -> Plan:
     """The plan that ``want`` and ``state`` call for now (as ``workflow.make_plan`` builds it).
 
     Args:
@@ -44,12 +43,12 @@ def fresh_plan(want: Sequence[Resource], state: State, *, stack: str, backend: s
     """
     observed = list(state.resources.values())
     graph = diff.dependency_graph(want, observed)
-    return plan_mod.build(
+    return build.build(
         diff.compute(want, observed, graph=graph),
         graph,
         stack=stack,
         backend=backend,
-        spec_fingerprint=plan_mod.fingerprint(want),
+        spec_fingerprint=fingerprint(want),
         state_fingerprint=state.fingerprint(),
     )
 
@@ -67,14 +66,14 @@ def _changes(plan: Plan) -> dict[str, dict[str, Any]]:
     """Address -> the change's JSON without its location fields (``LOCATION_FIELDS``)."""
     return {
         str(c["address"]): {k: v for k, v in c.items() if k not in LOCATION_FIELDS}
-        for c in plan.to_json()["changes"]
+        for c in planfile.to_json(plan)["changes"]
     }
 
 
 def _steps(plan: Plan) -> dict[str, str]:
     """Step id -> its JSON without ``depends_on`` (``--as`` trims dependencies on others' steps)."""
     out = {}
-    for group in plan.to_json()["steps"]:
+    for group in planfile.to_json(plan)["steps"]:
         for step in group:
             out[str(step["id"])] = _canonical({k: v for k, v in step.items() if k != "depends_on"})
     return out
@@ -184,7 +183,7 @@ def _altered(
         for a in sorted(set(saved_changes) | set(fresh_changes))
         if _canonical(saved_changes.get(a)) != _canonical(fresh_changes.get(a))
     ]
-    saved_groups, expected_groups = saved.to_json()["steps"], expected.to_json()["steps"]
+    saved_groups, expected_groups = planfile.to_json(saved)["steps"], planfile.to_json(expected)["steps"]
     if _canonical(saved_groups) != _canonical(expected_groups):
         ids = {
             str(s["id"]): (i, _canonical(s))

@@ -14,11 +14,8 @@ folds it in. This module does not call any API and does not know how resources a
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -27,8 +24,8 @@ from types import MappingProxyType
 from typing import Any
 
 from reconciler.planner.addresses import Address, parse
-from reconciler.planner.plan import decode, encode, fingerprint
-from reconciler.planner.registry import Resource
+from reconciler.planner.resource import ObservedResource, decode, encode, fingerprint
+from reconciler.userfiles import write_atomically
 
 __all__ = [
     "ADDRESS_TAG",
@@ -39,7 +36,6 @@ __all__ = [
     "describe_fingerprint_changes",
     "resource_fingerprint",
     "identity_tags",
-    "write_atomically",
 ]
 
 #: Tag naming the stack that manages a resource.
@@ -67,7 +63,7 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _resource_json(r: Resource) -> dict[str, Any]:
+def _resource_json(r: ObservedResource) -> dict[str, Any]:
     return {
         "address": str(r.address),
         "id": r.id,
@@ -78,8 +74,8 @@ def _resource_json(r: Resource) -> dict[str, Any]:
     }
 
 
-def _resource_from(data: Mapping[str, Any]) -> Resource:
-    return Resource(
+def _resource_from(data: Mapping[str, Any]) -> ObservedResource:
+    return ObservedResource(
         address=parse(str(data["address"])),
         attributes=decode(dict(data.get("attributes") or {})),
         owner=data.get("owner"),
@@ -89,7 +85,7 @@ def _resource_from(data: Mapping[str, Any]) -> Resource:
     )
 
 
-def resource_fingerprint(r: Resource) -> str:
+def resource_fingerprint(r: ObservedResource) -> str:
     """A short hash of everything observed about one resource (for naming what changed)."""
     payload = [str(r.address), encode(dict(r.attributes)), r.id, r.arn, r.account_id]
     return hashlib.sha256(_canonical(payload).encode()).hexdigest()[:16]
@@ -97,33 +93,33 @@ def resource_fingerprint(r: Resource) -> str:
 
 @dataclass(frozen=True)
 class State:
-    """An immutable snapshot: Address -> observed Resource. Absent means not found (not an error).
+    """An immutable snapshot: Address -> ObservedResource. Absent means not found (not an error).
 
     Args:
-        resources: the observed resources by Address (``Resource`` with id, arn, account_id).
+        resources: the observed resources by Address (``ObservedResource`` with id, arn, account_id).
         stack: the stack whose resources these are.
     """
 
-    resources: Mapping[Address, Resource] = field(default_factory=dict)
+    resources: Mapping[Address, ObservedResource] = field(default_factory=dict)
     stack: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "resources", MappingProxyType(dict(self.resources)))
 
-    def get(self, address: Address) -> Resource | None:
+    def get(self, address: Address) -> ObservedResource | None:
         """The observed resource at ``address``, or None when the backend has none."""
         return self.resources.get(address)
 
     def __contains__(self, address: object) -> bool:
         return address in self.resources
 
-    def __iter__(self) -> Iterator[Resource]:
+    def __iter__(self) -> Iterator[ObservedResource]:
         return iter(self.resources[a] for a in sorted(self.resources))
 
     def __len__(self) -> int:
         return len(self.resources)
 
-    def with_resource(self, resource: Resource) -> State:
+    def with_resource(self, resource: ObservedResource) -> State:
         """A copy with ``resource`` added or replaced (states are never mutated)."""
         return State({**self.resources, resource.address: resource}, self.stack)
 
@@ -166,27 +162,6 @@ def describe_fingerprint_changes(before: Mapping[str, str], after: Mapping[str, 
         else:
             lines.append(f"{address} was modified")
     return lines
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new file, never half of one.
-
-    Args:
-        path: destination; its directory is created if needed.
-        text: the complete new content.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 class StateCache:
@@ -255,7 +230,7 @@ class StateCache:
             stack = key.split("/", 1)[-1]
             entries[key] = {"stack": stack, "resources": [by_address[a] for a in sorted(by_address)]}
 
-    def record(self, backend: str, stack: str, address: Address, resource: Resource | None) -> None:
+    def record(self, backend: str, stack: str, address: Address, resource: ObservedResource | None) -> None:
         """Note one step's result (the resource now, or None when it was deleted); O(1) per step.
 
         Args:
@@ -299,7 +274,7 @@ class StateCache:
             entry = entries.get(self._key(backend, stack))
         if not isinstance(entry, dict):
             return State({}, stack)
-        resources: dict[Address, Resource] = {}
+        resources: dict[Address, ObservedResource] = {}
         try:
             for item in entry.get("resources", []):
                 resource = _resource_from(item)

@@ -27,7 +27,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from reconciler.planner.addresses import Kind
-from reconciler.planner.plan import Action, Change, FieldDiff, Plan, encode
+from reconciler.planner.model import Action, Change, FieldDiff, Plan
+from reconciler.planner.resource import encode
 
 __all__ = ["FORMAT_VERSION", "DriftItem", "DriftReport", "Ignore", "build", "parse_ignore", "to_json"]
 

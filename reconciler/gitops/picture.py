@@ -22,8 +22,8 @@ from typing import Any
 
 from reconciler.planner import desired, diff
 from reconciler.planner.addresses import Address, Kind
-from reconciler.planner.plan import Action, Change, Impact
-from reconciler.planner.registry import Ref, Resource
+from reconciler.planner.model import Action, Change, Impact
+from reconciler.planner.resource import DesiredResource, Ref
 from reconciler.spec import Stack
 
 __all__ = ["Edge", "Node", "Picture", "STATUSES", "build"]
@@ -151,7 +151,7 @@ def _member_lines(attrs: Mapping[str, Any], address: Address, many: bool) -> lis
     return lines
 
 
-def _lines(resource: Resource, many_collabs: bool) -> list[str]:
+def _lines(resource: DesiredResource, many_collabs: bool) -> list[str]:
     """What one resource adds to its node's label."""
     attrs, kind = resource.attributes, resource.kind
     if kind is Kind.COLLABORATION:
@@ -175,7 +175,7 @@ def _lines(resource: Resource, many_collabs: bool) -> list[str]:
     return []
 
 
-def _title(kind: str, parts: tuple[str, ...], resources: Sequence[Resource]) -> str:
+def _title(kind: str, parts: tuple[str, ...], resources: Sequence[DesiredResource]) -> str:
     if kind == "member":
         name = next((r.attributes.get("displayName") for r in resources if r.kind is Kind.MEMBER), None)
         return f"{parts[0]} · {name}" if name else parts[0]
@@ -234,13 +234,13 @@ def build(stack: Stack, changes: Iterable[Change] = ()) -> Picture:
     resources = list(desired.resources(stack))
     present = {r.address for r in resources}
     resources += [
-        Resource(c.address, c.before, owner=c.owner)
+        DesiredResource(c.address, c.before, owner=c.owner)
         for c in by_address.values()
         if c.after is None and c.before is not None and c.address not in present
     ]
     many = len({r.address.parts[0] for r in resources if r.kind is Kind.COLLABORATION}) > 1
     ids = _Ids()
-    groups: dict[str, list[Resource]] = {}
+    groups: dict[str, list[DesiredResource]] = {}
     meta: dict[str, tuple[str, tuple[str, ...]]] = {}
     for resource in sorted(resources, key=lambda r: r.address):
         kind, name_of = _NODE_OF[resource.kind]
@@ -262,7 +262,7 @@ def build(stack: Stack, changes: Iterable[Change] = ()) -> Picture:
     return Picture(tuple(nodes), edges)
 
 
-def _edges(resources: Sequence[Resource], ids: _Ids) -> tuple[Edge, ...]:
+def _edges(resources: Sequence[DesiredResource], ids: _Ids) -> tuple[Edge, ...]:
     """The dependency graph collapsed onto nodes, plus each table's owner (not a dependency in AWS)."""
     graph = diff.dependency_graph(resources)
     node_of = {}

@@ -26,7 +26,7 @@ from pathlib import Path
 from reconciler.errors import Diagnostic, ReconcilerError, Severity, SourceLocation
 from reconciler.gitops import picture
 from reconciler.planner import desired, diff
-from reconciler.planner.plan import Action, Change, Impact
+from reconciler.planner.model import Action, Change, Impact
 from reconciler.spec import Stack, policy, validate_stack
 from reconciler.spec.load import display_path
 

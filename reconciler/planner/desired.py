@@ -13,7 +13,7 @@ Each spec document becomes one or more Resources (see ``addresses`` for their ad
 Logical names become Refs (``Ref(membership.retail.adtech)``, ``Ref(analysis_template..., "arn")``)
 that apply resolves to ids and ARNs; member keys in policies become account ids (known from the
 spec). Payment defaults follow the service model's documentation: when the creator names no
-payer for query compute, the member who can query pays. Each Resource carries the member key and
+payer for query compute, the member who can query pays. Each DesiredResource carries the member key and
 account that make its calls, its YAML location and ``lifecycle.preventDestroy``.
 
 This module reads the spec models only; it does not validate (``reconciler.spec`` did).
@@ -27,7 +27,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from reconciler.planner.addresses import Address, Kind
-from reconciler.planner.registry import Ref, Resource, canonical
+from reconciler.planner.normal_form import canonical
+from reconciler.planner.resource import DesiredResource, Ref
 from reconciler.spec import AnalysisTemplate, Collaboration, ConfiguredTable, PrivacyBudgetTemplate, Stack
 
 __all__ = ["resources"]
@@ -69,9 +70,9 @@ class _Context:
 
     def resource(
         self, address: Address, attrs: Mapping[str, Any], node: BaseModel, owner: str, **extra: Any
-    ) -> Resource:
+    ) -> DesiredResource:
         lifecycle = getattr(node, "lifecycle", None)
-        return Resource(
+        return DesiredResource(
             address,
             canonical(address.kind, attrs),
             owner=owner,
@@ -97,7 +98,7 @@ def _payments(collab: Collaboration) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _collaboration(ctx: _Context, collab: Collaboration) -> Iterator[Resource]:
+def _collaboration(ctx: _Context, collab: Collaboration) -> Iterator[DesiredResource]:
     name = collab.name
     address = Address.of(Kind.COLLABORATION, name)
     ref = Ref(address)
@@ -126,7 +127,7 @@ def _collaboration(ctx: _Context, collab: Collaboration) -> Iterator[Resource]:
     )
     for key, member in collab.members.items():
         member_address = Address.of(Kind.MEMBER, name, key)
-        yield Resource(
+        yield DesiredResource(
             member_address,
             canonical(Kind.MEMBER, {"collaborationIdentifier": ref, **member_specs[key]}),
             owner=collab.creator,
@@ -142,9 +143,7 @@ def _collaboration(ctx: _Context, collab: Collaboration) -> Iterator[Resource]:
                 if m.paymentConfiguration
                 else payments[key],
             }
-            yield ctx.resource(
-                Address.of(Kind.MEMBERSHIP, name, key), membership, m, key, depends_on=(member_address,)
-            )
+            yield ctx.resource(Address.of(Kind.MEMBERSHIP, name, key), membership, m, key)
 
 
 def _policy(ctx: _Context, rule_type: str, policy: Mapping[str, Any], collabs: list[str]) -> dict[str, Any]:
@@ -165,7 +164,7 @@ def _template_arn(ctx: _Context, name: str, collabs: list[str]) -> Any:
     return name  # ANY_QUERY, ANY_JOB, or an ARN written out
 
 
-def _configured_table(ctx: _Context, table: ConfiguredTable) -> Iterator[Resource]:
+def _configured_table(ctx: _Context, table: ConfiguredTable) -> Iterator[DesiredResource]:
     owner = table.owner
     address = Address.of(Kind.CONFIGURED_TABLE, owner, table.name)
     yield ctx.resource(address, _dump(table), table, owner)
@@ -209,7 +208,7 @@ def _configured_table(ctx: _Context, table: ConfiguredTable) -> Iterator[Resourc
             )
 
 
-def _template(ctx: _Context, template: AnalysisTemplate) -> Resource:
+def _template(ctx: _Context, template: AnalysisTemplate) -> DesiredResource:
     collab = template.collaboration
     attrs = {
         **_dump(template, renames=_TEMPLATE_RENAMES),
@@ -226,7 +225,7 @@ def _template(ctx: _Context, template: AnalysisTemplate) -> Resource:
     return ctx.resource(address, attrs, template, template.owner, depends_on=reads)
 
 
-def _budget(ctx: _Context, budget: PrivacyBudgetTemplate) -> Resource:
+def _budget(ctx: _Context, budget: PrivacyBudgetTemplate) -> DesiredResource:
     collab = budget.collaboration
     params = budget.parameters.model_dump(exclude_none=True)
     access = params.get("accessBudget")
@@ -243,8 +242,8 @@ def _budget(ctx: _Context, budget: PrivacyBudgetTemplate) -> Resource:
     )
 
 
-def resources(stack: Stack) -> list[Resource]:
-    """Every desired Resource of a stack, sorted by Address.
+def resources(stack: Stack) -> list[DesiredResource]:
+    """Every desired DesiredResource of a stack, sorted by Address.
 
     Args:
         stack: from ``reconciler.spec.load_stack`` (already validated).
@@ -253,7 +252,7 @@ def resources(stack: Stack) -> list[Resource]:
         Resources in normal form, with Refs for references between them.
     """
     ctx = _Context(stack)
-    out: list[Resource] = []
+    out: list[DesiredResource] = []
     for collab in stack.collaborations:
         out.extend(_collaboration(ctx, collab))
     for table in stack.configured_tables:

@@ -28,17 +28,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any
 
 from deepdiff import DeepDiff
 
 from reconciler.planner.addresses import Address, Kind
 from reconciler.planner.graph import DependencyGraph
-from reconciler.planner.plan import Action, Change, FieldDiff
+from reconciler.planner.model import Action, Change, FieldDiff
 from reconciler.planner.privacy import assess
-from reconciler.planner.registry import Ref, Resource, descriptor, is_create_only
+from reconciler.planner.registry import descriptor, is_create_only
+from reconciler.planner.resource import DesiredResource, ObservedResource, Ref
 
-__all__ = ["Observed", "compare_specs", "compute", "dependency_graph", "field_diffs"]
+__all__ = ["Baseline", "compare_specs", "compute", "dependency_graph", "field_diffs"]
 
 #: Abilities a collaboration change request can grant or revoke; any other ability change on an
 #: existing collaboration is impossible (MemberChangeSpecification rejects CAN_QUERY, CAN_RUN_JOB).
@@ -50,17 +51,9 @@ NEW_COLLABORATION_HINT = (
 )
 
 
-class Observed(Protocol):
-    """What diff needs from an observed resource (``Resource`` or ``state.ObservedResource``)."""
-
-    @property
-    def address(self) -> Any: ...
-    @property
-    def attributes(self) -> Mapping[str, Any]: ...
-    @property
-    def id(self) -> str | None: ...
-    @property
-    def arn(self) -> str | None: ...
+#: What a diff compares the spec against: what a backend observed or, in a review, the base
+#: revision's desired resources (all managed by the stack).
+Baseline = ObservedResource | DesiredResource
 
 
 def _refs(value: Any) -> Iterable[Ref]:
@@ -75,9 +68,12 @@ def _refs(value: Any) -> Iterable[Ref]:
 
 
 def dependency_graph(
-    desired: Iterable[Resource], observed: Iterable[Observed] = ()
+    desired: Iterable[DesiredResource], observed: Iterable[Baseline] = ()
 ) -> DependencyGraph[Address]:
-    """Dependencies among desired and observed resources (Refs in attributes, ``depends_on``).
+    """Dependencies among desired and observed resources.
+
+    A resource depends on what its attributes refer to (Refs), on what its kind ``follows``
+    (a membership its member), and, when desired, on its ``depends_on``.
 
     Args:
         desired: the spec's resources.
@@ -90,12 +86,16 @@ def dependency_graph(
     want = {r.address: r for r in desired}
     # an observed resource equal to its desired twin has the same references: walk them once
     extra = [o for o in observed if o.address not in want or o.attributes != want[o.address].attributes]
+    known = {*want, *(o.address for o in extra)}
     for resource in [*want.values(), *extra]:
         graph.add(resource.address)
+        for derive in descriptor(resource.kind).follows:
+            if derive(resource.address) in known:
+                graph.add_dependency(dependent=resource.address, dependency=derive(resource.address))
         for ref in _refs(resource.attributes):
             if ref.address != resource.address:
                 graph.add_dependency(dependent=resource.address, dependency=ref.address)
-        for dep in getattr(resource, "depends_on", ()):
+        for dep in resource.depends_on if isinstance(resource, DesiredResource) else ():
             graph.add_dependency(dependent=resource.address, dependency=dep)
     return graph
 
@@ -142,7 +142,7 @@ def _comparable(resource_attrs: Mapping[str, Any], kind: Kind, other: Mapping[st
 
 
 def _member_change(
-    desired: Resource, before: Mapping[str, Any], diffs: tuple[FieldDiff, ...]
+    desired: DesiredResource, before: Mapping[str, Any], diffs: tuple[FieldDiff, ...]
 ) -> dict[str, Any]:
     """Ability changes on an existing member: a change request, or blocked."""
     old = set(before.get("memberAbilities", []))
@@ -171,7 +171,7 @@ def _member_change(
     }
 
 
-def _new_member(desired: Resource) -> dict[str, Any]:
+def _new_member(desired: DesiredResource) -> dict[str, Any]:
     abilities = set(desired.attributes.get("memberAbilities", []))
     impossible = sorted(abilities - CHANGE_REQUEST_ABILITIES)
     ml = desired.attributes.get("mlMemberAbilities")
@@ -193,12 +193,12 @@ def _replace_action(kind: Kind, diffs: tuple[FieldDiff, ...]) -> Action:
 
 
 def _one(
-    desired: Resource | None, observed: Observed | None, observed_collabs: set[Address]
+    desired: DesiredResource | None, observed: Baseline | None, observed_collabs: set[Address]
 ) -> Change | None:
     """The Change for one address, before replacements cascade and privacy is assessed."""
     if desired is None:
         assert observed is not None
-        if not getattr(observed, "managed", True):
+        if isinstance(observed, ObservedResource) and not observed.managed:
             return None
         kind = observed.address.kind
         action = Action.REMOVE_MEMBER if kind is Kind.MEMBER else Action.DELETE
@@ -294,9 +294,9 @@ def _cascade(changes: dict[Address, Change], graph: DependencyGraph[Address]) ->
 
 def _finish(
     change: Change,
-    desired: Resource | None,
-    observed: Observed | None,
-    caller: Resource | Observed | None,
+    desired: DesiredResource | None,
+    observed: Baseline | None,
+    caller: Baseline | None,
     deleted_with: Address | None,
 ) -> Change:
     """Irreversibility, who calls, protection, ids, then privacy."""
@@ -313,19 +313,19 @@ def _finish(
         change,
         irreversible=irreversible,
         deleted_with=deleted_with,
-        owner=getattr(caller, "owner", None) or None,
-        account_id=getattr(caller, "account_id", None),
+        owner=(caller.owner or None) if caller is not None else None,
+        account_id=caller.account_id if caller is not None else None,
         prevent_destroy=bool(desired and desired.prevent_destroy),
-        source=getattr(source, "source", None),
+        source=source.source if isinstance(source, DesiredResource) else None,
         observed_id=observed.id if observed is not None else None,
-        observed_arn=observed.arn if observed is not None else None,
+        observed_arn=observed.arn if isinstance(observed, ObservedResource) else None,
     )
     return assess(change)
 
 
 def compute(
-    desired: Iterable[Resource],
-    observed: Iterable[Observed],
+    desired: Iterable[DesiredResource],
+    observed: Iterable[Baseline],
     *,
     graph: DependencyGraph[Address] | None = None,
 ) -> list[Change]:
@@ -349,11 +349,15 @@ def compute(
         if change is not None:
             changes[address] = change
     _cascade(changes, graph)
-    ending = {
-        a: want.get(a) or have.get(a)
-        for a, c in changes.items()
-        if a.kind is Kind.COLLABORATION and (c.action.is_replace or c.action is Action.DELETE)
-    }
+    ending: dict[Address, Baseline] = {}  # collaborations that go, with what they go with
+    for a, c in changes.items():
+        side = want.get(a) or have.get(a)
+        if (
+            side is not None
+            and a.kind is Kind.COLLABORATION
+            and (c.action.is_replace or c.action is Action.DELETE)
+        ):
+            ending[a] = side
     out = []
     for address, change in sorted(changes.items()):
         collab = Address.of(Kind.COLLABORATION, address.parts[0]) if address.collaboration else None
@@ -367,17 +371,19 @@ def compute(
     return out
 
 
-def _deleted_with(address: Address, collab: Address | None, ending: Mapping[Address, Any]) -> Address | None:
+def _deleted_with(
+    address: Address, collab: Address | None, ending: Mapping[Address, Baseline]
+) -> Address | None:
     """A member, and the creator's membership, go with their collaboration (no call of their own)."""
     if collab is None or collab not in ending:
         return None
-    creator = getattr(ending[collab], "owner", None)
+    creator = ending[collab].owner
     if address.kind is Kind.MEMBER or (address.kind is Kind.MEMBERSHIP and address.part("member") == creator):
         return collab
     return None
 
 
-def compare_specs(base: Iterable[Resource], head: Iterable[Resource]) -> list[Change]:
+def compare_specs(base: Iterable[DesiredResource], head: Iterable[DesiredResource]) -> list[Change]:
     """Diff two specs (for ``review``): what applying ``head`` over ``base`` would change.
 
     Args:
@@ -387,4 +393,4 @@ def compare_specs(base: Iterable[Resource], head: Iterable[Resource]) -> list[Ch
     Returns:
         Changes as ``compute`` returns them; no backend is involved.
     """
-    return compute(head, [replace(r, managed=True) for r in base])
+    return compute(head, base)

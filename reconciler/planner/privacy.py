@@ -24,8 +24,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from reconciler.planner.addresses import NAME_PARTS, Address, Kind
-from reconciler.planner.plan import Action, Change, Finding, Impact
-from reconciler.planner.registry import Ref
+from reconciler.planner.model import Action, Change, Finding, Impact
+from reconciler.planner.resource import Ref
 
 __all__ = ["FIELD_RULES", "LIFECYCLE_RULES", "FieldRule", "LifecycleRule", "assess", "subject"]
 

@@ -1,129 +1,59 @@
 """The registry of resource types: each Clean Rooms resource type described once, as data.
 
-A ``ResourceType`` says, for one ``Kind``: its operations (create / get / list / update / delete),
-the key of the resource in their responses, its identifier fields, its references to other
-resources (parents first), whether it is taggable, whether deleting it is irreversible, and how
-an observed API response is put into the same normal form as a desired resource.
+A ``ResourceType`` says, for one ``Kind``: the AWS service whose API manages it (``cleanrooms``,
+or ``cleanroomsml`` for the ML resources), its operations (create / get / list / update /
+delete), the key of the resource in their responses, its identifier fields, its references to
+other resources (parents first), whether it is taggable, whether deleting it is irreversible, and
+what its normal form needs (defaults, ordered lists, response renames; ``normal_form`` applies
+them). ``ResourceType.request`` builds the parameters of one operation (Refs left for apply).
 
 Which fields are create-only and which are updatable is *not* written here: it is derived at run
 time from botocore's service model (a field of ``Create*`` whose name, or its declared alias, is
 not a field of ``Update*`` is create-only; nested structures are compared member by member), and
-cross-checked against ``../shared/design/immutability.yaml`` in ``tests/planner``. Adding a
+cross-checked against a copy of the design's ``immutability.yaml`` in ``tests/planner``. Adding a
 resource type means adding one descriptor to ``REGISTRY``; diff, plan and render read the table.
 
-Values that the planner and the apply share:
-
-- ``Resource``: a desired or observed resource in normal form (API request field names, Refs for
-  references to other managed resources, defaults filled, server-set fields dropped, unordered
-  lists sorted, empty values dropped).
-- ``Ref``: a logical reference (``Ref(Address, "id")``) kept in attributes until apply resolves it
-  to the referenced resource's id or ARN.
-- ``normalize_observed`` turns a raw Get/List response into that normal form; ``canonical`` does the
-  same to desired attributes. After both, equal means "no change".
-- ``ResourceType.request`` builds the parameters of one operation (with Refs still unresolved).
-
 This module does not call AWS and does not decide actions (that is ``diff.py``).
+
+>>> descriptor("membership").service, descriptor("membership").create
+('cleanrooms', 'CreateMembership')
+>>> is_create_only(Kind.MEMBERSHIP, "collaborationIdentifier")
+True
 """
 
 from __future__ import annotations
 
 import copy
 import functools
-import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from botocore.model import ListShape, Shape, StructureShape
+from botocore.model import ListShape, ServiceModel, Shape, StructureShape
 
 from reconciler.aws_model import service_model
-from reconciler.errors import SourceLocation
 from reconciler.planner.addresses import Address, Kind
+from reconciler.planner.resource import DesiredResource, ObservedResource, Ref
 
 __all__ = [
-    "MANAGED_TAG_PREFIX",
     "REGISTRY",
     "SELF",
-    "Ref",
+    "SERVICES",
     "Reference",
-    "Resource",
     "ResourceType",
-    "canonical",
     "complete_request",
     "descriptor",
     "is_create_only",
-    "normalize_observed",
-    "path_text",
 ]
 
-#: Prefix of the identity tags the tool puts on what it creates (``state.identity_tags``);
-#: such tags are never part of a diff.
-MANAGED_TAG_PREFIX = "reconciler:"
+#: The AWS services whose resources the registry describes (botocore service names).
+SERVICES = ("cleanrooms", "cleanroomsml")
 
 #: In ``ResourceType.identifiers``: "this resource's own id".
 SELF = "@self"
 
 OperationRole = Literal["create", "get", "list", "update", "delete"]
-
-
-@dataclass(frozen=True, order=True)
-class Ref:
-    """A reference to another managed resource, resolved to its id or ARN only at apply time.
-
-    In plan files it is written ``{"$ref": "<address>", "field": "id"}``.
-
-    Args:
-        address: the referenced resource.
-        field: ``"id"``, ``"arn"`` or ``"accountId"`` (what the API wants in this place).
-    """
-
-    address: Address
-    field: str = "id"
-
-    def __str__(self) -> str:
-        return f"{self.address}.{self.field}"
-
-    def to_json(self) -> dict[str, str]:
-        return {"$ref": str(self.address), "field": self.field}
-
-
-@dataclass(frozen=True)
-class Resource:
-    """One resource, desired (from the spec) or observed (from a backend), in normal form.
-
-    Args:
-        address: where it lives in the stack.
-        attributes: API-shaped fields (request names), normal form; Refs for references.
-        owner: member key of the account that makes this resource's calls.
-        account_id: that account's 12-digit id, when known.
-        source: where the spec declares it (desired only); messages point there.
-        prevent_destroy: ``lifecycle.preventDestroy`` from the spec: never delete or replace it.
-        managed: observed only: it carries this stack's tags (or its parent does), so a spec
-            without it means DELETE. Unmanaged observed resources are never touched.
-        depends_on: desired only: dependencies not visible as Refs in the attributes (a
-            template needs the associations it reads, a membership its member).
-        existing: desired only: made outside this stack and adopted (``existing: true`` in the
-            spec); never created, replaced or deleted. ``id`` may name it (``collaborationId``).
-        id: observed only: the service's id for it.
-        arn: observed only: its ARN.
-    """
-
-    address: Address
-    attributes: Mapping[str, Any]
-    owner: str | None = None
-    account_id: str | None = None
-    source: SourceLocation | None = None
-    prevent_destroy: bool = False
-    managed: bool = True
-    id: str | None = None
-    arn: str | None = None
-    depends_on: tuple[Address, ...] = ()
-    existing: bool = False
-
-    @property
-    def kind(self) -> Kind:
-        return self.address.kind
 
 
 @dataclass(frozen=True)
@@ -154,12 +84,16 @@ class ResourceType:
 
     Args:
         kind: the Kind described.
+        service: the botocore name of the AWS service whose API manages it (``SERVICES``);
+            its clients are made per (account, region, service).
         create, get, list, update, delete: operation names (None when the API has none).
         response_key: key of the resource in the Create/Get/Update response.
         list_key: key of the summaries list in the List response.
         identifiers: request field -> where its value comes from: ``SELF`` (own id) or an
             attribute name (its value, often a Ref). Each operation takes those its input has.
         references: request field path -> Reference, for fields that point at other resources.
+        follows: resources this one comes after although no field points at them, derived from
+            its own Address (a membership follows its member: created after, deleted before).
         fields_shape: the shape whose members are the fields (default: the Create input).
         response_renames: response field -> request field, where the API names them apart.
         update_aliases: create field -> the Update input's name for it.
@@ -187,7 +121,9 @@ class ResourceType:
     response_key: str
     list_key: str
     identifiers: Mapping[str, str]
+    service: str = "cleanrooms"
     references: Mapping[str, Reference] = field(default_factory=dict)
+    follows: tuple[Callable[[Address], Address], ...] = ()
     fields_shape: str | None = None
     response_renames: Mapping[str, str] = field(default_factory=dict)
     update_aliases: Mapping[str, str] = field(default_factory=dict)
@@ -204,13 +140,18 @@ class ResourceType:
 
     # -- derived from the service model ---------------------------------------------------
 
+    @property
+    def model(self) -> ServiceModel:
+        """botocore's model of this type's service."""
+        return service_model(self.service)
+
     def operation(self, role: OperationRole) -> str | None:
         """The API operation for a role (``"create"``, ``"update"``, ...), or None."""
         return getattr(self, role)  # type: ignore[no-any-return]
 
     @functools.cached_property
     def _fields_shape(self) -> StructureShape:
-        model = service_model()
+        model = self.model
         if self.fields_shape:
             shape = model.shape_for(self.fields_shape)
         else:
@@ -303,7 +244,7 @@ class ResourceType:
     def _update_members(self) -> Mapping[str, Shape]:
         if self.update is None:
             return {}
-        shape = service_model().operation_model(self.update).input_shape
+        shape = self.model.operation_model(self.update).input_shape
         return dict(shape.members) if shape is not None else {}
 
     @property
@@ -318,7 +259,7 @@ class ResourceType:
     def request(
         self,
         role: OperationRole,
-        resource: Resource,
+        resource: DesiredResource | ObservedResource,
         *,
         fields: Iterable[str] | None = None,
     ) -> dict[str, Any]:
@@ -337,7 +278,7 @@ class ResourceType:
         op = self.operation(role)
         if op is None:
             raise ValueError(f"{self.kind} has no {role} operation")
-        accepted = service_model().operation_model(op).input_shape.members
+        accepted = self.model.operation_model(op).input_shape.members
         params: dict[str, Any] = {}
         for name, source in self.identifiers.items():
             if name not in accepted:
@@ -348,7 +289,7 @@ class ResourceType:
                 params[name] = resource.attributes[source]
         if role == "create":
             params.update({k: v for k, v in resource.attributes.items() if k in accepted})
-            params = complete_request(op, params)
+            params = complete_request(op, params, service=self.service)
         elif role == "update":
             chosen = self.updatable if fields is None else tuple(fields)
             for name in chosen:
@@ -362,7 +303,9 @@ class ResourceType:
         return params
 
 
-def complete_request(operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+def complete_request(
+    operation: str, params: Mapping[str, Any], *, service: str = "cleanrooms"
+) -> dict[str, Any]:
     """Parameters for ``operation`` with the required empty lists and maps put back.
 
     The normal form drops empty values (so ``[]`` and absent compare equal), but some requests
@@ -371,12 +314,13 @@ def complete_request(operation: str, params: Mapping[str, Any]) -> dict[str, Any
     Args:
         operation: the API operation name.
         params: its parameters (Refs allowed).
+        service: the operation's service.
 
     Returns:
         A new dict.
     """
     out: dict[str, Any] = _with_required_empties(
-        service_model().operation_model(operation).input_shape, params
+        service_model(service).operation_model(operation).input_shape, params
     )
     return out
 
@@ -501,6 +445,7 @@ REGISTRY: Mapping[Kind, ResourceType] = {
             references={
                 "collaborationIdentifier": Reference(Kind.COLLABORATION, "collaborationId", derive=_COLLAB)
             },
+            follows=(_parent(Kind.MEMBER, "collaboration", "member"),),
             update_aliases={"paymentConfiguration": "membershipPaymentConfiguration"},
             defaults={"isMetricsEnabled": False},
             irreversible_delete="deleting a membership is leaving the collaboration; a member cannot rejoin",
@@ -655,14 +600,6 @@ def descriptor(kind: Kind | str) -> ResourceType:
     return REGISTRY[Kind(kind)]
 
 
-def path_text(path: Iterable[str | int]) -> str:
-    """Dotted form of a field path: ``("a", "b", 0, "c")`` -> ``a.b[0].c``."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out
-
-
 def is_create_only(kind: Kind, path: str) -> bool:
     """Whether changing the field at ``path`` (dotted, may index lists) forces a replacement.
 
@@ -675,146 +612,3 @@ def is_create_only(kind: Kind, path: str) -> bool:
     """
     bare = path.split("[", 1)[0]
     return any(bare == p or bare.startswith(p + ".") for p in descriptor(kind).create_only)
-
-
-# -- normal form ----------------------------------------------------------------------------
-
-
-def _get(data: Mapping[str, Any], dotted: str) -> Any:
-    node: Any = data
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
-def _set(data: dict[str, Any], dotted: str, value: Any, *, create_parents: bool = True) -> None:
-    *head, last = dotted.split(".")
-    node = data
-    for part in head:
-        if part not in node:
-            if not create_parents:
-                return
-            node[part] = {}
-        node = node[part]
-        if not isinstance(node, dict):
-            return
-    node[last] = value
-
-
-def _sort_key(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
-
-
-def _clean(value: Any, path: str, ordered: frozenset[str]) -> Any:
-    """Drop None and empty containers; sort lists whose order the service does not mean."""
-    if isinstance(value, Mapping):
-        out = {}
-        for key in sorted(value):
-            cleaned = _clean(value[key], f"{path}.{key}" if path else key, ordered)
-            if cleaned is not None and cleaned != {} and cleaned != []:
-                out[key] = cleaned
-        return out
-    if isinstance(value, (list, tuple)):
-        items = [c for c in (_clean(v, path, ordered) for v in value) if c is not None]
-        return items if path in ordered else sorted(items, key=_sort_key)
-    return value
-
-
-def canonical(kind: Kind, attributes: Mapping[str, Any]) -> dict[str, Any]:
-    """Put attributes into normal form: defaults filled, empties dropped, unordered lists sorted.
-
-    Desired and observed attributes both go through this, so equality means no change.
-
-    Args:
-        kind: the resource's Kind.
-        attributes: API-shaped fields (request names); not modified.
-
-    Returns:
-        A new dict in normal form (keys sorted).
-    """
-    d = descriptor(kind)
-    out = copy.deepcopy(dict(attributes))
-    for path, default in d.defaults.items():
-        parent, _, last = path.rpartition(".")
-        holder = _get(out, parent) if parent else out
-        if isinstance(holder, dict) and holder.get(last) is None:
-            holder[last] = copy.deepcopy(default)
-    for name, empty in d.clearing.items():
-        if out.get(name) == empty:
-            del out[name]  # a cleared field is an absent one
-    if "tags" in out and isinstance(out["tags"], Mapping):
-        out["tags"] = {k: v for k, v in out["tags"].items() if not k.startswith(MANAGED_TAG_PREFIX)}
-    cleaned: dict[str, Any] = _clean(out, "", d.ordered_lists)
-    return cleaned
-
-
-def normalize_observed(
-    kind: Kind,
-    raw: Mapping[str, Any],
-    *,
-    address: Address,
-    ids: Mapping[str, Address] | None = None,
-    tags: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """Turn a Get/List response item into the normal form a desired resource has.
-
-    Server-set fields (ids, ARNs, times, statuses) are dropped because only request fields are
-    kept; response names are mapped to request names; references become Refs (parents derived
-    from ``address``, others looked up in ``ids``); tags added by the tool are dropped.
-
-    Args:
-        kind: the resource's Kind.
-        raw: the resource object from the response (``response[descriptor.response_key]``).
-        address: the Address the backend found it under (from its tags or its parent).
-        ids: id or ARN -> Address of every observed managed resource, to turn references back
-            into Refs. An unknown id stays a plain string (and shows as a change).
-        tags: the resource's tags (from ListTagsForResource) when not in ``raw``.
-
-    Returns:
-        Attributes in normal form.
-    """
-    d = descriptor(kind)
-    renamed = {d.response_renames.get(k, k): v for k, v in raw.items()}
-    if tags is not None:
-        renamed["tags"] = dict(tags)
-    out: dict[str, Any] = {
-        k: copy.deepcopy(renamed[k]) for k in d.fields if k in renamed and k not in d.delegated
-    }
-    for path, ref in d.references.items():
-        value = _get(raw, ref.response_field)
-        target = (
-            ref.derive(address) if ref.derive else (ids or {}).get(value) if isinstance(value, str) else None
-        )
-        if target is not None:
-            _set(out, path, Ref(target, ref.field), create_parents=ref.derive is not None)
-        elif value is not None:
-            _set(out, path, value)
-    return canonical(kind, _known_to_refs(out, ids or {}))
-
-
-def _known_to_refs(value: Any, ids: Mapping[str, Address]) -> Any:
-    """Ids and ARNs of managed resources anywhere (``allowedAnalyses``...) become Refs again."""
-    if isinstance(value, str):
-        target = ids.get(value)
-        return value if target is None else Ref(target, "arn" if value.startswith("arn:") else "id")
-    if isinstance(value, Mapping):
-        return {k: _known_to_refs(v, ids) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_known_to_refs(v, ids) for v in value]
-    return value
-
-
-def iter_leaves(
-    value: Any, prefix: tuple[str | int, ...] = ()
-) -> Iterator[tuple[tuple[str | int, ...], Any]]:
-    """Yield (path, value) for every scalar (or Ref) inside nested dicts and lists."""
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            yield from iter_leaves(v, (*prefix, k))
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            yield from iter_leaves(v, (*prefix, i))
-    else:
-        yield prefix, value

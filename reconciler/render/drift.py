@@ -6,7 +6,7 @@ import json as _json
 
 from reconciler.gitops import drift as drift_mod
 from reconciler.gitops.drift import DriftReport
-from reconciler.planner.plan import Impact
+from reconciler.planner.model import Impact
 from reconciler.render import text as plan_text
 from reconciler.render._common import plural, value
 

@@ -25,11 +25,10 @@ from reconciler.execution.backend import Account, AwsClients, Boto3Backend, Clie
 from reconciler.execution.executor import ApplyResult, Event, Executor, check_permitted
 from reconciler.execution.retry import RetryPolicy
 from reconciler.execution.state import State, StateCache
+from reconciler.planner import build, diff
 from reconciler.planner import desired as desired_mod
-from reconciler.planner import diff
-from reconciler.planner import plan as plan_mod
-from reconciler.planner.plan import Plan
-from reconciler.planner.registry import Resource
+from reconciler.planner.model import Plan
+from reconciler.planner.resource import DesiredResource, fingerprint
 from reconciler.spec import Stack, load_stack
 from reconciler.workflow import demo
 
@@ -162,11 +161,11 @@ class Workspace:
         if close is not None:
             close()
 
-    def desired(self) -> list[Resource]:
+    def desired(self) -> list[DesiredResource]:
         """The spec's resources in normal form."""
         return list(desired_mod.resources(self.stack))
 
-    def read(self, desired: Sequence[Resource] | None = None) -> State:
+    def read(self, desired: Sequence[DesiredResource] | None = None) -> State:
         """Observe the stack's resources (and the adopted ones ``desired`` names); refresh the cache."""
         adopt = {r.address: (r.id, r.attributes.get("name")) for r in desired or () if r.existing}
         readable = {a.member for a in self.backend.accounts}
@@ -250,7 +249,7 @@ class Outcome:
 
     plan: Plan
     state: State
-    desired: tuple[Resource, ...]
+    desired: tuple[DesiredResource, ...]
     calls: int = 0
     problems: tuple[str, ...] = ()
 
@@ -285,7 +284,7 @@ def make_plan(
     as_member: str | None = None,
     destroy: bool = False,
     now: dt.datetime | None = None,
-    desired: Sequence[Resource] | None = None,
+    desired: Sequence[DesiredResource] | None = None,
 ) -> Outcome:
     """Read the stack's State and plan the changes that make it match the spec.
 
@@ -306,12 +305,12 @@ def make_plan(
     observed = list(state.resources.values())
     graph = diff.dependency_graph(want, observed)
     changes = diff.compute(want, observed, graph=graph)
-    plan = plan_mod.build(
+    plan = build.build(
         changes,
         graph,
         stack=ws.name,
         backend=ws.backend.name,
-        spec_fingerprint=plan_mod.fingerprint(want),
+        spec_fingerprint=fingerprint(want),
         state_fingerprint=state.fingerprint(),
         created_at=now,
         as_member=as_member,
@@ -402,7 +401,7 @@ def apply_plan(
     check_target(ws, plan)
     check_permitted(plan, allow_destroy=allow_destroy)
     with stack_lock(ws, timeout=lock_timeout):
-        destroying = plan.spec_fingerprint == plan_mod.fingerprint([])
+        destroying = plan.spec_fingerprint == fingerprint([])
         spec = ws.desired()
         want = [] if destroying else spec
         state = ws.read(spec)

@@ -24,7 +24,8 @@ from reconciler.execution.lock import lock_path
 from reconciler.execution.retry import RetryPolicy, with_retries
 from reconciler.execution.state import ADDRESS_TAG, STACK_TAG, State, identity_tags
 from reconciler.planner.addresses import Address, parse
-from reconciler.planner.registry import Ref, Resource, descriptor
+from reconciler.planner.registry import descriptor
+from reconciler.planner.resource import DesiredResource, ObservedResource, Ref
 
 __all__ = ["Adopted", "Rebuilt", "adopt", "parse_address", "rebuild", "stack_lock_path", "stack_name_of"]
 
@@ -103,11 +104,11 @@ class Adopted:
         already: it was already managed at this address (nothing was changed).
     """
 
-    resource: Resource
+    resource: ObservedResource
     already: bool = False
 
 
-def _declared(ws: workflow.Workspace, address: Address) -> Resource:
+def _declared(ws: workflow.Workspace, address: Address) -> DesiredResource:
     desired = {r.address: r for r in ws.desired()}
     if address in desired:
         return desired[address]

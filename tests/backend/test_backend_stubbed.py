@@ -14,8 +14,8 @@ from reconciler.execution.backend import Account, AwsClients, Boto3Backend, tran
 from reconciler.execution.retry import RetryPolicy, with_retries
 from reconciler.execution.state import ADDRESS_TAG, STACK_TAG, State
 from reconciler.planner.addresses import Address, Kind
-from reconciler.planner.plan import Step
-from reconciler.planner.registry import Ref, Resource
+from reconciler.planner.model import Step
+from reconciler.planner.resource import ObservedResource, Ref
 
 RETAILER = Account("retailer", "123456789012")
 ADTECH = Account("adtech", "987654321098")
@@ -209,7 +209,9 @@ def test_create_step_resolves_refs_and_adds_identity_tags() -> None:
     stub = clients.stubs[ADTECH.account_id]
     collab = Address.of(Kind.COLLABORATION, "retail")
     membership = Address.of(Kind.MEMBERSHIP, "retail", "adtech")
-    state = State({collab: Resource(collab, {}, owner="retailer", id=COLLAB_ID, arn=COLLAB_ARN)}, "demo")
+    state = State(
+        {collab: ObservedResource(collab, {}, owner="retailer", id=COLLAB_ID, arn=COLLAB_ARN)}, "demo"
+    )
     step = Step(
         f"create {membership}",
         membership,
@@ -257,7 +259,7 @@ def test_step_retries_throttling_and_reports_each_retry() -> None:
     stub = clients.stubs[RETAILER.account_id]
     collab = Address.of(Kind.COLLABORATION, "retail")
     state = State(
-        {collab: Resource(collab, {"name": "retail"}, owner="retailer", id=COLLAB_ID, arn=COLLAB_ARN)}
+        {collab: ObservedResource(collab, {"name": "retail"}, owner="retailer", id=COLLAB_ID, arn=COLLAB_ARN)}
     )
     step = Step(
         f"update {collab}",

@@ -14,8 +14,8 @@ from reconciler.execution.executor import Event, Executor, check_permitted
 from reconciler.execution.retry import RetryPolicy, with_retries
 from reconciler.execution.state import State
 from reconciler.planner.addresses import Address, Kind
-from reconciler.planner.plan import Plan, Step
-from reconciler.planner.registry import Resource
+from reconciler.planner.model import Plan, Step
+from reconciler.planner.resource import ObservedResource
 
 
 def _step(name: str, role: str = "create", **extra: object) -> Step:
@@ -68,7 +68,7 @@ class Scripted:
                     self.ran.append(step.id)
                 if step.id in self.fail:
                     raise TerminalBackendError(f"{step.id} refused", code="ValidationException")
-                return StepResult(step, Resource(step.address, {}, id=f"id-{step.id}"))
+                return StepResult(step, ObservedResource(step.address, {}, id=f"id-{step.id}"))
             finally:
                 with self.lock:
                     self.running -= 1

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.execution.state import State, StateCache, describe_fingerprint_changes, write_atomically
+from reconciler.execution.state import State, StateCache, describe_fingerprint_changes
 from reconciler.planner.addresses import Address, Kind
-from reconciler.planner.registry import Ref, Resource
+from reconciler.planner.resource import ObservedResource, Ref
+from reconciler.userfiles import write_atomically
 
 COLLAB = Address.of(Kind.COLLABORATION, "retail")
 MEMBERSHIP = Address.of(Kind.MEMBERSHIP, "retail", "adtech")
@@ -18,10 +19,10 @@ MEMBERSHIP = Address.of(Kind.MEMBERSHIP, "retail", "adtech")
 def _state() -> State:
     return State(
         {
-            COLLAB: Resource(
+            COLLAB: ObservedResource(
                 COLLAB, {"name": "retail"}, owner="retailer", account_id="1" * 12, id="c1", arn="arn:c1"
             ),
-            MEMBERSHIP: Resource(
+            MEMBERSHIP: ObservedResource(
                 MEMBERSHIP,
                 {"collaborationIdentifier": Ref(COLLAB, "id")},
                 owner="adtech",
@@ -81,7 +82,9 @@ def test_atomic_write_leaves_no_temporary_files(tmp_path: Path) -> None:
 
 def test_fingerprint_changes_are_named_per_address() -> None:
     before = _state().resource_fingerprints()
-    after = State({COLLAB: Resource(COLLAB, {"name": "renamed"}, id="c1")}, "demo").resource_fingerprints()
+    after = State(
+        {COLLAB: ObservedResource(COLLAB, {"name": "renamed"}, id="c1")}, "demo"
+    ).resource_fingerprints()
     assert describe_fingerprint_changes(before, after) == [
         "collaboration.retail was modified",
         "membership.retail.adtech was deleted",
@@ -92,7 +95,7 @@ def test_the_journal_records_steps_and_is_folded_into_the_next_save(tmp_path: Pa
     cache = StateCache(tmp_path / "state.json")
     cache.save("local", _state())
     table = Address.of(Kind.CONFIGURED_TABLE, "retailer", "purchases")
-    cache.record("local", "demo", table, Resource(table, {"name": "purchases"}, id="t1"))
+    cache.record("local", "demo", table, ObservedResource(table, {"name": "purchases"}, id="t1"))
     cache.record("local", "demo", MEMBERSHIP, None)
     with open(cache.journal, "a", encoding="utf-8") as handle:
         handle.write('{"key": "local/demo", "put": {"addr')  # torn by a crash

@@ -12,7 +12,7 @@ from gitops_helpers import edit
 
 from reconciler.gitops.drift import Ignore, build, parse_ignore
 from reconciler.planner.addresses import Address, Kind
-from reconciler.planner.plan import Action, Change, FieldDiff, Plan
+from reconciler.planner.model import Action, Change, FieldDiff, Plan
 
 Capsys = pytest.CaptureFixture[str]
 STACK = "specs/retail-adtech"

@@ -14,7 +14,7 @@ import pytest
 from planner.helpers import make_plan, observe
 
 from reconciler.planner import desired
-from reconciler.planner.plan import Plan
+from reconciler.planner.model import Plan
 from reconciler.render import json, markdown, text
 from reconciler.spec import load_stack
 from reconciler.workflow import accounts_of

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from reconciler.planner.addresses import parse
-from reconciler.planner.plan import Action, Change, Impact
+from reconciler.planner.model import Action, Change, Impact
 from reconciler.planner.privacy import FIELD_RULES, assess
-from reconciler.planner.registry import Ref
+from reconciler.planner.resource import Ref
 
 
 def agg(**policy: Any) -> dict[str, Any]:
@@ -293,7 +293,7 @@ def test_weakening_findings_come_first_and_decide_the_impact() -> None:
 
 
 def test_description_change_is_neutral_with_a_reason() -> None:
-    from reconciler.planner.plan import FieldDiff
+    from reconciler.planner.model import FieldDiff
 
     change = assess(
         Change(

@@ -10,15 +10,9 @@ import yaml
 
 from reconciler.execution.state import identity_tags
 from reconciler.planner.addresses import Kind, parse
-from reconciler.planner.registry import (
-    REGISTRY,
-    Ref,
-    Resource,
-    canonical,
-    descriptor,
-    is_create_only,
-    normalize_observed,
-)
+from reconciler.planner.normal_form import canonical, normalize_observed
+from reconciler.planner.registry import REGISTRY, descriptor, is_create_only
+from reconciler.planner.resource import DesiredResource, Ref
 
 #: The design's table of create-only fields. CI runs in a clone with ``shared/`` beside it; the
 #: copy kept here makes the cross-check independent of where that clone lives, and
@@ -192,7 +186,7 @@ def test_request_builds_identifiers_and_fields() -> None:
     d = descriptor(Kind.ASSOCIATION)
     address = parse("association.retail.adtech.imps")
     membership = Ref(parse("membership.retail.adtech"))
-    res = Resource(
+    res = DesiredResource(
         address, {"membershipIdentifier": membership, "name": "imps", "roleArn": "r2", "description": "d"}
     )
     assert d.request("update", res, fields=["roleArn"]) == {
@@ -206,7 +200,7 @@ def test_request_builds_identifiers_and_fields() -> None:
     }
     m = descriptor(Kind.MEMBERSHIP).request(
         "update",
-        Resource(
+        DesiredResource(
             parse("membership.r.a"), {"paymentConfiguration": {"queryCompute": {"isResponsible": True}}}
         ),
     )
@@ -230,7 +224,7 @@ def test_arns_anywhere_become_refs_again() -> None:
 
 
 def test_create_request_restores_required_empty_lists() -> None:
-    collab = Resource(
+    collab = DesiredResource(
         parse("collaboration.c"),
         canonical(
             Kind.COLLABORATION,

@@ -13,8 +13,10 @@ from cli_helpers import SPECS
 
 from reconciler import workflow
 from reconciler.emulator.faults import ENV_VAR
+from reconciler.errors import PlanError
 from reconciler.execution import staleness
-from reconciler.planner.plan import Plan
+from reconciler.planner import planfile
+from reconciler.planner.model import Plan
 
 
 @pytest.fixture
@@ -43,16 +45,15 @@ def test_an_untouched_plan_is_fresh_whole_or_per_member(ws: workflow.Workspace) 
 
 
 def _tampered(plan: Plan, edit: object) -> Plan:
-    doc = copy.deepcopy(plan.to_json())
+    doc = copy.deepcopy(planfile.to_json(plan))
     edit(doc)  # type: ignore[operator]
-    return Plan.from_json(doc)
+    return planfile.from_json(doc)
 
 
 @pytest.mark.parametrize(
     ("edit", "named"),
     [
         (lambda d: d["steps"][-1].pop(), "step 'create association_rule"),
-        (lambda d: d["steps"].reverse(), "and 6 more"),
         (lambda d: d["steps"][0][0]["params"].update(description="evil"), "create collaboration"),
         (lambda d: d["changes"].pop(), "association_rule"),
         (lambda d: (d["steps"].clear(), d["changes"].clear()), "and 19 more"),
@@ -66,6 +67,11 @@ def test_a_plan_file_edited_after_it_was_made_is_refused(
     reasons = staleness.reasons(saved, fresh, state)  # type: ignore[arg-type]
     assert len(reasons) == 1 and "plan file was changed after it was made" in reasons[0]
     assert named in reasons[0]
+
+
+def test_a_plan_file_whose_steps_run_before_what_they_need_is_damaged(ws: workflow.Workspace) -> None:
+    with pytest.raises(PlanError, match="is damaged: .* which is not an earlier step"):
+        _tampered(workflow.make_plan(ws).plan, lambda d: d["steps"].reverse())
 
 
 def test_spec_changes_are_named_by_address(ws: workflow.Workspace) -> None:
@@ -121,6 +127,6 @@ def test_where_the_spec_declares_a_resource_is_not_part_of_the_plan(ws: workflow
             for c in saved.changes
         ),
     )
-    assert moved.to_json()["changes"] != saved.to_json()["changes"]
+    assert planfile.to_json(moved)["changes"] != planfile.to_json(saved)["changes"]
     fresh, state = now(ws)
     assert staleness.reasons(moved, fresh, state) == []  # type: ignore[arg-type]
