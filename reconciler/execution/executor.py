@@ -1,27 +1,30 @@
-"""Executor: runs a saved Plan's Steps against a Backend, group by group, and reports what it did.
+"""Executor: runs a saved Plan's Steps against a Backend, in dependency order, and reports what it did.
 
 Apply the plan, not the spec: the Executor performs exactly the plan's Steps. Before changing
 anything it refuses irreversible steps without ``allow_destroy`` and, always, deletes of resources
-protected by ``lifecycle.preventDestroy`` (``check_permitted``). Steps of one group do not depend
-on each other and run concurrently (``parallelism``); after every step its result is handed to
+protected by ``lifecycle.preventDestroy`` (``check_permitted``). A Step starts as soon as the
+Steps it depends on (``Step.depends_on``) have succeeded, up to ``parallelism`` at a time, so a
+slow call holds up only what needs it; after every step its result is handed to
 ``record`` (the state cache's journal), so a crash loses at most the step in flight, and the
 resource created by it is found again by its tags. Transient errors are retried with capped exponential
 backoff and jitter (each retry is reported); the first terminal error stops the apply cleanly:
 steps already running finish, nothing new starts, and the result lists what was done and what
-remains. Checking that the plan is not stale is the caller's job (``workflow.apply``).
+remains. Checking that the plan is not stale is the caller's job (``workflow.apply_plan``).
 """
 
 from __future__ import annotations
 
+import heapq
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from reconciler.errors import BackendError, PlanError, RetryableBackendError
-from reconciler.execution.backend import Backend, StepResult
+from reconciler.execution.backend import Backend
 from reconciler.execution.retry import RetryPolicy
 from reconciler.execution.state import State
+from reconciler.execution.steps import StepResult
 from reconciler.planner.model import Plan, Step
 from reconciler.planner.resource import ObservedResource
 
@@ -102,7 +105,7 @@ class Executor:
     Args:
         backend: where the calls go.
         stack: the stack name (identity tags of created resources).
-        parallelism: steps of one group run at most this many at a time.
+        parallelism: at most this many steps run at a time.
         retry: backoff policy for transient errors.
         record: told (step, resource now or None after a delete) after every successful step
             (the state cache's journal).
@@ -128,7 +131,10 @@ class Executor:
         self._lock = threading.Lock()
 
     def run(self, plan: Plan, state: State) -> ApplyResult:
-        """Run every Step of ``plan``, group by group, starting from ``state``.
+        """Run every Step of ``plan``, each as soon as the Steps it depends on have succeeded.
+
+        Ready Steps start in plan order, at most ``parallelism`` at a time; a Step never waits
+        for one it does not depend on. After the first terminal error nothing new starts.
 
         Args:
             plan: the (checked) plan.
@@ -139,46 +145,46 @@ class Executor:
         """
         self._state = state
         self._retries = 0
+        order = plan.all_steps
+        position = {s.id: i for i, s in enumerate(order)}
+        # dependencies outside the plan (another member's part of it) are not waited for
+        unmet = {s.id: {d for d in s.depends_on if d in position} for s in order}
+        dependents: dict[str, list[str]] = {s.id: [] for s in order}
+        for s in order:
+            for d in unmet[s.id]:
+                dependents[d].append(s.id)
+        ready = [position[s.id] for s in order if not unmet[s.id]]
+        heapq.heapify(ready)
         done: list[StepResult] = []
         failed: list[tuple[Step, BackendError]] = []
         started: set[str] = set()
-        with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
-            for group in plan.steps:
-                self._run_group(pool, group, done, failed, started)
-                if failed:
-                    break
-        remaining = tuple(s for s in plan.all_steps if s.id not in started)
-        return ApplyResult(tuple(done), tuple(failed), remaining, self._retries, self._state)
-
-    def _run_group(
-        self,
-        pool: ThreadPoolExecutor,
-        group: Sequence[Step],
-        done: list[StepResult],
-        failed: list[tuple[Step, BackendError]],
-        started: set[str],
-    ) -> None:
-        queue = list(group)
         running: dict[Future[StepResult], Step] = {}
-        while queue or running:
-            while queue and not failed and len(running) < self.parallelism:
-                step = queue.pop(0)
-                started.add(step.id)
-                self.on_event(Event("start", step))
-                running[pool.submit(self._one, step)] = step
-            if not running:
-                break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                step = running.pop(future)
-                try:
-                    result = future.result()
-                except BackendError as exc:
-                    failed.append((step, exc))
-                    self.on_event(Event("failed", step, exc.message))
-                    continue
-                done.append(result)
-                self.on_event(Event("done", step, result.note))
+        with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
+            while True:
+                while ready and not failed and len(running) < self.parallelism:
+                    step = order[heapq.heappop(ready)]
+                    started.add(step.id)
+                    self.on_event(Event("start", step))
+                    running[pool.submit(self._one, step)] = step
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in sorted(finished, key=lambda f: position[running[f].id]):
+                    step = running.pop(future)
+                    try:
+                        result = future.result()
+                    except BackendError as exc:
+                        failed.append((step, exc))
+                        self.on_event(Event("failed", step, exc.message))
+                        continue
+                    done.append(result)
+                    self.on_event(Event("done", step, result.note))
+                    for later in dependents[step.id]:
+                        unmet[later].discard(step.id)
+                        if not unmet[later]:
+                            heapq.heappush(ready, position[later])
+        remaining = tuple(s for s in order if s.id not in started)
+        return ApplyResult(tuple(done), tuple(failed), remaining, self._retries, self._state)
 
     def _one(self, step: Step) -> StepResult:
         def note(attempt: int, exc: RetryableBackendError) -> None:

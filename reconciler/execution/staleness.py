@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from reconciler.execution.state import State
@@ -152,20 +151,6 @@ def reasons(saved: Plan, fresh: Plan, state: State) -> list[str]:
     return out
 
 
-def _only(plan: Plan, owner: str | None) -> Plan:
-    """``plan`` restricted to one member's changes and steps, as ``plan --as MEMBER`` saves it."""
-    kept = {s.id for s in plan.all_steps if s.owner == owner}
-    groups = [
-        [replace(s, depends_on=tuple(d for d in s.depends_on if d in kept)) for s in g if s.id in kept]
-        for g in plan.steps
-    ]
-    return replace(
-        plan,
-        changes=tuple(c for c in plan.changes if c.owner == owner),
-        steps=tuple(tuple(g) for g in groups if g),
-    )
-
-
 def _altered(
     saved: Plan, fresh: Plan, saved_changes: Mapping[str, Any], fresh_changes: Mapping[str, Any]
 ) -> list[str]:
@@ -176,7 +161,7 @@ def _altered(
     """
     expected = fresh
     if saved.as_member is not None:
-        expected = _only(fresh, saved.as_member)
+        expected = fresh.for_member(saved.as_member)
         fresh_changes = _changes(expected)
     out = [
         a

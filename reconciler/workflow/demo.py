@@ -1,13 +1,11 @@
 """The query half of ``reconciler demo``: a protected query run on the local backend as AWS is used.
 
-``bind_local_data`` tells the local backend's Glue stand-in where each configured table's data
-is (the spec's ``localData``), which is what AWS Glue knows about a real table;
-``workflow.open_workspace`` calls it whenever a local workspace opens. ``run_protected_query``
-is then what a member does on AWS: with a boto3 ``cleanrooms`` client of the querying member's
-account it finds the membership,
-``StartProtectedQuery``, polls ``GetProtectedQuery`` until the query ends, and reads the result
-file the membership's result configuration names (``s3://BUCKET/KEY`` lands under the emulator's
-``results_root``). A refused query ends FAILED with the service's reason, and no rows.
+``run_protected_query`` is what a member does on AWS: with a boto3 ``cleanrooms`` client of the
+querying member's account it finds the membership, ``StartProtectedQuery``, polls
+``GetProtectedQuery`` until the query ends, and reads the result file the membership's result
+configuration names (``s3://BUCKET/KEY`` lands under the local backend's ``results_root``). The
+tables' local data was bound when the workspace opened (``workspace.bind_local_data``). A
+refused query ends FAILED with the service's reason, and no rows.
 
 This module neither plans nor applies; ``cli/demo.py`` runs it after plan and apply.
 """
@@ -15,7 +13,6 @@ This module neither plans nor applies; ``cli/demo.py`` runs it after plan and ap
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +20,9 @@ from typing import Any
 import duckdb
 
 from reconciler.engine import Result
-from reconciler.execution.backend import Account
 from reconciler.spec import Stack
 
-__all__ = ["QueryRun", "bind_local_data", "run_protected_query", "thresholds"]
+__all__ = ["QueryRun", "run_protected_query", "thresholds"]
 
 #: Protected-query states after which nothing changes any more.
 FINAL = frozenset({"SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT"})
@@ -51,38 +47,6 @@ class QueryRun:
     location: str = ""
     path: Path | None = None
     error: str = ""
-
-
-def _local_tables(stack: Stack, accounts: dict[str, str]) -> Iterator[tuple[str, str, str, Path]]:
-    for table in stack.configured_tables:
-        glue = table.tableReference.glue
-        if table.localData and glue is not None and table.owner in accounts:
-            path = stack.resolve_path(table, table.localData).resolve()
-            yield accounts[table.owner], glue.databaseName, glue.tableName, path
-
-
-def bind_local_data(service: Any, stack: Stack, accounts: list[Account]) -> list[str]:
-    """Register every configured table's ``localData`` with the local Glue stand-in.
-
-    Idempotent: a table already bound to the same file is left as it is (no write), so every
-    command that opens a local workspace can call it (``workflow.open_workspace`` does).
-
-    Args:
-        service: the emulator (``LocalClients.service``), whose ``catalog`` is the Glue stand-in.
-        stack: the loaded spec.
-        accounts: the stack's member accounts.
-
-    Returns:
-        ``database.table`` of each table bound, in spec order.
-    """
-    by_member = {a.member: a.account_id for a in accounts}
-    bound = []
-    for account_id, database, table, path in _local_tables(stack, by_member):
-        known = service.catalog.lookup(account_id, database, table)
-        if known is None or known.path != path:
-            service.catalog.register(account_id, database, table, path)
-        bound.append(f"{database}.{table}")
-    return bound
 
 
 def thresholds(stack: Stack) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -10,9 +11,11 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from reconciler.errors import RetryableBackendError, TerminalBackendError
-from reconciler.execution.backend import Account, AwsClients, Boto3Backend, translate_error
+from reconciler.execution.backend import Boto3Backend
+from reconciler.execution.clients import Account, AwsClients, LocalClients
 from reconciler.execution.retry import RetryPolicy, with_retries
 from reconciler.execution.state import ADDRESS_TAG, STACK_TAG, State
+from reconciler.execution.translate import translate_error
 from reconciler.planner.addresses import Address, Kind
 from reconciler.planner.model import Step
 from reconciler.planner.resource import ObservedResource, Ref
@@ -41,8 +44,14 @@ class StubbedClients:
         for stub in self.stubs.values():
             stub.activate()
 
-    def client(self, account: Account) -> Any:
+    def client(self, account: Account, service: str = "cleanrooms") -> Any:
         return self.clients[account.account_id]
+
+    def act_as(self, account_id: str, *, member: str, region: str) -> None:
+        return None
+
+    def close(self) -> None:
+        pass
 
 
 def _client_error(code: str, status: int, **extra: Any) -> ClientError:
@@ -366,3 +375,28 @@ def test_aws_spec_profile_used_without_environment() -> None:
     clients = AwsClients(environ={}, session_factory=FakeSession)
     clients.client(Account("retailer", RETAILER.account_id, profile="retail"))
     assert FakeSession.made == [{"profile_name": "retail"}]
+
+
+def test_aws_clients_are_made_per_account_region_and_service() -> None:
+    FakeSession.made = []
+    clients = AwsClients(environ={}, session_factory=FakeSession)
+    here = Account("retailer", RETAILER.account_id, "us-east-1", profile="retail")
+    rooms = clients.client(here)
+    ml = clients.client(here, "cleanroomsml")
+    there = clients.client(Account("retailer", RETAILER.account_id, "eu-west-1", profile="retail"))
+    assert rooms.meta.service_model.service_name == "cleanrooms"
+    assert ml.meta.service_model.service_name == "cleanroomsml"
+    assert there.meta.region_name == "eu-west-1" and there is not rooms
+    assert clients.client(here, "cleanroomsml") is ml
+    assert FakeSession.made == [{"profile_name": "retail"}]  # one session per account
+
+
+def test_only_local_clients_act_as_accounts_without_credentials(tmp_path: Path) -> None:
+    assert AwsClients(environ={}).act_as("111122223333", member="gone", region="us-east-1") is None
+    local = LocalClients(tmp_path / "local.duckdb")
+    try:
+        assert local.act_as("111122223333", member="gone", region="eu-west-1") == Account(
+            "gone", "111122223333", "eu-west-1"
+        )
+    finally:
+        local.close()

@@ -9,10 +9,10 @@ from collections.abc import Callable
 import pytest
 
 from reconciler.errors import PlanError, RetryableBackendError, TerminalBackendError
-from reconciler.execution.backend import StepResult
 from reconciler.execution.executor import Event, Executor, check_permitted
 from reconciler.execution.retry import RetryPolicy, with_retries
 from reconciler.execution.state import State
+from reconciler.execution.steps import StepResult
 from reconciler.planner.addresses import Address, Kind
 from reconciler.planner.model import Plan, Step
 from reconciler.planner.resource import ObservedResource
@@ -82,24 +82,46 @@ def _plan(*groups: tuple[Step, ...]) -> Plan:
     return Plan(stack="s", backend="local", changes=(), steps=tuple(groups))
 
 
-def test_groups_run_in_order_and_steps_of_a_group_concurrently() -> None:
+def test_steps_wait_for_what_they_depend_on_and_run_concurrently() -> None:
     first = tuple(_step(f"a{i}") for i in range(6))
-    second = (_step("b"),)
+    second = (_step("b", depends_on=tuple(s.id for s in first)),)
     backend = Scripted(delay=0.02)
     saved: list[str] = []
     result = Executor(backend, stack="s", parallelism=3, record=lambda step, now: saved.append(step.id)).run(
         _plan(first, second), State()
     )
     assert result.ok and not result.remaining
-    assert backend.ran[-1] == second[0].id  # the second group waits for the whole first one
+    assert backend.ran[-1] == second[0].id  # it needs all six
     assert backend.peak == 3  # bounded by parallelism
     assert sorted(saved) == sorted(s.id for s in (*first, *second))  # progress recorded after every step
     assert len(result.state) == 7
 
 
+def test_a_step_starts_without_waiting_for_steps_it_does_not_need() -> None:
+    slow, fast = _step("slow"), _step("fast")
+    after_fast = _step("after-fast", depends_on=(fast.id,))
+    backend = SlowOne(slow.id)
+    result = Executor(backend, stack="s", parallelism=2).run(_plan((slow, fast), (after_fast,)), State())
+    assert result.ok
+    assert backend.ran.index(after_fast.id) < backend.ran.index(slow.id)  # no barrier between groups
+
+
+class SlowOne(Scripted):
+    """Every step is quick but one."""
+
+    def __init__(self, slow: str) -> None:
+        super().__init__()
+        self.slow = slow
+
+    def run_step(self, step: Step, state: State, stack: str, **kwargs: object) -> StepResult:
+        if step.id == self.slow:
+            time.sleep(0.3)
+        return super().run_step(step, state, stack, **kwargs)  # type: ignore[arg-type]
+
+
 def test_a_terminal_error_stops_cleanly_and_lists_what_remains() -> None:
     first = (_step("a"), _step("bad"), _step("c"))
-    second = (_step("d"),)
+    second = (_step("d", depends_on=tuple(s.id for s in first)),)
     events: list[Event] = []
     backend = Scripted(fail={first[1].id})
     result = Executor(backend, stack="s", parallelism=1, on_event=events.append).run(

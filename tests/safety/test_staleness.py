@@ -41,7 +41,7 @@ def test_an_untouched_plan_is_fresh_whole_or_per_member(ws: workflow.Workspace) 
     fresh, state = now(ws)
     assert staleness.reasons(saved, fresh, state) == []  # type: ignore[arg-type]
     for member in ("retailer", "adtech"):
-        assert staleness.reasons(workflow.only_member(saved, member), fresh, state) == []  # type: ignore[arg-type]
+        assert staleness.reasons(saved.for_member(member), fresh, state) == []  # type: ignore[arg-type]
 
 
 def _tampered(plan: Plan, edit: object) -> Plan:
@@ -108,7 +108,7 @@ def test_live_changes_are_named_by_address_and_field(ws: workflow.Workspace) -> 
 def test_a_plan_cut_down_to_one_member_without_saying_so_is_refused(ws: workflow.Workspace) -> None:
     full = workflow.make_plan(ws).plan
     fresh, state = now(ws)
-    honest = workflow.only_member(full, "retailer")
+    honest = full.for_member("retailer")
     assert honest.as_member == "retailer"
     assert staleness.reasons(honest, fresh, state) == []  # type: ignore[arg-type]
     # the same changes in a plan that claims to be for every member: half of the work is missing
