@@ -33,8 +33,8 @@ from reconciler.dp import (
 )
 from reconciler.emulator.context import RequestContext
 from reconciler.emulator.errors import validation
-from reconciler.emulator.kinds import listing
-from reconciler.emulator.registry import OPERATIONS, operation, register
+from reconciler.emulator.registry import handler, operation, register
+from reconciler.emulator.resource_types import listing
 from reconciler.emulator.store import Record, Store
 
 __all__ = ["LEDGER_KIND", "StoreLedger", "admit_protected_query", "budget_id", "dp_parameters"]
@@ -155,7 +155,7 @@ def preview_privacy_impact_handler(ctx: RequestContext, params: dict[str, Any]) 
 
 
 def _checked_update(original: Any) -> Any:
-    """Wrap EMULATOR's UpdatePrivacyBudgetTemplate with the DP update rules."""
+    """Wrap the generic UpdatePrivacyBudgetTemplate handler with the DP update rules."""
 
     def update(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any] | None:
         record = ctx.store.get(_TEMPLATE_KIND, params["privacyBudgetTemplateIdentifier"])
@@ -179,8 +179,9 @@ def _checked_update(original: Any) -> Any:
     return update
 
 
-if "UpdatePrivacyBudgetTemplate" in OPERATIONS:
-    register("UpdatePrivacyBudgetTemplate", _checked_update(OPERATIONS["UpdatePrivacyBudgetTemplate"]))
+_generic_update = handler("UpdatePrivacyBudgetTemplate")
+if _generic_update is not None:
+    register("UpdatePrivacyBudgetTemplate", _checked_update(_generic_update))
 
 
 def dp_parameters(ctx: RequestContext, collaboration_id: str) -> DPBudgetParams | None:

@@ -1,9 +1,11 @@
-"""Resource kinds as data, and the generic Create/Get/List/Update/Delete handlers built from them.
+"""The emulated resource types as data, and the generic Create/Get/List/Update/Delete handlers.
 
-Each ``Kind`` says where a resource lives (per account, per membership, under a configured
-table or an association), how its ARN is formed, which operations serve it, and which small
-rule functions run on create, update and delete. Field lists (what Create copies, what Update
-may change, what Get and List return) come from the service model, never from this file.
+Each ``EmulatedType`` says which AWS service serves it (``cleanrooms`` today; ``cleanroomsml``
+types go in the same table), where a resource lives (per account, per membership, under a
+configured table or an association), how its ARN is formed, which operations serve it, and
+which small functions (``invariants``) run on create, update and delete. Field lists (what
+Create copies, what Update may change, what Get and List return) come from the service model,
+never from this file.
 
 Records in the store (``kind -> id -> dict``) are in the API's output shape plus internal fields:
 ``_account`` (owning account) and ``_tags`` (tags, for TagResource/ListTagsForResource).
@@ -25,13 +27,22 @@ import sqlglot
 from sqlglot import exp
 
 from reconciler.aws_model import service_model
-from reconciler.emulator import rules
+from reconciler.emulator import invariants
 from reconciler.emulator.context import RequestContext
 from reconciler.emulator.errors import conflict, validation
 from reconciler.emulator.registry import register
 from reconciler.emulator.store import Record
 
-__all__ = ["KINDS", "Kind", "Scope", "listing", "new_id", "output_fields", "page", "summary_fields"]
+__all__ = [
+    "EMULATED_TYPES",
+    "EmulatedType",
+    "Scope",
+    "listing",
+    "new_id",
+    "output_fields",
+    "page",
+    "summary_fields",
+]
 
 
 class Scope(Enum):
@@ -44,15 +55,15 @@ class Scope(Enum):
 
 
 Build = Callable[[RequestContext, dict[str, Any], Record], dict[str, Any]]
-Check = Callable[[RequestContext, Record, dict[str, Any]], None]
+Hook = Callable[[RequestContext, Record, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
-class Kind:
+class EmulatedType:
     """One resource type of the API, as data.
 
     Attributes:
-        name: store kind name (snake case).
+        name: its records' kind in the store (snake case).
         resource: the API's resource name (``Create<resource>`` etc.).
         id_param: the identifier member in Get/Update/Delete inputs.
         scope: where it lives (see ``Scope``).
@@ -61,7 +72,8 @@ class Kind:
         build: create-time rules and derived fields: ``build(ctx, params, parent) -> fields``.
         on_update: update-time rules: ``on_update(ctx, record, changes)``.
         on_delete: delete-time rules: ``on_delete(ctx, record, {})``.
-        cascade: kinds whose records with ``<field> == id`` go with it, as ``(kind, field)``.
+        cascade: store kinds whose records with ``<field> == id`` go with it, as ``(kind, field)``.
+        service: the botocore name of the AWS service whose API serves it.
     """
 
     name: str
@@ -71,14 +83,15 @@ class Kind:
     arn: str | None
     resource_type: str | None
     build: Build
-    on_update: Check | None = None
-    on_delete: Check | None = None
+    on_update: Hook | None = None
+    on_delete: Hook | None = None
     cascade: tuple[tuple[str, str], ...] = field(default=())
+    service: str = "cleanrooms"
 
     def op(self, verb: str) -> str | None:
         """``<verb><resource>`` if the model has it (List uses the plural)."""
         name = f"{verb}{self.resource}s" if verb == "List" else f"{verb}{self.resource}"
-        return name if name in service_model().operation_names else None
+        return name if name in service_model(self.service).operation_names else None
 
 
 def new_id() -> str:
@@ -86,25 +99,27 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def output_fields(operation: str) -> tuple[str, tuple[str, ...]]:
+def output_fields(operation: str, service: str = "cleanrooms") -> tuple[str, tuple[str, ...]]:
     """For a Create/Get/Update operation: the output member and the resource's member names."""
-    shape = service_model().operation_model(operation).output_shape
+    shape = service_model(service).operation_model(operation).output_shape
     key, member = next(iter(shape.members.items()))
     return key, tuple(member.members)
 
 
-def summary_fields(operation: str) -> tuple[str, tuple[str, ...]]:
+def summary_fields(operation: str, service: str = "cleanrooms") -> tuple[str, tuple[str, ...]]:
     """For a List operation: the list member and the summary's member names."""
-    shape = service_model().operation_model(operation).output_shape
+    shape = service_model(service).operation_model(operation).output_shape
     for key, member in shape.members.items():
         if member.type_name == "list":
             return key, tuple(member.member.members)
     raise ValueError(f"{operation} has no list output")
 
 
-def input_fields(operation: str, *, exclude: Iterable[str] = ("tags",)) -> tuple[str, ...]:
+def input_fields(
+    operation: str, *, exclude: Iterable[str] = ("tags",), service: str = "cleanrooms"
+) -> tuple[str, ...]:
     """Body members of an operation's input (path/query members and ``exclude`` left out)."""
-    shape = service_model().operation_model(operation).input_shape
+    shape = service_model(service).operation_model(operation).input_shape
     return tuple(
         name for name, m in shape.members.items() if "location" not in m.serialization and name not in exclude
     )
@@ -121,7 +136,7 @@ def page(
     Tokens are opaque: they encode the operation and the position after the last item returned;
     a token from another operation, or garbage, is a ValidationException as on AWS.
     """
-    limit = params.get("maxResults") or _max_results(ctx.operation.name)
+    limit = params.get("maxResults") or _max_results(ctx)
     start = 0
     token = params.get("nextToken")
     if token:
@@ -155,9 +170,8 @@ def listing(
     return out
 
 
-def _max_results(operation: str) -> int:
-    shape = service_model().operation_model(operation).input_shape
-    member = shape.members.get("maxResults")
+def _max_results(ctx: RequestContext) -> int:
+    member = ctx.operation.input_shape.members.get("maxResults")
     return int(member.metadata.get("max", 100)) if member is not None else 100
 
 
@@ -165,8 +179,8 @@ def _max_results(operation: str) -> int:
 
 
 def _build_configured_table(ctx: RequestContext, params: dict[str, Any], parent: Record) -> dict[str, Any]:
-    rules.table_columns_unique(params["allowedColumns"])
-    rules.table_columns_in_catalog(ctx, params["tableReference"], params["allowedColumns"])
+    invariants.table_columns_unique(params["allowedColumns"])
+    invariants.table_columns_in_catalog(ctx, params["tableReference"], params["allowedColumns"])
     reference = params["tableReference"]
     table_type = {"glue": "GLUE", "snowflake": "SNOWFLAKE", "athena": "ATHENA", "databricks": "DATABRICKS"}
     return {"analysisRuleTypes": [], "tableType": table_type.get(next(iter(reference)), "GLUE")}
@@ -174,20 +188,20 @@ def _build_configured_table(ctx: RequestContext, params: dict[str, Any], parent:
 
 def _update_configured_table(ctx: RequestContext, record: Record, changes: dict[str, Any]) -> None:
     if "allowedColumns" in changes:
-        rules.table_columns_unique(changes["allowedColumns"])
+        invariants.table_columns_unique(changes["allowedColumns"])
         reference = changes.get("tableReference") or record["tableReference"]
-        rules.table_columns_in_catalog(ctx, reference, changes["allowedColumns"])
+        invariants.table_columns_in_catalog(ctx, reference, changes["allowedColumns"])
         rule = ctx.table_rule(record["id"])
         if rule is not None:
             policy = next(iter(rule["policy"]["v1"].values()))
-            rules.rule_columns_allowed({**record, **changes}, policy)
+            invariants.rule_columns_allowed({**record, **changes}, policy)
 
 
 def _build_table_rule(ctx: RequestContext, params: dict[str, Any], table: Record) -> dict[str, Any]:
     rule_type = params["analysisRuleType"]
     policy = params["analysisRulePolicy"]
-    rules.rule_type_matches_policy(rule_type, policy)
-    rules.one_rule_per_table(ctx, table)
+    invariants.rule_type_matches_policy(rule_type, policy)
+    invariants.one_rule_per_table(ctx, table)
     _check_rule_policy(table, rule_type, policy)
     ctx.store.put("configured_table", table["id"], {**table, "analysisRuleTypes": [rule_type]})
     return {
@@ -200,15 +214,15 @@ def _build_table_rule(ctx: RequestContext, params: dict[str, Any], table: Record
 
 
 def _check_rule_policy(table: Record, rule_type: str, policy: dict[str, Any]) -> None:
-    body = policy["v1"][rules.POLICY_MEMBER[rule_type]]
-    rules.rule_columns_allowed(table, body)
-    rules.rule_column_groups_disjoint(rule_type, body)
-    rules.analyses_or_providers(rule_type, body)
+    body = policy["v1"][invariants.POLICY_MEMBER[rule_type]]
+    invariants.rule_columns_allowed(table, body)
+    invariants.rule_column_groups_disjoint(rule_type, body)
+    invariants.analyses_or_providers(rule_type, body)
 
 
 def _update_table_rule(ctx: RequestContext, record: Record, changes: dict[str, Any]) -> None:
     if "analysisRulePolicy" in changes:
-        rules.rule_type_matches_policy(record["type"], changes["analysisRulePolicy"])
+        invariants.rule_type_matches_policy(record["type"], changes["analysisRulePolicy"])
         table = ctx.configured_table(record["configuredTableId"]) or {}
         _check_rule_policy(table, record["type"], changes["analysisRulePolicy"])
         changes["policy"] = changes.pop("analysisRulePolicy")
@@ -223,8 +237,8 @@ def _delete_table_rule(ctx: RequestContext, record: Record, _: dict[str, Any]) -
 def _build_association(ctx: RequestContext, params: dict[str, Any], membership: Record) -> dict[str, Any]:
     table = ctx.own_configured_table(params["configuredTableIdentifier"])
     name = params["name"].lower()
-    rules.table_not_associated_twice(ctx, membership, table["id"])
-    rules.unique_association_name(ctx, membership, name)
+    invariants.table_not_associated_twice(ctx, membership, table["id"])
+    invariants.unique_association_name(ctx, membership, name)
     return {
         "name": name,
         "configuredTableId": table["id"],
@@ -241,7 +255,7 @@ def _build_association_rule(
 ) -> dict[str, Any]:
     rule_type = params["analysisRuleType"]
     policy = params["analysisRulePolicy"]
-    rules.rule_type_matches_policy(rule_type, policy)
+    invariants.rule_type_matches_policy(rule_type, policy)
     if ctx.association_rule(association["id"], rule_type) is not None:
         raise conflict(
             f"configured table association {association['id']} already has a {rule_type} analysis rule",
@@ -265,7 +279,7 @@ def _build_association_rule(
 
 def _update_association_rule(ctx: RequestContext, record: Record, changes: dict[str, Any]) -> None:
     if "analysisRulePolicy" in changes:
-        rules.rule_type_matches_policy(record["type"], changes["analysisRulePolicy"])
+        invariants.rule_type_matches_policy(record["type"], changes["analysisRulePolicy"])
         changes["policy"] = changes.pop("analysisRulePolicy")
 
 
@@ -281,7 +295,7 @@ def _delete_association_rule(ctx: RequestContext, record: Record, _: dict[str, A
 def _build_analysis_template(
     ctx: RequestContext, params: dict[str, Any], membership: Record
 ) -> dict[str, Any]:
-    rules.templates_per_membership(ctx, membership)
+    invariants.templates_per_membership(ctx, membership)
     schema = params.get("schema") or {"referencedTables": _referenced_tables(params)}
     return {
         "membershipId": membership["id"],
@@ -309,8 +323,8 @@ def _referenced_tables(params: dict[str, Any]) -> list[str]:
 
 
 def _build_budget_template(ctx: RequestContext, params: dict[str, Any], membership: Record) -> dict[str, Any]:
-    rules.budget_type_matches_parameters(params["privacyBudgetType"], params["parameters"])
-    rules.one_budget_template_per_collaboration(ctx, membership)
+    invariants.budget_type_matches_parameters(params["privacyBudgetType"], params["parameters"])
+    invariants.one_budget_template_per_collaboration(ctx, membership)
     return {
         "membershipId": membership["id"],
         "membershipArn": membership["arn"],
@@ -327,7 +341,7 @@ def _update_budget_template(ctx: RequestContext, record: Record, changes: dict[s
             f"{record['privacyBudgetType']}",
             field="privacyBudgetType",
         )
-    rules.budget_type_matches_parameters(record["privacyBudgetType"], changes.get("parameters"))
+    invariants.budget_type_matches_parameters(record["privacyBudgetType"], changes.get("parameters"))
     if changes.get("parameters"):
         key, update = next(iter(changes["parameters"].items()))
         merged = {**record["parameters"].get(key, {}), **update}
@@ -335,15 +349,15 @@ def _update_budget_template(ctx: RequestContext, record: Record, changes: dict[s
 
 
 def _delete_configured_table(ctx: RequestContext, record: Record, _: dict[str, Any]) -> None:
-    rules.table_not_associated(ctx, record)
+    invariants.table_not_associated(ctx, record)
 
 
 # -- the table ----------------------------------------------------------------------------------
 
-KINDS: dict[str, Kind] = {
+EMULATED_TYPES: dict[str, EmulatedType] = {
     k.name: k
     for k in (
-        Kind(
+        EmulatedType(
             name="configured_table",
             resource="ConfiguredTable",
             id_param="configuredTableIdentifier",
@@ -355,7 +369,7 @@ KINDS: dict[str, Kind] = {
             on_delete=_delete_configured_table,
             cascade=(("configured_table_analysis_rule", "configuredTableId"),),
         ),
-        Kind(
+        EmulatedType(
             name="configured_table_analysis_rule",
             resource="ConfiguredTableAnalysisRule",
             id_param="analysisRuleType",
@@ -366,7 +380,7 @@ KINDS: dict[str, Kind] = {
             on_update=_update_table_rule,
             on_delete=_delete_table_rule,
         ),
-        Kind(
+        EmulatedType(
             name="configured_table_association",
             resource="ConfiguredTableAssociation",
             id_param="configuredTableAssociationIdentifier",
@@ -376,7 +390,7 @@ KINDS: dict[str, Kind] = {
             build=_build_association,
             cascade=(("configured_table_association_analysis_rule", "configuredTableAssociationId"),),
         ),
-        Kind(
+        EmulatedType(
             name="configured_table_association_analysis_rule",
             resource="ConfiguredTableAssociationAnalysisRule",
             id_param="analysisRuleType",
@@ -387,7 +401,7 @@ KINDS: dict[str, Kind] = {
             on_update=_update_association_rule,
             on_delete=_delete_association_rule,
         ),
-        Kind(
+        EmulatedType(
             name="analysis_template",
             resource="AnalysisTemplate",
             id_param="analysisTemplateIdentifier",
@@ -396,7 +410,7 @@ KINDS: dict[str, Kind] = {
             resource_type=None,
             build=_build_analysis_template,
         ),
-        Kind(
+        EmulatedType(
             name="privacy_budget_template",
             resource="PrivacyBudgetTemplate",
             id_param="privacyBudgetTemplateIdentifier",
@@ -413,7 +427,7 @@ KINDS: dict[str, Kind] = {
 # -- generic handlers ---------------------------------------------------------------------------
 
 
-def _parent(ctx: RequestContext, kind: Kind, params: dict[str, Any], *, write: bool) -> Record:
+def _parent(ctx: RequestContext, kind: EmulatedType, params: dict[str, Any], *, write: bool) -> Record:
     """The record a resource of ``kind`` lives under (the caller's), checked for the caller."""
     if kind.scope is Scope.ACCOUNT:
         return {}
@@ -429,7 +443,7 @@ def _parent(ctx: RequestContext, kind: Kind, params: dict[str, Any], *, write: b
     return association
 
 
-def _resolve(ctx: RequestContext, kind: Kind, params: dict[str, Any], *, write: bool) -> Record:
+def _resolve(ctx: RequestContext, kind: EmulatedType, params: dict[str, Any], *, write: bool) -> Record:
     parent = _parent(ctx, kind, params, write=write)
     if kind.scope is Scope.ACCOUNT:
         return ctx.own_configured_table(params[kind.id_param])
@@ -448,7 +462,7 @@ def _resolve(ctx: RequestContext, kind: Kind, params: dict[str, Any], *, write: 
     return record
 
 
-def _record_id(kind: Kind, record: Record) -> str:
+def _record_id(kind: EmulatedType, record: Record) -> str:
     if kind.scope is Scope.TABLE_RULE:
         return f"{record['configuredTableId']}/{record['type']}"
     if kind.scope is Scope.ASSOCIATION_RULE:
@@ -456,11 +470,11 @@ def _record_id(kind: Kind, record: Record) -> str:
     return str(record["id"])
 
 
-def _creator(kind: Kind) -> Callable[[RequestContext, dict[str, Any]], dict[str, Any]]:
+def _creator(kind: EmulatedType) -> Callable[[RequestContext, dict[str, Any]], dict[str, Any]]:
     op = kind.op("Create")
     assert op is not None
-    key, detail = output_fields(op)
-    copied = input_fields(op)
+    key, detail = output_fields(op, kind.service)
+    copied = input_fields(op, service=kind.service)
 
     def create(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         parent = _parent(ctx, kind, params, write=True)
@@ -481,8 +495,8 @@ def _creator(kind: Kind) -> Callable[[RequestContext, dict[str, Any]], dict[str,
     return create
 
 
-def _getter(kind: Kind, op: str) -> Callable[[RequestContext, dict[str, Any]], dict[str, Any]]:
-    key, detail = output_fields(op)
+def _getter(kind: EmulatedType, op: str) -> Callable[[RequestContext, dict[str, Any]], dict[str, Any]]:
+    key, detail = output_fields(op, kind.service)
 
     def get(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return {key: ctx.view(_resolve(ctx, kind, params, write=False), detail)}
@@ -490,8 +504,8 @@ def _getter(kind: Kind, op: str) -> Callable[[RequestContext, dict[str, Any]], d
     return get
 
 
-def _lister(kind: Kind, op: str) -> Callable[[RequestContext, dict[str, Any]], dict[str, Any]]:
-    key, summary = summary_fields(op)
+def _lister(kind: EmulatedType, op: str) -> Callable[[RequestContext, dict[str, Any]], dict[str, Any]]:
+    key, summary = summary_fields(op, kind.service)
 
     def list_(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         if kind.scope is Scope.ACCOUNT:
@@ -504,9 +518,11 @@ def _lister(kind: Kind, op: str) -> Callable[[RequestContext, dict[str, Any]], d
     return list_
 
 
-def _updater(kind: Kind, op: str) -> Callable[[RequestContext, dict[str, Any]], dict[str, Any]]:
-    key, detail = output_fields(op)
-    allowed = input_fields(op) + (("analysisRuleType",) if kind.scope is not Scope.ACCOUNT else ())
+def _updater(kind: EmulatedType, op: str) -> Callable[[RequestContext, dict[str, Any]], dict[str, Any]]:
+    key, detail = output_fields(op, kind.service)
+    allowed = input_fields(op, service=kind.service) + (
+        ("analysisRuleType",) if kind.scope is not Scope.ACCOUNT else ()
+    )
 
     def update(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = _resolve(ctx, kind, params, write=True)
@@ -521,7 +537,7 @@ def _updater(kind: Kind, op: str) -> Callable[[RequestContext, dict[str, Any]], 
     return update
 
 
-def _deleter(kind: Kind) -> Callable[[RequestContext, dict[str, Any]], None]:
+def _deleter(kind: EmulatedType) -> Callable[[RequestContext, dict[str, Any]], None]:
     def delete(ctx: RequestContext, params: dict[str, Any]) -> None:
         record = _resolve(ctx, kind, params, write=False)
         if kind.on_delete is not None:
@@ -529,28 +545,28 @@ def _deleter(kind: Kind) -> Callable[[RequestContext, dict[str, Any]], None]:
         rid = _record_id(kind, record)
         for child_kind, parent_field in kind.cascade:
             for child in ctx.store.find(child_kind, **{parent_field: record["id"]}):
-                ctx.store.delete(child_kind, _record_id(KINDS[child_kind], child))
+                ctx.store.delete(child_kind, _record_id(EMULATED_TYPES[child_kind], child))
         ctx.store.delete(kind.name, rid)
 
     return delete
 
 
 def _register_generic() -> None:
-    for kind in KINDS.values():
+    for kind in EMULATED_TYPES.values():
         for verb in ("Create", "Get", "List", "Update", "Delete"):
             op = kind.op(verb)
             if op is None:
                 continue
             if verb == "Create":
-                register(op, _creator(kind))
+                register(op, _creator(kind), service=kind.service)
             elif verb == "Get":
-                register(op, _getter(kind, op))
+                register(op, _getter(kind, op), service=kind.service)
             elif verb == "List":
-                register(op, _lister(kind, op))
+                register(op, _lister(kind, op), service=kind.service)
             elif verb == "Update":
-                register(op, _updater(kind, op))
+                register(op, _updater(kind, op), service=kind.service)
             else:
-                register(op, _deleter(kind))
+                register(op, _deleter(kind), service=kind.service)
 
 
 _register_generic()
