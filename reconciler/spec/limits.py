@@ -28,7 +28,48 @@ from reconciler.errors import Diagnostic
 from reconciler.spec import models as m
 from reconciler.spec.load import RawDocument, YamlPath, dotted
 
-__all__ = ["API_SHAPES", "ApiShape", "FieldLimit", "check", "compiled_pattern", "member_shape", "plan"]
+__all__ = [
+    "CODES",
+    "API_SHAPES",
+    "ApiShape",
+    "FieldLimit",
+    "check",
+    "compiled_pattern",
+    "member_shape",
+    "plan",
+]
+
+#: The Diagnostic codes this layer (2: AWS's limits) makes: (code, severity, what it catches,
+#: the fix), listed in the README's table of checks (``spec.catalog``).
+CODES: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "aws-enum",
+        "error",
+        "a value AWS does not know (botocore enums), including scalar functions such as YEAR and MONTH",
+        "use a listed value; for YEAR/MONTH allow EXTRACT",
+    ),
+    (
+        "aws-pattern",
+        "error",
+        "a value that breaks AWS's pattern: account IDs of other than 12 digits, "
+        "malformed role ARNs, column names",
+        "write the value in the form the hint shows",
+    ),
+    ("aws-length", "error", "a name or description longer (or shorter) than AWS allows", "shorten the value"),
+    (
+        "aws-range",
+        "error",
+        "a number outside AWS's range (thresholds 2 to 100,000, epsilon 1 to 20...)",
+        "use a value in the range given",
+    ),
+    ("aws-size", "error", "a list with more or fewer items than AWS allows", "add or remove items"),
+    (
+        "aws-union",
+        "error",
+        "not exactly one of the alternatives of a union (tableReference, outputConfiguration...)",
+        "set exactly one",
+    ),
+)
 
 
 @dataclass(frozen=True)

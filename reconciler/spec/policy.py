@@ -511,5 +511,5 @@ def _stack_policy_check(stack: Stack) -> Iterable[Diagnostic]:
     return check_files(stack, _policy_files(stack))
 
 
-#: Run by ``reconciler.spec.pipeline`` after the semantic checks (see CHECK_MODULES there).
+#: Run by ``reconciler.spec.pipeline`` after the semantic checks (``SEMANTIC_CHECKS`` there).
 CHECKS: tuple[Check, ...] = (_stack_policy_check,)

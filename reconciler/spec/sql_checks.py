@@ -19,18 +19,15 @@ import functools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from reconciler.errors import Diagnostic, Severity
-from reconciler.spec.checks import ANY_QUERY, Check, suggest
+from reconciler.spec.checks.view import ANY_QUERY, suggest
 from reconciler.spec.models import AnalysisTemplate, ConfiguredTable, CustomRule
-
-if TYPE_CHECKING:
-    from reconciler.spec import Stack
+from reconciler.spec.stack import Check, Stack
 
 __all__ = ["CHECKS", "DIALECTS", "dialect_of", "parse_template"]
 
