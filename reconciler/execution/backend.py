@@ -21,7 +21,7 @@ from reconciler.errors import ReconcilerError, RetryableBackendError
 from reconciler.execution import steps
 from reconciler.execution.clients import Account, Accounts, ClientSource
 from reconciler.execution.crawl import Crawl
-from reconciler.execution.retry import RetryPolicy, with_retries
+from reconciler.execution.retry import Backoff, with_retries
 from reconciler.execution.state import State
 from reconciler.execution.steps import StepResult
 from reconciler.execution.translate import translate_error
@@ -59,7 +59,7 @@ class Backend(Protocol):
         stack: str,
         *,
         on_retry: Callable[[int, RetryableBackendError], None] | None = None,
-        retry: RetryPolicy | None = None,
+        retry: Backoff | None = None,
     ) -> StepResult:
         """Perform one Step (Refs in its parameters resolved from ``state``)."""
         ...
@@ -83,14 +83,14 @@ class Boto3Backend:
         accounts: Sequence[Account],
         *,
         parallelism: int = 16,
-        retry: RetryPolicy | None = None,
+        retry: Backoff | None = None,
         names: Mapping[str, str] | None = None,
     ) -> None:
         self.name = clients.name
         self.clients = clients
         self.accounts = Accounts(accounts, clients, names or {})
         self.parallelism = max(1, parallelism)
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or Backoff()
         self._calls = 0
         self._count_lock = threading.Lock()
         #: Notes from the last read (bad tags, member accounts that cannot be read).
@@ -177,7 +177,7 @@ class Boto3Backend:
         stack: str,
         *,
         on_retry: Callable[[int, RetryableBackendError], None] | None = None,
-        retry: RetryPolicy | None = None,
+        retry: Backoff | None = None,
     ) -> StepResult:
         """Perform one Step: resolve its Refs from ``state``, call, and report the new resource.
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from reconciler.errors import BackendError, PlanError, RetryableBackendError
 from reconciler.execution.backend import Backend
-from reconciler.execution.retry import RetryPolicy
+from reconciler.execution.retry import Backoff
 from reconciler.execution.state import State
 from reconciler.execution.steps import StepResult
 from reconciler.planner.model import Plan, Step
@@ -118,14 +118,14 @@ class Executor:
         *,
         stack: str,
         parallelism: int = 4,
-        retry: RetryPolicy | None = None,
+        retry: Backoff | None = None,
         record: Callable[[Step, ObservedResource | None], None] | None = None,
         on_event: Callable[[Event], None] | None = None,
     ) -> None:
         self.backend = backend
         self.stack = stack
         self.parallelism = max(1, parallelism)
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or Backoff()
         self.record = record
         self.on_event = on_event or (lambda event: None)
         self._lock = threading.Lock()

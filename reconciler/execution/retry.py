@@ -26,7 +26,7 @@ from reconciler.errors import RetryableBackendError, TerminalBackendError
 __all__ = [
     "RETRYABLE_CODES",
     "RETRYABLE_REASONS",
-    "RetryPolicy",
+    "Backoff",
     "is_retryable",
     "wait_for",
     "with_retries",
@@ -73,7 +73,7 @@ def is_retryable(code: str, status: int = 0, reason: str = "") -> bool:
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class Backoff:
     """Capped exponential backoff with full jitter, bounded by attempts and by elapsed time.
 
     Args:
@@ -97,7 +97,7 @@ class RetryPolicy:
 
 def with_retries(
     fn: Callable[[], T],
-    policy: RetryPolicy,
+    policy: Backoff,
     *,
     on_retry: Callable[[int, RetryableBackendError], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,

@@ -17,7 +17,7 @@ from typing import Any
 from reconciler.errors import RetryableBackendError, TerminalBackendError
 from reconciler.execution.clients import Account, Accounts, ClientSource
 from reconciler.execution.crawl import own_id
-from reconciler.execution.retry import RetryPolicy, with_retries
+from reconciler.execution.retry import Backoff, with_retries
 from reconciler.execution.state import State, identity_tags
 from reconciler.planner.model import Step
 from reconciler.planner.registry import ResourceType, descriptor
@@ -47,7 +47,7 @@ def run(
     call: Call,
     accounts: Accounts,
     clients: ClientSource,
-    retry: RetryPolicy,
+    retry: Backoff,
     on_retry: Callable[[int, RetryableBackendError], None] | None = None,
 ) -> StepResult:
     """Perform one Step: resolve its Refs from ``state``, call, and report the new resource.
@@ -95,7 +95,7 @@ def _see_through(
     call: Call,
     accounts: Accounts,
     clients: ClientSource,
-    retry: RetryPolicy,
+    retry: Backoff,
 ) -> str:
     """Carry a collaboration change request as far as these clients may; say where it stands.
 

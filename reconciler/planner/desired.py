@@ -29,7 +29,13 @@ from pydantic import BaseModel
 from reconciler.planner.addresses import Address, Kind
 from reconciler.planner.normal_form import canonical
 from reconciler.planner.resource import DesiredResource, Ref
-from reconciler.spec import AnalysisTemplate, Collaboration, ConfiguredTable, PrivacyBudgetTemplate, Stack
+from reconciler.spec import (
+    AnalysisTemplateSpec,
+    CollaborationSpec,
+    ConfiguredTableSpec,
+    PrivacyBudgetTemplateSpec,
+    Stack,
+)
 
 __all__ = ["resources"]
 
@@ -46,7 +52,7 @@ def _dump(model: BaseModel, *, renames: Mapping[str, str] = _RENAMES) -> dict[st
     return {renames.get(k, k): v for k, v in data.items()}
 
 
-class _Context:
+class _Lookups:
     """Lookups across the stack: member keys -> accounts, names -> addresses."""
 
     def __init__(self, stack: Stack) -> None:
@@ -83,7 +89,7 @@ class _Context:
         )
 
 
-def _payments(collab: Collaboration) -> dict[str, dict[str, Any]]:
+def _payments(collab: CollaborationSpec) -> dict[str, dict[str, Any]]:
     """Each member's payment configuration, with the documented default payer filled in."""
     explicit = {
         k: m.paymentConfiguration.model_dump(exclude_none=True)
@@ -98,7 +104,7 @@ def _payments(collab: Collaboration) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _collaboration(ctx: _Context, collab: Collaboration) -> Iterator[DesiredResource]:
+def _collaboration(ctx: _Lookups, collab: CollaborationSpec) -> Iterator[DesiredResource]:
     name = collab.name
     address = Address.of(Kind.COLLABORATION, name)
     ref = Ref(address)
@@ -146,7 +152,7 @@ def _collaboration(ctx: _Context, collab: Collaboration) -> Iterator[DesiredReso
             yield ctx.resource(Address.of(Kind.MEMBERSHIP, name, key), membership, m, key)
 
 
-def _policy(ctx: _Context, rule_type: str, policy: Mapping[str, Any], collabs: list[str]) -> dict[str, Any]:
+def _policy(ctx: _Lookups, rule_type: str, policy: Mapping[str, Any], collabs: list[str]) -> dict[str, Any]:
     """``analysisRulePolicy`` with member keys as account ids and template names as ARN Refs."""
     body = dict(policy)
     for field in ("allowedAnalysisProviders", "allowedResultReceivers"):
@@ -157,14 +163,14 @@ def _policy(ctx: _Context, rule_type: str, policy: Mapping[str, Any], collabs: l
     return {"v1": {rule_type.lower(): body}}
 
 
-def _template_arn(ctx: _Context, name: str, collabs: list[str]) -> Any:
+def _template_arn(ctx: _Lookups, name: str, collabs: list[str]) -> Any:
     for collab in collabs:
         if (collab, name) in ctx.templates:
             return Ref(ctx.templates[(collab, name)], "arn")
     return name  # ANY_QUERY, ANY_JOB, or an ARN written out
 
 
-def _configured_table(ctx: _Context, table: ConfiguredTable) -> Iterator[DesiredResource]:
+def _configured_table(ctx: _Lookups, table: ConfiguredTableSpec) -> Iterator[DesiredResource]:
     owner = table.owner
     address = Address.of(Kind.CONFIGURED_TABLE, owner, table.name)
     yield ctx.resource(address, _dump(table), table, owner)
@@ -208,7 +214,7 @@ def _configured_table(ctx: _Context, table: ConfiguredTable) -> Iterator[Desired
             )
 
 
-def _template(ctx: _Context, template: AnalysisTemplate) -> DesiredResource:
+def _template(ctx: _Lookups, template: AnalysisTemplateSpec) -> DesiredResource:
     collab = template.collaboration
     attrs = {
         **_dump(template, renames=_TEMPLATE_RENAMES),
@@ -225,7 +231,7 @@ def _template(ctx: _Context, template: AnalysisTemplate) -> DesiredResource:
     return ctx.resource(address, attrs, template, template.owner, depends_on=reads)
 
 
-def _budget(ctx: _Context, budget: PrivacyBudgetTemplate) -> DesiredResource:
+def _budget(ctx: _Lookups, budget: PrivacyBudgetTemplateSpec) -> DesiredResource:
     collab = budget.collaboration
     params = budget.parameters.model_dump(exclude_none=True)
     access = params.get("accessBudget")
@@ -251,7 +257,7 @@ def resources(stack: Stack) -> list[DesiredResource]:
     Returns:
         Resources in normal form, with Refs for references between them.
     """
-    ctx = _Context(stack)
+    ctx = _Lookups(stack)
     out: list[DesiredResource] = []
     for collab in stack.collaborations:
         out.extend(_collaboration(ctx, collab))

@@ -77,7 +77,8 @@ class Finding:
         impact: weakens / strengthens / neutral.
         reason: a sentence ("aggregation threshold on purchases lowered 100 -> 25").
         path: the field path it is about ("" for the whole resource).
-        rule: the id of the privacy rule that made it (stable, for JSON consumers and policy).
+        rule: the id of the ``privacy.FIELD_EFFECTS`` entry that made it (stable, for JSON
+            consumers and policy files; written ``rule`` in every file format).
     """
 
     impact: Impact

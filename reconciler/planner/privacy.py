@@ -2,12 +2,12 @@
 
 Two tables decide it, read top to bottom:
 
-- ``FIELD_RULES``: for a field path of a Kind (``*`` matches one key, e.g. the rule variant
+- ``FIELD_EFFECTS``: for a field path of a Kind (``*`` matches one key, e.g. the rule variant
   ``list`` / ``aggregation`` / ``custom``), how a change of its value moves privacy: a set that
   grows (columns exposed), a set that shrinks (disallowed output columns), a number that falls
   (thresholds, noise) or rises (epsilon), an enum that moves along a strict-to-loose ranking
   (AGGREGATION -> LIST, query logging ENABLED -> DISABLED), a protection that disappears.
-- ``LIFECYCLE_RULES``: what creating or deleting a whole resource of a Kind means (a new
+- ``LIFECYCLE_EFFECTS``: what creating or deleting a whole resource of a Kind means (a new
   association shares a table; a new template is a new allowed analysis; a removed member stops
   receiving results).
 
@@ -27,7 +27,7 @@ from reconciler.planner.addresses import NAME_PARTS, Address, Kind
 from reconciler.planner.model import Action, Change, Finding, Impact
 from reconciler.planner.resource import Ref
 
-__all__ = ["FIELD_RULES", "LIFECYCLE_RULES", "FieldRule", "LifecycleRule", "assess", "subject"]
+__all__ = ["FIELD_EFFECTS", "LIFECYCLE_EFFECTS", "FieldEffect", "LifecycleEffect", "assess", "subject"]
 
 #: A comparison: (label, subject, before, after) -> findings (impact, sentence) for one field.
 Compare = Callable[[str, str, Any, Any], list[tuple[Impact, str]]]
@@ -146,7 +146,7 @@ def keyed(key: str, value: str, inner: Compare) -> Compare:
 
 
 @dataclass(frozen=True)
-class FieldRule:
+class FieldEffect:
     """How a change of one field moves privacy.
 
     Args:
@@ -165,7 +165,7 @@ class FieldRule:
 
 
 @dataclass(frozen=True)
-class LifecycleRule:
+class LifecycleEffect:
     """What creating or deleting a whole resource means; ``template`` formats with ``subject``."""
 
     kind: Kind
@@ -185,12 +185,12 @@ _DP = "parameters.differentialPrivacy"
 _P = "analysisRulePolicy.v1.*"
 
 
-def _r(rule_id: str, kinds: frozenset[Kind], path: str, label: str, compare: Compare) -> FieldRule:
-    return FieldRule(rule_id, kinds, path, label, compare)
+def _r(effect_id: str, kinds: frozenset[Kind], path: str, label: str, compare: Compare) -> FieldEffect:
+    return FieldEffect(effect_id, kinds, path, label, compare)
 
 
-#: Field rules, in the order their findings are listed.
-FIELD_RULES: tuple[FieldRule, ...] = (
+#: Field effects, in the order their findings are listed.
+FIELD_EFFECTS: tuple[FieldEffect, ...] = (
     _r("rule-type", _TABLE_RULE | _ASSOC_RULE, "analysisRuleType", "analysis rule type",
        ranked("AGGREGATION", "CUSTOM", "LIST")),
     _r("aggregation-threshold", _TABLE_RULE, f"{_P}.aggregationThresholds", "aggregation threshold",
@@ -254,26 +254,26 @@ _SHARE = (Impact.WEAKENS, "table {table} is shared with collaboration {collab} a
 _UNSHARE = (Impact.STRENGTHENS, "table {table} is no longer shared with collaboration {collab} (as {name})")
 
 #: Whole-resource rules for CREATE / ADD_MEMBER and DELETE / REMOVE_MEMBER.
-LIFECYCLE_RULES: Mapping[Kind, LifecycleRule] = {
+LIFECYCLE_EFFECTS: Mapping[Kind, LifecycleEffect] = {
     r.kind: r
     for r in (
-        LifecycleRule(Kind.ASSOCIATION, _SHARE, _UNSHARE),
-        LifecycleRule(
+        LifecycleEffect(Kind.ASSOCIATION, _SHARE, _UNSHARE),
+        LifecycleEffect(
             Kind.ANALYSIS_TEMPLATE,
             (Impact.WEAKENS, "new analysis template {name} can be run in {collab}"),
             (Impact.STRENGTHENS, "analysis template {name} can no longer be run in {collab}"),
         ),
-        LifecycleRule(
+        LifecycleEffect(
             Kind.MEMBER,
             (Impact.WEAKENS, "{member} joins {collab} with abilities {abilities}"),
             (Impact.STRENGTHENS, "{member} is removed from {collab} and loses {abilities}"),
         ),
-        LifecycleRule(
+        LifecycleEffect(
             Kind.ANALYSIS_RULE,
             (Impact.NEUTRAL, "new {type} analysis rule on {table}"),
             (Impact.STRENGTHENS, "{table} loses its analysis rule: it can no longer be queried"),
         ),
-        LifecycleRule(
+        LifecycleEffect(
             Kind.ASSOCIATION_RULE,
             (Impact.STRENGTHENS, "results of {name} in {collab} restricted to {receivers}"),
             (Impact.WEAKENS, "results of {name} in {collab} are no longer restricted to chosen receivers"),
@@ -336,24 +336,24 @@ def _field_findings(change: Change) -> list[Finding]:
         return []
     who = subject(change.address)
     out = []
-    for rule in FIELD_RULES:
-        if change.kind not in rule.kinds:
+    for effect in FIELD_EFFECTS:
+        if change.kind not in effect.kinds:
             continue
-        for path, b, a in _pairs(rule.path.split("."), before, after):
+        for path, b, a in _pairs(effect.path.split("."), before, after):
             if b == a:
                 continue
-            for impact, text in rule.compare(rule.label, who, b, a):
-                out.append(Finding(impact, text, path, rule.id))
+            for impact, text in effect.compare(effect.label, who, b, a):
+                out.append(Finding(impact, text, path, effect.id))
     return out
 
 
 def _lifecycle_findings(change: Change) -> list[Finding]:
-    rule = LIFECYCLE_RULES.get(change.kind)
+    effect = LIFECYCLE_EFFECTS.get(change.kind)
     creates = change.action in (Action.CREATE, Action.ADD_MEMBER)
     deletes = change.action in (Action.DELETE, Action.REMOVE_MEMBER)
-    if rule is None or not (creates or deletes):
+    if effect is None or not (creates or deletes):
         return []
-    impact, template = rule.created if creates else rule.deleted
+    impact, template = effect.created if creates else effect.deleted
     attrs = change.after if creates else change.before
     if change.kind is Kind.MEMBER and not (attrs or {}).get("memberAbilities"):
         impact = Impact.NEUTRAL  # a member with no abilities reads nothing

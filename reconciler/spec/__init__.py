@@ -34,27 +34,27 @@ from __future__ import annotations
 
 from reconciler.errors import Diagnostic, Severity, SourceLocation, SpecError
 from reconciler.spec.models import (
-    AnalysisTemplate,
-    Association,
-    Collaboration,
-    ConfiguredTable,
-    Member,
-    Membership,
-    PrivacyBudgetTemplate,
+    AnalysisTemplateSpec,
+    AssociationSpec,
+    CollaborationSpec,
+    ConfiguredTableSpec,
+    MembershipSpec,
+    MemberSpec,
+    PrivacyBudgetTemplateSpec,
 )
 from reconciler.spec.pipeline import load_stack, load_stacks, validate_stack
 from reconciler.spec.stack import Check, Stack
 
 __all__ = [
-    "AnalysisTemplate",
-    "Association",
+    "AnalysisTemplateSpec",
+    "AssociationSpec",
     "Check",
-    "Collaboration",
-    "ConfiguredTable",
+    "CollaborationSpec",
+    "ConfiguredTableSpec",
     "Diagnostic",
-    "Member",
-    "Membership",
-    "PrivacyBudgetTemplate",
+    "MemberSpec",
+    "MembershipSpec",
+    "PrivacyBudgetTemplateSpec",
     "Severity",
     "SourceLocation",
     "SpecError",

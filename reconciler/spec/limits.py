@@ -98,47 +98,47 @@ _RESOURCE = frozenset({"kind", "owner", "collaboration", "lifecycle"})
 #: Spec model -> the service-model shape it feeds. Models not listed are checked structurally
 #: under their parent's member shape (their field names are the API's).
 API_SHAPES: dict[type[m.SpecModel], ApiShape] = {
-    m.Collaboration: ApiShape(
+    m.CollaborationSpec: ApiShape(
         "CreateCollaborationInput",
         fields={"region": "CommercialRegion", "collaborationId": "CollaborationIdentifier"},
         local=_RESOURCE | {"creator", "members", "existing"},
     ),
-    m.Member: ApiShape(
+    m.MemberSpec: ApiShape(
         "MemberSpecification",
         renames={"abilities": "memberAbilities", "mlAbilities": "mlMemberAbilities"},
         local=frozenset({"credentials", "membership"}),
     ),
     m.Credentials: ApiShape(None, fields={"roleArn": "RoleArn"}, local=frozenset({"profile"})),
-    m.Membership: ApiShape("CreateMembershipInput", local=_RESOURCE),
+    m.MembershipSpec: ApiShape("CreateMembershipInput", local=_RESOURCE),
     m.Lifecycle: ApiShape(None, local=frozenset({"preventDestroy"})),
-    m.ConfiguredTable: ApiShape(
+    m.ConfiguredTableSpec: ApiShape(
         "CreateConfiguredTableInput", local=_RESOURCE | {"localData", "analysisRule", "associations"}
     ),
-    m.AggregationRule: ApiShape(
+    m.AggregationRuleSpec: ApiShape(
         None, fields={"policy": "ConfiguredTableAnalysisRulePolicyV1.aggregation"}, local=frozenset({"type"})
     ),
-    m.ListRule: ApiShape(
+    m.ListRuleSpec: ApiShape(
         None, fields={"policy": "ConfiguredTableAnalysisRulePolicyV1.list"}, local=frozenset({"type"})
     ),
-    m.CustomRule: ApiShape(
+    m.CustomRuleSpec: ApiShape(
         None, fields={"policy": "ConfiguredTableAnalysisRulePolicyV1.custom"}, local=frozenset({"type"})
     ),
     m.CustomPolicy: ApiShape(
         "AnalysisRuleCustom",
         names=frozenset({"allowedAnalyses", "allowedAnalysisProviders", "allowedResultReceivers"}),
     ),
-    m.Association: ApiShape("CreateConfiguredTableAssociationInput", local=_RESOURCE | {"analysisRule"}),
-    m.AssociationAnalysisRule: ApiShape(
+    m.AssociationSpec: ApiShape("CreateConfiguredTableAssociationInput", local=_RESOURCE | {"analysisRule"}),
+    m.AssociationAnalysisRuleSpec: ApiShape(
         "ConfiguredTableAssociationAnalysisRuleCustom", names=frozenset({"allowedResultReceivers"})
     ),
-    m.AnalysisTemplate: ApiShape(
+    m.AnalysisTemplateSpec: ApiShape(
         "CreateAnalysisTemplateInput",
         renames={"parameters": "analysisParameters"},
         fields={"referencedTables": "AnalysisSchema.referencedTables"},
         local=_RESOURCE,
     ),
     m.AnalysisTemplateSource: ApiShape("AnalysisSource", local=frozenset({"file"}), union=False),
-    m.PrivacyBudgetTemplate: ApiShape("CreatePrivacyBudgetTemplateInput", local=_RESOURCE),
+    m.PrivacyBudgetTemplateSpec: ApiShape("CreatePrivacyBudgetTemplateInput", local=_RESOURCE),
     m.AccessBudgetParameters: ApiShape(
         "AccessBudgetsPrivacyTemplateParametersInput", fields={"association": "TableAlias"}
     ),

@@ -21,7 +21,7 @@ from pathlib import Path
 from reconciler.errors import Diagnostic, Severity, SourceLocation, SpecError
 from reconciler.spec import checks, limits, policy, sql_checks
 from reconciler.spec.load import RawDocument, discover, display_path, load_file
-from reconciler.spec.models import AnalysisTemplate
+from reconciler.spec.models import AnalysisTemplateSpec
 from reconciler.spec.shape import salvage, to_model
 from reconciler.spec.stack import Check, Stack
 
@@ -89,7 +89,7 @@ def validate_stack(path: Path | str) -> tuple[Stack, list[Diagnostic]]:
                 continue
             stack.add(model, doc)
             diagnostics.extend(limits.check(model, doc))
-            if isinstance(model, AnalysisTemplate):
+            if isinstance(model, AnalysisTemplateSpec):
                 diagnostics.extend(_read_template_sql(stack, model, doc))
     if shapes_ok:
         for check in SEMANTIC_CHECKS:
@@ -140,7 +140,7 @@ def load_stacks(paths: Sequence[Path | str]) -> list[Stack]:
     return stacks
 
 
-def _read_template_sql(stack: Stack, template: AnalysisTemplate, doc: RawDocument) -> list[Diagnostic]:
+def _read_template_sql(stack: Stack, template: AnalysisTemplateSpec, doc: RawDocument) -> list[Diagnostic]:
     """Fill ``stack.template_sql`` from ``source.text`` or ``source.file`` (exactly one is allowed)."""
     source = template.source
     where = doc.locate(("source",))

@@ -22,9 +22,9 @@ cannot loosen by editing the stack. Every field is optional; an absent field che
     severity: error                      # or warning: report without failing
 
 The policy file is read with the spec's position-keeping loader, so its own mistakes are
-Diagnostics at ``policy.yaml:line:col``; each violation is a Diagnostic (code ``policy-<rule>``)
-at the spec node that breaks the rule, naming the policy line that set it. ``POLICY_RULES`` is
-the table of rules; ``CHECKS`` is what the spec pipeline runs.
+Diagnostics at ``policy.yaml:line:col``; each violation is a Diagnostic (code ``policy-<limit>``)
+at the spec node that breaks the limit, naming the policy line that set it. ``POLICY_LIMITS`` is
+the table of limits; ``CHECKS`` is what the spec pipeline runs.
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ from pydantic import BaseModel, Field
 from reconciler.errors import Diagnostic, Severity, SourceLocation
 from reconciler.spec.load import RawDocument, display_path, load_file
 from reconciler.spec.models import (
-    AggregationRule,
-    CustomRule,
-    ListRule,
+    AggregationRuleSpec,
+    CustomRuleSpec,
+    ListRuleSpec,
     SpecModel,
 )
 from reconciler.spec.shape import validate_as
@@ -54,9 +54,9 @@ __all__ = [
     "ColumnPatterns",
     "ENVIRONMENT_VARIABLE",
     "POLICY_FILES",
-    "POLICY_RULES",
-    "LoadedPolicy",
-    "Policy",
+    "POLICY_LIMITS",
+    "PolicyFile",
+    "PrivacyPolicy",
     "check",
     "load_policy",
     "check_files",
@@ -75,7 +75,7 @@ class ColumnPatterns(SpecModel):
     patterns: list[str] = Field(default_factory=list)
 
 
-class Policy(SpecModel):
+class PrivacyPolicy(SpecModel):
     """The privacy policy of a stack or an organisation (every field optional)."""
 
     kind: Literal["PrivacyPolicy"] = "PrivacyPolicy"
@@ -98,17 +98,17 @@ class Policy(SpecModel):
 
 
 @dataclass(frozen=True)
-class LoadedPolicy:
+class PolicyFile:
     """A Policy with the file it came from, so a violation can say which line set the limit."""
 
-    policy: Policy
+    policy: PrivacyPolicy
     document: RawDocument
 
     def where(self, field: str) -> SourceLocation:
         return self.document.locate((field,))
 
 
-def load_policy(path: Path) -> tuple[LoadedPolicy | None, list[Diagnostic]]:
+def load_policy(path: Path) -> tuple[PolicyFile | None, list[Diagnostic]]:
     """Read one policy file with positions.
 
     Args:
@@ -127,15 +127,15 @@ def load_policy(path: Path) -> tuple[LoadedPolicy | None, list[Diagnostic]]:
             Diagnostic("a policy file holds one document", documents[1].locate(()), code="policy-file")
         ]
     doc = documents[0]
-    policy, problems = validate_as(doc, Policy)
+    policy, problems = validate_as(doc, PrivacyPolicy)
     if policy is None:
         return None, problems
-    loaded = LoadedPolicy(policy, doc)
+    loaded = PolicyFile(policy, doc)
     bad = list(_bad_patterns(loaded))
     return (None, bad) if bad else (loaded, [])
 
 
-def _bad_patterns(loaded: LoadedPolicy) -> Iterator[Diagnostic]:
+def _bad_patterns(loaded: PolicyFile) -> Iterator[Diagnostic]:
     for field in ("forbiddenColumns", "forbiddenOutputColumns"):
         columns = getattr(loaded.policy, field)
         for i, pattern in enumerate(columns.patterns if columns else []):
@@ -150,11 +150,11 @@ def _bad_patterns(loaded: LoadedPolicy) -> Iterator[Diagnostic]:
                 )
 
 
-# --------------------------------------------------------------------------- rules
+# --------------------------------------------------------------------------- limits
 
 #: One violation: (spec node, path below it, summary, hint).
 Violation = tuple[BaseModel, tuple[str | int, ...], str, str]
-RuleCheck = Callable[[Policy, Stack], Iterator[Violation]]
+LimitCheck = Callable[[PrivacyPolicy, Stack], Iterator[Violation]]
 
 
 def _matches(columns: ColumnPatterns, name: str) -> str:
@@ -169,14 +169,14 @@ def _matches(columns: ColumnPatterns, name: str) -> str:
     return ""
 
 
-def _thresholds(policy: Policy, stack: Stack) -> Iterator[Violation]:
+def _thresholds(policy: PrivacyPolicy, stack: Stack) -> Iterator[Violation]:
     floor = policy.minimumAggregationThreshold
     if floor is None:
         return
     hint = f"raise it to at least {floor}, or change the policy"
     for table in stack.configured_tables:
         rule = table.analysisRule
-        if isinstance(rule, AggregationRule):
+        if isinstance(rule, AggregationRuleSpec):
             for i, oc in enumerate(rule.policy.outputConstraints):
                 if oc.minimum < floor:
                     yield (
@@ -186,7 +186,7 @@ def _thresholds(policy: Policy, stack: Stack) -> Iterator[Violation]:
                         f" is below the policy minimum {floor}",
                         hint,
                     )
-        elif isinstance(rule, CustomRule):
+        elif isinstance(rule, CustomRuleSpec):
             for i, at in enumerate(rule.policy.aggregationThresholds or []):
                 path: tuple[str | int, ...] = ("policy", "aggregationThresholds", i)
                 if at.minimumIdentityCount < floor:
@@ -209,7 +209,7 @@ def _thresholds(policy: Policy, stack: Stack) -> Iterator[Violation]:
                         )
 
 
-def _forbidden_columns(policy: Policy, stack: Stack) -> Iterator[Violation]:
+def _forbidden_columns(policy: PrivacyPolicy, stack: Stack) -> Iterator[Violation]:
     columns = policy.forbiddenColumns
     if columns is None:
         return
@@ -226,18 +226,18 @@ def _forbidden_columns(policy: Policy, stack: Stack) -> Iterator[Violation]:
 
 def _output_columns(table_rule: BaseModel, allowed: list[str]) -> Iterator[tuple[tuple[str | int, ...], str]]:
     """(path, column) of every column a rule lets into query results."""
-    if isinstance(table_rule, ListRule):
+    if isinstance(table_rule, ListRuleSpec):
         yield from ((("policy", "listColumns", i), c) for i, c in enumerate(table_rule.policy.listColumns))
-    elif isinstance(table_rule, AggregationRule):
+    elif isinstance(table_rule, AggregationRuleSpec):
         yield from (
             (("policy", "dimensionColumns", i), c) for i, c in enumerate(table_rule.policy.dimensionColumns)
         )
-    elif isinstance(table_rule, CustomRule):
+    elif isinstance(table_rule, CustomRuleSpec):
         hidden = set(table_rule.policy.disallowedOutputColumns or [])
         yield from ((("allowedColumns", i), c) for i, c in enumerate(allowed) if c not in hidden)
 
 
-def _forbidden_output(policy: Policy, stack: Stack) -> Iterator[Violation]:
+def _forbidden_output(policy: PrivacyPolicy, stack: Stack) -> Iterator[Violation]:
     columns = policy.forbiddenOutputColumns
     if columns is None:
         return
@@ -251,7 +251,7 @@ def _forbidden_output(policy: Policy, stack: Stack) -> Iterator[Violation]:
             node: BaseModel = table if path[0] == "allowedColumns" else rule
             fix = (
                 "add it to disallowedOutputColumns"
-                if isinstance(rule, CustomRule)
+                if isinstance(rule, CustomRuleSpec)
                 else f"remove it from {path[1]}"
             )
             yield (
@@ -276,7 +276,7 @@ def _dp_budgets(stack: Stack) -> Iterator[tuple[BaseModel, tuple[str, str], str,
             )
 
 
-def _epsilon(policy: Policy, stack: Stack) -> Iterator[Violation]:
+def _epsilon(policy: PrivacyPolicy, stack: Stack) -> Iterator[Violation]:
     ceiling = policy.maximumEpsilon
     if ceiling is None:
         return
@@ -290,7 +290,7 @@ def _epsilon(policy: Policy, stack: Stack) -> Iterator[Violation]:
             )
 
 
-def _noise(policy: Policy, stack: Stack) -> Iterator[Violation]:
+def _noise(policy: PrivacyPolicy, stack: Stack) -> Iterator[Violation]:
     floor = policy.minimumUsersNoisePerQuery
     if floor is None:
         return
@@ -305,7 +305,7 @@ def _noise(policy: Policy, stack: Stack) -> Iterator[Violation]:
             )
 
 
-def _receivers(policy: Policy, stack: Stack) -> Iterator[Violation]:
+def _receivers(policy: PrivacyPolicy, stack: Stack) -> Iterator[Violation]:
     allowed = policy.allowedResultReceivers
     if allowed is None:
         return
@@ -321,7 +321,7 @@ def _receivers(policy: Policy, stack: Stack) -> Iterator[Violation]:
                     hint,
                 )
     for table in stack.configured_tables:
-        if isinstance(table.analysisRule, CustomRule):
+        if isinstance(table.analysisRule, CustomRuleSpec):
             for i, key in enumerate(table.analysisRule.policy.allowedResultReceivers or []):
                 if key not in allowed:
                     yield (
@@ -344,7 +344,7 @@ def _receivers(policy: Policy, stack: Stack) -> Iterator[Violation]:
                     )
 
 
-def _engines(policy: Policy, stack: Stack) -> Iterator[Violation]:
+def _engines(policy: PrivacyPolicy, stack: Stack) -> Iterator[Violation]:
     allowed = policy.allowedAnalyticsEngines
     if allowed is None:
         return
@@ -359,7 +359,7 @@ def _engines(policy: Policy, stack: Stack) -> Iterator[Violation]:
             )
 
 
-def _rule_types(policy: Policy, stack: Stack) -> Iterator[Violation]:
+def _rule_types(policy: PrivacyPolicy, stack: Stack) -> Iterator[Violation]:
     allowed = policy.allowedRuleTypes
     if allowed is None:
         return
@@ -374,12 +374,12 @@ def _rule_types(policy: Policy, stack: Stack) -> Iterator[Violation]:
             )
 
 
-def _any_query(policy: Policy, stack: Stack) -> Iterator[Violation]:
+def _any_query(policy: PrivacyPolicy, stack: Stack) -> Iterator[Violation]:
     if policy.allowAnyQuery is not False:
         return
     for table in stack.configured_tables:
         rule = table.analysisRule
-        if isinstance(rule, CustomRule):
+        if isinstance(rule, CustomRuleSpec):
             for i, name in enumerate(rule.policy.allowedAnalyses):
                 if name in ("ANY_QUERY", "ANY_JOB"):
                     yield (
@@ -390,7 +390,7 @@ def _any_query(policy: Policy, stack: Stack) -> Iterator[Violation]:
                     )
 
 
-def _logging(policy: Policy, stack: Stack) -> Iterator[Violation]:
+def _logging(policy: PrivacyPolicy, stack: Stack) -> Iterator[Violation]:
     if not policy.requireQueryLogging:
         return
     hint = "set queryLogStatus: ENABLED"
@@ -414,30 +414,30 @@ def _logging(policy: Policy, stack: Stack) -> Iterator[Violation]:
 
 
 @dataclass(frozen=True)
-class PolicyRule:
-    """One rule of the policy: the field that sets it and the check that applies it."""
+class PolicyLimit:
+    """One limit of the policy: the field that sets it and the check that applies it."""
 
     field: str
     code: str
-    check: RuleCheck
+    check: LimitCheck
 
 
-#: The rules, in the order their violations are reported.
-POLICY_RULES: tuple[PolicyRule, ...] = (
-    PolicyRule("minimumAggregationThreshold", "policy-minimum-threshold", _thresholds),
-    PolicyRule("forbiddenColumns", "policy-forbidden-column", _forbidden_columns),
-    PolicyRule("forbiddenOutputColumns", "policy-forbidden-output-column", _forbidden_output),
-    PolicyRule("maximumEpsilon", "policy-epsilon", _epsilon),
-    PolicyRule("minimumUsersNoisePerQuery", "policy-noise", _noise),
-    PolicyRule("allowedResultReceivers", "policy-result-receiver", _receivers),
-    PolicyRule("allowedAnalyticsEngines", "policy-analytics-engine", _engines),
-    PolicyRule("allowedRuleTypes", "policy-rule-type", _rule_types),
-    PolicyRule("allowAnyQuery", "policy-any-query", _any_query),
-    PolicyRule("requireQueryLogging", "policy-query-logging", _logging),
+#: The limits, in the order their violations are reported.
+POLICY_LIMITS: tuple[PolicyLimit, ...] = (
+    PolicyLimit("minimumAggregationThreshold", "policy-minimum-threshold", _thresholds),
+    PolicyLimit("forbiddenColumns", "policy-forbidden-column", _forbidden_columns),
+    PolicyLimit("forbiddenOutputColumns", "policy-forbidden-output-column", _forbidden_output),
+    PolicyLimit("maximumEpsilon", "policy-epsilon", _epsilon),
+    PolicyLimit("minimumUsersNoisePerQuery", "policy-noise", _noise),
+    PolicyLimit("allowedResultReceivers", "policy-result-receiver", _receivers),
+    PolicyLimit("allowedAnalyticsEngines", "policy-analytics-engine", _engines),
+    PolicyLimit("allowedRuleTypes", "policy-rule-type", _rule_types),
+    PolicyLimit("allowAnyQuery", "policy-any-query", _any_query),
+    PolicyLimit("requireQueryLogging", "policy-query-logging", _logging),
 )
 
 
-def check(stack: Stack, loaded: LoadedPolicy) -> list[Diagnostic]:
+def check(stack: Stack, loaded: PolicyFile) -> list[Diagnostic]:
     """Every violation of one policy by one stack.
 
     Args:
@@ -449,16 +449,16 @@ def check(stack: Stack, loaded: LoadedPolicy) -> list[Diagnostic]:
     """
     severity = Severity(loaded.policy.severity)
     out: list[Diagnostic] = []
-    for rule in POLICY_RULES:
-        for node, path, summary, hint in rule.check(loaded.policy, stack):
+    for limit in POLICY_LIMITS:
+        for node, path, summary, hint in limit.check(loaded.policy, stack):
             out.append(
                 Diagnostic(
                     summary,
                     stack.locate(node, *path),
                     severity=severity,
-                    detail=f"policy: {rule.field} set at {loaded.where(rule.field)}",
+                    detail=f"policy: {limit.field} set at {loaded.where(limit.field)}",
                     hint=hint,
-                    code=rule.code,
+                    code=limit.code,
                 )
             )
     return sorted(out, key=Diagnostic.sort_key)

@@ -15,7 +15,7 @@ from pathlib import Path
 from reconciler.errors import PlanError
 from reconciler.execution import lock, staleness
 from reconciler.execution.executor import ApplyResult, Event, Executor, check_permitted
-from reconciler.execution.retry import RetryPolicy
+from reconciler.execution.retry import Backoff
 from reconciler.planner.model import Plan
 from reconciler.planner.resource import fingerprint
 from reconciler.workflow.workspace import Workspace
@@ -73,7 +73,7 @@ def apply_plan(
     parallelism: int = 4,
     on_event: Callable[[Event], None] | None = None,
     lock_timeout: float = 0.0,
-    retry: RetryPolicy | None = None,
+    retry: Backoff | None = None,
 ) -> ApplyResult:
     """Apply a saved plan: check it, lock the stack, refuse it if stale, run its Steps.
 

@@ -21,7 +21,7 @@ from typing import Any
 from reconciler import workflow
 from reconciler.errors import ReconcilerError, StateError, TerminalBackendError
 from reconciler.execution.lock import lock_path
-from reconciler.execution.retry import RetryPolicy, with_retries
+from reconciler.execution.retry import Backoff, with_retries
 from reconciler.execution.state import ADDRESS_TAG, STACK_TAG, State, identity_tags
 from reconciler.planner.addresses import Address, parse
 from reconciler.planner.registry import descriptor
@@ -180,7 +180,7 @@ def adopt(ws: workflow.Workspace, address_text: str, resource_id: str) -> Adopte
     get = d.get
 
     def call(operation: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
-        return with_retries(lambda: ws.backend.call(account, operation, parameters), RetryPolicy())
+        return with_retries(lambda: ws.backend.call(account, operation, parameters), Backoff())
 
     try:
         raw = call(get, params)[d.response_key]

@@ -13,7 +13,7 @@ from botocore.stub import Stubber
 from reconciler.errors import RetryableBackendError, TerminalBackendError
 from reconciler.execution.backend import Boto3Backend
 from reconciler.execution.clients import Account, AwsClients, LocalClients
-from reconciler.execution.retry import RetryPolicy, with_retries
+from reconciler.execution.retry import Backoff, with_retries
 from reconciler.execution.state import ADDRESS_TAG, STACK_TAG, State
 from reconciler.execution.translate import translate_error
 from reconciler.planner.addresses import Address, Kind
@@ -100,7 +100,7 @@ def test_retries_back_off_then_give_up() -> None:
         return "ok"
 
     seen: list[int] = []
-    policy = RetryPolicy(attempts=5, base=0.1, cap=0.15)
+    policy = Backoff(attempts=5, base=0.1, cap=0.15)
     assert with_retries(flaky, policy, on_retry=lambda n, e: seen.append(n), sleep=sleeps.append) == "ok"
     assert seen == [1, 2] and len(sleeps) == 2 and all(0 <= s <= 0.15 for s in sleeps)
 
@@ -119,7 +119,7 @@ def test_terminal_errors_are_not_retried() -> None:
         raise TerminalBackendError("nope")
 
     with pytest.raises(TerminalBackendError):
-        with_retries(bad, RetryPolicy(), sleep=lambda s: None)
+        with_retries(bad, Backoff(), sleep=lambda s: None)
     assert len(calls) == 1
 
 
@@ -297,7 +297,7 @@ def test_step_retries_throttling_and_reports_each_retry() -> None:
         {"collaborationIdentifier": COLLAB_ID, "description": "new"},
     )
     retries: list[int] = []
-    backend = Boto3Backend(clients, [RETAILER], retry=RetryPolicy(attempts=3, base=0.001, cap=0.001))
+    backend = Boto3Backend(clients, [RETAILER], retry=Backoff(attempts=3, base=0.001, cap=0.001))
     result = backend.run_step(step, state, "demo", on_retry=lambda n, e: retries.append(n))
     assert retries == [1] and result.retries == 1
     assert result.resource is not None and result.resource.attributes["description"] == "new"

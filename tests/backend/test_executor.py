@@ -10,7 +10,7 @@ import pytest
 
 from reconciler.errors import PlanError, RetryableBackendError, TerminalBackendError
 from reconciler.execution.executor import Event, Executor, check_permitted
-from reconciler.execution.retry import RetryPolicy, with_retries
+from reconciler.execution.retry import Backoff, with_retries
 from reconciler.execution.state import State
 from reconciler.execution.steps import StepResult
 from reconciler.planner.addresses import Address, Kind
@@ -53,7 +53,7 @@ class Scripted:
         stack: str,
         *,
         on_retry: Callable[[int, RetryableBackendError], None] | None = None,
-        retry: RetryPolicy | None = None,
+        retry: Backoff | None = None,
     ) -> StepResult:
         def once() -> StepResult:
             with self.lock:
@@ -74,7 +74,7 @@ class Scripted:
                     self.running -= 1
 
         return with_retries(
-            once, retry or RetryPolicy(base=0.001, cap=0.001), on_retry=on_retry, sleep=lambda s: None
+            once, retry or Backoff(base=0.001, cap=0.001), on_retry=on_retry, sleep=lambda s: None
         )
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from reconciler.planner.addresses import parse
 from reconciler.planner.model import Action, Change, Impact
-from reconciler.planner.privacy import FIELD_RULES, assess
+from reconciler.planner.privacy import FIELD_EFFECTS, assess
 from reconciler.planner.resource import Ref
 
 
@@ -268,7 +268,7 @@ def test_field_rule(
 
 
 def test_every_field_rule_has_a_case() -> None:
-    assert {r.id for r in FIELD_RULES} - {c[0] for c in CASES} <= {
+    assert {r.id for r in FIELD_EFFECTS} - {c[0] for c in CASES} <= {
         "dimension-columns",
         "column-comparisons",
         "comparison-controls",

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from reconciler.errors import RetryableBackendError, TerminalBackendError
-from reconciler.execution.retry import RetryPolicy, is_retryable, wait_for, with_retries
+from reconciler.execution.retry import Backoff, is_retryable, wait_for, with_retries
 
 
 class FakeClock:
@@ -52,7 +52,7 @@ def test_classification(code: str, status: int, reason: str, expected: bool) -> 
 
 
 def test_full_jitter_stays_under_the_capped_exponential_ceiling() -> None:
-    policy = RetryPolicy(attempts=20, base=0.1, cap=1.0)
+    policy = Backoff(attempts=20, base=0.1, cap=1.0)
     rng = random.Random(7)
     for attempt in range(1, 20):
         ceiling = min(1.0, 0.1 * 2 ** (attempt - 1))
@@ -68,7 +68,7 @@ def test_transient_errors_are_retried_and_each_retry_is_reported() -> None:
     seen: list[tuple[int, str]] = []
     result = with_retries(
         fn,  # type: ignore[arg-type]
-        RetryPolicy(attempts=5, base=0.1, cap=0.2),
+        Backoff(attempts=5, base=0.1, cap=0.2),
         on_retry=lambda n, exc: seen.append((n, exc.code)),
         sleep=clock.sleep,
         clock=clock,
@@ -82,14 +82,14 @@ def test_gives_up_after_the_attempts_saying_so() -> None:
     clock = FakeClock()
     calls, fn = failing(99, RetryableBackendError("busy", code="InternalServerException"))
     with pytest.raises(RetryableBackendError, match=r"gave up after 3 attempts"):
-        with_retries(fn, RetryPolicy(attempts=3), sleep=clock.sleep, clock=clock)  # type: ignore[arg-type]
+        with_retries(fn, Backoff(attempts=3), sleep=clock.sleep, clock=clock)  # type: ignore[arg-type]
     assert len(calls) == 3
 
 
 def test_gives_up_rather_than_sleep_past_the_deadline() -> None:
     clock = FakeClock()
     calls, fn = failing(99, RetryableBackendError("busy"))
-    policy = RetryPolicy(attempts=1000, base=1.0, cap=1.0, deadline=5.0)
+    policy = Backoff(attempts=1000, base=1.0, cap=1.0, deadline=5.0)
     with pytest.raises(RetryableBackendError, match=r"gave up after \d+ attempts and"):
         with_retries(fn, policy, sleep=clock.sleep, clock=clock, rng=random.Random(1))  # type: ignore[arg-type]
     assert clock.now <= 5.0 and 3 < len(calls) < 1000
@@ -99,7 +99,7 @@ def test_terminal_errors_are_not_retried() -> None:
     clock = FakeClock()
     calls, fn = failing(1, TerminalBackendError("denied", code="AccessDeniedException"))
     with pytest.raises(TerminalBackendError):
-        with_retries(fn, RetryPolicy(), sleep=clock.sleep, clock=clock)  # type: ignore[arg-type]
+        with_retries(fn, Backoff(), sleep=clock.sleep, clock=clock)  # type: ignore[arg-type]
     assert len(calls) == 1 and clock.sleeps == []
 
 

@@ -22,10 +22,10 @@ from reconciler.spec.checks.view import (
     walk,
 )
 from reconciler.spec.models import (
-    AggregationRule,
-    Collaboration,
-    CustomRule,
-    ListRule,
+    AggregationRuleSpec,
+    CollaborationSpec,
+    CustomRuleSpec,
+    ListRuleSpec,
 )
 from reconciler.spec.stack import Stack
 
@@ -84,7 +84,7 @@ def check_aggregation_rule(stack: Stack) -> Iterator[Diagnostic]:
     v = view(stack)
     for t in v.tables:
         rule = t.analysisRule
-        if not isinstance(rule, AggregationRule):
+        if not isinstance(rule, AggregationRuleSpec):
             continue
         p = rule.policy
         aggregated = {col for agg in p.aggregateColumns for col in agg.columnNames}
@@ -130,7 +130,7 @@ def check_list_rule(stack: Stack) -> Iterator[Diagnostic]:
     v = view(stack)
     for t in v.tables:
         rule = t.analysisRule
-        if not isinstance(rule, ListRule):
+        if not isinstance(rule, ListRuleSpec):
             continue
         join = set(rule.policy.joinColumns)
         for i, col in enumerate(rule.policy.listColumns):
@@ -168,7 +168,7 @@ def check_custom_rule(stack: Stack) -> Iterator[Diagnostic]:
     v = view(stack)
     for t in v.tables:
         rule = t.analysisRule
-        if not isinstance(rule, CustomRule):
+        if not isinstance(rule, CustomRuleSpec):
             continue
         p = rule.policy
         base = ("analysisRule", "policy")
@@ -264,7 +264,7 @@ def check_differential_privacy(stack: Stack) -> Iterator[Diagnostic]:
     v = view(stack)
     for t in v.tables:
         rule = t.analysisRule
-        if not isinstance(rule, CustomRule) or rule.policy.differentialPrivacy is None:
+        if not isinstance(rule, CustomRuleSpec) or rule.policy.differentialPrivacy is None:
             continue
         dp_path = ("analysisRule", "policy", "differentialPrivacy")
         controls = [f for f in ("aggregationThresholds", "comparisonControls") if getattr(rule.policy, f)]
@@ -324,7 +324,7 @@ def check_differential_privacy(stack: Stack) -> Iterator[Diagnostic]:
             (p, rule.policy.differentialPrivacy.columns[0].name)
             for p in placed
             for rule in [p.table.analysisRule]
-            if isinstance(rule, CustomRule)
+            if isinstance(rule, CustomRuleSpec)
             and rule.policy.differentialPrivacy
             and rule.policy.differentialPrivacy.columns
         ]
@@ -453,21 +453,21 @@ def _mixed_rule_types(v: View, collab: str, placed: list[Placed]) -> Iterator[Di
         )
 
 
-def _joins(v: View, c: Collaboration, placed: list[Placed]) -> Iterator[Diagnostic]:
+def _joins(v: View, c: CollaborationSpec, placed: list[Placed]) -> Iterator[Diagnostic]:
     """Joins a LIST or AGGREGATION table needs: a querier table of its type, a counterpart column."""
     querier = v.querier(c)
     # rule type -> owner -> join columns of that owner's tables of that type
     columns: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for p in placed:
         rule = p.table.analysisRule
-        if isinstance(rule, AggregationRule | ListRule):
+        if isinstance(rule, AggregationRuleSpec | ListRuleSpec):
             columns[rule.type][p.table.owner].update(rule.policy.joinColumns)
     for p in placed:
         rule = p.table.analysisRule
-        if not isinstance(rule, AggregationRule | ListRule):
+        if not isinstance(rule, AggregationRuleSpec | ListRuleSpec):
             continue
         owners = columns[rule.type]
-        requires = isinstance(rule, ListRule) or rule.policy.joinRequired == "QUERY_RUNNER"
+        requires = isinstance(rule, ListRuleSpec) or rule.policy.joinRequired == "QUERY_RUNNER"
         if requires and querier is not None and p.table.owner != querier and querier not in owners:
             yield v.diag(
                 "join-required-unreachable",

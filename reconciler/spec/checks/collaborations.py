@@ -16,8 +16,8 @@ from reconciler.spec.checks.view import (
     view,
 )
 from reconciler.spec.models import (
-    Collaboration,
-    Member,
+    CollaborationSpec,
+    MemberSpec,
 )
 from reconciler.spec.stack import Stack
 
@@ -129,14 +129,14 @@ def check_query_abilities(stack: Stack) -> Iterator[Diagnostic]:
             )
 
 
-def _responsible(member: Member, path: tuple[str, ...]) -> bool | None:
+def _responsible(member: MemberSpec, path: tuple[str, ...]) -> bool | None:
     config: Any = member.paymentConfiguration
     for part in path:
         config = getattr(config, part, None) if config is not None else None
     return None if config is None else bool(config.isResponsible)
 
 
-def _effective_payers(c: Collaboration, path: tuple[str, ...], ability: str) -> dict[str, bool]:
+def _effective_payers(c: CollaborationSpec, path: tuple[str, ...], ability: str) -> dict[str, bool]:
     """Who pays, per member, once AWS's default (the member who can query or run jobs) is applied."""
     explicit = {k: _responsible(m, path) for k, m in c.members.items()}
     anyone = any(explicit.values())

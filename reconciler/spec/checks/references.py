@@ -17,7 +17,7 @@ from reconciler.spec.checks.view import (
     view,
 )
 from reconciler.spec.models import (
-    CustomRule,
+    CustomRuleSpec,
 )
 from reconciler.spec.stack import Stack
 
@@ -192,7 +192,7 @@ def _member_lists(v: View) -> Iterator[tuple[Any, tuple[str | int, ...], str, li
     for t in v.tables:
         collabs = [a.collaboration for a in t.associations if a.collaboration in v.collab]
         rule = t.analysisRule
-        if isinstance(rule, CustomRule):
+        if isinstance(rule, CustomRuleSpec):
             for field in ("allowedAnalysisProviders", "allowedResultReceivers"):
                 for i, key in enumerate(getattr(rule.policy, field) or ()):
                     yield t, ("analysisRule", "policy", field, i), field, collabs, key
@@ -258,7 +258,7 @@ def check_template_references(stack: Stack) -> Iterator[Diagnostic]:
     v = view(stack)
     for t in v.tables:
         rule = t.analysisRule
-        if not isinstance(rule, CustomRule):
+        if not isinstance(rule, CustomRuleSpec):
             continue
         in_scope = {name for a in t.associations for name in v.template_names.get(a.collaboration, ())}
         for i, entry in enumerate(rule.policy.allowedAnalyses):

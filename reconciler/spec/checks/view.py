@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import Diagnostic, Severity
-from reconciler.spec.models import Association, Collaboration, ConfiguredTable
+from reconciler.spec.models import AssociationSpec, CollaborationSpec, ConfiguredTableSpec
 from reconciler.spec.stack import Stack
 
 __all__ = [
@@ -122,9 +122,9 @@ def walk(
 class Placed:
     """A configured table associated to a collaboration of the stack."""
 
-    table: ConfiguredTable
+    table: ConfiguredTableSpec
     index: int  # position in table.associations
-    association: Association
+    association: AssociationSpec
 
     @property
     def rule_type(self) -> str | None:
@@ -140,7 +140,7 @@ class View:
         self.tables = stack.configured_tables
         self.templates = stack.analysis_templates
         self.budgets = stack.privacy_budget_templates
-        self.collab: dict[str, Collaboration] = {}
+        self.collab: dict[str, CollaborationSpec] = {}
         for c in self.collaborations:
             self.collab.setdefault(c.name, c)
         self.placed: dict[str, list[Placed]] = defaultdict(list)
@@ -172,7 +172,7 @@ class View:
             code=code,
         )
 
-    def querier(self, collab: Collaboration) -> str | None:
+    def querier(self, collab: CollaborationSpec) -> str | None:
         """The (first) member who can query."""
         return next((k for k, m in collab.members.items() if "CAN_QUERY" in m.abilities), None)
 
