@@ -36,14 +36,18 @@ __all__ = [
     "describe_fingerprint_changes",
     "resource_fingerprint",
     "identity_tags",
+    "resource_json",
 ]
 
 #: Tag naming the stack that manages a resource.
 STACK_TAG = "reconciler:stack"
 #: Tag naming the resource's Address within its stack.
 ADDRESS_TAG = "reconciler:address"
-#: Version of the ``.reconciler/state.json`` document.
-STATE_FORMAT_VERSION = 1
+#: Version of the ``.reconciler/state.json`` document. 2: keys spelt as in every other file the
+#: tool writes (``format_version``, ``account_id``); a version-1 cache (``formatVersion``,
+#: ``accountId``) is still read, and rewritten as version 2 by the next save.
+STATE_FORMAT_VERSION = 2
+_READABLE_VERSIONS = (1, STATE_FORMAT_VERSION)
 
 
 def identity_tags(stack: str, address: Address) -> dict[str, str]:
@@ -63,13 +67,21 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _resource_json(r: ObservedResource) -> dict[str, Any]:
+def resource_json(r: ObservedResource) -> dict[str, Any]:
+    """One cached resource as the state file (and ``reconciler state show``) writes it.
+
+    Args:
+        r: the observed resource.
+
+    Returns:
+        ``{"address", "id", "arn", "owner", "account_id", "attributes"}`` (attributes encoded).
+    """
     return {
         "address": str(r.address),
         "id": r.id,
         "arn": r.arn,
         "owner": r.owner,
-        "accountId": r.account_id,
+        "account_id": r.account_id,
         "attributes": encode(dict(r.attributes)),
     }
 
@@ -79,7 +91,7 @@ def _resource_from(data: Mapping[str, Any]) -> ObservedResource:
         address=parse(str(data["address"])),
         attributes=decode(dict(data.get("attributes") or {})),
         owner=data.get("owner"),
-        account_id=data.get("accountId"),
+        account_id=data.get("account_id", data.get("accountId")),  # accountId: version 1
         id=data.get("id"),
         arn=data.get("arn"),
     )
@@ -137,7 +149,7 @@ class State:
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form used in the state cache (sorted by address)."""
-        return {"stack": self.stack, "resources": [_resource_json(r) for r in self]}
+        return {"stack": self.stack, "resources": [resource_json(r) for r in self]}
 
 
 def describe_fingerprint_changes(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
@@ -192,7 +204,8 @@ class StateCache:
         except json.JSONDecodeError as exc:
             self.problem = f"state cache {self.path} is corrupt ({exc.msg}); rebuilding it from tags"
             return {}
-        if not isinstance(doc, dict) or doc.get("formatVersion") != STATE_FORMAT_VERSION:
+        version = doc.get("format_version", doc.get("formatVersion")) if isinstance(doc, dict) else None
+        if version not in _READABLE_VERSIONS:
             self.problem = f"state cache {self.path} has an unknown format; rebuilding it from tags"
             return {}
         entries = doc.get("entries")
@@ -241,9 +254,7 @@ class StateCache:
         """
         key = self._key(backend, stack)
         item = (
-            {"key": key, "put": _resource_json(resource)}
-            if resource
-            else {"key": key, "delete": str(address)}
+            {"key": key, "put": resource_json(resource)} if resource else {"key": key, "delete": str(address)}
         )
         line = json.dumps(item, sort_keys=True, default=str) + "\n"
         with self._lock:
@@ -298,7 +309,7 @@ class StateCache:
             entries = self._load_document()
             self._replay(entries)
             entries[self._key(backend, state.stack)] = state.to_json()
-            doc = {"formatVersion": STATE_FORMAT_VERSION, "entries": entries}
+            doc = {"format_version": STATE_FORMAT_VERSION, "entries": entries}
             try:
                 write_atomically(self.path, json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n")
                 self.journal.unlink(missing_ok=True)  # folded into the snapshot just written

@@ -104,3 +104,31 @@ def test_the_journal_records_steps_and_is_folded_into_the_next_save(tmp_path: Pa
     cache.save("local", loaded)
     assert not cache.journal.exists()
     assert set(StateCache(tmp_path / "state.json").load("local", "demo").resources) == {COLLAB, table}
+
+
+def test_the_file_spells_keys_as_every_other_file_does(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    StateCache(path).save("local", _state())
+    doc = json.loads(path.read_text())
+    assert doc["format_version"] == 2 and "formatVersion" not in doc
+    (first, _) = doc["entries"]["local/demo"]["resources"]
+    assert first["account_id"] == "1" * 12 and "accountId" not in first
+
+
+def test_a_version_1_cache_and_journal_are_still_read_then_rewritten(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    old = {"address": str(COLLAB), "id": "c1", "arn": "arn:c1", "owner": "retailer", "accountId": "1" * 12}
+    entry = {"stack": "demo", "resources": [{**old, "attributes": {"name": "retail"}}]}
+    path.write_text(json.dumps({"formatVersion": 1, "entries": {"local/demo": entry}}))
+    table = Address.of(Kind.CONFIGURED_TABLE, "retailer", "purchases")
+    put = {"address": str(table), "id": "t1", "accountId": "2" * 12, "attributes": {}}
+    path.with_name("state.json.journal").write_text(json.dumps({"key": "local/demo", "put": put}) + "\n")
+    cache = StateCache(path)
+    loaded = cache.load("local", "demo")
+    assert not cache.problem
+    assert loaded.get(COLLAB) == ObservedResource(
+        COLLAB, {"name": "retail"}, owner="retailer", account_id="1" * 12, id="c1", arn="arn:c1"
+    )
+    assert (resource := loaded.get(table)) is not None and resource.account_id == "2" * 12
+    cache.save("local", loaded)
+    assert json.loads(path.read_text())["format_version"] == 2
