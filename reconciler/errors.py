@@ -58,7 +58,11 @@ __all__ = [
 
 @dataclass(frozen=True, order=True)
 class SourceLocation:
-    """A position in a user's file: 1-based line and column, as editors show them."""
+    """A position in a user's file: 1-based line and column, as editors show them.
+
+    >>> str(SourceLocation("specs/retail/purchases.yaml", 14, 7))
+    'specs/retail/purchases.yaml:14:7'
+    """
 
     path: str
     line: int = 0
@@ -125,7 +129,16 @@ class Diagnostic:
 
 
 def format_diagnostics(diagnostics: Iterable[Diagnostic], *, limit: int | None = None) -> str:
-    """Render diagnostics sorted by file and line, with a closing count line."""
+    """Render diagnostics sorted by file and line, with a closing count line.
+
+    >>> where = SourceLocation("specs/retail.yaml", 14, 7)
+    >>> hint = 'did you mean "retail-collab"?'
+    >>> unknown = Diagnostic('Unknown collaboration "retail-colab"', where, hint=hint)
+    >>> print(format_diagnostics([unknown]))
+    specs/retail.yaml:14:7: error: Unknown collaboration "retail-colab"
+      hint: did you mean "retail-collab"?
+    Found 1 error and 0 warnings in 1 file.
+    """
     ordered = sorted(diagnostics, key=Diagnostic.sort_key)
     shown = ordered if limit is None else ordered[:limit]
     parts = [d.to_text() for d in shown]

@@ -59,6 +59,10 @@ def identity_tags(stack: str, address: Address) -> dict[str, str]:
 
     Returns:
         ``{"reconciler:stack": stack, "reconciler:address": str(address)}``.
+
+    >>> from reconciler.planner.addresses import parse
+    >>> identity_tags("retail-adtech", parse("membership.retail.adtech"))
+    {'reconciler:stack': 'retail-adtech', 'reconciler:address': 'membership.retail.adtech'}
     """
     return {STACK_TAG: stack, ADDRESS_TAG: str(address)}
 

@@ -67,7 +67,13 @@ class Ignore:
 
 
 def parse_ignore(text: str) -> Ignore:
-    """Read one ``--ignore`` value (see the module table)."""
+    """Read one ``--ignore`` value (see the module table).
+
+    >>> parse_ignore("association.*")
+    Ignore(text='association.*', address='association.*', field='')
+    >>> parse_ignore("tags.*").field, parse_ignore("configured_table.adtech.imps:tags").field
+    ('tags.*', 'tags')
+    """
     address, _, field = text.partition(":")
     head = address.split(".", 1)[0]
     if head == "*" or head in {k.value for k in Kind}:
