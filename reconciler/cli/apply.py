@@ -19,8 +19,6 @@ from reconciler.execution.executor import ApplyResult, Event, check_permitted
 from reconciler.planner import planfile
 from reconciler.planner.model import Plan
 
-_MARKS = {"done": "ok", "retry": "retry", "failed": "FAILED"}
-
 
 def progress(event: Event) -> None:
     """Print one step's progress line."""

@@ -37,7 +37,7 @@ from reconciler.emulator.registry import handler, operation, register
 from reconciler.emulator.resource_types import listing
 from reconciler.emulator.store import Record, Store
 
-__all__ = ["LEDGER_KIND", "StoreLedger", "admit_protected_query", "budget_id", "dp_parameters"]
+__all__ = ["LEDGER_KIND", "StoreLedger", "admit_protected_query", "budget_id"]
 
 #: Store kind of ledger rows (one per admitted query and budget).
 LEDGER_KIND = "privacy_budget_debit"
@@ -182,15 +182,6 @@ def _checked_update(original: Any) -> Any:
 _generic_update = handler("UpdatePrivacyBudgetTemplate")
 if _generic_update is not None:
     register("UpdatePrivacyBudgetTemplate", _checked_update(_generic_update))
-
-
-def dp_parameters(ctx: RequestContext, collaboration_id: str) -> DPBudgetParams | None:
-    """The collaboration's DP policy (None when it has no DIFFERENTIAL_PRIVACY template)."""
-    for record in ctx.store.find(
-        _TEMPLATE_KIND, collaborationId=collaboration_id, privacyBudgetType="DIFFERENTIAL_PRIVACY"
-    ):
-        return DPBudgetParams.from_template(record)
-    return None
 
 
 def admit_protected_query(

@@ -9,7 +9,7 @@ own retries would be invisible. ``wait_for`` polls an asynchronous status (a pro
 change request) until it is done, has failed, or a time limit passes: never forever.
 
 The clock, the sleep and the random source are parameters, so tests run without waiting. This
-module knows nothing about boto3: ``backend.py`` classifies botocore's errors with
+module knows nothing about boto3: ``translate`` classifies botocore's errors with
 ``is_retryable`` at its boundary and raises the BackendErrors retried here.
 """
 

@@ -69,15 +69,6 @@ def _changes(plan: Plan) -> dict[str, dict[str, Any]]:
     }
 
 
-def _steps(plan: Plan) -> dict[str, str]:
-    """Step id -> its JSON without ``depends_on`` (``--as`` trims dependencies on others' steps)."""
-    out = {}
-    for group in planfile.to_json(plan)["steps"]:
-        for step in group:
-            out[str(step["id"])] = _canonical({k: v for k, v in step.items() if k != "depends_on"})
-    return out
-
-
 def _what(change: Mapping[str, Any] | None) -> str:
     if change is None:
         return "no change"

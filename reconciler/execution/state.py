@@ -14,10 +14,9 @@ folds it in. This module does not call any API and does not know how resources a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -33,8 +32,6 @@ __all__ = [
     "STATE_FORMAT_VERSION",
     "State",
     "StateCache",
-    "describe_fingerprint_changes",
-    "resource_fingerprint",
     "identity_tags",
     "resource_json",
 ]
@@ -101,12 +98,6 @@ def _resource_from(data: Mapping[str, Any]) -> ObservedResource:
     )
 
 
-def resource_fingerprint(r: ObservedResource) -> str:
-    """A short hash of everything observed about one resource (for naming what changed)."""
-    payload = [str(r.address), encode(dict(r.attributes)), r.id, r.arn, r.account_id]
-    return hashlib.sha256(_canonical(payload).encode()).hexdigest()[:16]
-
-
 @dataclass(frozen=True)
 class State:
     """An immutable snapshot: Address -> ObservedResource. Absent means not found (not an error).
@@ -143,41 +134,13 @@ class State:
         """A copy without ``address``."""
         return State({a: r for a, r in self.resources.items() if a != address}, self.stack)
 
-    def resource_fingerprints(self) -> dict[str, str]:
-        """Per-address fingerprints, so a stale plan can name what changed."""
-        return {str(a): resource_fingerprint(r) for a, r in self.resources.items()}
-
     def fingerprint(self) -> str:
-        """One hash over every observed resource (``plan.fingerprint``: the plan records it)."""
+        """One hash over every observed resource (``resource.fingerprint``: the plan records it)."""
         return fingerprint(self.resources.values())
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form used in the state cache (sorted by address)."""
         return {"stack": self.stack, "resources": [resource_json(r) for r in self]}
-
-
-def describe_fingerprint_changes(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
-    """Say, per address, how two ``resource_fingerprints`` maps differ.
-
-    Args:
-        before: fingerprints recorded when the plan was made.
-        after: fingerprints observed now.
-
-    Returns:
-        Sorted lines such as ``"membership.retail.adtech was deleted"``.
-    """
-    lines = []
-    for address in sorted(set(before) | set(after)):
-        old, new = before.get(address), after.get(address)
-        if old == new:
-            continue
-        if old is None:
-            lines.append(f"{address} appeared")
-        elif new is None:
-            lines.append(f"{address} was deleted")
-        else:
-            lines.append(f"{address} was modified")
-    return lines
 
 
 class StateCache:
@@ -321,7 +284,3 @@ class StateCache:
                 self.problem = (
                     f"cannot write the state cache {self.path} ({exc.strerror or exc}); continuing without it"
                 )
-
-    def addresses(self, backend: str, stack: str) -> Iterable[str]:
-        """The addresses cached for ``stack`` (for ``state list``)."""
-        return [str(r.address) for r in self.load(backend, stack)]

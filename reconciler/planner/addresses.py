@@ -26,7 +26,7 @@ Member keys (``retailer``, ``adtech``) are the spec's logical names for accounts
 A name part that is not a plain identifier (``[A-Za-z0-9_-]+``) is printed in double quotes with
 ``\\"`` and ``\\\\`` escaped, so every Address round-trips through ``str`` and ``parse``.
 
-This module knows nothing about attributes or AWS; ``resources.py`` describes each Kind.
+This module knows nothing about attributes or AWS; ``registry`` describes each Kind.
 """
 
 from __future__ import annotations
@@ -127,11 +127,6 @@ class Address:
         """
         return cls(Kind(kind), tuple(parts))
 
-    @staticmethod
-    def parse(text: str) -> Address:
-        """Parse the printed form of an Address (same as the module-level ``parse``)."""
-        return parse(text)
-
     def part(self, meaning: str) -> str:
         """Return the name part with this meaning (``"collaboration"``, ``"owner"``, ...).
 
@@ -151,9 +146,6 @@ class Address:
         """The collaboration this address lives in, or None for per-account kinds."""
         names = NAME_PARTS[self.kind]
         return self.parts[names.index("collaboration")] if "collaboration" in names else None
-
-    def sort_key(self) -> tuple[int, tuple[str, ...]]:
-        return self._key
 
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Address):

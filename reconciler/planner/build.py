@@ -23,9 +23,7 @@ from reconciler.planner.model import Action, Change, Plan, Step
 from reconciler.planner.registry import complete_request, descriptor
 from reconciler.planner.resource import DesiredResource, ObservedResource, Ref
 
-__all__ = ["FORWARD_ROLES", "build"]
-
-FORWARD_ROLES = ("create", "update", "tag", "untag", "change_request")
+__all__ = ["build"]
 
 
 def _desired(change: Change) -> DesiredResource:

@@ -1,6 +1,6 @@
 """diff: desired Resources vs observed ones -> one Change per Address; the only deepdiff user.
 
-Both sides must be in normal form (``resources.canonical`` / ``resources.normalize_observed``):
+Both sides must be in normal form (``normal_form.canonical`` / ``normal_form.normalize_observed``):
 then equal attributes mean NO_OP, and deepdiff runs only on resources that differ (a no-change
 plan of thousands of resources costs one dict comparison each).
 

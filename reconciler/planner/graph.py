@@ -1,4 +1,4 @@
-"""DependencyGraph: which resource (or step) must exist before which; the only networkx user.
+"""DependencyGraph: which resource (or step) must exist before which; the planner's networkx user.
 
 Edge direction is named once, here: ``add_dependency(dependent=a, dependency=b)`` means "b must
 be created before a, and a deleted before b". Inside, a networkx edge runs dependency -> dependent,
@@ -72,10 +72,6 @@ class DependencyGraph(Generic[N]):
     def dependents(self, node: N) -> list[N]:
         """Nodes that directly depend on ``node``, sorted."""
         return sorted(self._g.successors(node)) if node in self else []
-
-    def all_dependents(self, node: N) -> set[N]:
-        """Every node that depends on ``node``, directly or not."""
-        return set(nx.descendants(self._g, node)) if node in self else set()
 
     def creation_order(self) -> list[list[N]]:
         """Groups of nodes in creation order: each group only needs earlier groups.

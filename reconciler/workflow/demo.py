@@ -12,7 +12,6 @@ This module neither plans nor applies; ``cli/demo.py`` runs it after plan and ap
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import duckdb
 
 from reconciler.engine import Result
+from reconciler.execution.retry import wait_for
 from reconciler.spec import Stack
 
 __all__ = ["QueryRun", "run_protected_query", "thresholds"]
@@ -92,6 +92,9 @@ def run_protected_query(
 
     Returns:
         The QueryRun (FAILED with the reason when the rules refuse the query).
+
+    Raises:
+        TerminalBackendError: the query did not end within ``timeout``.
     """
     membership = _membership_id(client, collaboration)
     try:
@@ -100,14 +103,21 @@ def run_protected_query(
         )["protectedQuery"]
     except client.exceptions.ClientError as exc:
         return QueryRun("", "REFUSED", error=str(exc.response.get("Error", {}).get("Message", exc)))
-    deadline = time.monotonic() + timeout
-    while True:
-        query = client.get_protected_query(
+
+    def poll() -> dict[str, Any]:
+        answer = client.get_protected_query(
             membershipIdentifier=membership, protectedQueryIdentifier=started["id"]
-        )["protectedQuery"]
-        if query["status"] in FINAL or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+        )
+        return dict(answer["protectedQuery"])
+
+    query = wait_for(
+        poll,
+        done=lambda q: q["status"] in FINAL,
+        what=f"protected query {started['id']} to end",
+        timeout=timeout,
+        interval=0.05,
+        max_interval=0.05,
+    )
     if query["status"] != "SUCCESS":
         error = query.get("error", {}).get("message", "") or f"the query ended {query['status']}"
         return QueryRun(query["id"], query["status"], error=error)

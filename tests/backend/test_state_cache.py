@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.execution.state import State, StateCache, describe_fingerprint_changes
+from reconciler.execution.state import State, StateCache
 from reconciler.planner.addresses import Address, Kind
 from reconciler.planner.resource import ObservedResource, Ref
 from reconciler.userfiles import write_atomically
@@ -78,17 +78,6 @@ def test_atomic_write_leaves_no_temporary_files(tmp_path: Path) -> None:
     write_atomically(target, "two")
     assert target.read_text() == "two"
     assert [p.name for p in target.parent.iterdir()] == ["f.json"]
-
-
-def test_fingerprint_changes_are_named_per_address() -> None:
-    before = _state().resource_fingerprints()
-    after = State(
-        {COLLAB: ObservedResource(COLLAB, {"name": "renamed"}, id="c1")}, "demo"
-    ).resource_fingerprints()
-    assert describe_fingerprint_changes(before, after) == [
-        "collaboration.retail was modified",
-        "membership.retail.adtech was deleted",
-    ]
 
 
 def test_the_journal_records_steps_and_is_folded_into_the_next_save(tmp_path: Path) -> None:

@@ -27,7 +27,6 @@ def test_neighbours() -> None:
     g = diamond()
     assert g.dependencies("association") == ["membership", "table"]
     assert g.dependents("table") == ["association", "rule"]
-    assert g.all_dependents("collaboration") == {"membership", "association"}
     assert g.dependencies("unknown") == []
 
 
