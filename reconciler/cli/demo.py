@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from reconciler import examples, workflow
+from reconciler import workflow
 from reconciler.cli.apply import confirm_and_apply
 from reconciler.cli.plan import show
 from reconciler.cli.query import render
@@ -64,7 +64,7 @@ def command(keep: bool) -> int:
     """Plan and apply retail-adtech locally, re-plan (no changes), then run a protected query."""
     root = Path(tempfile.mkdtemp(prefix="reconciler-demo-"))
     try:
-        with workflow.open_workspace(examples.ROOT / DEMO_STACK, backend="local", root=root) as ws:
+        with workflow.open_workspace(workflow.EXAMPLES / DEMO_STACK, backend="local", root=root) as ws:
             click.echo(f"== reconciler plan {DEMO_STACK} (local backend in {root})")
             first = workflow.make_plan(ws).plan
             code = confirm_and_apply(ws, first, auto_approve=True, allow_destroy=False, parallelism=4)

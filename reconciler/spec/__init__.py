@@ -3,8 +3,8 @@
 Public API (what the planner and the checks use); ``load_stack`` raises ``SpecError`` with every
 Diagnostic, sorted:
 
->>> from reconciler import examples
->>> stack = load_stack(examples.ROOT / "retail-adtech")
+>>> from reconciler.workflow.stacks import EXAMPLES
+>>> stack = load_stack(EXAMPLES / "retail-adtech")
 >>> [c.name for c in stack.collaborations]          # list[CollaborationSpec], file order
 ['retail-ad-campaign-analysis']
 >>> sorted(t.name for t in stack.configured_tables)  # rule and associations inside

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from reconciler.workflow.applying import apply_plan, check_target, stack_lock
 from reconciler.workflow.planning import Outcome, default_plan_path, make_plan
-from reconciler.workflow.stacks import accounts_of, find_stack, stack_name
+from reconciler.workflow.stacks import EXAMPLES, accounts_of, example_names, find_stack, stack_name
 from reconciler.workflow.workspace import BACKENDS, Workspace, bind_local_data, open_workspace
 
 __all__ = [
     "BACKENDS",
+    "EXAMPLES",
     "Outcome",
     "Workspace",
     "accounts_of",
@@ -31,6 +32,7 @@ __all__ = [
     "bind_local_data",
     "check_target",
     "default_plan_path",
+    "example_names",
     "find_stack",
     "make_plan",
     "open_workspace",

@@ -1,8 +1,14 @@
 """Stacks on disk: finding one from what the user typed, its name, and its member accounts.
 
 A stack is a directory of YAML documents (or one YAML file). ``find_stack`` accepts a path, a
-name under ``./specs``, or the name of an example stack shipped with the package
-(``reconciler.examples``), so ``reconciler plan retail-adtech`` works from any directory.
+name under ``./specs``, or the name of an example stack. The example stacks (their YAML, sample
+data and SQL) ship inside the package as package data, in ``EXAMPLES``, so ``reconciler demo``
+and ``reconciler plan retail-adtech`` work from any directory and from any install.
+
+>>> "retail-adtech" in example_names()
+True
+>>> (EXAMPLES / "retail-adtech" / "collaboration.yaml").is_file()
+True
 """
 
 from __future__ import annotations
@@ -10,12 +16,25 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from reconciler import examples
+import reconciler
 from reconciler.errors import PlanError
 from reconciler.execution.clients import Account
 from reconciler.spec import Stack
 
-__all__ = ["accounts_of", "find_stack", "stack_name"]
+__all__ = ["EXAMPLES", "accounts_of", "example_names", "find_stack", "stack_name"]
+
+#: The example stacks, inside the installed package (``reconciler/examples/<stack>/``).
+EXAMPLES = Path(reconciler.__file__).resolve().parent / "examples"
+
+
+def _stacks_in(directory: Path) -> list[Path]:
+    """The stack directories in ``directory`` (those holding YAML files), by name."""
+    return sorted(p for p in directory.iterdir() if p.is_dir() and any(p.glob("*.y*ml")))
+
+
+def example_names() -> list[str]:
+    """The example stacks' names, sorted (``retail-adtech``, ...)."""
+    return [p.name for p in _stacks_in(EXAMPLES)]
 
 
 def find_stack(stack: str | os.PathLike[str] | None) -> Path:
@@ -35,7 +54,7 @@ def find_stack(stack: str | os.PathLike[str] | None) -> Path:
     if stack is None:
         if any(Path(".").glob("*.yaml")):
             return Path(".")
-        candidates = sorted(p for p in specs.glob("*") if p.is_dir())
+        candidates = _stacks_in(specs) if specs.is_dir() else []
         if len(candidates) == 1:
             return candidates[0]
         if not specs.is_dir():
@@ -48,7 +67,7 @@ def find_stack(stack: str | os.PathLike[str] | None) -> Path:
             f"which stack? ./specs holds {len(candidates) or 'no'} stack(s){': ' + names if names else ''}",
             hint=_pass_a_stack(),
         )
-    for candidate in (Path(stack), specs / stack, examples.ROOT / str(stack)):
+    for candidate in (Path(stack), specs / stack, EXAMPLES / str(stack)):
         if candidate.exists():
             return candidate
     where = "under ./specs or" if specs.is_dir() else "under ./specs (there is no specs/ directory here) or"
@@ -59,11 +78,7 @@ def find_stack(stack: str | os.PathLike[str] | None) -> Path:
 def _pass_a_stack() -> str:
     """How to name a stack on the command line, with the stacks there are."""
     own = Path("specs")
-    known = sorted(
-        {*(p.name for p in own.iterdir() if p.is_dir()), *examples.names()}
-        if own.is_dir()
-        else examples.names()
-    )
+    known = sorted({*(p.name for p in _stacks_in(own) if own.is_dir()), *example_names()})
     return (
         "give the stack's directory as STACK, e.g. `reconciler plan path/to/my-stack`"
         f" (or `cd` into it); known stacks: {', '.join(known) or 'none'}"
