@@ -28,6 +28,6 @@ def command(stack: str | None, backend: str, fmt: str, ignore: tuple[str, ...]) 
     with workflow.open_workspace(stack, backend=backend) as ws:
         outcome = workflow.make_plan(ws)
     warn(outcome.problems)
-    report = drift_mod.build(outcome.plan, ignore)  # --ignore and the drift renderings: see drift_report
+    report = drift_mod.build(outcome.plan, ignore)  # --ignore and the drift renderings: see gitops.drift
     click.echo(render_drift.render(report, fmt, color=sys.stdout.isatty()), nl=False)
     return 2 if report.drifted else 0

@@ -10,7 +10,7 @@ nothing moved); ``reasons`` compares the two and names each difference:
   itself was edited or damaged after it was written (a truncated step list, a changed
   parameter), so it is refused instead of being half carried out.
 
-Both plans are compared in their JSON form (``Plan.to_json``), which is what a plan file holds.
+Both plans are compared in their JSON form (``planfile.to_json``), which is what a plan file holds.
 This module reads plans only; it makes no API call.
 """
 

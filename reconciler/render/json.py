@@ -1,4 +1,4 @@
-"""The JSON rendering: the plan document itself (``Plan.to_json``; format in its docstring)."""
+"""The JSON rendering: the plan document itself (``planner.planfile.to_json``; format in its docstring)."""
 
 from __future__ import annotations
 

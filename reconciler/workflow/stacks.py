@@ -78,7 +78,8 @@ def find_stack(stack: str | os.PathLike[str] | None) -> Path:
 def _pass_a_stack() -> str:
     """How to name a stack on the command line, with the stacks there are."""
     own = Path("specs")
-    known = sorted({*(p.name for p in _stacks_in(own) if own.is_dir()), *example_names()})
+    mine = [p.name for p in _stacks_in(own)] if own.is_dir() else []
+    known = sorted({*mine, *example_names()})
     return (
         "give the stack's directory as STACK, e.g. `reconciler plan path/to/my-stack`"
         f" (or `cd` into it); known stacks: {', '.join(known) or 'none'}"
