@@ -23,7 +23,7 @@ from typing import Any
 from reconciler.execution.state import State
 from reconciler.planner import build, diff, planfile
 from reconciler.planner.model import Plan
-from reconciler.planner.resource import DesiredResource, fingerprint
+from reconciler.planner.resource import DesiredResource
 
 __all__ = ["fresh_plan", "reasons"]
 
@@ -40,16 +40,7 @@ def fresh_plan(want: Sequence[DesiredResource], state: State, *, stack: str, bac
     Returns:
         The Plan, with fingerprints of ``want`` and ``state``.
     """
-    observed = list(state.resources.values())
-    graph = diff.dependency_graph(want, observed)
-    return build.build(
-        diff.compute(want, observed, graph=graph),
-        graph,
-        stack=stack,
-        backend=backend,
-        spec_fingerprint=fingerprint(want),
-        state_fingerprint=state.fingerprint(),
-    )
+    return build.from_resources(want, list(state.resources.values()), stack=stack, backend=backend)
 
 
 def _canonical(value: Any) -> str:

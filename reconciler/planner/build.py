@@ -17,13 +17,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from reconciler.planner import diff
 from reconciler.planner.addresses import Address, Kind
 from reconciler.planner.graph import DependencyGraph
 from reconciler.planner.model import Action, Change, Plan, Step
 from reconciler.planner.registry import complete_request, descriptor
-from reconciler.planner.resource import DesiredResource, ObservedResource, Ref
+from reconciler.planner.resource import DesiredResource, ObservedResource, Ref, fingerprint
 
-__all__ = ["build"]
+__all__ = ["build", "from_resources"]
 
 
 def _desired(change: Change) -> DesiredResource:
@@ -264,4 +265,42 @@ def build(
         as_member=as_member,
         spec_path=spec_path,
         accounts=dict(accounts or {}),
+    )
+
+
+def from_resources(
+    desired: Sequence[DesiredResource],
+    observed: Sequence[ObservedResource],
+    *,
+    stack: str,
+    backend: str,
+    created_at: dt.datetime | None = None,
+    as_member: str | None = None,
+    spec_path: str = "",
+    accounts: Mapping[str, str] | None = None,
+) -> Plan:
+    """Diff desired against observed resources and order the Changes into a Plan.
+
+    The plan records the fingerprints of both sides (what ``staleness`` compares later).
+
+    Args:
+        desired: the spec's resources (empty to plan a destroy).
+        observed: what the backend read.
+        stack, backend, created_at, as_member, spec_path, accounts: recorded as ``build`` does.
+
+    Returns:
+        The Plan (every member's part; ``Plan.for_member`` keeps one member's).
+    """
+    graph = diff.dependency_graph(desired, observed)
+    return build(
+        diff.compute(desired, observed, graph=graph),
+        graph,
+        stack=stack,
+        backend=backend,
+        spec_fingerprint=fingerprint(desired),
+        state_fingerprint=fingerprint(observed),
+        created_at=created_at,
+        as_member=as_member,
+        spec_path=spec_path,
+        accounts=accounts,
     )

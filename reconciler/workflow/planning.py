@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.execution.state import State
-from reconciler.planner import build, diff
+from reconciler.planner import build
 from reconciler.planner.model import Plan
-from reconciler.planner.resource import DesiredResource, fingerprint
+from reconciler.planner.resource import DesiredResource
 from reconciler.workflow.stacks import accounts_of
 from reconciler.workflow.workspace import Workspace
 
@@ -65,16 +65,11 @@ def make_plan(
     before = ws.backend.calls
     state = ws.read(want or ws.desired())
     calls = ws.backend.calls - before
-    observed = list(state.resources.values())
-    graph = diff.dependency_graph(want, observed)
-    changes = diff.compute(want, observed, graph=graph)
-    plan = build.build(
-        changes,
-        graph,
+    plan = build.from_resources(
+        want,
+        list(state.resources.values()),
         stack=ws.name,
         backend=ws.backend.name,
-        spec_fingerprint=fingerprint(want),
-        state_fingerprint=state.fingerprint(),
         created_at=now,
         as_member=as_member,
         spec_path=str(ws.stack.root.resolve()),
