@@ -36,7 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reconciler import emulator, workflow  # noqa: E402, F401 - imported before anything is timed
-from reconciler.apply import Executor  # noqa: E402
+from reconciler.execution.executor import Executor  # noqa: E402
 
 COLLABORATION = """\
 kind: Collaboration

@@ -1,21 +1,47 @@
-"""Files a user names on the command line (``--out``, ``--file``, ``-o``): read and written safely.
+"""Files on disk: the one atomic write, and the files a user names on the command line.
 
-A path the user typed can be anything: missing, a directory, unreadable, not UTF-8, on a
-read-only or pseudo file system. Each such problem becomes one ``ReconcilerError`` naming the
-file, what went wrong and the option to change, instead of an ``OSError`` traceback. Writes are
-atomic (temporary file + rename, as ``state.write_atomically``), so a failed write leaves
-nothing half-written. Files the tool owns (state cache, plan files, the local backend) keep their
-own handling.
+``write_atomically`` is how every file the tool writes is written (plan files, the state cache,
+``--out`` files): a temporary file in the same directory, flushed, then renamed over the target,
+so readers see the old file or the new one, never half of one.
+
+A path the user typed (``--out``, ``--file``, ``-o``) can be anything: missing, a directory,
+unreadable, not UTF-8, on a read-only or pseudo file system. ``read_text`` and ``write_text`` turn
+each such problem into one ``ReconcilerError`` naming the file, what went wrong and the option to
+change, instead of an ``OSError`` traceback. Files the tool owns (state cache, plan files, the
+local backend) report their own problems in their own words.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError, why_unusable
-from reconciler.state import write_atomically
 
-__all__ = ["read_text", "write_text"]
+__all__ = ["read_text", "write_atomically", "write_text"]
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old or the new file, never half of one.
+
+    Args:
+        path: destination; its directory is created if needed.
+        text: the complete new content.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def read_text(path: Path, *, what: str, option: str) -> str:

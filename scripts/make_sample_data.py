@@ -1,4 +1,4 @@
-"""Generate the small, deterministic local sample data of the example stacks in ``specs/``.
+"""Generate the small, deterministic local sample data of the example stacks in ``reconciler/examples/``.
 
 Every dataset is a named generator of rows (a seeded ``random.Random``, so the same bytes come
 out on every run) written as CSV (the ``csv`` module) or Parquet (DuckDB's ``COPY``, no pyarrow).
@@ -29,7 +29,7 @@ import duckdb
 Row = tuple[object, ...]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SPECS = REPO_ROOT / "specs"
+SPECS = REPO_ROOT / "reconciler" / "examples"  # the example stacks ship inside the package
 
 
 @dataclass(frozen=True)
@@ -328,7 +328,7 @@ def generate(out_root: Path = SPECS) -> list[Path]:
     """Write every dataset under ``out_root/<stack>/<path>`` and return the paths written.
 
     Args:
-        out_root: the folder that holds the stack directories (``specs/`` by default).
+        out_root: the folder that holds the stack directories (``reconciler/examples/`` by default).
 
     Returns:
         The files written, in ``DATASETS`` order.

@@ -14,7 +14,7 @@ from reconciler import emulator
 from reconciler.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-SPECS = ROOT / "specs"
+SPECS = ROOT / "reconciler" / "examples"  # the example stacks (``./specs`` links here)
 #: The example stacks: folders of ``specs/`` holding at least one YAML document.
 STACKS = sorted(p.name for p in SPECS.iterdir() if p.is_dir() and any(p.glob("*.yaml")))
 

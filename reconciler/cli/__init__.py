@@ -16,22 +16,37 @@ Exit codes (as Terraform's):
 
 from __future__ import annotations
 
-import importlib
 import sys
 import traceback
 from collections.abc import Sequence
+from types import ModuleType
 
 import click
 
+from reconciler.cli import (
+    apply,
+    budget,
+    demo,
+    destroy,
+    drift,
+    graph,
+    import_,
+    plan,
+    query,
+    review,
+    schema,
+    state,
+    validate,
+)
 from reconciler.errors import ReconcilerError
 
-__all__ = ["main", "cli"]
+__all__ = ["COMMAND_MODULES", "cli", "main", "run"]
 
 #: Modules of this package that each define one click command named ``command``.
-COMMAND_MODULES: tuple[str, ...] = (
-    *("validate", "schema", "plan", "apply", "drift", "destroy", "demo", "query"),
-    *("review", "graph", "budget"),
-    *("state", "import_"),
+COMMAND_MODULES: tuple[ModuleType, ...] = (
+    *(validate, schema, plan, apply, drift, destroy, demo, query),
+    *(review, graph, budget),
+    *(state, import_),
 )
 
 
@@ -44,8 +59,8 @@ def cli() -> None:
 #: Printed on Ctrl-C (exit 130): work in flight may be partly done, and the next plan says what is.
 INTERRUPTED = "Interrupted; if resources were being changed, `reconciler plan` shows what is left to do."
 
-for _name in COMMAND_MODULES:
-    cli.add_command(importlib.import_module(f"reconciler.cli.{_name}").command)
+for _module in COMMAND_MODULES:
+    cli.add_command(_module.command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,14 +12,12 @@ from pathlib import Path
 
 import click
 
-from reconciler import plan as plan_mod
 from reconciler import workflow
-from reconciler.apply import ApplyResult, Event, check_permitted
 from reconciler.cli.plan import backend_option, show, warn
 from reconciler.errors import PlanError, RetryableBackendError
-from reconciler.plan import Plan
-
-_MARKS = {"done": "ok", "retry": "retry", "failed": "FAILED"}
+from reconciler.execution.executor import ApplyResult, Event, check_permitted
+from reconciler.planner import planfile
+from reconciler.planner.model import Plan
 
 
 def progress(event: Event) -> None:
@@ -102,7 +100,7 @@ def read_plan_file(target: str | None) -> Plan | None:
             hint="make one with `reconciler plan STACK --out FILE` (default plans/<stack>.json),"
             " or give a stack directory to plan and apply in one go",
         )
-    return plan_mod.read(target)
+    return planfile.read(target)
 
 
 def plan_stack(saved: Plan) -> str:

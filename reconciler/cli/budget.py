@@ -10,9 +10,9 @@ from __future__ import annotations
 import click
 
 from reconciler import workflow
-from reconciler.addresses import Kind
 from reconciler.cli.plan import backend_option
 from reconciler.dp import report
+from reconciler.planner.addresses import Kind
 
 
 @click.command("budget")

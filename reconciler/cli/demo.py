@@ -2,7 +2,7 @@
 
 Plans ``retail-adtech`` (shipped with the package), applies it, plans again to show that nothing
 is left to do, then uses the collaboration as AWS would be used: the retailer runs a protected
-query through boto3 (``reconciler.demo``) and gets rows back, and a query the analysis rules
+query through boto3 (``reconciler.workflow.demo``) and gets rows back, and a query the analysis rules
 forbid is refused with the reason. Needs no AWS account and leaves nothing behind (``--keep``
 keeps the directory, result files included).
 """
@@ -15,10 +15,11 @@ from pathlib import Path
 
 import click
 
-from reconciler import demo, workflow
+from reconciler import workflow
 from reconciler.cli.apply import confirm_and_apply
 from reconciler.cli.plan import show
 from reconciler.cli.query import render
+from reconciler.workflow import demo
 
 DEMO_STACK = "retail-adtech"
 QUERIER = "retailer"
@@ -31,13 +32,13 @@ def _queries(ws: workflow.Workspace) -> bool:
 
     The result file lives in the demo directory (removed at the end unless ``--keep``).
     """
-    service = getattr(ws.backend.clients, "service")  # noqa: B009 - local backend only
+    results = ws.local.results_root
     account = next(a for a in ws.backend.accounts if a.member == QUERIER)
-    client = ws.backend.clients.client(account)
+    client = ws.local.client(account)
     collaboration = ws.stack.collaborations[0].name
     sql = (ws.stack.root / QUERY_FILE).read_text(encoding="utf-8")
     click.echo(f"== protected query as {QUERIER} through boto3 (StartProtectedQuery): {QUERY_FILE}")
-    ran = demo.run_protected_query(client, service.results_root, collaboration=collaboration, sql=sql)
+    ran = demo.run_protected_query(client, results, collaboration=collaboration, sql=sql)
     if ran.result is None:
         click.echo(f"error: the sample query ended {ran.status}: {ran.error}", err=True)
         return False
@@ -49,9 +50,7 @@ def _queries(ws: workflow.Workspace) -> bool:
     )
     click.echo(f"Result file: {ran.location}\n  stored locally at {ran.path}")
     click.echo(f"\n== a query the rules forbid, as {QUERIER}: {REFUSED_SQL}")
-    refused = demo.run_protected_query(
-        client, service.results_root, collaboration=collaboration, sql=REFUSED_SQL
-    )
+    refused = demo.run_protected_query(client, results, collaboration=collaboration, sql=REFUSED_SQL)
     if refused.status == "SUCCESS":
         click.echo("error: the forbidden query ran; the analysis rules were not enforced", err=True)
         return False

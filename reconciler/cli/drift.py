@@ -10,8 +10,9 @@ import sys
 
 import click
 
-from reconciler import drift_report, workflow
+from reconciler import workflow
 from reconciler.cli.plan import backend_option, format_option, warn
+from reconciler.gitops import drift as drift_mod
 from reconciler.render import drift as render_drift
 
 
@@ -27,6 +28,6 @@ def command(stack: str | None, backend: str, fmt: str, ignore: tuple[str, ...]) 
     with workflow.open_workspace(stack, backend=backend) as ws:
         outcome = workflow.make_plan(ws)
     warn(outcome.problems)
-    report = drift_report.build(outcome.plan, ignore)  # --ignore and the drift renderings: see drift_report
+    report = drift_mod.build(outcome.plan, ignore)  # --ignore and the drift renderings: see gitops.drift
     click.echo(render_drift.render(report, fmt, color=sys.stdout.isatty()), nl=False)
     return 2 if report.drifted else 0

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import click
 
-from reconciler import picture, plan, workflow
+from reconciler import workflow
 from reconciler.errors import PlanError
+from reconciler.gitops import picture
+from reconciler.planner import planfile
 from reconciler.render import dot, mermaid
 from reconciler.spec import load_stack
 
@@ -29,7 +31,7 @@ def command(stack: str | None, fmt: str, plan_file: Path | None) -> int:
     """Draw STACK: members and abilities, who pays, tables and rules, associations, templates."""
     spec = load_stack(workflow.find_stack(stack))
     name = workflow.stack_name(spec)
-    saved = plan.read(plan_file) if plan_file else None
+    saved = planfile.read(plan_file) if plan_file else None
     if saved is not None and saved.stack != name:
         raise PlanError(
             f"{plan_file} is a plan of stack {saved.stack!r}, not of {name!r}",

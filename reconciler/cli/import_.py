@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import click
 
-from reconciler import inventory, lock, workflow
+from reconciler import workflow
 from reconciler.cli.plan import backend_option, warn
+from reconciler.execution import lock
+from reconciler.workflow import inventory
 
 
 @click.command("import")

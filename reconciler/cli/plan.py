@@ -16,7 +16,8 @@ from typing import Any
 import click
 
 from reconciler import render, workflow
-from reconciler.plan import Plan
+from reconciler.planner import planfile
+from reconciler.planner.model import Plan
 
 FORMATS = ("text", "json", "markdown")
 
@@ -73,7 +74,7 @@ def command(
     with workflow.open_workspace(stack, backend=backend, as_member=as_member) as ws:
         outcome = workflow.make_plan(ws, as_member=as_member)
     warn(outcome.problems)
-    path = outcome.plan.write(out or workflow.default_plan_path(ws))
+    path = planfile.write(outcome.plan, out or workflow.default_plan_path(ws))
     click.echo(show(outcome.plan, fmt))
     if not outcome.plan.is_empty:
         click.echo(f"Saved the plan to {path}; apply it with: reconciler apply {path}", err=True)

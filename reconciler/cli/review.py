@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
-from reconciler import review as review_mod
 from reconciler import userfiles
+from reconciler.gitops import review as review_mod
 from reconciler.render import review as render_review
 
 #: Exit code when a ``--fail-on`` gate fails (1 stays "the command could not do its job").

@@ -12,10 +12,12 @@ import json
 
 import click
 
-from reconciler import inventory, lock, plan, workflow
+from reconciler import workflow
 from reconciler.cli.plan import backend_option, warn
 from reconciler.errors import StateError
-from reconciler.state import StateCache
+from reconciler.execution import lock
+from reconciler.execution.state import StateCache, resource_json
+from reconciler.workflow import inventory
 
 
 def _cached(stack: str | None, backend: str) -> tuple[str, StateCache]:
@@ -61,15 +63,7 @@ def show(address: str, stack: str | None, backend: str) -> int:
             f"{wanted} is not in the cached state of stack {name} on {backend}",
             hint="`reconciler state list` shows the cached addresses; `state rebuild` refreshes them",
         )
-    doc = {
-        "address": str(resource.address),
-        "id": resource.id,
-        "arn": resource.arn,
-        "owner": resource.owner,
-        "accountId": resource.account_id,
-        "attributes": plan.encode(dict(resource.attributes)),
-    }
-    click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
+    click.echo(json.dumps(resource_json(resource), indent=2, sort_keys=True, default=str))
     return 0
 
 

@@ -3,16 +3,19 @@
 ``connect(path=None, *, now=None)`` opens the emulator (a DuckDB file, or memory for None) and
 returns an ``Emulator``; ``Emulator.client("cleanrooms", account_id=..., region=...)`` is a
 real boto3 client whose requests are answered in-process by a ``before-send`` handler: routed
-by the model's HTTP bindings, validated against the model, dispatched to the handler table,
-committed to DuckDB, and answered as the service answers (REST-JSON, AWS error codes). No
+by the service model's HTTP bindings, validated against the model, dispatched to the handler
+table of that service, committed to DuckDB, and answered as the service answers (REST-JSON,
+AWS error codes). A service is emulated once handlers are registered for it (``cleanrooms``
+today; ``cleanroomsml`` resource types would join ``resource_types.EMULATED_TYPES``). No
 request ever reaches the network. The calling account is read from the request's credentials
 (the client's access key is ``LOCAL<account id>``), so one emulator serves many accounts.
 
 Interfaces for other packages:
 
-- Handlers: ``reconciler.emulator.registry.operation(name)`` registers ``handler(ctx, params)``
-  for an operation (see ``registry``); ``ctx`` is a ``context.RequestContext`` with the caller,
-  clock, store, catalog, results root and permission-aware lookups.
+- Handlers: ``reconciler.emulator.registry.operation(name, service=...)`` registers
+  ``handler(ctx, params)`` for an operation (see ``registry``); ``ctx`` is a
+  ``context.RequestContext`` with the caller, clock, store, catalog, results root and
+  permission-aware lookups.
 - ``Emulator.catalog.register(account_id, database, table, path)`` binds a Glue table reference
   to a local CSV/Parquet file (persisted); ``Emulator.catalog.lookup(...)`` reads it back.
 - ``Emulator.results_root``: where ``s3://BUCKET/KEY`` results land (``results_root/BUCKET/KEY``).
@@ -24,7 +27,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import importlib
 import logging
 import re
 import shutil
@@ -39,7 +41,15 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.config import Config
 
 from reconciler.aws_model import service_model
-from reconciler.emulator import collaborations, kinds, tags  # noqa: F401 - register handlers
+from reconciler.emulator import (  # noqa: F401 - importing a module registers its handlers
+    change_requests,
+    collaborations,
+    privacy_budgets,
+    protected_queries,
+    resource_types,
+    tags,
+    views,
+)
 from reconciler.emulator.catalog import Catalog, CatalogEntry
 from reconciler.emulator.context import RequestContext
 from reconciler.emulator.errors import (
@@ -51,7 +61,7 @@ from reconciler.emulator.errors import (
 from reconciler.emulator.errors import validation as validation_error
 from reconciler.emulator.faults import Faults
 from reconciler.emulator.protocol import EmulatorRoutingError, Router, error_response, parse_request, respond
-from reconciler.emulator.registry import OPERATIONS, operation, register
+from reconciler.emulator.registry import OPERATIONS, handler, operation, register
 from reconciler.emulator.store import Store
 from reconciler.emulator.validation import validate_input
 
@@ -75,7 +85,7 @@ __all__ = [
 #: Where the CLI keeps the local backend, relative to the working directory.
 DEFAULT_PATH = Path(".reconciler") / "local.duckdb"
 
-#: Clean Rooms operations the reconciler relies on (issue 3); each must be implemented.
+#: Clean Rooms operations the reconciler relies on; each must be implemented (a contract test checks).
 REQUIRED_OPERATIONS: tuple[str, ...] = tuple(
     f"{verb}{resource}"
     for resource in (
@@ -116,24 +126,16 @@ REQUIRED_OPERATIONS: tuple[str, ...] = tuple(
     "UpdateCollaborationChangeRequest",
 )
 
-for _module in ("views", "change_requests", "protected_queries", "privacy_budgets"):
-    try:
-        importlib.import_module(f"reconciler.emulator.{_module}")
-    except ModuleNotFoundError as _exc:  # a module another engineer has not written yet
-        if _exc.name != f"reconciler.emulator.{_module}":
-            raise
-
-#: Every operation the emulator answers (the handler table after all modules registered).
-IMPLEMENTED_OPERATIONS: frozenset[str] = frozenset(OPERATIONS)
+#: Every Clean Rooms operation the emulator answers (the handler table after all modules registered).
+IMPLEMENTED_OPERATIONS: frozenset[str] = frozenset(OPERATIONS["cleanrooms"])
 
 _log = logging.getLogger(__name__)
 _CREDENTIAL = re.compile(r"Credential=LOCAL(\d{12})/\d{8}/([a-z0-9-]+)/")
-_EMULATED = {"cleanrooms"}
 
 
 @functools.cache
-def _router() -> Router:
-    return Router(service_model("cleanrooms"))
+def _router(service: str) -> Router:
+    return Router(service_model(service))
 
 
 @functools.cache
@@ -167,7 +169,6 @@ class Emulator:
         else:
             self.results_root = path.parent / "results"
             self.results_root.mkdir(parents=True, exist_ok=True)
-        self._model = service_model("cleanrooms")
 
     def client(
         self,
@@ -180,7 +181,7 @@ class Emulator:
         """A boto3 client for ``service_name`` acting as ``account_id`` in ``region``, answered here.
 
         Args:
-            service_name: only ``cleanrooms`` is emulated today.
+            service_name: an emulated service (one with handlers: ``cleanrooms`` today).
             account_id: the 12-digit calling account.
             region: the client's region (appears in ARNs).
             config: optional botocore Config (e.g. retries); merged over the defaults.
@@ -188,7 +189,7 @@ class Emulator:
         Raises:
             LocalBackendError: the service or account id is not supported.
         """
-        if service_name not in _EMULATED:
+        if service_name not in OPERATIONS:
             raise LocalBackendError(
                 f"the local backend does not emulate {service_name!r} yet", hint="use --backend aws for it"
             )
@@ -201,7 +202,9 @@ class Emulator:
             aws_secret_access_key="local-secret",
             config=config,
         )
-        client.meta.events.register(f"before-send.{service_name}", self.answer)
+        client.meta.events.register(
+            f"before-send.{service_name}", functools.partial(self.answer, service_name)
+        )
         return client
 
     def now(self) -> dt.datetime:
@@ -209,40 +212,42 @@ class Emulator:
         value = self._clock()
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
-    def answer(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse:
+    def answer(self, service: str, request: AWSPreparedRequest, **_: Any) -> AWSResponse:
         """The before-send handler every client of ``client()`` has: answer one HTTP request in-process.
 
         Args:
+            service: the service the client is for.
             request: the signed request botocore was about to send.
 
         Returns:
             The HTTP response AWS would give (errors included, as AWS sends them).
         """
+        model = service_model(service)
         try:
-            return self._dispatch(request)
+            return self._dispatch(service, request)
         except ServiceError as error:
-            return error_response(request.url, self._model, error)
+            return error_response(request.url, model, error)
         except (EmulatorRoutingError, LocalBackendError):
             raise
         except Exception as exc:  # noqa: BLE001 - a handler bug is answered as AWS answers its own bugs
             _log.exception("local backend handler failed")
             message = f"internal error in the local backend ({type(exc).__name__}: {exc}); a reconciler bug"
-            return error_response(request.url, self._model, ServiceError("InternalServerException", message))
+            return error_response(request.url, model, ServiceError("InternalServerException", message))
 
-    def _dispatch(self, request: AWSPreparedRequest) -> AWSResponse:
+    def _dispatch(self, service: str, request: AWSPreparedRequest) -> AWSResponse:
         header = request.headers.get("Authorization", b"")
         caller = _CREDENTIAL.search(header.decode() if isinstance(header, bytes) else header)
         if caller is None:
             raise ServiceError(
                 "UnrecognizedClientException", "The security token included in the request is invalid"
             )
-        op, params = parse_request(request, _router())
+        op, params = parse_request(request, _router(service))
         faults = self.faults
         if faults.active:
             faults.before_call()
         validate_input(op.input_shape, params)
-        handler = OPERATIONS.get(op.name)
-        if handler is None:
+        answer = handler(op.name, service)
+        if answer is None:
             raise validation_error(
                 f"{op.name} is not supported by the local backend", reason="INVALID_CONFIGURATION"
             )
@@ -252,7 +257,7 @@ class Emulator:
         )
         with store.lock:
             try:
-                output = handler(ctx, params)
+                output = answer(ctx, params)
             except BaseException:
                 store.rollback()
                 raise

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.emulator import rules
+from reconciler.emulator import invariants
 from reconciler.emulator.collaborations import new_member
 from reconciler.emulator.context import PRESENT, RequestContext
 from reconciler.emulator.errors import access_denied, conflict, validation
-from reconciler.emulator.kinds import listing, new_id, output_fields, summary_fields
 from reconciler.emulator.registry import operation
+from reconciler.emulator.resource_types import listing, new_id, output_fields, summary_fields
 from reconciler.emulator.store import Record
 
 __all__ = ["NOT_GRANTABLE"]
@@ -88,7 +88,7 @@ def _changes(
         else:
             types = ["EDIT_AUTO_APPROVED_CHANGE_TYPES"]
         changes.append({**change, "types": types})
-    rules.members_per_collaboration(len(ctx.members(collaboration["id"])) - 1 + added)
+    invariants.members_per_collaboration(len(ctx.members(collaboration["id"])) - 1 + added)
     return changes
 
 
@@ -126,7 +126,7 @@ def _apply(ctx: RequestContext, collaboration: Record, changes: list[dict[str, A
 def create_change_request(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     """Propose changes (creator only); auto-approved ones are committed at once."""
     collaboration = ctx.visible_collaboration(params["collaborationIdentifier"])
-    rules.creator_only(ctx, collaboration, "request changes to the collaboration")
+    invariants.creator_only(ctx, collaboration, "request changes to the collaboration")
     changes = _changes(ctx, collaboration, params["changes"])
     auto = set(collaboration.get("autoApprovedChangeTypes", []))
     is_auto = all(set(c["types"]) <= auto for c in changes)
@@ -192,7 +192,7 @@ def update_change_request(ctx: RequestContext, params: dict[str, Any]) -> dict[s
             status = "APPROVED"
         record = {**record, "approvals": approvals, "status": status, "updateTime": now}
     else:
-        rules.creator_only(ctx, collaboration, f"{action.lower()} change requests")
+        invariants.creator_only(ctx, collaboration, f"{action.lower()} change requests")
         if action == "CANCEL":
             _expect(record, "PENDING", "APPROVED", action=action)
             record = {**record, "status": "CANCELLED", "updateTime": now}

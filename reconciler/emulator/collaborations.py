@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.emulator import rules
+from reconciler.emulator import invariants
 from reconciler.emulator.context import PRESENT, RequestContext
 from reconciler.emulator.errors import access_denied, conflict, validation
-from reconciler.emulator.kinds import input_fields, listing, new_id, output_fields, summary_fields
 from reconciler.emulator.registry import operation
+from reconciler.emulator.resource_types import input_fields, listing, new_id, output_fields, summary_fields
 from reconciler.emulator.store import Record
 
 __all__ = ["collaboration_view", "new_member"]
@@ -70,10 +70,10 @@ def _put_member(ctx: RequestContext, member: Record) -> None:
 @operation("CreateCollaboration")
 def create_collaboration(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     """Create a collaboration; every listed account (and the creator) becomes an INVITED member."""
-    rules.clean_rooms_sql_still_open(ctx, params.get("analyticsEngine"))
+    invariants.clean_rooms_sql_still_open(ctx, params.get("analyticsEngine"))
     specs = params["members"]
-    rules.distinct_member_accounts(ctx.account_id, (m["accountId"] for m in specs))
-    rules.members_per_collaboration(len(specs))
+    invariants.distinct_member_accounts(ctx.account_id, (m["accountId"] for m in specs))
+    invariants.members_per_collaboration(len(specs))
     cid = new_id()
     creator = new_member(
         ctx,
@@ -87,8 +87,8 @@ def create_collaboration(ctx: RequestContext, params: dict[str, Any]) -> dict[st
         },
     )
     members = [creator] + [new_member(ctx, cid, spec) for spec in specs]
-    rules.one_querier(members)
-    rules.query_compute_payers(members)
+    invariants.one_querier(members)
+    invariants.query_compute_payers(members)
     now = ctx.timestamp()
     record: Record = {
         "id": cid,
@@ -135,12 +135,12 @@ def list_collaborations(ctx: RequestContext, params: dict[str, Any]) -> dict[str
 def update_collaboration(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     """Change name, description or analytics engine (creator only)."""
     record = ctx.visible_collaboration(params["collaborationIdentifier"])
-    rules.creator_only(ctx, record, "update the collaboration")
+    invariants.creator_only(ctx, record, "update the collaboration")
     if (
         params.get("analyticsEngine") == "CLEAN_ROOMS_SQL"
         and record.get("analyticsEngine") != "CLEAN_ROOMS_SQL"
     ):
-        rules.clean_rooms_sql_still_open(ctx, "CLEAN_ROOMS_SQL")
+        invariants.clean_rooms_sql_still_open(ctx, "CLEAN_ROOMS_SQL")
     changes = {k: params[k] for k in ("name", "description", "analyticsEngine") if params.get(k) is not None}
     updated = {**record, **changes, "updateTime": ctx.timestamp()}
     ctx.store.put("collaboration", record["id"], updated)
@@ -151,7 +151,7 @@ def update_collaboration(ctx: RequestContext, params: dict[str, Any]) -> dict[st
 def delete_collaboration(ctx: RequestContext, params: dict[str, Any]) -> None:
     """Delete a collaboration (creator only); every membership becomes COLLABORATION_DELETED."""
     record = ctx.visible_collaboration(params["collaborationIdentifier"])
-    rules.creator_only(ctx, record, "delete the collaboration")
+    invariants.creator_only(ctx, record, "delete the collaboration")
     cid = record["id"]
     now = ctx.timestamp()
     for membership in ctx.store.find("membership", collaborationId=cid):
@@ -184,7 +184,7 @@ def list_members(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
 def delete_member(ctx: RequestContext, params: dict[str, Any]) -> None:
     """Remove a member (creator only): status REMOVED, its membership REMOVED, no way back."""
     record = ctx.visible_collaboration(params["collaborationIdentifier"])
-    rules.creator_only(ctx, record, "remove members")
+    invariants.creator_only(ctx, record, "remove members")
     account = params["accountId"]
     member = ctx.member(record["id"], account)
     if member is None:
@@ -234,9 +234,9 @@ def create_membership(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
             f"account {ctx.account_id} is {member['status']} from collaboration {cid}; a member who left or "
             "was removed cannot rejoin"
         )
-    payment = rules.membership_payment(member, params.get("paymentConfiguration"))
-    rules.result_configuration_needs_receiver(member, params)
-    rules.metrics_need_collaboration_metrics(collaboration, params)
+    payment = invariants.membership_payment(member, params.get("paymentConfiguration"))
+    invariants.result_configuration_needs_receiver(member, params)
+    invariants.metrics_need_collaboration_metrics(collaboration, params)
     mid = new_id()
     now = ctx.timestamp()
     record: Record = {
@@ -302,7 +302,7 @@ def update_membership(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
     record = ctx.own_membership(params["membershipIdentifier"], active=True)
     member = ctx.member(record["collaborationId"], ctx.account_id)
     if member is not None:
-        rules.result_configuration_needs_receiver(member, params)
+        invariants.result_configuration_needs_receiver(member, params)
     changes = {k: params[k] for k in _MEMBERSHIP_UPDATABLE if params.get(k) is not None}
     payment = changes.pop("membershipPaymentConfiguration", None)
     if payment:
@@ -323,7 +323,7 @@ def delete_membership(ctx: RequestContext, params: dict[str, Any]) -> None:
             resource_id=record["id"],
             resource_type="MEMBERSHIP",
         )
-    rules.membership_has_no_subresources(ctx, record)
+    invariants.membership_has_no_subresources(ctx, record)
     now = ctx.timestamp()
     if record["status"] == "ACTIVE":
         ctx.store.put("membership", record["id"], {**record, "status": "REMOVED", "updateTime": now})

@@ -3,7 +3,7 @@
 Lookups that take the caller into account (``visible_collaboration``, ``own_membership``,
 ``own_configured_table``) raise the error AWS would give when the caller may not see the
 resource; plain accessors (``collaboration``, ``configured_table``, ...) do not check anything
-and return None when absent. Record layouts are documented in ``reconciler.emulator.kinds``.
+and return None when absent. Record layouts are documented in ``reconciler.emulator.resource_types``.
 """
 
 from __future__ import annotations

@@ -33,11 +33,11 @@ from reconciler.dp import (
 )
 from reconciler.emulator.context import RequestContext
 from reconciler.emulator.errors import validation
-from reconciler.emulator.kinds import listing
-from reconciler.emulator.registry import OPERATIONS, operation, register
+from reconciler.emulator.registry import handler, operation, register
+from reconciler.emulator.resource_types import listing
 from reconciler.emulator.store import Record, Store
 
-__all__ = ["LEDGER_KIND", "StoreLedger", "admit_protected_query", "budget_id", "dp_parameters"]
+__all__ = ["LEDGER_KIND", "StoreLedger", "admit_protected_query", "budget_id"]
 
 #: Store kind of ledger rows (one per admitted query and budget).
 LEDGER_KIND = "privacy_budget_debit"
@@ -155,7 +155,7 @@ def preview_privacy_impact_handler(ctx: RequestContext, params: dict[str, Any]) 
 
 
 def _checked_update(original: Any) -> Any:
-    """Wrap EMULATOR's UpdatePrivacyBudgetTemplate with the DP update rules."""
+    """Wrap the generic UpdatePrivacyBudgetTemplate handler with the DP update rules."""
 
     def update(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any] | None:
         record = ctx.store.get(_TEMPLATE_KIND, params["privacyBudgetTemplateIdentifier"])
@@ -179,17 +179,9 @@ def _checked_update(original: Any) -> Any:
     return update
 
 
-if "UpdatePrivacyBudgetTemplate" in OPERATIONS:
-    register("UpdatePrivacyBudgetTemplate", _checked_update(OPERATIONS["UpdatePrivacyBudgetTemplate"]))
-
-
-def dp_parameters(ctx: RequestContext, collaboration_id: str) -> DPBudgetParams | None:
-    """The collaboration's DP policy (None when it has no DIFFERENTIAL_PRIVACY template)."""
-    for record in ctx.store.find(
-        _TEMPLATE_KIND, collaborationId=collaboration_id, privacyBudgetType="DIFFERENTIAL_PRIVACY"
-    ):
-        return DPBudgetParams.from_template(record)
-    return None
+_generic_update = handler("UpdatePrivacyBudgetTemplate")
+if _generic_update is not None:
+    register("UpdatePrivacyBudgetTemplate", _checked_update(_generic_update))
 
 
 def admit_protected_query(

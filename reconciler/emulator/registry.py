@@ -1,4 +1,4 @@
-"""The operation handler table: how an operation name becomes Python code.
+"""The operation handler table: how an operation of an AWS service becomes Python code.
 
 A handler is ``handler(ctx, params) -> output`` where ``ctx`` is a
 ``reconciler.emulator.context.RequestContext`` (caller account, region, clock, store, catalog,
@@ -18,6 +18,9 @@ Register with the decorator; the name must be an operation of the service model:
 
 A handler that changes state calls ``ctx.store.put`` / ``ctx.store.delete``; the emulator
 commits those writes to DuckDB before answering, or rolls them back if the handler raises.
+
+Handlers are registered per service (``cleanrooms`` by default; ``cleanroomsml`` operations
+name theirs), and a service is emulated once it has a handler.
 """
 
 from __future__ import annotations
@@ -30,35 +33,40 @@ from reconciler.aws_model import service_model
 if TYPE_CHECKING:
     from reconciler.emulator.context import RequestContext
 
-__all__ = ["OPERATIONS", "Handler", "operation", "register"]
+__all__ = ["OPERATIONS", "Handler", "handler", "operation", "register"]
 
 Handler = Callable[["RequestContext", dict[str, Any]], "dict[str, Any] | None"]
 
-#: Operation name -> handler, for every operation the emulator answers.
-OPERATIONS: dict[str, Handler] = {}
+#: Service name -> operation name -> handler, for every operation the emulator answers.
+OPERATIONS: dict[str, dict[str, Handler]] = {}
 
 
 def register(name: str, handler: Handler, *, service: str = "cleanrooms") -> None:
-    """Make ``handler`` answer operation ``name`` (replacing any earlier handler).
+    """Make ``handler`` answer operation ``name`` of ``service`` (replacing any earlier handler).
 
     Args:
         name: an operation name of the service model, e.g. ``"StartProtectedQuery"``.
         handler: ``handler(ctx, params) -> output dict | None``.
-        service: the botocore service name (only ``cleanrooms`` is routed today).
+        service: the botocore service name (``cleanrooms``, ``cleanroomsml``).
 
     Raises:
         ValueError: ``name`` is not an operation of the model (a typo would otherwise go unnoticed).
     """
     if name not in service_model(service).operation_names:
         raise ValueError(f"{name!r} is not an operation of the {service} service model")
-    OPERATIONS[name] = handler
+    OPERATIONS.setdefault(service, {})[name] = handler
 
 
-def operation(name: str) -> Callable[[Handler], Handler]:
+def handler(name: str, service: str = "cleanrooms") -> Handler | None:
+    """The handler of operation ``name`` of ``service``, or None when it is not emulated."""
+    return OPERATIONS.get(service, {}).get(name)
+
+
+def operation(name: str, *, service: str = "cleanrooms") -> Callable[[Handler], Handler]:
     """Decorator form of ``register``."""
 
     def decorate(handler: Handler) -> Handler:
-        register(name, handler)
+        register(name, handler, service=service)
         return handler
 
     return decorate

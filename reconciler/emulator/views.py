@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.emulator.context import RequestContext
-from reconciler.emulator.kinds import listing, output_fields, summary_fields
 from reconciler.emulator.registry import operation
+from reconciler.emulator.resource_types import listing, output_fields, summary_fields
 from reconciler.emulator.store import Record
 
 __all__ = ["schema_of"]

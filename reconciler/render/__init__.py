@@ -1,7 +1,7 @@
 """Renderings of a Plan: pure functions Plan -> str, all reading the same Plan (STYLE rule 10).
 
 - ``text.render(plan, color=False)``: Terraform-like, for terminals (``+``, ``~``, ``-/+``, ``-``).
-- ``json.render(plan)``: the plan document itself (``Plan.to_json``), as saved in plan files.
+- ``json.render(plan)``: the plan document itself (``planner.planfile.to_json``), as saved in plan files.
 - ``markdown.render(plan, limit=None)``: a pull-request comment: privacy first, a summary
   table, irreversible and blocked steps, then each change in a collapsible block.
 

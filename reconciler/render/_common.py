@@ -7,8 +7,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from reconciler.plan import Action, Change, Plan
-from reconciler.resources import Ref
+from reconciler.planner.model import Action, Change, Plan
+from reconciler.planner.resource import Ref
 
 #: Marker and words per Action, as every rendering shows them.
 ACTIONS: Mapping[Action, tuple[str, str]] = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from reconciler.picture import Node, Picture
+from reconciler.gitops.picture import Node, Picture
 
 __all__ = ["SHAPES", "render"]
 

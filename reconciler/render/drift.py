@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json as _json
 
-from reconciler import drift_report
-from reconciler.drift_report import DriftReport
-from reconciler.plan import Impact
+from reconciler.gitops import drift as drift_mod
+from reconciler.gitops.drift import DriftReport
+from reconciler.planner.model import Impact
 from reconciler.render import text as plan_text
 from reconciler.render._common import plural, value
 
@@ -66,7 +66,7 @@ def markdown(report: DriftReport) -> str:
 def render(report: DriftReport, fmt: str = "text", *, color: bool = False) -> str:
     """Render in ``text``, ``json`` or ``markdown``."""
     if fmt == "json":
-        return _json.dumps(drift_report.to_json(report), indent=2, ensure_ascii=False) + "\n"
+        return _json.dumps(drift_mod.to_json(report), indent=2, ensure_ascii=False) + "\n"
     if fmt == "markdown":
         return markdown(report)
     return text(report, color=color)

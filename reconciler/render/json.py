@@ -1,10 +1,11 @@
-"""The JSON rendering: the plan document itself (``Plan.to_json``; format in its docstring)."""
+"""The JSON rendering: the plan document itself (``planner.planfile.to_json``; format in its docstring)."""
 
 from __future__ import annotations
 
 import json as _json
 
-from reconciler.plan import Plan
+from reconciler.planner import planfile
+from reconciler.planner.model import Plan
 
 __all__ = ["render"]
 
@@ -18,4 +19,4 @@ def render(plan: Plan) -> str:
     Returns:
         Indented JSON text ending with a newline.
     """
-    return _json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
+    return _json.dumps(planfile.to_json(plan), indent=2, ensure_ascii=False) + "\n"

@@ -8,7 +8,7 @@ delete red and dashed) and a ``⚠ weakens privacy`` line.
 
 from __future__ import annotations
 
-from reconciler.picture import Node, Picture
+from reconciler.gitops.picture import Node, Picture
 
 __all__ = ["SHAPES", "render"]
 

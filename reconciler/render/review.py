@@ -14,10 +14,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.errors import Diagnostic, Severity
-from reconciler.plan import Change, Impact, Plan
+from reconciler.gitops.review import Review, StackReview
+from reconciler.planner import planfile
+from reconciler.planner.model import Change, Impact
 from reconciler.render import mermaid
 from reconciler.render._common import ACTIONS, field_lines, plural, value
-from reconciler.review import Review, StackReview
 
 __all__ = ["GITHUB_COMMENT_LIMIT", "JSON_FORMAT_VERSION", "markdown", "text", "to_json"]
 
@@ -59,15 +60,6 @@ def _findings(stack: StackReview) -> list[tuple[Change, Any]]:
 # --------------------------------------------------------------------------- JSON
 
 
-def _diagnostic_json(d: Diagnostic) -> dict[str, Any]:
-    return d.to_json()
-
-
-def _changes_json(changes: Iterable[Change]) -> list[dict[str, Any]]:
-    """Changes exactly as plan files write them (``Plan.to_json``), so one parser reads both."""
-    return list(Plan(stack="", backend="review", changes=tuple(changes), steps=()).to_json()["changes"])
-
-
 def _summary(stacks: Iterable[StackReview]) -> dict[str, int]:
     stacks = list(stacks)
     return {
@@ -100,7 +92,7 @@ def to_json(review: Review) -> dict[str, Any]:
                      "changes": [change]}]}
 
     A diagnostic is ``Diagnostic.to_json()``; a change is written as plan files write it
-    (``Plan.to_json``: address, kind, action, impact, findings, reason, irreversible, blocked,
+    (``planfile.change_json``: address, kind, action, impact, findings, reason, irreversible, blocked,
     requires_replace, source, field_diffs, before, after, ...).
     """
     reasons = review.gate_failures()
@@ -133,10 +125,10 @@ def to_json(review: Review) -> dict[str, Any]:
                     for c in s.irreversible
                 ],
                 "blocked": [{"address": str(c.address), "reason": c.blocked} for c in s.blocked],
-                "diagnostics": [_diagnostic_json(d) for d in s.diagnostics],
-                "policy_violations": [_diagnostic_json(d) for d in s.violations],
-                "base_diagnostics": [_diagnostic_json(d) for d in s.base_diagnostics],
-                "changes": _changes_json(s.ordered_changes()),
+                "diagnostics": [d.to_json() for d in s.diagnostics],
+                "policy_violations": [d.to_json() for d in s.violations],
+                "base_diagnostics": [d.to_json() for d in s.base_diagnostics],
+                "changes": [planfile.change_json(c) for c in s.ordered_changes()],
             }
         )
     return {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from reconciler.plan import Change, Impact, Plan
+from reconciler.planner.model import Change, Impact, Plan
 from reconciler.render._common import ACTIONS, field_lines, mention, summary_line
 
 __all__ = ["render"]

@@ -1,60 +1,62 @@
 """The spec: YAML stacks -> validated pydantic models, with ``file:line:col`` for every problem.
 
-Public API (what the planner and the checks use)::
+Public API (what the planner and the checks use); ``load_stack`` raises ``SpecError`` with every
+Diagnostic, sorted:
 
-    from reconciler.spec import load_stack, Stack, Check
+>>> from reconciler.workflow.stacks import EXAMPLES
+>>> stack = load_stack(EXAMPLES / "retail-adtech")
+>>> [c.name for c in stack.collaborations]          # list[CollaborationSpec], file order
+['retail-ad-campaign-analysis']
+>>> sorted(t.name for t in stack.configured_tables)  # rule and associations inside
+['ad_impressions', 'purchases']
+>>> table = stack.configured_tables[0]
+>>> str(stack.locate(table, "analysisRule", "type")).endswith("ad_impressions.yaml:12:9")
+True
 
-    stack = load_stack("specs/retail-adtech")   # raises SpecError with every Diagnostic, sorted
-    stack.collaborations        # list[Collaboration]       (file order)
-    stack.configured_tables     # list[ConfiguredTable]     (rule + associations inside)
-    stack.analysis_templates    # list[AnalysisTemplate]
-    stack.privacy_budget_templates  # list[PrivacyBudgetTemplate]
-    stack.warnings              # list[Diagnostic] of severity warning
-    stack.root                  # the stack directory
-    stack.documents             # every document model, in file order
-    stack.collaboration(name)   # Collaboration | None
-    stack.locate(node, "analysisRule", "policy", "aggregationThresholds", 0)  # -> SourceLocation
-    stack.locate(node, "tags", "team", key=True)   # the key rather than the value
-    stack.file_of(node)         # the YAML file declaring node (any model, nested ones too)
-    stack.resolve_path(table, table.localData)     # a path written in the YAML, made absolute-ish
-    stack.template_sql(template)                   # source.text, or the contents of source.file
+Also: ``stack.analysis_templates``, ``stack.privacy_budget_templates``, ``stack.warnings``
+(Diagnostics of severity warning), ``stack.root``, ``stack.documents`` (every document model, in
+file order), ``stack.collaboration(name)``, ``stack.locate(node, "tags", "team", key=True)`` (the
+key rather than the value), ``stack.file_of(node)``, ``stack.resolve_path(table,
+table.localData)`` and ``stack.template_sql(template)``.
 
 A ``Check`` is ``Callable[[Stack], Iterable[Diagnostic]]``; the pipeline runs
-``reconciler.spec.checks.CHECKS`` and ``reconciler.spec.sql_checks.CHECKS`` (tuples of Checks)
-after layers 1 (shape, ``shape.py``) and 2 (AWS limits from botocore, ``limits.py``), and only
-when every document has a valid shape. ``validate_stack`` returns ``(Stack, diagnostics)``
-without raising, for ``reconciler validate``.
+``reconciler.spec.checks.CHECKS``, ``reconciler.spec.sql_checks.CHECKS`` and the privacy
+policy's ``reconciler.spec.policy.CHECKS`` after layers 1 (shape, ``shape.py``) and 2 (AWS
+limits from botocore, ``limits.py``), and only when every document has a valid shape.
+``validate_stack`` returns ``(Stack, diagnostics)`` without raising, for ``reconciler validate``.
 
 Modules: ``models`` (the format), ``load`` (YAML with positions, hostile-input limits),
-``shape`` (layer 1), ``limits`` (layer 2), ``stack`` (Stack, Check), ``pipeline`` (the layers in
-order), ``schema`` (JSON Schema generation).
+``shape`` (layer 1), ``limits`` (layer 2), ``checks`` (layer 3) and ``sql_checks`` (layer 4),
+``policy`` (privacy policy as code), ``stack`` (Stack, Check), ``pipeline`` (the layers in
+order), ``catalog`` (every code, and the README's table of them), ``schema`` (JSON Schema
+generation).
 """
 
 from __future__ import annotations
 
 from reconciler.errors import Diagnostic, Severity, SourceLocation, SpecError
 from reconciler.spec.models import (
-    AnalysisTemplate,
-    Association,
-    Collaboration,
-    ConfiguredTable,
-    Member,
-    Membership,
-    PrivacyBudgetTemplate,
+    AnalysisTemplateSpec,
+    AssociationSpec,
+    CollaborationSpec,
+    ConfiguredTableSpec,
+    MembershipSpec,
+    MemberSpec,
+    PrivacyBudgetTemplateSpec,
 )
 from reconciler.spec.pipeline import load_stack, load_stacks, validate_stack
 from reconciler.spec.stack import Check, Stack
 
 __all__ = [
-    "AnalysisTemplate",
-    "Association",
+    "AnalysisTemplateSpec",
+    "AssociationSpec",
     "Check",
-    "Collaboration",
-    "ConfiguredTable",
+    "CollaborationSpec",
+    "ConfiguredTableSpec",
     "Diagnostic",
-    "Member",
-    "Membership",
-    "PrivacyBudgetTemplate",
+    "MemberSpec",
+    "MembershipSpec",
+    "PrivacyBudgetTemplateSpec",
     "Severity",
     "SourceLocation",
     "SpecError",

@@ -28,7 +28,48 @@ from reconciler.errors import Diagnostic
 from reconciler.spec import models as m
 from reconciler.spec.load import RawDocument, YamlPath, dotted
 
-__all__ = ["API_SHAPES", "ApiShape", "FieldLimit", "check", "compiled_pattern", "member_shape", "plan"]
+__all__ = [
+    "CODES",
+    "API_SHAPES",
+    "ApiShape",
+    "FieldLimit",
+    "check",
+    "compiled_pattern",
+    "member_shape",
+    "plan",
+]
+
+#: The Diagnostic codes this layer (2: AWS's limits) makes: (code, severity, what it catches,
+#: the fix), listed in the README's table of checks (``spec.catalog``).
+CODES: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "aws-enum",
+        "error",
+        "a value AWS does not know (botocore enums), including scalar functions such as YEAR and MONTH",
+        "use a listed value; for YEAR/MONTH allow EXTRACT",
+    ),
+    (
+        "aws-pattern",
+        "error",
+        "a value that breaks AWS's pattern: account IDs of other than 12 digits, "
+        "malformed role ARNs, column names",
+        "write the value in the form the hint shows",
+    ),
+    ("aws-length", "error", "a name or description longer (or shorter) than AWS allows", "shorten the value"),
+    (
+        "aws-range",
+        "error",
+        "a number outside AWS's range (thresholds 2 to 100,000, epsilon 1 to 20...)",
+        "use a value in the range given",
+    ),
+    ("aws-size", "error", "a list with more or fewer items than AWS allows", "add or remove items"),
+    (
+        "aws-union",
+        "error",
+        "not exactly one of the alternatives of a union (tableReference, outputConfiguration...)",
+        "set exactly one",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -57,47 +98,47 @@ _RESOURCE = frozenset({"kind", "owner", "collaboration", "lifecycle"})
 #: Spec model -> the service-model shape it feeds. Models not listed are checked structurally
 #: under their parent's member shape (their field names are the API's).
 API_SHAPES: dict[type[m.SpecModel], ApiShape] = {
-    m.Collaboration: ApiShape(
+    m.CollaborationSpec: ApiShape(
         "CreateCollaborationInput",
         fields={"region": "CommercialRegion", "collaborationId": "CollaborationIdentifier"},
         local=_RESOURCE | {"creator", "members", "existing"},
     ),
-    m.Member: ApiShape(
+    m.MemberSpec: ApiShape(
         "MemberSpecification",
         renames={"abilities": "memberAbilities", "mlAbilities": "mlMemberAbilities"},
         local=frozenset({"credentials", "membership"}),
     ),
     m.Credentials: ApiShape(None, fields={"roleArn": "RoleArn"}, local=frozenset({"profile"})),
-    m.Membership: ApiShape("CreateMembershipInput", local=_RESOURCE),
+    m.MembershipSpec: ApiShape("CreateMembershipInput", local=_RESOURCE),
     m.Lifecycle: ApiShape(None, local=frozenset({"preventDestroy"})),
-    m.ConfiguredTable: ApiShape(
+    m.ConfiguredTableSpec: ApiShape(
         "CreateConfiguredTableInput", local=_RESOURCE | {"localData", "analysisRule", "associations"}
     ),
-    m.AggregationRule: ApiShape(
+    m.AggregationRuleSpec: ApiShape(
         None, fields={"policy": "ConfiguredTableAnalysisRulePolicyV1.aggregation"}, local=frozenset({"type"})
     ),
-    m.ListRule: ApiShape(
+    m.ListRuleSpec: ApiShape(
         None, fields={"policy": "ConfiguredTableAnalysisRulePolicyV1.list"}, local=frozenset({"type"})
     ),
-    m.CustomRule: ApiShape(
+    m.CustomRuleSpec: ApiShape(
         None, fields={"policy": "ConfiguredTableAnalysisRulePolicyV1.custom"}, local=frozenset({"type"})
     ),
     m.CustomPolicy: ApiShape(
         "AnalysisRuleCustom",
         names=frozenset({"allowedAnalyses", "allowedAnalysisProviders", "allowedResultReceivers"}),
     ),
-    m.Association: ApiShape("CreateConfiguredTableAssociationInput", local=_RESOURCE | {"analysisRule"}),
-    m.AssociationAnalysisRule: ApiShape(
+    m.AssociationSpec: ApiShape("CreateConfiguredTableAssociationInput", local=_RESOURCE | {"analysisRule"}),
+    m.AssociationAnalysisRuleSpec: ApiShape(
         "ConfiguredTableAssociationAnalysisRuleCustom", names=frozenset({"allowedResultReceivers"})
     ),
-    m.AnalysisTemplate: ApiShape(
+    m.AnalysisTemplateSpec: ApiShape(
         "CreateAnalysisTemplateInput",
         renames={"parameters": "analysisParameters"},
         fields={"referencedTables": "AnalysisSchema.referencedTables"},
         local=_RESOURCE,
     ),
     m.AnalysisTemplateSource: ApiShape("AnalysisSource", local=frozenset({"file"}), union=False),
-    m.PrivacyBudgetTemplate: ApiShape("CreatePrivacyBudgetTemplateInput", local=_RESOURCE),
+    m.PrivacyBudgetTemplateSpec: ApiShape("CreatePrivacyBudgetTemplateInput", local=_RESOURCE),
     m.AccessBudgetParameters: ApiShape(
         "AccessBudgetsPrivacyTemplateParametersInput", fields={"association": "TableAlias"}
     ),

@@ -25,6 +25,7 @@ import yaml
 from reconciler.errors import Diagnostic, SourceLocation
 
 __all__ = [
+    "CODES",
     "MAX_ALIAS_NODES",
     "MAX_DEPTH",
     "MAX_FILE_BYTES",
@@ -35,6 +36,20 @@ __all__ = [
     "dotted",
     "load_file",
 ]
+
+#: The Diagnostic codes this layer (0: YAML) makes: (code, severity, what it catches, the fix),
+#: listed in the README's table of checks (``spec.catalog``).
+CODES: tuple[tuple[str, str, str, str], ...] = (
+    ("encoding", "error", "a file that is not UTF-8", "save the file as UTF-8"),
+    ("file", "error", "a file that cannot be read", "check the path and permissions"),
+    (
+        "yaml",
+        "error",
+        "invalid YAML, duplicate keys, unknown tags, alias bombs, nesting deeper than 64 levels",
+        "fix the YAML at the position given",
+    ),
+    ("document", "error", "a document that is not a mapping", "start each document with `kind:`"),
+)
 
 #: A path into a document: mapping keys and list indexes, e.g. ``("associations", 0, "roleArn")``.
 YamlPath = tuple[str | int, ...]
@@ -112,7 +127,7 @@ def display_path(path: Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
-#: Files of a stack directory that are not spec documents (``reconciler.policy`` reads them).
+#: Files of a stack directory that are not spec documents (``reconciler.spec.policy`` reads them).
 NOT_SPEC_FILES = frozenset({"policy.yaml", "policy.yml"})
 
 

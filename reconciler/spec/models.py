@@ -22,22 +22,22 @@ __all__ = [
     "AggregateColumn",
     "AggregationConstraint",
     "AggregationPolicy",
-    "AggregationRule",
-    "AggregationThreshold",
+    "AggregationRuleSpec",
+    "AggregationThresholdSpec",
     "AnalysisParameter",
-    "AnalysisRule",
-    "AnalysisTemplate",
+    "AnalysisRuleSpec",
+    "AnalysisTemplateSpec",
     "AnalysisTemplateSource",
     "AthenaTableReference",
-    "Association",
-    "AssociationAnalysisRule",
+    "AssociationSpec",
+    "AssociationAnalysisRuleSpec",
     "BudgetParameter",
-    "Collaboration",
-    "ComparisonControls",
-    "ConfiguredTable",
+    "CollaborationSpec",
+    "ComparisonControlsSpec",
+    "ConfiguredTableSpec",
     "Credentials",
     "CustomPolicy",
-    "CustomRule",
+    "CustomRuleSpec",
     "DataEncryptionMetadata",
     "DifferentialPrivacyColumn",
     "DifferentialPrivacyConfiguration",
@@ -52,15 +52,15 @@ __all__ = [
     "JobS3Output",
     "Lifecycle",
     "ListPolicy",
-    "ListRule",
-    "Member",
+    "ListRuleSpec",
+    "MemberSpec",
     "MemberMLPayment",
     "MemberPaymentConfiguration",
-    "Membership",
+    "MembershipSpec",
     "MLMemberAbilities",
     "OutputColumnThreshold",
     "PrivacyBudgetParameters",
-    "PrivacyBudgetTemplate",
+    "PrivacyBudgetTemplateSpec",
     "QueryOutputConfiguration",
     "QueryResultConfiguration",
     "QueryS3Output",
@@ -181,7 +181,7 @@ class JobResultConfiguration(SpecModel):
     roleArn: str
 
 
-class Membership(SpecModel):
+class MembershipSpec(SpecModel):
     """The member's own membership (``CreateMembership``), made with the member's credentials.
 
     Omit it when this stack does not manage the member's membership (the member joins on its own).
@@ -198,7 +198,7 @@ class Membership(SpecModel):
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
 
 
-class Member(SpecModel):
+class MemberSpec(SpecModel):
     """A member of a collaboration, keyed by a short stack-wide name (``retailer``, ``adtech``).
 
     The same key in two collaborations of a stack names the same account.
@@ -213,7 +213,7 @@ class Member(SpecModel):
     paymentConfiguration: MemberPaymentConfiguration | None = None
     """What the creator sets this member to pay for (absent: the API's default)."""
     credentials: Credentials | None = None
-    membership: Membership | None = None
+    membership: MembershipSpec | None = None
 
 
 class DataEncryptionMetadata(SpecModel):
@@ -225,7 +225,7 @@ class DataEncryptionMetadata(SpecModel):
     preserveNulls: bool
 
 
-class Collaboration(SpecModel):
+class CollaborationSpec(SpecModel):
     """A Clean Rooms collaboration, created by its ``creator`` member, with every member listed."""
 
     kind: Literal["Collaboration"]
@@ -233,7 +233,7 @@ class Collaboration(SpecModel):
     description: str | None = None
     creator: MemberKey
     """The key in ``members`` of the account that creates (and owns) the collaboration."""
-    members: dict[MemberKey, Member]
+    members: dict[MemberKey, MemberSpec]
     queryLogStatus: str
     jobLogStatus: str | None = None
     analyticsEngine: str | None = None
@@ -366,7 +366,7 @@ class OutputColumnThreshold(SpecModel):
     minimumIdentityCount: int
 
 
-class AggregationThreshold(SpecModel):
+class AggregationThresholdSpec(SpecModel):
     """Every output group must represent at least ``minimumIdentityCount`` distinct identities."""
 
     identityColumns: list[str]
@@ -376,7 +376,7 @@ class AggregationThreshold(SpecModel):
     outputColumnThresholds: list[OutputColumnThreshold] | None = None
 
 
-class ComparisonControls(SpecModel):
+class ComparisonControlsSpec(SpecModel):
     """Which columns may be compared with literals, and which with other columns."""
 
     allowedLiteralComparisonColumns: list[str]
@@ -393,29 +393,29 @@ class CustomPolicy(SpecModel):
     additionalAnalyses: str | None = None
     disallowedOutputColumns: list[str] | None = None
     differentialPrivacy: DifferentialPrivacyConfiguration | None = None
-    aggregationThresholds: list[AggregationThreshold] | None = None
-    comparisonControls: ComparisonControls | None = None
+    aggregationThresholds: list[AggregationThresholdSpec] | None = None
+    comparisonControls: ComparisonControlsSpec | None = None
     allowedResultReceivers: list[MemberKey] | None = None
     """Member keys allowed to receive results (resolved to account IDs)."""
     allowedAdditionalAnalyses: list[str] | None = None
     """ARNs of Clean Rooms ML resources allowed to use the results."""
 
 
-class AggregationRule(SpecModel):
+class AggregationRuleSpec(SpecModel):
     """An AGGREGATION analysis rule (AWS documents it for the CLEAN_ROOMS_SQL engine)."""
 
     type: Literal["AGGREGATION"]
     policy: AggregationPolicy
 
 
-class ListRule(SpecModel):
+class ListRuleSpec(SpecModel):
     """A LIST analysis rule (AWS documents it for the CLEAN_ROOMS_SQL engine)."""
 
     type: Literal["LIST"]
     policy: ListPolicy
 
 
-class CustomRule(SpecModel):
+class CustomRuleSpec(SpecModel):
     """A CUSTOM analysis rule."""
 
     type: Literal["CUSTOM"]
@@ -423,10 +423,10 @@ class CustomRule(SpecModel):
 
 
 #: The configured table's analysis rule; ``type`` selects the shape of ``policy``.
-AnalysisRule = Annotated[AggregationRule | ListRule | CustomRule, Field(discriminator="type")]
+AnalysisRuleSpec = Annotated[AggregationRuleSpec | ListRuleSpec | CustomRuleSpec, Field(discriminator="type")]
 
 
-class AssociationAnalysisRule(SpecModel):
+class AssociationAnalysisRuleSpec(SpecModel):
     """The collaboration-level rule of an association (its type follows the table's rule)."""
 
     allowedResultReceivers: list[MemberKey] | None = None
@@ -434,7 +434,7 @@ class AssociationAnalysisRule(SpecModel):
     allowedAdditionalAnalyses: list[str] | None = None
 
 
-class Association(SpecModel):
+class AssociationSpec(SpecModel):
     """The configured table made available to one collaboration, under an alias."""
 
     collaboration: str
@@ -444,12 +444,12 @@ class Association(SpecModel):
     description: str | None = None
     roleArn: str
     """The role Clean Rooms assumes to read the table."""
-    analysisRule: AssociationAnalysisRule | None = None
+    analysisRule: AssociationAnalysisRuleSpec | None = None
     tags: Tags = Field(default_factory=dict)
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
 
 
-class ConfiguredTable(SpecModel):
+class ConfiguredTableSpec(SpecModel):
     """A member's table made configurable for collaborations, with its analysis rule."""
 
     kind: Literal["ConfiguredTable"]
@@ -462,8 +462,8 @@ class ConfiguredTable(SpecModel):
     allowedColumns: list[str]
     analysisMethod: str = "DIRECT_QUERY"
     selectedAnalysisMethods: list[str] | None = None
-    analysisRule: AnalysisRule | None = None
-    associations: list[Association] = Field(default_factory=list)
+    analysisRule: AnalysisRuleSpec | None = None
+    associations: list[AssociationSpec] = Field(default_factory=list)
     tags: Tags = Field(default_factory=dict)
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
 
@@ -492,7 +492,7 @@ class ErrorMessageConfiguration(SpecModel):
     type: str
 
 
-class AnalysisTemplate(SpecModel):
+class AnalysisTemplateSpec(SpecModel):
     """An analysis template owned by a member of one collaboration."""
 
     kind: Literal["AnalysisTemplate"]
@@ -541,7 +541,7 @@ class PrivacyBudgetParameters(SpecModel):
     accessBudget: AccessBudgetParameters | None = None
 
 
-class PrivacyBudgetTemplate(SpecModel):
+class PrivacyBudgetTemplateSpec(SpecModel):
     """A privacy budget template of one collaboration, owned by a member."""
 
     kind: Literal["PrivacyBudgetTemplate"]
@@ -555,12 +555,12 @@ class PrivacyBudgetTemplate(SpecModel):
 
 
 #: Any top-level document of a stack.
-Document = Collaboration | ConfiguredTable | AnalysisTemplate | PrivacyBudgetTemplate
+Document = CollaborationSpec | ConfiguredTableSpec | AnalysisTemplateSpec | PrivacyBudgetTemplateSpec
 
 #: ``kind:`` value -> model; the loader dispatches on it.
 DOCUMENT_MODELS: dict[str, type[SpecModel]] = {
-    "Collaboration": Collaboration,
-    "ConfiguredTable": ConfiguredTable,
-    "AnalysisTemplate": AnalysisTemplate,
-    "PrivacyBudgetTemplate": PrivacyBudgetTemplate,
+    "Collaboration": CollaborationSpec,
+    "ConfiguredTable": ConfiguredTableSpec,
+    "AnalysisTemplate": AnalysisTemplateSpec,
+    "PrivacyBudgetTemplate": PrivacyBudgetTemplateSpec,
 }

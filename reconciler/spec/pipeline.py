@@ -6,7 +6,8 @@ Layers, each reporting every problem it finds (nothing stops at the first):
 1. shape and types, per document (``reconciler.spec.shape``);
 2. AWS's own limits from botocore's service model (``reconciler.spec.limits``);
 3/4. the semantic and SQL checks: ``reconciler.spec.checks.CHECKS`` and
-   ``reconciler.spec.sql_checks.CHECKS`` (each a tuple of ``Check``).
+   ``reconciler.spec.sql_checks.CHECKS``, then the privacy policy's (``reconciler.spec.policy``);
+   together ``SEMANTIC_CHECKS``.
 
 Checks run only when every document has a valid shape: on a partial stack they would report
 references to documents that merely failed to parse. A warning says so when they are skipped.
@@ -14,39 +15,38 @@ references to documents that merely failed to parse. A warning says so when they
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.errors import Diagnostic, Severity, SourceLocation, SpecError
-from reconciler.spec import limits
+from reconciler.spec import checks, limits, policy, sql_checks
 from reconciler.spec.load import RawDocument, discover, display_path, load_file
-from reconciler.spec.models import AnalysisTemplate
+from reconciler.spec.models import AnalysisTemplateSpec
 from reconciler.spec.shape import salvage, to_model
 from reconciler.spec.stack import Check, Stack
 
-__all__ = ["CHECK_MODULES", "load_stack", "validate_stack", "semantic_checks"]
+__all__ = ["CODES", "SEMANTIC_CHECKS", "load_stack", "load_stacks", "validate_stack"]
 
-#: Modules (written by SPEC-CHECKS) whose ``CHECKS`` tuples run after layers 1 and 2.
-CHECK_MODULES = ("reconciler.spec.checks", "reconciler.spec.sql_checks", "reconciler.policy")
+#: The Diagnostic codes the pipeline itself makes (layer 1): (code, severity, what it catches,
+#: the fix), listed in the README's table of checks (``spec.catalog``).
+CODES: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "template-source",
+        "error",
+        "a template `source` without exactly one of `text` / `file`, or an unreadable SQL file",
+        "give one of them; `file` is relative to the YAML file",
+    ),
+    (
+        "checks-skipped",
+        "warning",
+        "layers 3 and 4 did not run because a document has the wrong shape",
+        "fix the shape errors and validate again",
+    ),
+)
 
-
-def semantic_checks() -> tuple[Check, ...]:
-    """The checks of ``CHECK_MODULES`` that exist; a module that is not written yet adds none.
-
-    Only the absence of exactly that module is tolerated: an import error inside it is a bug
-    and propagates.
-    """
-    found: list[Check] = []
-    for name in CHECK_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        found.extend(module.CHECKS)
-    return tuple(found)
+#: What runs after layers 1 and 2, in order: the semantic checks, the template SQL checks, and
+#: the privacy policy's checks.
+SEMANTIC_CHECKS: tuple[Check, ...] = (*checks.CHECKS, *sql_checks.CHECKS, *policy.CHECKS)
 
 
 def validate_stack(path: Path | str) -> tuple[Stack, list[Diagnostic]]:
@@ -89,12 +89,12 @@ def validate_stack(path: Path | str) -> tuple[Stack, list[Diagnostic]]:
                 continue
             stack.add(model, doc)
             diagnostics.extend(limits.check(model, doc))
-            if isinstance(model, AnalysisTemplate):
+            if isinstance(model, AnalysisTemplateSpec):
                 diagnostics.extend(_read_template_sql(stack, model, doc))
     if shapes_ok:
-        for check in semantic_checks():
+        for check in SEMANTIC_CHECKS:
             diagnostics.extend(check(stack))
-    elif semantic_checks():
+    else:
         diagnostics.append(
             Diagnostic(
                 "semantic checks were skipped because some documents have the wrong shape",
@@ -140,7 +140,7 @@ def load_stacks(paths: Sequence[Path | str]) -> list[Stack]:
     return stacks
 
 
-def _read_template_sql(stack: Stack, template: AnalysisTemplate, doc: RawDocument) -> list[Diagnostic]:
+def _read_template_sql(stack: Stack, template: AnalysisTemplateSpec, doc: RawDocument) -> list[Diagnostic]:
     """Fill ``stack.template_sql`` from ``source.text`` or ``source.file`` (exactly one is allowed)."""
     source = template.source
     where = doc.locate(("source",))

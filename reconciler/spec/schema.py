@@ -45,8 +45,26 @@ def build_schema() -> dict[str, Any]:
         "$id": SCHEMA_ID,
         "title": "cleanrooms-reconciler spec document",
         "description": f"One YAML document of a stack: kind is one of {', '.join(DOCUMENT_MODELS)}.",
-        **schema,
+        **_yaml_names(schema),
     }
+
+
+def _yaml_names(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with each definition named after what it describes, not its Python class.
+
+    The models of documents and their parts end in ``Spec`` (``CollaborationSpec``), so that
+    they are not confused with the engine's and planner's values; editors show the YAML's word
+    (``Collaboration``).
+    """
+    renames = {name: name.removesuffix("Spec") for name in schema.get("$defs", {}) if name.endswith("Spec")}
+    text = json.dumps(schema)
+    for old, new in renames.items():
+        text = text.replace(f'"#/$defs/{old}"', f'"#/$defs/{new}"').replace(
+            f'"title": "{old}"', f'"title": "{new}"'
+        )
+    out: dict[str, Any] = json.loads(text)
+    out["$defs"] = dict(sorted((renames.get(k, k), v) for k, v in out.get("$defs", {}).items()))
+    return out
 
 
 def render_schema() -> str:

@@ -22,7 +22,32 @@ from reconciler.errors import Diagnostic
 from reconciler.spec.load import RawDocument, YamlPath, dotted
 from reconciler.spec.models import DOCUMENT_MODELS, SpecModel
 
-__all__ = ["SALVAGEABLE", "salvage", "suggest", "to_model", "validate_as"]
+__all__ = ["CODES", "SALVAGEABLE", "salvage", "suggest", "to_model", "validate_as"]
+
+#: The Diagnostic codes this layer (1: shape and types) makes: (code, severity, what it catches,
+#: the fix), listed in the README's table of checks (``spec.catalog``).
+CODES: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "kind",
+        "error",
+        "a missing or unknown `kind:`",
+        "use Collaboration, ConfiguredTable, AnalysisTemplate or PrivacyBudgetTemplate",
+    ),
+    (
+        "unknown-field",
+        "error",
+        "a key the format does not have (typos included)",
+        "use the suggested field name",
+    ),
+    ("missing-field", "error", "a required field that is absent", "add the field"),
+    (
+        "type",
+        "error",
+        "a value of the wrong type (an account ID read as a number, a string where a list is expected)",
+        "quote the value, or write the expected type",
+    ),
+    ("enum", "error", "an unknown analysis rule `type`", "use AGGREGATION, LIST or CUSTOM"),
+)
 
 M = typing.TypeVar("M", bound=SpecModel)
 

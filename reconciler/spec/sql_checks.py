@@ -19,18 +19,15 @@ import functools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from reconciler.errors import Diagnostic, Severity
-from reconciler.spec.checks import ANY_QUERY, Check, suggest
-from reconciler.spec.models import AnalysisTemplate, ConfiguredTable, CustomRule
-
-if TYPE_CHECKING:
-    from reconciler.spec import Stack
+from reconciler.spec.checks.view import ANY_QUERY, suggest
+from reconciler.spec.models import AnalysisTemplateSpec, ConfiguredTableSpec, CustomRuleSpec
+from reconciler.spec.stack import Check, Stack
 
 __all__ = ["CHECKS", "DIALECTS", "dialect_of", "parse_template"]
 
@@ -85,14 +82,14 @@ class ParsedTemplate:
     error: str = ""
 
 
-def dialect_of(stack: Stack, template: AnalysisTemplate) -> str:
+def dialect_of(stack: Stack, template: AnalysisTemplateSpec) -> str:
     """The sqlglot dialect of the template's collaboration (spark when unknown)."""
     collab = stack.collaboration(template.collaboration)
     engine = collab.analyticsEngine if collab is not None else None
     return DIALECTS.get(engine or "SPARK", "spark")
 
 
-def parse_template(stack: Stack, template: AnalysisTemplate) -> ParsedTemplate | None:
+def parse_template(stack: Stack, template: AnalysisTemplateSpec) -> ParsedTemplate | None:
     """Parse the template's SQL in its collaboration's dialect.
 
     Args:
@@ -128,7 +125,7 @@ def _parse_sql(sql: str, dialect: str) -> ParsedTemplate:
     return ParsedTemplate(dialect, statements)
 
 
-def _query(stack: Stack, template: AnalysisTemplate) -> exp.Query | None:
+def _query(stack: Stack, template: AnalysisTemplateSpec) -> exp.Query | None:
     """The template's one query statement, or None when layer 4's first check reports it."""
     parsed = parse_template(stack, template)
     if parsed is None or parsed.error or len(parsed.statements) != 1:
@@ -139,7 +136,7 @@ def _query(stack: Stack, template: AnalysisTemplate) -> exp.Query | None:
 
 def _diag(
     stack: Stack,
-    template: AnalysisTemplate,
+    template: AnalysisTemplateSpec,
     code: str,
     summary: str,
     *,
@@ -168,9 +165,9 @@ def _table_references(query: exp.Query) -> list[exp.Table]:
     return [t for t in query.find_all(exp.Table) if not (t.name.lower() in ctes and not t.db)]
 
 
-def _associations(stack: Stack) -> dict[str, dict[str, ConfiguredTable]]:
+def _associations(stack: Stack) -> dict[str, dict[str, ConfiguredTableSpec]]:
     """Collaboration -> association name (lower case, as AWS stores it) -> its configured table."""
-    found: dict[str, dict[str, ConfiguredTable]] = {}
+    found: dict[str, dict[str, ConfiguredTableSpec]] = {}
     for table in stack.configured_tables:
         for a in table.associations:
             found.setdefault(a.collaboration, {}).setdefault(a.name.lower(), table)
@@ -302,7 +299,7 @@ def check_template_rules(stack: Stack) -> Iterator[Diagnostic]:
         if query is None:
             continue
         associated = by_collaboration.get(template.collaboration, {})
-        tables: dict[str, ConfiguredTable] = {}
+        tables: dict[str, ConfiguredTableSpec] = {}
         for ref in _table_references(query):
             if ref.name.lower() in associated and not ref.db:
                 tables.setdefault(ref.name.lower(), associated[ref.name.lower()])
@@ -343,7 +340,7 @@ def check_template_rules(stack: Stack) -> Iterator[Diagnostic]:
             continue  # an unknown owner is reported by layer 3; approval cannot be judged
         for name, table in sorted(tables.items()):
             rule = table.analysisRule
-            if isinstance(rule, CustomRule) and not _approves(rule, template):
+            if isinstance(rule, CustomRuleSpec) and not _approves(rule, template):
                 yield _diag(
                     stack,
                     template,
@@ -358,7 +355,7 @@ def check_template_rules(stack: Stack) -> Iterator[Diagnostic]:
                 )
 
 
-def _approves(rule: CustomRule, template: AnalysisTemplate) -> bool:
+def _approves(rule: CustomRuleSpec, template: AnalysisTemplateSpec) -> bool:
     policy = rule.policy
     if template.name in policy.allowedAnalyses:
         return True

@@ -20,10 +20,10 @@ from pydantic import BaseModel
 from reconciler.errors import Diagnostic, SourceLocation
 from reconciler.spec.load import RawDocument, YamlPath
 from reconciler.spec.models import (
-    AnalysisTemplate,
-    Collaboration,
-    ConfiguredTable,
-    PrivacyBudgetTemplate,
+    AnalysisTemplateSpec,
+    CollaborationSpec,
+    ConfiguredTableSpec,
+    PrivacyBudgetTemplateSpec,
     SpecModel,
 )
 
@@ -42,10 +42,10 @@ class Stack:
     """
 
     root: Path
-    collaborations: list[Collaboration] = field(default_factory=list)
-    configured_tables: list[ConfiguredTable] = field(default_factory=list)
-    analysis_templates: list[AnalysisTemplate] = field(default_factory=list)
-    privacy_budget_templates: list[PrivacyBudgetTemplate] = field(default_factory=list)
+    collaborations: list[CollaborationSpec] = field(default_factory=list)
+    configured_tables: list[ConfiguredTableSpec] = field(default_factory=list)
+    analysis_templates: list[AnalysisTemplateSpec] = field(default_factory=list)
+    privacy_budget_templates: list[PrivacyBudgetTemplateSpec] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
     _origins: dict[int, tuple[RawDocument, YamlPath]] = field(default_factory=dict, repr=False)
     _documents: list[tuple[SpecModel, RawDocument]] = field(default_factory=list, repr=False)
@@ -55,10 +55,10 @@ class Stack:
     def add(self, model: SpecModel, doc: RawDocument) -> None:
         """Add a validated top-level document (used by the pipeline)."""
         lists: dict[type[SpecModel], list[SpecModel]] = {
-            Collaboration: self.collaborations,  # type: ignore[dict-item]
-            ConfiguredTable: self.configured_tables,  # type: ignore[dict-item]
-            AnalysisTemplate: self.analysis_templates,  # type: ignore[dict-item]
-            PrivacyBudgetTemplate: self.privacy_budget_templates,  # type: ignore[dict-item]
+            CollaborationSpec: self.collaborations,  # type: ignore[dict-item]
+            ConfiguredTableSpec: self.configured_tables,  # type: ignore[dict-item]
+            AnalysisTemplateSpec: self.analysis_templates,  # type: ignore[dict-item]
+            PrivacyBudgetTemplateSpec: self.privacy_budget_templates,  # type: ignore[dict-item]
         }
         lists[type(model)].append(model)
         self._documents.append((model, doc))
@@ -70,7 +70,7 @@ class Stack:
         """Every top-level document model, in file order."""
         return [model for model, _ in self._documents]
 
-    def collaboration(self, name: str) -> Collaboration | None:
+    def collaboration(self, name: str) -> CollaborationSpec | None:
         """The collaboration named ``name`` (the first one, if the name is declared twice)."""
         return next((c for c in self.collaborations if c.name == name), None)
 
@@ -99,7 +99,7 @@ class Stack:
         """A path written in ``node``'s YAML (``localData``, ``source.file``), relative to that file."""
         return self.file_of(node).parent / relative
 
-    def template_sql(self, template: AnalysisTemplate) -> str | None:
+    def template_sql(self, template: AnalysisTemplateSpec) -> str | None:
         """The template's SQL: ``source.text``, or the contents of ``source.file`` (None if unreadable)."""
         return self._sql.get(id(template))
 

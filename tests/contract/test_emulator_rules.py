@@ -371,7 +371,7 @@ def test_handler_bug_is_an_internal_server_error(owner: Any, world: World) -> No
     def broken(ctx: Any, params: dict[str, Any]) -> None:
         raise RuntimeError("boom")
 
-    previous = registry.OPERATIONS.get("GetProtectedJob")
+    previous = registry.handler("GetProtectedJob")
     registry.register("GetProtectedJob", broken)
     try:
         error = error_of(
@@ -382,9 +382,9 @@ def test_handler_bug_is_an_internal_server_error(owner: Any, world: World) -> No
         )
     finally:
         if previous is None:
-            registry.OPERATIONS.pop("GetProtectedJob")
+            registry.OPERATIONS["cleanrooms"].pop("GetProtectedJob")
         else:
-            registry.OPERATIONS["GetProtectedJob"] = previous
+            registry.register("GetProtectedJob", previous)
     assert error["Error"]["Code"] == "InternalServerException" and "boom" in error["Error"]["Message"]
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 500
 

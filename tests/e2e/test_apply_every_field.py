@@ -19,9 +19,11 @@ import pytest
 from cli_helpers import SPECS
 
 from reconciler import workflow
-from reconciler.addresses import Kind
-from reconciler.apply import Executor
-from reconciler.resources import REGISTRY, Resource, canonical
+from reconciler.execution.executor import Executor
+from reconciler.planner.addresses import Kind
+from reconciler.planner.normal_form import canonical
+from reconciler.planner.registry import REGISTRY
+from reconciler.planner.resource import DesiredResource
 
 Mutate = Callable[[dict[str, Any]], None]
 
@@ -159,7 +161,7 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str]
         ws.close()
 
 
-def _apply(ws: workflow.Workspace, desired: list[Resource]) -> workflow.Outcome:
+def _apply(ws: workflow.Workspace, desired: list[DesiredResource]) -> workflow.Outcome:
     outcome = workflow.make_plan(ws, desired=desired)
     result = Executor(ws.backend, stack=ws.name).run(outcome.plan, outcome.state)
     assert result.ok, [(s.id, e.message) for s, e in result.failed]
@@ -188,5 +190,5 @@ def test_each_updatable_field_applies(case: Case, applied: Callable[[str], workf
     assert _changes_at(workflow.make_plan(ws, desired=baseline), target) == []
 
 
-def _changes_at(outcome: workflow.Outcome, target: Resource) -> list[Any]:
+def _changes_at(outcome: workflow.Outcome, target: DesiredResource) -> list[Any]:
     return [c.field_diffs for c in outcome.plan.changes if c.address == target.address]

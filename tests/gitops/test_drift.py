@@ -10,9 +10,9 @@ import pytest
 from cli_helpers import SPECS, run
 from gitops_helpers import edit
 
-from reconciler.addresses import Address, Kind
-from reconciler.drift_report import Ignore, build, parse_ignore
-from reconciler.plan import Action, Change, FieldDiff, Plan
+from reconciler.gitops.drift import Ignore, build, parse_ignore
+from reconciler.planner.addresses import Address, Kind
+from reconciler.planner.model import Action, Change, FieldDiff, Plan
 
 Capsys = pytest.CaptureFixture[str]
 STACK = "specs/retail-adtech"

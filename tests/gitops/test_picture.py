@@ -8,11 +8,12 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
-from cli_helpers import SPECS, STACKS, run
+from cli_helpers import ROOT, SPECS, STACKS, run
 from gitops_helpers import CLASS, EDGE, NODE, edit
 
-from reconciler import desired, diff, picture
-from reconciler.addresses import Kind
+from reconciler.gitops import picture
+from reconciler.planner import desired, diff
+from reconciler.planner.addresses import Kind
 from reconciler.render import dot, mermaid
 from reconciler.spec import load_stack
 
@@ -137,7 +138,7 @@ def test_member_kinds_collapse_into_one_node() -> None:
 
 
 def test_readme_shows_the_current_diagram_of_retail_adtech(capsys: Capsys) -> None:
-    readme = (SPECS.parent / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
     section = readme.split("<!-- section: review -->")[1].split("<!-- end section: review -->")[0]
     shown = section.split("```mermaid\n")[1].split("```")[0]
     code, out, _ = run(capsys, "graph", str(SPECS / "retail-adtech"))

@@ -9,8 +9,8 @@ import pytest
 from cli_helpers import SPECS, run
 from gitops_helpers import edit
 
-from reconciler.policy import ENVIRONMENT_VARIABLE, POLICY_RULES, Policy, check, load_policy
 from reconciler.spec import load_stack
+from reconciler.spec.policy import ENVIRONMENT_VARIABLE, POLICY_LIMITS, PrivacyPolicy, check, load_policy
 
 Capsys = pytest.CaptureFixture[str]
 
@@ -79,7 +79,7 @@ def test_output_columns_rule_per_rule_type(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.chdir(tmp_path)
     target = tmp_path / "classic"
     shutil.copytree(SPECS / "retail-adtech-classic", target)
-    policy = Policy.model_validate({"forbiddenOutputColumns": {"names": ["STORE_REGION"]}})
+    policy = PrivacyPolicy.model_validate({"forbiddenOutputColumns": {"names": ["STORE_REGION"]}})
     (target / "policy.yaml").write_text("forbiddenOutputColumns: {names: [STORE_REGION]}\n")
     loaded, _ = load_policy(target / "policy.yaml")
     assert loaded is not None and loaded.policy == policy
@@ -160,5 +160,5 @@ def test_bad_policy_files_are_reported_at_their_position(
 
 
 def test_every_policy_field_has_a_rule() -> None:
-    fields = set(Policy.model_fields) - {"kind", "severity"}
-    assert {r.field for r in POLICY_RULES} == fields
+    fields = set(PrivacyPolicy.model_fields) - {"kind", "severity"}
+    assert {r.field for r in POLICY_LIMITS} == fields

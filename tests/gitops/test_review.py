@@ -10,7 +10,7 @@ import pytest
 from cli_helpers import run
 from gitops_helpers import CLASS, commit, edit, git, make_repo
 
-from reconciler.review import review
+from reconciler.gitops.review import review
 
 Capsys = pytest.CaptureFixture[str]
 CLASSIC = "specs/retail-adtech-classic"

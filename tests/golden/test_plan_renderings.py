@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from planner.helpers import make_plan, observe
 
-from reconciler import desired
-from reconciler.plan import Plan
+from reconciler.planner import desired
+from reconciler.planner.model import Plan
 from reconciler.render import json, markdown, text
 from reconciler.spec import load_stack
 from reconciler.workflow import accounts_of

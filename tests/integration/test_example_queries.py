@@ -12,7 +12,7 @@ import pytest
 
 from reconciler.cli import main
 
-SPECS = Path(__file__).resolve().parents[2] / "specs"
+SPECS = Path(__file__).resolve().parents[2] / "reconciler" / "examples"
 QUERIES = sorted(SPECS.glob("*/queries/*.sql"))
 
 # Who runs each stack's sample queries: the member with CAN_QUERY.

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from botocore import xform_name
 
-from reconciler import emulator, resources
+from reconciler import emulator
 from reconciler.aws_model import service_model
+from reconciler.planner import registry as resources
 
 PACKAGE = Path(resources.__file__).resolve().parent
 OPERATIONS = set(service_model("cleanrooms").operation_names)

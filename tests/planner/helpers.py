@@ -3,26 +3,34 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
-from reconciler import diff
-from reconciler.addresses import Address, parse
-from reconciler.plan import Plan, build, fingerprint
-from reconciler.resources import Resource, canonical
+from reconciler.planner import diff
+from reconciler.planner.addresses import Address, parse
+from reconciler.planner.build import build
+from reconciler.planner.diff import Baseline
+from reconciler.planner.model import Plan
+from reconciler.planner.normal_form import canonical
+from reconciler.planner.resource import DesiredResource, ObservedResource, fingerprint
 
 NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 
+R = TypeVar("R", DesiredResource, ObservedResource)
 
-def observe(resources: Iterable[Resource]) -> list[Resource]:
+
+def observe(resources: Iterable[DesiredResource]) -> list[ObservedResource]:
     """What a backend would report after applying ``resources``: same attributes, ids set."""
-    return [replace(r, id=f"id-{r.address}", arn=f"arn:{r.address}", source=None) for r in resources]
+    return [
+        ObservedResource(
+            r.address, r.attributes, r.owner, r.account_id, id=f"id-{r.address}", arn=f"arn:{r.address}"
+        )
+        for r in resources
+    ]
 
 
-def edit(
-    resources: Iterable[Resource], address: str, change: Callable[[dict[str, Any]], None]
-) -> list[Resource]:
+def edit(resources: Iterable[R], address: str, change: Callable[[dict[str, Any]], None]) -> list[R]:
     """Copy ``resources`` with one resource's attributes changed (then put back in normal form)."""
     target = parse(address)
     out = []
@@ -43,14 +51,14 @@ def _deep(value: Any) -> Any:
     return value
 
 
-def without(resources: Iterable[Resource], *addresses: str) -> list[Resource]:
+def without(resources: Iterable[R], *addresses: str) -> list[R]:
     gone = {parse(a) for a in addresses}
     return [r for r in resources if r.address not in gone]
 
 
 def make_plan(
-    want: list[Resource],
-    have: list[Resource],
+    want: list[DesiredResource],
+    have: Sequence[Baseline],
     stack: str = "retail-adtech",
     accounts: Mapping[str, str] | None = None,
 ) -> Plan:

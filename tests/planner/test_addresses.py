@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.addresses import NAME_PARTS, Address, Kind, parse
+from reconciler.planner.addresses import NAME_PARTS, Address, Kind, parse
 
 
 @pytest.mark.parametrize(

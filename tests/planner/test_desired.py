@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from reconciler import desired
-from reconciler.addresses import Kind, parse
-from reconciler.diff import dependency_graph
-from reconciler.plan import Action
-from reconciler.resources import Ref, Resource
+from reconciler.planner import desired
+from reconciler.planner.addresses import Kind, parse
+from reconciler.planner.diff import dependency_graph
+from reconciler.planner.model import Action
+from reconciler.planner.resource import DesiredResource, Ref
 from reconciler.spec import load_stack
 
 from .helpers import make_plan, observe
@@ -16,11 +16,11 @@ from .helpers import make_plan, observe
 C = "retail-ad-campaign-analysis"
 
 
-def by_address(resources: list[Resource]) -> dict[str, Resource]:
+def by_address(resources: list[DesiredResource]) -> dict[str, DesiredResource]:
     return {str(r.address): r for r in resources}
 
 
-def test_every_document_becomes_its_resources(retail: list[Resource]) -> None:
+def test_every_document_becomes_its_resources(retail: list[DesiredResource]) -> None:
     assert sorted(by_address(retail)) == sorted(
         [
             f"collaboration.{C}",
@@ -41,7 +41,7 @@ def test_every_document_becomes_its_resources(retail: list[Resource]) -> None:
     assert [r.address for r in retail] == sorted(r.address for r in retail)
 
 
-def test_collaboration_carries_the_create_request_with_members(retail: list[Resource]) -> None:
+def test_collaboration_carries_the_create_request_with_members(retail: list[DesiredResource]) -> None:
     collab = by_address(retail)[f"collaboration.{C}"]
     attrs = collab.attributes
     assert attrs["creatorDisplayName"] == "Acme Retail"
@@ -51,7 +51,7 @@ def test_collaboration_carries_the_create_request_with_members(retail: list[Reso
     assert str(collab.source) == "specs/retail-adtech/collaboration.yaml:2:1"
 
 
-def test_references_are_refs_and_member_keys_are_accounts(retail: list[Resource]) -> None:
+def test_references_are_refs_and_member_keys_are_accounts(retail: list[DesiredResource]) -> None:
     r = by_address(retail)
     assoc = r[f"association.{C}.adtech.ad_impressions"]
     assert assoc.attributes["membershipIdentifier"] == Ref(parse(f"membership.{C}.adtech"))
@@ -75,7 +75,7 @@ def test_default_payer_is_the_member_who_can_query() -> None:
     assert paying == ["member.amc-outdoor-co-insights.query_submitter"]
 
 
-def test_membership_waits_for_its_member_and_graph_is_acyclic(retail: list[Resource]) -> None:
+def test_membership_waits_for_its_member_and_graph_is_acyclic(retail: list[DesiredResource]) -> None:
     graph = dependency_graph(retail)
     assert parse(f"member.{C}.adtech") in graph.dependencies(parse(f"membership.{C}.adtech"))
     assert len(graph.creation_order()) >= 4
@@ -103,7 +103,7 @@ def test_every_example_stack_plans_from_scratch_and_then_nothing() -> None:
         assert make_plan(resources, observe(resources), stack=name).is_empty
 
 
-def test_existing_collaboration_is_adopted_never_created(retail: list[Resource]) -> None:
+def test_existing_collaboration_is_adopted_never_created(retail: list[DesiredResource]) -> None:
     adopted = [replace(r, existing=True) if r.kind is Kind.COLLABORATION else r for r in retail]
     plan = make_plan(adopted, [])
     collab = next(c for c in plan.changes if c.kind is Kind.COLLABORATION)

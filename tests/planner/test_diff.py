@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.addresses import parse
 from reconciler.errors import PlanError
-from reconciler.plan import Action, Impact, Plan
-from reconciler.resources import Ref, Resource
+from reconciler.planner.addresses import parse
+from reconciler.planner.model import Action, Impact, Plan
+from reconciler.planner.resource import DesiredResource, Ref
 
 from .helpers import change_of, edit, make_plan, observe, without
 
@@ -25,14 +25,14 @@ def position(plan: Plan, step_id: str) -> int:
     return next(i for i, group in enumerate(step_ids(plan)) if step_id in group)
 
 
-def test_applied_spec_plans_nothing(retail: list[Resource]) -> None:
+def test_applied_spec_plans_nothing(retail: list[DesiredResource]) -> None:
     plan = make_plan(retail, observe(retail))
     assert plan.is_empty
     assert plan.steps == ()
     assert plan.unchanged == len(retail)
 
 
-def test_fresh_stack_creates_everything_in_dependency_order(retail: list[Resource]) -> None:
+def test_fresh_stack_creates_everything_in_dependency_order(retail: list[DesiredResource]) -> None:
     plan = make_plan(retail, [])
     assert {c.action for c in plan.changes} == {Action.CREATE}
     ops = [s.operation for s in plan.all_steps]
@@ -49,7 +49,7 @@ def test_fresh_stack_creates_everything_in_dependency_order(retail: list[Resourc
     assert step.owner == "adtech"
 
 
-def test_updatable_field_plans_an_update_of_that_field_only(retail: list[Resource]) -> None:
+def test_updatable_field_plans_an_update_of_that_field_only(retail: list[DesiredResource]) -> None:
     address = f"association.{C}.adtech.ad_impressions"
     want = edit(retail, address, lambda a: a.update(roleArn="arn:aws:iam::987654321098:role/Other"))
     plan = make_plan(want, observe(retail))
@@ -62,7 +62,7 @@ def test_updatable_field_plans_an_update_of_that_field_only(retail: list[Resourc
     assert set(step.params) == {"membershipIdentifier", "configuredTableAssociationIdentifier", "roleArn"}
 
 
-def test_tag_change_uses_tag_calls(retail: list[Resource]) -> None:
+def test_tag_change_uses_tag_calls(retail: list[DesiredResource]) -> None:
     address = f"collaboration.{C}"
     want = edit(retail, address, lambda a: a.update(tags={"team": "ads", "cost": "1"}))
     plan = make_plan(want, observe(retail))
@@ -73,7 +73,7 @@ def test_tag_change_uses_tag_calls(retail: list[Resource]) -> None:
     assert [(s.operation, s.params["tagKeys"]) for s in plan.all_steps] == [("UntagResource", ["team"])]
 
 
-def test_rule_type_change_replaces_rule_and_weakens(classic: list[Resource]) -> None:
+def test_rule_type_change_replaces_rule_and_weakens(classic: list[DesiredResource]) -> None:
     address = "analysis_rule.retailer.purchases"
 
     def to_list(a: dict[str, Any]) -> None:
@@ -93,7 +93,7 @@ def test_rule_type_change_replaces_rule_and_weakens(classic: list[Resource]) -> 
     assert position(plan, f"create {address}") > position(plan, f"delete {address}")
 
 
-def test_create_only_collaboration_field_replaces_everything_below_it(retail: list[Resource]) -> None:
+def test_create_only_collaboration_field_replaces_everything_below_it(retail: list[DesiredResource]) -> None:
     want = edit(retail, f"collaboration.{C}", lambda a: a.update(queryLogStatus="DISABLED"))
     plan = make_plan(want, observe(retail))
     collab = change_of(plan, f"collaboration.{C}")
@@ -125,8 +125,8 @@ def test_create_only_collaboration_field_replaces_everything_below_it(retail: li
     assert delete.irreversible
 
 
-def new_member(abilities: list[str]) -> Resource:
-    return Resource(
+def new_member(abilities: list[str]) -> DesiredResource:
+    return DesiredResource(
         parse(f"member.{C}.agency"),
         {
             "accountId": "111122223333",
@@ -139,7 +139,7 @@ def new_member(abilities: list[str]) -> Resource:
     )
 
 
-def test_member_added_to_existing_collaboration_is_a_change_request(retail: list[Resource]) -> None:
+def test_member_added_to_existing_collaboration_is_a_change_request(retail: list[DesiredResource]) -> None:
     plan = make_plan([*retail, new_member(["CAN_RECEIVE_RESULTS"])], observe(retail))
     change = change_of(plan, f"member.{C}.agency")
     assert change.action is Action.ADD_MEMBER
@@ -153,7 +153,7 @@ def test_member_added_to_existing_collaboration_is_a_change_request(retail: list
 
 @pytest.mark.parametrize("ability", ["CAN_QUERY", "CAN_RUN_JOB"])
 def test_new_querier_on_existing_collaboration_is_blocked_not_replaced(
-    retail: list[Resource], ability: str
+    retail: list[DesiredResource], ability: str
 ) -> None:
     plan = make_plan([*retail, new_member([ability])], observe(retail))
     change = change_of(plan, f"member.{C}.agency")
@@ -164,7 +164,9 @@ def test_new_querier_on_existing_collaboration_is_blocked_not_replaced(
         plan.check_applicable()
 
 
-def test_member_removed_is_irreversible_and_leaves_after_its_membership(retail: list[Resource]) -> None:
+def test_member_removed_is_irreversible_and_leaves_after_its_membership(
+    retail: list[DesiredResource],
+) -> None:
     want = without(retail, f"member.{C}.adtech", f"membership.{C}.adtech")
     want = [r for r in want if "adtech" not in r.address.parts or r.address.kind.value == "configured_table"]
     want = [
@@ -188,7 +190,7 @@ def test_member_removed_is_irreversible_and_leaves_after_its_membership(retail: 
     assert position(plan, f"delete membership.{C}.adtech") < position(plan, f"delete member.{C}.adtech")
 
 
-def test_granting_receive_results_is_a_change_request(retail: list[Resource]) -> None:
+def test_granting_receive_results_is_a_change_request(retail: list[DesiredResource]) -> None:
     address = f"member.{C}.adtech"
     want = edit(retail, address, lambda a: a.update(memberAbilities=[]))
     plan = make_plan(want, observe(retail))
@@ -200,20 +202,20 @@ def test_granting_receive_results_is_a_change_request(retail: list[Resource]) ->
     assert step.operation == "CreateCollaborationChangeRequest"
 
 
-def test_granting_query_to_existing_member_is_blocked(retail: list[Resource]) -> None:
+def test_granting_query_to_existing_member_is_blocked(retail: list[DesiredResource]) -> None:
     address = f"member.{C}.adtech"
     want = edit(retail, address, lambda a: a["memberAbilities"].append("CAN_QUERY"))
     change = change_of(make_plan(want, observe(retail)), address)
     assert "cannot grant CAN_QUERY" in change.blocked
 
 
-def test_unmanaged_resources_are_never_deleted(retail: list[Resource]) -> None:
+def test_unmanaged_resources_are_never_deleted(retail: list[DesiredResource]) -> None:
     stranger = replace(observe(retail)[0], address=parse("collaboration.someone-else"), managed=False)
     plan = make_plan(retail, [*observe(retail), stranger])
     assert plan.is_empty
 
 
-def test_managed_resource_gone_from_spec_is_deleted_children_first(retail: list[Resource]) -> None:
+def test_managed_resource_gone_from_spec_is_deleted_children_first(retail: list[DesiredResource]) -> None:
     address = f"association.{C}.adtech.ad_impressions"
     want = without(retail, address, f"association_rule.{C}.adtech.ad_impressions")
     plan = make_plan(want, observe(retail))
@@ -222,8 +224,8 @@ def test_managed_resource_gone_from_spec_is_deleted_children_first(retail: list[
     assert step_ids(plan) == [[f"delete association_rule.{C}.adtech.ad_impressions"], [f"delete {address}"]]
 
 
-def test_compare_specs_needs_no_backend(retail: list[Resource]) -> None:
-    from reconciler.diff import compare_specs
+def test_compare_specs_needs_no_backend(retail: list[DesiredResource]) -> None:
+    from reconciler.planner.diff import compare_specs
 
     address = "analysis_rule.retailer.purchases"
 

@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
-from reconciler.addresses import NAME_PARTS, Address, Kind
-from reconciler.diff import CHANGE_REQUEST_ABILITIES
-from reconciler.plan import Action
-from reconciler.resources import REGISTRY, Resource, canonical, descriptor, is_create_only
+from reconciler.planner.addresses import NAME_PARTS, Address, Kind
+from reconciler.planner.diff import CHANGE_REQUEST_ABILITIES
+from reconciler.planner.model import Action
+from reconciler.planner.normal_form import canonical
+from reconciler.planner.registry import REGISTRY, descriptor, is_create_only
+from reconciler.planner.resource import DesiredResource, ObservedResource
 
 from .helpers import make_plan
 
@@ -66,9 +68,14 @@ def address_of(kind: Kind) -> Address:
 BASE: dict[Kind, dict[str, Any]] = {Kind.MEMBER: {"accountId": "111122223333"}}
 
 
-def resource(case: FieldCase, value: Any, **extra: Any) -> Resource:
+def resource(case: FieldCase, value: Any) -> DesiredResource:
     attrs = {**BASE.get(case.kind, {}), **_nest(case.path, value)}
-    return Resource(address_of(case.kind), canonical(case.kind, attrs), owner="o", **extra)
+    return DesiredResource(address_of(case.kind), canonical(case.kind, attrs), owner="o")
+
+
+def observed(case: FieldCase, value: Any, **ids: Any) -> ObservedResource:
+    attrs = {**BASE.get(case.kind, {}), **_nest(case.path, value)}
+    return ObservedResource(address_of(case.kind), canonical(case.kind, attrs), owner="o", **ids)
 
 
 CASES = field_cases()
@@ -81,7 +88,7 @@ def test_every_kind_has_cases() -> None:
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_each_field_change_plans_the_right_action(case: FieldCase) -> None:
     d = descriptor(case.kind)
-    have = [resource(case, case.before, id="id-1", arn="arn-1")]
+    have = [observed(case, case.before, id="id-1", arn="arn-1")]
     want = [resource(case, case.after)]
     plan = make_plan(want, have)
     (change,) = plan.changes
@@ -111,7 +118,7 @@ def test_each_field_change_plans_the_right_action(case: FieldCase) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_no_change_in_any_field_plans_nothing(case: FieldCase) -> None:
-    have = [resource(case, case.after, id="id-1")]
+    have = [observed(case, case.after, id="id-1")]
     assert make_plan([resource(case, case.after)], have).is_empty
 
 
@@ -132,8 +139,8 @@ def test_optional_updatable_fields_are_classified() -> None:
 @pytest.mark.parametrize("case", OPTIONAL_UPDATABLE, ids=[c.id for c in OPTIONAL_UPDATABLE])
 def test_removing_an_optional_field_clears_it_or_replaces(case: FieldCase) -> None:
     d = descriptor(case.kind)
-    have = [resource(case, case.before, id="id-1", arn="arn-1")]
-    want = [Resource(address_of(case.kind), canonical(case.kind, BASE.get(case.kind, {})), owner="o")]
+    have = [observed(case, case.before, id="id-1", arn="arn-1")]
+    want = [DesiredResource(address_of(case.kind), canonical(case.kind, BASE.get(case.kind, {})), owner="o")]
     plan = make_plan(want, have)
     (change,) = plan.changes
     if case.path in d.clearing:

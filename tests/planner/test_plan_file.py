@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.addresses import parse
 from reconciler.errors import PlanError
-from reconciler.graph import DependencyGraph
-from reconciler.plan import FORMAT_VERSION, Action, Change, FieldDiff, Finding, Impact, Plan, build, read
-from reconciler.resources import Ref
+from reconciler.planner.addresses import parse
+from reconciler.planner.build import build
+from reconciler.planner.graph import DependencyGraph
+from reconciler.planner.model import FORMAT_VERSION, Action, Change, FieldDiff, Finding, Impact, Plan
+from reconciler.planner.planfile import read, to_json, write
+from reconciler.planner.resource import Ref
 
 NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 
@@ -48,7 +50,7 @@ def small_plan() -> Plan:
 
 def test_plan_round_trips_through_its_file(tmp_path: Path) -> None:
     plan = small_plan()
-    path = plan.write(tmp_path / "plans" / "retail.json")
+    path = write(plan, tmp_path / "plans" / "retail.json")
     again = read(path)
     assert again == plan
     assert again.created_at == "2026-01-02T03:04:05Z"
@@ -59,7 +61,7 @@ def test_plan_round_trips_through_its_file(tmp_path: Path) -> None:
 
 
 def test_document_names_its_format() -> None:
-    doc = small_plan().to_json()
+    doc = to_json(small_plan())
     assert doc["kind"] == "cleanrooms-reconciler-plan"
     assert doc["format_version"] == FORMAT_VERSION
     assert doc["summary"]["create"] == 1
@@ -96,7 +98,7 @@ def test_missing_file_is_a_plan_error(tmp_path: Path) -> None:
 
 
 def test_damaged_change_is_refused(tmp_path: Path) -> None:
-    doc = small_plan().to_json()
+    doc = to_json(small_plan())
     doc["changes"][0]["action"] = "explode"
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(doc))
@@ -108,7 +110,7 @@ def test_plan_records_its_member_and_spec_relative_to_the_plan_file(tmp_path: Pa
     spec = tmp_path / "repo" / "specs" / "retail"
     spec.mkdir(parents=True)
     plan = replace(small_plan(), as_member="adtech", spec_path=str(spec))
-    path = plan.write(tmp_path / "repo" / "plans" / "retail.json")
+    path = write(plan, tmp_path / "repo" / "plans" / "retail.json")
     doc = json.loads(path.read_text())
     assert doc["as_member"] == "adtech"
     assert doc["spec"] == {"path": str(spec), "from_plan": "../specs/retail"}
@@ -121,6 +123,6 @@ def test_plan_records_its_member_and_spec_relative_to_the_plan_file(tmp_path: Pa
 
 
 def test_printed_document_has_no_relative_spec_path() -> None:
-    doc = replace(small_plan(), spec_path="/somewhere/specs/retail").to_json()
+    doc = to_json(replace(small_plan(), spec_path="/somewhere/specs/retail"))
     assert doc["spec"] == {"path": "/somewhere/specs/retail", "from_plan": None}
     assert doc["as_member"] is None

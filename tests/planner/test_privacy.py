@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.addresses import parse
-from reconciler.plan import Action, Change, Impact
-from reconciler.privacy import FIELD_RULES, assess
-from reconciler.resources import Ref
+from reconciler.planner.addresses import parse
+from reconciler.planner.model import Action, Change, Impact
+from reconciler.planner.privacy import FIELD_EFFECTS, assess
+from reconciler.planner.resource import Ref
 
 
 def agg(**policy: Any) -> dict[str, Any]:
@@ -268,7 +268,7 @@ def test_field_rule(
 
 
 def test_every_field_rule_has_a_case() -> None:
-    assert {r.id for r in FIELD_RULES} - {c[0] for c in CASES} <= {
+    assert {r.id for r in FIELD_EFFECTS} - {c[0] for c in CASES} <= {
         "dimension-columns",
         "column-comparisons",
         "comparison-controls",
@@ -293,7 +293,7 @@ def test_weakening_findings_come_first_and_decide_the_impact() -> None:
 
 
 def test_description_change_is_neutral_with_a_reason() -> None:
-    from reconciler.plan import FieldDiff
+    from reconciler.planner.model import FieldDiff
 
     change = assess(
         Change(

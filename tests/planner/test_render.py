@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json as stdjson
 
-from reconciler.plan import Impact
+from reconciler.planner.model import Impact
+from reconciler.planner.resource import DesiredResource
 from reconciler.render import json, markdown, text
-from reconciler.resources import Resource
 
 from .helpers import edit, make_plan, observe
 
 C = "retail-ad-campaign-analysis"
 
 
-def weakened(retail: list[Resource]) -> list[Resource]:
+def weakened(retail: list[DesiredResource]) -> list[DesiredResource]:
     def more_columns(a: dict[str, object]) -> None:
         a["allowedColumns"] = [*a["allowedColumns"], "loyalty_id"]  # type: ignore[list-item]
 
@@ -24,13 +24,13 @@ def weakened(retail: list[Resource]) -> list[Resource]:
     return edit(out, f"association.{C}.adtech.ad_impressions", describe)
 
 
-def test_colour_only_when_asked(retail: list[Resource]) -> None:
+def test_colour_only_when_asked(retail: list[DesiredResource]) -> None:
     plan = make_plan(weakened(retail), observe(retail))
     assert "\x1b[" not in text.render(plan)
     assert "\x1b[" in text.render(plan, color=True)
 
 
-def test_weakening_changes_are_listed_first(retail: list[Resource]) -> None:
+def test_weakening_changes_are_listed_first(retail: list[DesiredResource]) -> None:
     plan = make_plan(weakened(retail), observe(retail))
     out = text.render(plan)
     body = out.split("Changes:")[1]
@@ -43,7 +43,7 @@ def test_weakening_changes_are_listed_first(retail: list[Resource]) -> None:
     assert [c["impact"] for c in doc["changes"]] == [Impact.WEAKENS.value, Impact.NEUTRAL.value]
 
 
-def test_empty_plan_renders_one_line(retail: list[Resource]) -> None:
+def test_empty_plan_renders_one_line(retail: list[DesiredResource]) -> None:
     plan = make_plan(retail, observe(retail))
     assert (
         text.render(plan)
@@ -52,7 +52,7 @@ def test_empty_plan_renders_one_line(retail: list[Resource]) -> None:
     assert "No changes" in markdown.render(plan)
 
 
-def test_markdown_is_truncated_with_a_note(retail: list[Resource]) -> None:
+def test_markdown_is_truncated_with_a_note(retail: list[DesiredResource]) -> None:
     plan = make_plan(retail, [])
     full = markdown.render(plan)
     short = markdown.render(plan, limit=3000)
@@ -61,7 +61,7 @@ def test_markdown_is_truncated_with_a_note(retail: list[Resource]) -> None:
     assert short.index("#### Privacy") < short.index("| Change | Count |") < short.index("<details>")
 
 
-def test_known_account_ids_are_named_in_text_and_markdown_only(retail: list[Resource]) -> None:
+def test_known_account_ids_are_named_in_text_and_markdown_only(retail: list[DesiredResource]) -> None:
     accounts = {"123456789012": "retailer", "987654321098": "adtech"}
     plan = make_plan(retail, [], accounts=accounts)
     shown = text.render(plan)

@@ -15,7 +15,7 @@ from cli_helpers import ROOT, run
 from safety_helpers import census, duplicates, write_big_stack
 
 from reconciler.emulator.faults import ENV_VAR
-from reconciler.lock import lock_path, read_holder
+from reconciler.execution.lock import lock_path, read_holder
 
 
 def test_a_second_apply_waits_or_fails_naming_the_first_and_the_first_converges(

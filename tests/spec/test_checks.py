@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import Diagnostic
-from reconciler.spec import checks, sql_checks, validate_stack
+from reconciler.spec import catalog, checks, sql_checks, validate_stack
 from reconciler.spec.load import display_path
 
 BROKEN = Path(__file__).parent / "broken"
@@ -55,7 +55,7 @@ def test_broken_fixture_reports_exactly_what_is_expected(case: Path) -> None:
 
 
 def _documented_codes() -> set[str]:
-    return {d.code for d in checks.describe(checks.CHECKS, 3) + checks.describe(sql_checks.CHECKS, 4)}
+    return {d.code for d in catalog.describe(checks.CHECKS, 3) + catalog.describe(sql_checks.CHECKS, 4)}
 
 
 def _fixture_codes() -> set[str]:
@@ -71,28 +71,28 @@ def test_every_documented_check_has_a_broken_fixture() -> None:
 
 
 def test_every_code_a_fixture_reports_is_documented() -> None:
-    documented = _documented_codes() | {d.code for d in checks.FOUNDATION_CODES}
+    documented = _documented_codes() | {d.code for d in catalog.foundation_docs()}
     undocumented = _fixture_codes() - documented
     assert not undocumented, f"codes missing from the docstrings / README table: {sorted(undocumented)}"
 
 
 def test_every_check_code_documents_a_fix() -> None:
-    for doc in checks.describe(checks.CHECKS, 3) + checks.describe(sql_checks.CHECKS, 4):
+    for doc in catalog.describe(checks.CHECKS, 3) + catalog.describe(sql_checks.CHECKS, 4):
         assert doc.catches and doc.fix, doc
 
 
 def test_readme_table_of_checks_is_current() -> None:
-    table = checks.checks_table(checks.all_check_docs())
+    table = catalog.checks_table(catalog.all_check_docs())
     text = README.read_text(encoding="utf-8")
     match = SECTION.search(text)
     assert match is not None, "README has no validation-checks section"
     if os.environ.get("UPDATE_EXPECTED"):
-        body = checks.readme_section(table)
+        body = catalog.readme_section(table)
         README.write_text(text[: match.start(2)] + body + text[match.end(2) :], encoding="utf-8")
         text = README.read_text(encoding="utf-8")
         match = SECTION.search(text)
         assert match is not None
     assert table in match.group(2), "README table of checks is stale: run with UPDATE_EXPECTED=1"
-    assert match.group(2) == checks.readme_section(table), (
+    assert match.group(2) == catalog.readme_section(table), (
         "README checks section is stale: run with UPDATE_EXPECTED=1"
     )

@@ -1,4 +1,4 @@
-"""The example stacks in ``specs/`` are valid, and their sample data is small and reproducible."""
+"""The example stacks (``reconciler/examples``) are valid, and their sample data is small and reproducible."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ import pytest
 from reconciler.cli import main
 from reconciler.errors import Severity
 from reconciler.spec import load_stack
+from reconciler.workflow.stacks import EXAMPLES, example_names
 
 REPO = Path(__file__).parents[2]
-SPECS = REPO / "specs"
-STACKS = sorted(p for p in SPECS.iterdir() if p.is_dir())
+SPECS = EXAMPLES
+STACKS = [SPECS / name for name in example_names()]
 SCHEMA_COMMENT = "# yaml-language-server: $schema=../../schemas/spec.schema.json"
 
 #: The only warnings an example may carry (code per stack): each is documented in its README.

@@ -1,0 +1,440 @@
+"""The crawl: one read of a stack's resources through the clients, fast, as one State.
+
+``Crawl.run`` reads every member account on a bounded thread pool: the top-level List calls per
+account, ``ListTagsForResource`` to keep only the resources tagged with this stack, a Get per
+managed resource, then the children of each (a List under the parent, or the parent's
+``analysisRuleTypes`` for kinds without a List). Each call is a task of its own that queues its
+follow-ups, so the pool stays busy across the levels. Resources found are then named (members
+by member key), their references turned back into Refs, and returned as a ``State``.
+
+Everything it knows about resource types comes from the descriptors in ``planner.registry``:
+which List finds a kind, which Get reads it, which parameters address it, which kind it lives
+under. There is no per-kind code here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.execution.clients import Account, Accounts
+from reconciler.execution.state import ADDRESS_TAG, STACK_TAG, State
+from reconciler.planner.addresses import NAME_PARTS, Address, Kind, parse
+from reconciler.planner.normal_form import normalize_observed
+from reconciler.planner.registry import REGISTRY, SELF, ResourceType, descriptor
+from reconciler.planner.resource import ObservedResource
+
+__all__ = ["Crawl", "ReadCall", "own_id"]
+
+#: One read call with retries: (account, operation, parameters, service) -> response.
+ReadCall = Callable[[Account, str, Mapping[str, Any], str], dict[str, Any]]
+#: A unit of the crawl's work; it returns the tasks that follow from what it found.
+Task = Callable[[], list[Callable[[], Any]]]
+
+#: Member statuses that mean the resource is gone for good (they are not observed state).
+_GONE_STATUSES = frozenset({"REMOVED", "LEFT", "COLLABORATION_DELETED", "DELETED"})
+
+
+@dataclass
+class _Found:
+    """A resource met during the crawl, before normalization."""
+
+    kind: Kind
+    address: Address
+    account: Account
+    raw: dict[str, Any]
+    tags: dict[str, str] | None
+    context: dict[str, str]  # identifier parameters that address it (and its children)
+    parent: Address | None = None  # for untaggable kinds: named after their parent
+    managed: bool = True  # False for an adopted resource (``existing: true``) and its untagged children
+
+
+class Crawl:
+    """One read of ``stack``: what was found so far, shared by the workers under one lock.
+
+    Args:
+        stack: the stack name (value of the ``reconciler:stack`` tag).
+        accounts: the accounts to read from (a member met during the read may join them).
+        call: makes one read call, with retries.
+        known: the cached State; its addresses help name members of accounts that have left
+            the spec. The cloud, not the cache, decides what exists.
+        adopt: resources made outside the stack (``existing: true``), by Address: (id, name).
+            They are found by id, else by name, and observed as unmanaged (never deleted).
+        foreign: resources of members whose accounts the backend cannot act as (``--as`` on
+            AWS), by Address: name. They are read through a readable member's view (a
+            collaboration its members see), unmanaged, so references to them resolve.
+    """
+
+    def __init__(
+        self,
+        stack: str,
+        *,
+        accounts: Accounts,
+        call: ReadCall,
+        known: State | None = None,
+        adopt: Mapping[Address, tuple[str | None, str | None]] | None = None,
+        foreign: Mapping[Address, str] | None = None,
+    ) -> None:
+        self.stack = stack
+        self.accounts = accounts
+        self.call = call
+        self.found: dict[Address, _Found] = {}
+        self.seen_arns: set[str] = set()
+        #: Things the user should know about the read (bad tags, members that cannot be read).
+        self.problems: list[str] = []
+        self.adopt = {
+            f"id:{rid}" if rid else f"name:{a.kind}:{name}": a for a, (rid, name) in (adopt or {}).items()
+        }
+        self.foreign = {(a.kind, name): a for a, name in (foreign or {}).items()}
+        self.member_keys = dict(accounts.names)
+        for resource in known or ():
+            if resource.address.kind is Kind.MEMBER and resource.account_id:
+                self.member_keys.setdefault(resource.account_id, resource.address.part("member"))
+        self.lock = threading.Lock()
+
+    def run(self, parallelism: int) -> State:
+        """Crawl every account with ``parallelism`` workers and return what was found.
+
+        Returns:
+            The observed State (normalized attributes, ids, ARNs, owners).
+
+        Raises:
+            BackendError: the first call that failed (after its retries); the read stops.
+        """
+        tasks = [task for account in self.accounts for task in self._roots(account)]
+        with _older_objects_frozen():
+            _run_all(tasks, parallelism)
+            return self._state()
+
+    # -- tasks --------------------------------------------------------------------------------
+
+    def _roots(self, account: Account) -> list[Task]:
+        """The top-level List calls of one account (kinds found without a parent)."""
+        roots = [d for d in REGISTRY.values() if d.list and not _list_parent(d)]
+        return [self._list(d, account, None, {}) for d in roots]
+
+    def _list(
+        self,
+        d: ResourceType,
+        account: Account,
+        parent: _Found | None,
+        context: Mapping[str, str],
+        token: str | None = None,
+    ) -> Task:
+        """One page of ``d.list`` (the next page is a follow-up task)."""
+
+        def task() -> list[Callable[[], Any]]:
+            assert d.list is not None
+            accepted = _inputs(d, d.list)
+            params: dict[str, Any] = {k: v for k, v in context.items() if k in accepted}
+            if "status" in accepted and "ACTIVE" in _enum(d, d.list, "status"):
+                params["status"] = "ACTIVE"
+            if token:
+                params["nextToken"] = token
+            page = self.call(account, d.list, params, d.service)
+            out: list[Callable[[], Any]] = []
+            if page.get("nextToken"):
+                out.append(self._list(d, account, parent, context, page["nextToken"]))
+            for item in page.get(d.list_key, []):
+                if item.get("status") in _GONE_STATUSES or item.get("memberStatus") in _GONE_STATUSES:
+                    continue
+                if d.taggable:
+                    out.extend(self._summary(d, account, item, context))
+                elif parent is not None:
+                    address = _untagged_address(d.kind, parent.address, item, self.member_keys)
+                    found = _Found(d.kind, address, account, dict(item), None, dict(context), parent.address)
+                    found.managed = parent.managed
+                    out.extend(self._record(found))
+                    out.extend(self._discovered(found))
+            return out
+
+        return task
+
+    def _summary(
+        self, d: ResourceType, account: Account, item: Mapping[str, Any], context: Mapping[str, str]
+    ) -> list[Task]:
+        """What to do about a taggable resource a List returned: its tags, or its Get, or nothing."""
+        arn = str(item.get("arn", ""))
+        owner = _arn_account(arn)
+        if owner != account.account_id:
+            # another account's resource, seen through a shared collaboration: read it here only
+            # when its owner cannot be read and the stack names it
+            hint = self.foreign.get((d.kind, str(item.get("name"))))
+            if self.accounts.get(owner) is not None or hint is None or not self._first_sight(arn):
+                return []
+            params = {**context, **{k: item["id"] for k, v in d.identifiers.items() if v == SELF}}
+            return [self._get(d, account, hint, params, None, managed=False)]
+        if not self._first_sight(arn):
+            return []
+        return [self._tags(d, account, item, context)]
+
+    def _first_sight(self, arn: str) -> bool:
+        with self.lock:
+            if arn in self.seen_arns:
+                return False
+            self.seen_arns.add(arn)
+            return True
+
+    def _tags(
+        self, d: ResourceType, account: Account, summary: Mapping[str, Any], context: Mapping[str, str]
+    ) -> Task:
+        """ListTagsForResource; only resources tagged with this stack go on to a Get."""
+
+        def task() -> list[Callable[[], Any]]:
+            listed = self.call(account, "ListTagsForResource", {"resourceArn": summary["arn"]}, d.service)
+            tags = dict(listed["tags"])
+            params = {**context, **{k: summary["id"] for k, v in d.identifiers.items() if v == SELF}}
+            if tags.get(STACK_TAG) != self.stack:
+                adopted = self.adopt.get(f"id:{summary['id']}") or self.adopt.get(
+                    f"name:{d.kind}:{summary.get('name')}"
+                )
+                if adopted is None:
+                    return []
+                return [self._get(d, account, adopted, params, tags, managed=False)]
+            try:
+                address = parse(tags.get(ADDRESS_TAG, ""))
+            except ValueError as exc:
+                with self.lock:
+                    self.problems.append(f"{summary['arn']}: bad {ADDRESS_TAG} tag ({exc}); ignored")
+                return []
+            return [self._get(d, account, address, params, tags)]
+
+        return task
+
+    def _get(
+        self,
+        d: ResourceType,
+        account: Account,
+        address: Address,
+        context: Mapping[str, str],
+        tags: dict[str, str] | None,
+        *,
+        managed: bool = True,
+    ) -> Task:
+        """The Get of one managed resource, then the crawl of its children."""
+
+        def task() -> list[Callable[[], Any]]:
+            assert d.get is not None
+            accepted = _inputs(d, d.get)
+            raw = self.call(account, d.get, {k: v for k, v in context.items() if k in accepted}, d.service)
+            found = _Found(d.kind, address, account, dict(raw[d.response_key]), tags, dict(context))
+            found.managed = managed
+            return self._record(found)
+
+        return task
+
+    def _record(self, found: _Found) -> list[Callable[[], Any]]:
+        """Keep a found resource and return the tasks that find its children."""
+        with self.lock:
+            if found.address in self.found:
+                self.problems.append(f"two resources carry the address {found.address}; keeping the first")
+                return []
+            self.found[found.address] = found
+        out: list[Callable[[], Any]] = []
+        for child in REGISTRY.values():
+            if _list_parent(child) is not found.kind:
+                continue
+            if child.list:
+                out.append(self._list(child, found.account, found, found.context))
+                continue
+            # No List operation: the parent's response names the children's types.
+            for key in (k for k in child.identifiers if child.identifiers[k] != SELF):
+                if key in found.context or f"{key}s" not in found.raw:
+                    continue
+                for value in found.raw[f"{key}s"]:
+                    address = Address(child.kind, found.address.parts)
+                    params = {**found.context, key: value}
+                    out.append(self._get(child, found.account, address, params, None, managed=found.managed))
+        return out
+
+    def _discovered(self, found: _Found) -> list[Task]:
+        """A member account the spec no longer names: crawl it too, when the clients can act as it.
+
+        Locally every account is simulated, so resources of a member removed from the spec are
+        still found (and deleted). On AWS there are no credentials for it; it is noted instead.
+        """
+        account_id = str(found.raw.get("accountId", ""))
+        if not account_id:
+            return []
+        key = self.member_keys.get(account_id, account_id)
+        account = self.accounts.join(account_id, member=key, region=found.account.region)
+        if account is not None:
+            return self._roots(account)
+        if self.accounts.first_refusal(account_id):
+            with self.lock:
+                self.problems.append(
+                    f"account {account_id} is a member of {found.parent} but not of the spec;"
+                    " its resources are not read (no credentials for it)"
+                )
+        return []
+
+    # -- the result -----------------------------------------------------------------------------
+
+    def _state(self) -> State:
+        # Tagged resources name their owner: use that to name members by key, not account id.
+        member_keys = dict(self.member_keys)
+        for f in self.found.values():
+            meanings = NAME_PARTS[f.kind]
+            if f.tags is not None and f.account.account_id not in member_keys:
+                for meaning in ("member", "owner"):
+                    if meaning in meanings:
+                        member_keys[f.account.account_id] = f.address.part(meaning)
+        for f in list(self.found.values()):
+            if f.parent is not None and "member" in NAME_PARTS[f.kind]:
+                f.address = _untagged_address(f.kind, f.parent, f.raw, member_keys)
+        ids: dict[str, Address] = {}
+        for f in self.found.values():
+            for key in ("id", "arn"):
+                if isinstance(f.raw.get(key), str):
+                    ids[f.raw[key]] = f.address
+        resources = {}
+        for f in sorted(self.found.values(), key=lambda f: f.address):
+            attributes = normalize_observed(f.kind, f.raw, address=f.address, ids=ids, tags=f.tags)
+            resources[f.address] = ObservedResource(
+                f.address,
+                attributes,
+                owner=member_keys.get(f.account.account_id, f.account.member),
+                account_id=str(f.raw.get("accountId") or f.account.account_id),
+                id=own_id(f.kind, f.raw, f.context),
+                arn=f.raw.get("arn"),
+                managed=f.managed,
+            )
+        return State(resources, self.stack)
+
+
+def own_id(kind: Kind, raw: Mapping[str, Any], context: Mapping[str, Any]) -> str | None:
+    """The id that names a resource in its own operations (its type or account for sub-resources).
+
+    Args:
+        kind: the resource's Kind.
+        raw: the resource object of an API response.
+        context: the identifier parameters it was addressed with (its parents' ids).
+
+    Returns:
+        The id, or None when the response names none.
+    """
+    if "id" in raw:
+        return str(raw["id"])
+    d = descriptor(kind)
+    for name in d.identifiers:
+        if name not in context:
+            response_name = {v: k for k, v in d.response_renames.items()}.get(name, name)
+            value = raw.get(response_name) or raw.get(name)
+            if value is not None:
+                return str(value)
+    for key in ("accountId", "type"):
+        if key in raw:
+            return str(raw[key])
+    return None
+
+
+@contextlib.contextmanager
+def _older_objects_frozen() -> Iterator[None]:
+    """Keep the garbage collector off the objects that exist before a read, for the read's duration.
+
+    A read allocates about 15 containers per resource while the spec, the desired resources and
+    (locally) the emulator's records, all alive for the whole command, already hold several times
+    more. Each full collection during the read walked all of them, and there are more full
+    collections the larger the stack, so the collector's share grew faster than the stack (about
+    16 % of a 10,000-resource no-change plan). Frozen (``gc.freeze``), they are skipped; they are
+    handed back (``gc.unfreeze``) when the read ends, so cyclic garbage among them is collected
+    later rather than never. Reference counting, which frees nearly everything, is unaffected.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _run_all(roots: Sequence[Task], parallelism: int) -> None:
+    """Run tasks on a bounded pool; each returns follow-up tasks, which are queued at once.
+
+    Workers queue the follow-ups themselves (no central loop waiting on every future), so the
+    pool stays busy across levels of the crawl and the cost per task stays constant however
+    many are queued. The first error stops the run: queued tasks are skipped, and it is raised.
+    """
+    lock = threading.Lock()
+    finished = threading.Event()
+    outstanding = 0
+    errors: list[BaseException] = []
+
+    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="read") as pool:
+
+        def submit(task: Task) -> None:
+            nonlocal outstanding
+            with lock:
+                outstanding += 1
+            pool.submit(run, task)
+
+        def run(task: Task) -> None:
+            nonlocal outstanding
+            try:
+                if not errors:
+                    for follow_up in task():
+                        submit(follow_up)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+                with lock:
+                    errors.append(exc)
+            finally:
+                with lock:
+                    outstanding -= 1
+                    if outstanding == 0:
+                        finished.set()
+
+        if not roots:
+            return
+        submit(lambda: list(roots))  # one task queues the roots, so their order is kept
+        finished.wait()
+    if errors:
+        raise errors[0]
+
+
+# -- helpers driven by the service model and the descriptors -------------------------------------
+
+
+def _inputs(d: ResourceType, operation: str) -> Mapping[str, Any]:
+    shape = d.model.operation_model(operation).input_shape
+    return shape.members if shape is not None else {}
+
+
+def _enum(d: ResourceType, operation: str, member: str) -> list[str]:
+    shape = _inputs(d, operation).get(member)
+    return list(getattr(shape, "enum", []) or [])
+
+
+def _list_parent(d: ResourceType) -> Kind | None:
+    """The kind under which ``d`` is found: the referenced kind its List (or Get) needs an id of."""
+    operation = d.list or d.get
+    if operation is None:
+        return None
+    required = d.model.operation_model(operation).input_shape.required_members
+    candidates = [
+        ref.kind for name, ref in d.references.items() if name in required and d.identifiers.get(name) != SELF
+    ]
+    if not candidates:
+        return None
+    # The deepest referenced kind is the one whose response carries the rest of the context.
+    return max(candidates, key=lambda k: list(Kind).index(k))
+
+
+def _untagged_address(
+    kind: Kind, parent: Address, item: Mapping[str, Any], member_keys: Mapping[str, str]
+) -> Address:
+    """Name an untaggable child by its parent: same parts, plus a member key for members."""
+    extra = NAME_PARTS[kind][len(parent.parts) :]
+    parts = list(parent.parts)
+    for meaning in extra:
+        account = str(item.get("accountId", ""))
+        parts.append(member_keys.get(account, account) if meaning == "member" else str(item.get(meaning, "")))
+    return Address(kind, tuple(parts))
+
+
+def _arn_account(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 else ""

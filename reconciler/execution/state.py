@@ -1,0 +1,286 @@
+"""State: an immutable snapshot of what a backend observed, keyed by Address, and its cache file.
+
+Identity lives in the cloud, not in this file: every taggable resource the tool creates carries the
+tags ``reconciler:stack`` and ``reconciler:address`` (see ``identity_tags``), and sub-resources
+that cannot be tagged (analysis rules, collaboration members) are identified by their parent and
+their type. The file ``.reconciler/state.json`` is only a cache of that identity (Address -> id,
+arn) plus the last observed attributes: it is written atomically (temporary file +
+``os.replace``), and when it is missing, stale or corrupt the next read simply rebuilds it from
+the tags. An apply records each step's result by appending one line to
+``.reconciler/state.json.journal`` (constant cost per step, whatever the size of the stack); a
+load replays the journal over the snapshot (a torn last line is ignored) and the next full save
+folds it in. This module does not call any API and does not know how resources are diffed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from reconciler.planner.addresses import Address, parse
+from reconciler.planner.resource import ObservedResource, decode, encode, fingerprint
+from reconciler.userfiles import write_atomically
+
+__all__ = [
+    "ADDRESS_TAG",
+    "STACK_TAG",
+    "STATE_FORMAT_VERSION",
+    "State",
+    "StateCache",
+    "identity_tags",
+    "resource_json",
+]
+
+#: Tag naming the stack that manages a resource.
+STACK_TAG = "reconciler:stack"
+#: Tag naming the resource's Address within its stack.
+ADDRESS_TAG = "reconciler:address"
+#: Version of the ``.reconciler/state.json`` document. 2: keys spelt as in every other file the
+#: tool writes (``format_version``, ``account_id``); a version-1 cache (``formatVersion``,
+#: ``accountId``) is still read, and rewritten as version 2 by the next save.
+STATE_FORMAT_VERSION = 2
+_READABLE_VERSIONS = (1, STATE_FORMAT_VERSION)
+
+
+def identity_tags(stack: str, address: Address) -> dict[str, str]:
+    """Return the tags that tie a created resource to its stack and address.
+
+    Args:
+        stack: the stack name.
+        address: the resource's Address (printed with ``str``).
+
+    Returns:
+        ``{"reconciler:stack": stack, "reconciler:address": str(address)}``.
+
+    >>> from reconciler.planner.addresses import parse
+    >>> identity_tags("retail-adtech", parse("membership.retail.adtech"))
+    {'reconciler:stack': 'retail-adtech', 'reconciler:address': 'membership.retail.adtech'}
+    """
+    return {STACK_TAG: stack, ADDRESS_TAG: str(address)}
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def resource_json(r: ObservedResource) -> dict[str, Any]:
+    """One cached resource as the state file (and ``reconciler state show``) writes it.
+
+    Args:
+        r: the observed resource.
+
+    Returns:
+        ``{"address", "id", "arn", "owner", "account_id", "attributes"}`` (attributes encoded).
+    """
+    return {
+        "address": str(r.address),
+        "id": r.id,
+        "arn": r.arn,
+        "owner": r.owner,
+        "account_id": r.account_id,
+        "attributes": encode(dict(r.attributes)),
+    }
+
+
+def _resource_from(data: Mapping[str, Any]) -> ObservedResource:
+    return ObservedResource(
+        address=parse(str(data["address"])),
+        attributes=decode(dict(data.get("attributes") or {})),
+        owner=data.get("owner"),
+        account_id=data.get("account_id", data.get("accountId")),  # accountId: version 1
+        id=data.get("id"),
+        arn=data.get("arn"),
+    )
+
+
+@dataclass(frozen=True)
+class State:
+    """An immutable snapshot: Address -> ObservedResource. Absent means not found (not an error).
+
+    Args:
+        resources: the observed resources by Address (``ObservedResource`` with id, arn, account_id).
+        stack: the stack whose resources these are.
+    """
+
+    resources: Mapping[Address, ObservedResource] = field(default_factory=dict)
+    stack: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "resources", MappingProxyType(dict(self.resources)))
+
+    def get(self, address: Address) -> ObservedResource | None:
+        """The observed resource at ``address``, or None when the backend has none."""
+        return self.resources.get(address)
+
+    def __contains__(self, address: object) -> bool:
+        return address in self.resources
+
+    def __iter__(self) -> Iterator[ObservedResource]:
+        return iter(self.resources[a] for a in sorted(self.resources))
+
+    def __len__(self) -> int:
+        return len(self.resources)
+
+    def with_resource(self, resource: ObservedResource) -> State:
+        """A copy with ``resource`` added or replaced (states are never mutated)."""
+        return State({**self.resources, resource.address: resource}, self.stack)
+
+    def without(self, address: Address) -> State:
+        """A copy without ``address``."""
+        return State({a: r for a, r in self.resources.items() if a != address}, self.stack)
+
+    def fingerprint(self) -> str:
+        """One hash over every observed resource (``resource.fingerprint``: the plan records it)."""
+        return fingerprint(self.resources.values())
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form used in the state cache (sorted by address)."""
+        return {"stack": self.stack, "resources": [resource_json(r) for r in self]}
+
+
+class StateCache:
+    """The ``.reconciler/state.json`` cache: last observed State per backend and stack.
+
+    Reading never fails on a bad file: a missing, corrupt or foreign cache is treated as empty
+    (the plan rebuilds identity from tags) and the reason is kept in ``problem`` for display.
+
+    Args:
+        path: the cache file (default ``.reconciler/state.json`` in the working directory).
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or Path(".reconciler") / "state.json"
+        self.problem = ""
+        self._lock = threading.Lock()
+
+    def _load_document(self) -> dict[str, Any]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        except (OSError, UnicodeDecodeError) as exc:
+            self.problem = f"state cache {self.path} is unreadable ({exc}); rebuilding it from tags"
+            return {}
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            self.problem = f"state cache {self.path} is corrupt ({exc.msg}); rebuilding it from tags"
+            return {}
+        version = doc.get("format_version", doc.get("formatVersion")) if isinstance(doc, dict) else None
+        if version not in _READABLE_VERSIONS:
+            self.problem = f"state cache {self.path} has an unknown format; rebuilding it from tags"
+            return {}
+        entries = doc.get("entries")
+        return entries if isinstance(entries, dict) else {}
+
+    @property
+    def journal(self) -> Path:
+        """The append-only log of step results since the last full save."""
+        return self.path.with_name(self.path.name + ".journal")
+
+    def _replay(self, entries: dict[str, Any]) -> None:
+        """Apply the journal's lines to ``entries`` (in place)."""
+        try:
+            lines = self.journal.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return
+        touched: dict[str, dict[str, Any]] = {}
+        for line in lines:
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue  # a line torn by a crash: the tags still know
+            key = item.get("key") if isinstance(item, dict) else None
+            if not isinstance(key, str):
+                continue
+            if key not in touched:
+                entry = entries.get(key)
+                listed = entry.get("resources", []) if isinstance(entry, dict) else []
+                touched[key] = {str(r.get("address")): r for r in listed if isinstance(r, dict)}
+            if isinstance(item.get("put"), dict):
+                touched[key][str(item["put"].get("address"))] = item["put"]
+            elif isinstance(item.get("delete"), str):
+                touched[key].pop(item["delete"], None)
+        for key, by_address in touched.items():
+            stack = key.split("/", 1)[-1]
+            entries[key] = {"stack": stack, "resources": [by_address[a] for a in sorted(by_address)]}
+
+    def record(self, backend: str, stack: str, address: Address, resource: ObservedResource | None) -> None:
+        """Note one step's result (the resource now, or None when it was deleted); O(1) per step.
+
+        Args:
+            backend: ``local`` or ``aws``.
+            stack: the stack name.
+            address: the resource the step acted on.
+            resource: what is there now, or None after a delete.
+        """
+        key = self._key(backend, stack)
+        item = (
+            {"key": key, "put": resource_json(resource)} if resource else {"key": key, "delete": str(address)}
+        )
+        line = json.dumps(item, sort_keys=True, default=str) + "\n"
+        with self._lock:
+            try:
+                self.journal.parent.mkdir(parents=True, exist_ok=True)
+                with open(self.journal, "a", encoding="utf-8") as handle:
+                    handle.write(line)
+            except OSError as exc:  # only a cache: identity lives in the tags, so carry on
+                self.problem = f"cannot write the state journal {self.journal} ({exc.strerror or exc})"
+
+    @staticmethod
+    def _key(backend: str, stack: str) -> str:
+        return f"{backend}/{stack}"
+
+    def load(self, backend: str, stack: str) -> State:
+        """The cached State for ``stack`` on ``backend``; empty when there is no usable cache.
+
+        Args:
+            backend: ``local`` or ``aws``.
+            stack: the stack name.
+
+        Returns:
+            The cached State (possibly empty).
+        """
+        with self._lock:
+            entries = self._load_document()
+            self._replay(entries)
+            entry = entries.get(self._key(backend, stack))
+        if not isinstance(entry, dict):
+            return State({}, stack)
+        resources: dict[Address, ObservedResource] = {}
+        try:
+            for item in entry.get("resources", []):
+                resource = _resource_from(item)
+                resources[resource.address] = resource
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            self.problem = f"state cache {self.path} has a bad entry ({exc}); rebuilding it from tags"
+            return State({}, stack)
+        return State(resources, stack)
+
+    def save(self, backend: str, state: State) -> None:
+        """Replace the cached State of ``state.stack`` on ``backend`` (atomic write).
+
+        A cache that cannot be written is not an error (``problem`` says so): the next read
+        rebuilds it from the tags.
+
+        Args:
+            backend: ``local`` or ``aws``.
+            state: the snapshot to cache.
+        """
+        with self._lock:
+            entries = self._load_document()
+            self._replay(entries)
+            entries[self._key(backend, state.stack)] = state.to_json()
+            doc = {"format_version": STATE_FORMAT_VERSION, "entries": entries}
+            try:
+                write_atomically(self.path, json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n")
+                self.journal.unlink(missing_ok=True)  # folded into the snapshot just written
+            except OSError as exc:  # only a cache: identity lives in the tags, so carry on
+                self.problem = (
+                    f"cannot write the state cache {self.path} ({exc.strerror or exc}); continuing without it"
+                )

@@ -1,0 +1,210 @@
+"""Inventory: what a stack manages, as the state cache remembers it and as the tags say it is.
+
+The functions behind ``reconciler state list|show|rebuild|unlock`` and ``reconciler import``.
+Identity lives in the cloud (the ``reconciler:stack`` / ``reconciler:address`` tags, see
+``state.identity_tags``); the cache only remembers it. ``rebuild`` re-reads the tags and
+rewrites the cache; ``adopt`` (``import``) brings a resource made outside the tool under
+management by tagging it with its address, after checking that the spec declares that address,
+that the resource exists in the owner's account, and that no stack claims it already. Untaggable
+kinds (analysis rules, members) are never imported on their own: they are found through their
+parent. This module calls the API only through the Workspace's backend.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler import workflow
+from reconciler.errors import ReconcilerError, StateError, TerminalBackendError
+from reconciler.execution.lock import lock_path
+from reconciler.execution.retry import Backoff, with_retries
+from reconciler.execution.state import ADDRESS_TAG, STACK_TAG, State, identity_tags
+from reconciler.planner.addresses import Address, parse
+from reconciler.planner.registry import descriptor
+from reconciler.planner.resource import DesiredResource, ObservedResource, Ref
+
+__all__ = ["Adopted", "Rebuilt", "adopt", "parse_address", "rebuild", "stack_lock_path", "stack_name_of"]
+
+
+def parse_address(text: str) -> Address:
+    """Parse a user-typed Address, as a ReconcilerError (with the expected form) when it is not one."""
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise StateError(
+            f"{text!r} is not an address: {exc}",
+            hint="addresses look like configured_table.OWNER.TABLE; `reconciler state list` shows them",
+        ) from None
+
+
+def stack_name_of(stack: str | None) -> str:
+    """The stack's name from its path alone (no YAML read: works on a spec that does not load)."""
+    root = workflow.find_stack(stack).resolve()
+    return root.stem if root.is_file() else root.name
+
+
+def stack_lock_path(stack: str | None, backend: str, root: Path | None = None) -> Path:
+    """The lock file of ``stack`` on ``backend`` under the working directory ``root``."""
+    return lock_path(root or Path("."), backend, stack_name_of(stack))
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    """What ``rebuild`` found: the State read from tags, and how the cache differed from it.
+
+    Args:
+        state: the State now cached.
+        added: addresses the old cache lacked.
+        dropped: addresses the old cache had that the backend no longer holds.
+        changed: addresses whose id or ARN differed.
+        problem: why the old cache could not be used ("" when it could).
+    """
+
+    state: State
+    added: tuple[Address, ...]
+    dropped: tuple[Address, ...]
+    changed: tuple[Address, ...]
+    problem: str = ""
+
+
+def rebuild(ws: workflow.Workspace) -> Rebuilt:
+    """Re-read the stack's resources by their tags and rewrite the cache.
+
+    Args:
+        ws: the workspace.
+
+    Returns:
+        The Rebuilt comparison (old cache vs what the tags say).
+    """
+    old = ws.cache.load(ws.backend.name, ws.name)
+    problem = ws.cache.problem
+    new = ws.read()
+    added = tuple(sorted(a for a in new.resources if a not in old.resources))
+    dropped = tuple(sorted(a for a in old.resources if a not in new.resources))
+    changed = tuple(
+        sorted(
+            a
+            for a, r in new.resources.items()
+            if a in old.resources and (old.resources[a].id, old.resources[a].arn) != (r.id, r.arn)
+        )
+    )
+    return Rebuilt(new, added, dropped, changed, problem)
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """An imported resource.
+
+    Args:
+        resource: as observed after tagging.
+        already: it was already managed at this address (nothing was changed).
+    """
+
+    resource: ObservedResource
+    already: bool = False
+
+
+def _declared(ws: workflow.Workspace, address: Address) -> DesiredResource:
+    desired = {r.address: r for r in ws.desired()}
+    if address in desired:
+        return desired[address]
+    close = difflib.get_close_matches(str(address), [str(a) for a in desired], n=1)
+    raise StateError(
+        f"the spec of stack {ws.name!r} does not declare {address}",
+        hint=f"did you mean {close[0]}?" if close else "declare it in the spec first, then import it",
+    )
+
+
+def _resolve(value: Any, address: Address, resource_id: str, state: State) -> Any:
+    """Replace Refs: the imported resource's own id by ``resource_id``, others from ``state``."""
+    if isinstance(value, Ref):
+        if value.address == address:
+            return resource_id
+        target = state.get(value.address)
+        found = None if target is None else {"id": target.id, "arn": target.arn}.get(value.field)
+        if found is None:
+            raise StateError(
+                f"{address} lives under {value.address}, which this stack does not manage yet",
+                hint=f"import {value.address} first (or apply the stack so that it is created)",
+            )
+        return found
+    if isinstance(value, Mapping):
+        return {k: _resolve(v, address, resource_id, state) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_resolve(v, address, resource_id, state) for v in value]
+    return value
+
+
+def adopt(ws: workflow.Workspace, address_text: str, resource_id: str) -> Adopted:
+    """Bring the existing resource ``resource_id`` under management at ``address_text``.
+
+    Args:
+        ws: the workspace (its stack must declare the address).
+        address_text: where the resource goes (``configured_table.adtech.impressions``).
+        resource_id: the service's id of the resource (as the console or CLI shows it).
+
+    Returns:
+        The Adopted resource; the state cache includes it.
+
+    Raises:
+        StateError: undeclared or untaggable address, a parent not managed yet, another
+            resource already at the address, a resource another stack (or address) claims.
+        BackendError: the resource does not exist in the owner's account, or a call failed.
+    """
+    address = parse_address(address_text)
+    d = descriptor(address.kind)
+    if not d.taggable or d.get is None:
+        raise StateError(
+            f"{address.kind} resources cannot be imported on their own: they carry no tags and are"
+            " identified by their parent",
+            hint="import the parent; its analysis rules and members are then found with it",
+        )
+    if not resource_id or len(resource_id) > 2048 or not resource_id.isprintable():
+        raise StateError(f"{resource_id!r} is not a resource id")
+    wanted = _declared(ws, address)
+    state = ws.read()
+    current = state.get(address)
+    if current is not None:
+        if resource_id in (current.id, current.arn):
+            return Adopted(current, already=True)
+        raise StateError(
+            f"{address} is already managed as {current.id}; a stack holds one resource per address",
+            hint="delete the other resource, or import this one under another address",
+        )
+    account = ws.backend.account_for(wanted.owner, wanted.account_id)
+    params = _resolve(d.request("get", wanted), address, resource_id, state)
+    get = d.get
+
+    def call(operation: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
+        return with_retries(lambda: ws.backend.call(account, operation, parameters), Backoff())
+
+    try:
+        raw = call(get, params)[d.response_key]
+    except TerminalBackendError as exc:
+        raise TerminalBackendError(
+            f"cannot import {resource_id!r} as {address}: {exc.message}",
+            code=exc.code,
+            operation=exc.operation,
+            hint=f"give the id of an existing {address.kind} of account {account.account_id} "
+            f"({wanted.owner}), as the Clean Rooms console or the AWS CLI shows it"
+            + (f"; {exc.hint}" if exc.hint else ""),
+        ) from None
+    arn = str(raw.get("arn", ""))
+    tags = dict(call("ListTagsForResource", {"resourceArn": arn}).get("tags", {}))
+    if tags.get(STACK_TAG) and (tags.get(STACK_TAG), tags.get(ADDRESS_TAG)) != (ws.name, str(address)):
+        raise StateError(
+            f"{resource_id} is already managed by stack {tags.get(STACK_TAG)!r} as {tags.get(ADDRESS_TAG)}",
+            hint="a resource belongs to one stack; remove it from the other stack's management first",
+        )
+    call("TagResource", {"resourceArn": arn, "tags": identity_tags(ws.name, address)})
+    after = ws.read()
+    imported = after.get(address)
+    if imported is None:  # pragma: no cover - the backend just tagged it
+        raise ReconcilerError(
+            f"{address} was tagged but is not found by its tags; run `reconciler state rebuild`"
+        )
+    return Adopted(imported)

@@ -1,0 +1,111 @@
+"""Stacks on disk: finding one from what the user typed, its name, and its member accounts.
+
+A stack is a directory of YAML documents (or one YAML file). ``find_stack`` accepts a path, a
+name under ``./specs``, or the name of an example stack. The example stacks (their YAML, sample
+data and SQL) ship inside the package as package data, in ``EXAMPLES``, so ``reconciler demo``
+and ``reconciler plan retail-adtech`` work from any directory and from any install.
+
+>>> "retail-adtech" in example_names()
+True
+>>> (EXAMPLES / "retail-adtech" / "collaboration.yaml").is_file()
+True
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import reconciler
+from reconciler.errors import PlanError
+from reconciler.execution.clients import Account
+from reconciler.spec import Stack
+
+__all__ = ["EXAMPLES", "accounts_of", "example_names", "find_stack", "stack_name"]
+
+#: The example stacks, inside the installed package (``reconciler/examples/<stack>/``).
+EXAMPLES = Path(reconciler.__file__).resolve().parent / "examples"
+
+
+def _stacks_in(directory: Path) -> list[Path]:
+    """The stack directories in ``directory`` (those holding YAML files), by name."""
+    return sorted(p for p in directory.iterdir() if p.is_dir() and any(p.glob("*.y*ml")))
+
+
+def example_names() -> list[str]:
+    """The example stacks' names, sorted (``retail-adtech``, ...)."""
+    return [p.name for p in _stacks_in(EXAMPLES)]
+
+
+def find_stack(stack: str | os.PathLike[str] | None) -> Path:
+    """Locate a stack directory: a path, a name under ``./specs``, or one of the example stacks.
+
+    Args:
+        stack: what the user typed (None: the current directory if it holds YAML, else the only
+            stack under ``./specs``).
+
+    Returns:
+        The stack's path.
+
+    Raises:
+        PlanError: nothing matches; the message lists the stacks that exist.
+    """
+    specs = Path("specs")
+    if stack is None:
+        if any(Path(".").glob("*.yaml")):
+            return Path(".")
+        candidates = _stacks_in(specs) if specs.is_dir() else []
+        if len(candidates) == 1:
+            return candidates[0]
+        if not specs.is_dir():
+            raise PlanError(
+                "which stack? there is no specs/ directory here, and no YAML in this directory",
+                hint=_pass_a_stack(),
+            )
+        names = ", ".join(p.name for p in candidates)
+        raise PlanError(
+            f"which stack? ./specs holds {len(candidates) or 'no'} stack(s){': ' + names if names else ''}",
+            hint=_pass_a_stack(),
+        )
+    for candidate in (Path(stack), specs / stack, EXAMPLES / str(stack)):
+        if candidate.exists():
+            return candidate
+    where = "under ./specs or" if specs.is_dir() else "under ./specs (there is no specs/ directory here) or"
+    message = f"no stack {str(stack)!r}: not a path, and not {where} the examples"
+    raise PlanError(message, hint=_pass_a_stack())
+
+
+def _pass_a_stack() -> str:
+    """How to name a stack on the command line, with the stacks there are."""
+    own = Path("specs")
+    mine = [p.name for p in _stacks_in(own)] if own.is_dir() else []
+    known = sorted({*mine, *example_names()})
+    return (
+        "give the stack's directory as STACK, e.g. `reconciler plan path/to/my-stack`"
+        f" (or `cd` into it); known stacks: {', '.join(known) or 'none'}"
+    )
+
+
+def stack_name(stack: Stack) -> str:
+    """A stack's name: its directory's name (or the YAML file's stem)."""
+    root = stack.root.resolve()
+    return root.stem if root.is_file() else root.name
+
+
+def accounts_of(stack: Stack) -> list[Account]:
+    """Every member account of a stack (first declaration wins), with region and credentials."""
+    out: dict[str, Account] = {}
+    for collab in stack.collaborations:
+        for key, member in collab.members.items():
+            creds = member.credentials
+            out.setdefault(
+                member.accountId,
+                Account(
+                    key,
+                    member.accountId,
+                    collab.region,
+                    creds.profile if creds else None,
+                    creds.roleArn if creds else None,
+                ),
+            )
+    return list(out.values())

@@ -1,0 +1,170 @@
+"""Workspace: one stack opened against one backend, with its state cache and working directory.
+
+``open_workspace`` loads and validates the stack, picks who answers the boto3 clients
+(``LocalClients`` for ``--backend local``, ``AwsClients`` for ``aws``), and on the local backend
+binds every configured table's ``localData`` in the Glue stand-in (``LocalClients.bind_table``),
+which is what AWS Glue knows about a real table. ``Workspace.read`` observes the stack and
+refreshes the state cache (``.reconciler/state.json``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reconciler.errors import PlanError
+from reconciler.execution.backend import Boto3Backend
+from reconciler.execution.clients import AwsClients, ClientSource, LocalClients
+from reconciler.execution.state import State, StateCache
+from reconciler.planner import desired as desired_mod
+from reconciler.planner.resource import DesiredResource
+from reconciler.spec import Stack, load_stack
+from reconciler.workflow.stacks import accounts_of, find_stack, stack_name
+
+__all__ = ["BACKENDS", "Workspace", "bind_local_data", "open_workspace"]
+
+#: The backends ``--backend`` accepts.
+BACKENDS = ("local", "aws")
+
+
+@dataclass
+class Workspace:
+    """One stack opened against one backend: the spec, the backend, the cache, the directory.
+
+    Args:
+        stack: the loaded spec.
+        name: the stack name (identity tags, plan files, cache entries).
+        backend: the Boto3Backend.
+        cache: the state cache.
+        root: the working directory holding ``.reconciler/`` and ``plans/``.
+        notes: things the user should know that are not errors (an interrupted earlier apply).
+    """
+
+    stack: Stack
+    name: str
+    backend: Boto3Backend
+    cache: StateCache
+    root: Path
+    notes: list[str] = field(default_factory=list)
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the backend's clients (the local database file)."""
+        self.backend.clients.close()
+
+    @property
+    def local(self) -> LocalClients:
+        """The local backend's clients, for what only it has (result files, the Glue stand-in).
+
+        Raises:
+            PlanError: the workspace is not on the local backend.
+        """
+        clients = self.backend.clients
+        if not isinstance(clients, LocalClients):
+            raise PlanError(
+                f"this needs the local backend, not {self.backend.name}", hint="use --backend local"
+            )
+        return clients
+
+    def desired(self) -> list[DesiredResource]:
+        """The spec's resources in normal form."""
+        return list(desired_mod.resources(self.stack))
+
+    def read(self, desired: Sequence[DesiredResource] | None = None) -> State:
+        """Observe the stack's resources (and the adopted ones ``desired`` names); refresh the cache."""
+        adopt = {r.address: (r.id, r.attributes.get("name")) for r in desired or () if r.existing}
+        readable = {a.member for a in self.backend.accounts}
+        foreign = {
+            r.address: str(r.attributes["name"])
+            for r in desired or ()
+            if r.owner not in readable and isinstance(r.attributes.get("name"), str)
+        }
+        known = self.cache.load(self.backend.name, self.name)
+        state = self.backend.read(self.name, known=known, adopt=adopt, foreign=foreign)
+        self.cache.save(self.backend.name, state)
+        return state
+
+
+def open_workspace(
+    stack: str | os.PathLike[str] | None,
+    *,
+    backend: str = "local",
+    as_member: str | None = None,
+    parallelism: int = 16,
+    root: Path | None = None,
+    clients: ClientSource | None = None,
+) -> Workspace:
+    """Load a stack and connect its backend.
+
+    Args:
+        stack: stack path or name (see ``find_stack``).
+        backend: ``local`` or ``aws``.
+        as_member: on AWS, act only as this member (read and write with its account only).
+        parallelism: concurrent reads.
+        root: working directory for ``.reconciler/`` (default: the current directory).
+        clients: who answers the clients (tests); default from ``backend``.
+
+    Returns:
+        The Workspace.
+    """
+    if backend not in BACKENDS:
+        raise PlanError(f"unknown backend {backend!r}", hint=f"use one of: {', '.join(BACKENDS)}")
+    spec = load_stack(find_stack(stack))
+    base = root or Path(".")
+    accounts = accounts_of(spec)
+    names = {a.account_id: a.member for a in accounts}
+    if as_member is not None:
+        if as_member not in {a.member for a in accounts}:
+            known = ", ".join(sorted(a.member for a in accounts))
+            raise PlanError(f"--as {as_member}: no such member in the stack", hint=f"members: {known}")
+        if backend == "aws":
+            accounts = [a for a in accounts if a.member == as_member]
+    if clients is None:
+        if backend == "local":
+            clients = LocalClients(base / ".reconciler" / "local.duckdb", parallelism=parallelism)
+        else:
+            clients = AwsClients(parallelism=parallelism)
+    if isinstance(clients, LocalClients):
+        try:
+            bind_local_data(clients, spec)
+        except BaseException:
+            clients.close()
+            raise
+    return Workspace(
+        stack=spec,
+        name=stack_name(spec),
+        backend=Boto3Backend(clients, accounts, parallelism=parallelism, names=names),
+        cache=StateCache(base / ".reconciler" / "state.json"),
+        root=base,
+    )
+
+
+def bind_local_data(clients: LocalClients, stack: Stack) -> list[str]:
+    """Bind every configured table's ``localData`` in the local backend's Glue stand-in.
+
+    Idempotent: a table already bound to the same file is not rewritten, so every command that
+    opens a local workspace does it (``open_workspace``).
+
+    Args:
+        clients: the local backend's clients.
+        stack: the loaded spec.
+
+    Returns:
+        ``database.table`` of each table bound, in spec order.
+    """
+    owners = {a.member: a.account_id for a in accounts_of(stack)}
+    bound = []
+    for table in stack.configured_tables:
+        glue = table.tableReference.glue
+        if table.localData and glue is not None and table.owner in owners:
+            path = stack.resolve_path(table, table.localData).resolve()
+            clients.bind_table(owners[table.owner], glue.databaseName, glue.tableName, path)
+            bound.append(f"{glue.databaseName}.{glue.tableName}")
+    return bound
