@@ -20,11 +20,16 @@ The role columns are what the checks read; none of them depends on the function'
   value tells on which side of a constant its input lies: a branching function of a row's
   column that then decides rows, groups or joins, or feeds an aggregate, is a literal comparison
   of that column. Applied to a final output value it only formats it.
-- ``params``: argument positions that are settings, not data (SUBSTRING's position and length,
-  ROUND's digits, DATE_TRUNC's unit). They must be constants; a constant there is not a literal
-  comparison.
-- ``amplifies``: argument positions that scale the size of the result (REPEAT's count, LPAD's
-  length). They must be constants no larger than ``MAX_AMPLIFY`` (bounded work, item 7).
+- ``counts``: it reveals only how many values there are (COUNT, APPROX_COUNT_DISTINCT): a plain
+  column inside it is not compared with anything (8.6.5).
+- ``null_tests``: it tests its data arguments but the last for NULL (COALESCE, NVL, NVL2): the
+  documented exemption when they are plain columns, a comparison otherwise.
+- ``params``: arguments that are settings, not data (SUBSTRING's position and length, ROUND's
+  digits, DATE_TRUNC's unit), named by sqlglot argument key (``"start"``, ``"decimals"``) or,
+  for a call sqlglot leaves ``Anonymous``, by 0-based position (``"1"``). They must be
+  constants; a constant there is not a literal comparison.
+- ``amplifies``: arguments (named as ``params``) that scale the size of the result (REPEAT's
+  count, LPAD's length). They must be constants no larger than ``MAX_AMPLIFY`` (item 7).
 - ``result``: the coarse type of the result (``SAME`` = the type of the first data argument).
 - ``deterministic``: False for RAND / UUID (a lateral alias to one is not inlined).
 
@@ -100,8 +105,10 @@ class Function:
     controls: bool = False
     compares: bool = False
     branches: bool = False
-    params: tuple[int, ...] = ()
-    amplifies: tuple[int, ...] = ()
+    counts: bool = False
+    null_tests: bool = False
+    params: tuple[str, ...] = ()
+    amplifies: tuple[str, ...] = ()
     result: Type = Type.SAME
     deterministic: bool = True
 
@@ -112,27 +119,29 @@ T = Type
 #: Every function the engine accepts. Grouped as the AWS SQL references group them.
 FUNCTIONS: tuple[Function, ...] = (
     # -- aggregate -------------------------------------------------------------------------------
-    Function("COUNT", A, (exp.Count,), controls=True, result=T.INTEGER),
+    Function("COUNT", A, (exp.Count,), controls=True, counts=True, result=T.INTEGER),
     Function("SUM", A, (exp.Sum,), controls=True),
     Function("AVG", A, (exp.Avg,), controls=True, result=T.FLOAT),
     Function("MIN", A, (exp.Min,), controls=True),
     Function("MAX", A, (exp.Max,), controls=True),
     # -- math ------------------------------------------------------------------------------------
     Function("ABS", S, (exp.Abs,), controls=True, branches=True),
-    Function("ROUND", S, (exp.Round,), controls=True, branches=True, params=(1,)),
+    Function("ROUND", S, (exp.Round,), controls=True, branches=True, params=("decimals",)),
     Function("SIGN", S, (exp.Sign,), dialects=ONLY_SPARK, controls=True, compares=True, result=T.INTEGER),
     Function("LN", S, (exp.Ln,), controls=True, branches=True, result=T.FLOAT),
     # -- string ----------------------------------------------------------------------------------
     Function("LOWER", S, (exp.Lower,), controls=True, result=T.STRING),
     Function("UPPER", S, (exp.Upper,), controls=True, result=T.STRING),
-    Function("SUBSTRING", S, (exp.Substring,), controls=True, params=(1, 2), result=T.STRING),
-    Function("REPEAT", S, (exp.Repeat,), dialects=ONLY_SPARK, controls=True, amplifies=(1,), result=T.STRING),
+    Function("SUBSTRING", S, (exp.Substring,), controls=True, params=("start", "length"), result=T.STRING),
+    Function(
+        "REPEAT", S, (exp.Repeat,), dialects=ONLY_SPARK, controls=True, amplifies=("times",), result=T.STRING
+    ),
     Function("POSITION", S, (exp.StrPosition,), controls=True, compares=True, result=T.INTEGER),
     Function("CARDINALITY", S, names=("CARDINALITY",), dialects=ONLY_SPARK, controls=True, result=T.INTEGER),
     # -- hash ------------------------------------------------------------------------------------
     Function("MD5", S, (exp.MD5,), controls=True, result=T.STRING),
     # -- conditional -----------------------------------------------------------------------------
-    Function("COALESCE", S, (exp.Coalesce,), controls=True, compares=True),
+    Function("COALESCE", S, (exp.Coalesce,), controls=True, null_tests=True),
     Function("GREATEST", S, (exp.Greatest,), dialects=ONLY_SPARK, controls=True, compares=True),
     # -- window ----------------------------------------------------------------------------------
     Function("ROW_NUMBER", W, (exp.RowNumber,), dialects=ONLY_SPARK, controls=True, result=T.INTEGER),

@@ -16,7 +16,7 @@ from sqlglot.errors import SqlglotError
 from reconciler.engine.rules import Reason
 from reconciler.errors import QueryRejected
 
-__all__ = ["Verdict", "fragment", "refuse"]
+__all__ = ["Verdict", "fragment", "refuse", "spans"]
 
 _MAX_FRAGMENT = 200
 
@@ -88,7 +88,11 @@ def _original(node: exp.Expr, source: str, dialect: str = "spark") -> str:
     keyword (``person, 1, 2)`` for ``SUBSTRING(person, 1, 2)``); then the node is regenerated.
     """
     text = _span(node, source)
-    if not text or isinstance(node, (exp.Column, exp.Identifier, exp.Literal)):
+    if (
+        not text
+        or isinstance(node, (exp.Column, exp.Identifier, exp.Literal))
+        or len(text) > 4 * _MAX_FRAGMENT
+    ):
         return text
     try:
         same = type(sqlglot.parse_one(text, read=dialect)) is type(node)
@@ -97,11 +101,38 @@ def _original(node: exp.Expr, source: str, dialect: str = "spark") -> str:
     return text if same else ""
 
 
+def spans(tree: exp.Expr) -> None:
+    """Record on every node the span of query text it was parsed from (``meta["span"]``).
+
+    The binder rewrites names into canonical ones, and a refusal must still quote the SQL as the
+    user wrote it; the span survives rewriting because it lives on the node itself (and copies).
+    One pass, children before parents, without recursion.
+    """
+    order: list[exp.Expr] = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        stack.extend(node.iter_expressions())
+    for node in reversed(order):
+        found = (
+            [(node.meta["start"], node.meta["end"])] if "start" in node.meta and "end" in node.meta else []
+        )
+        found += [child.meta["span"] for child in node.iter_expressions() if "span" in child.meta]
+        if found:
+            node.meta["span"] = (min(s for s, _ in found), max(e for _, e in found))
+
+
 def _span(node: exp.Expr, source: str) -> str:
-    spans = [(n.meta["start"], n.meta["end"]) for n in node.walk() if "start" in n.meta and "end" in n.meta]
-    if not source or not spans:
+    if "span" in node.meta:
+        found = [node.meta["span"]]
+    else:
+        found = [
+            (n.meta["start"], n.meta["end"]) for n in node.walk() if "start" in n.meta and "end" in n.meta
+        ]
+    if not source or not found:
         return ""
-    start, end = min(s for s, _ in spans), max(e for _, e in spans) + 1
+    start, end = min(s for s, _ in found), max(e for _, e in found) + 1
     if start > 0 and source[start - 1] in "\"'`":
         start -= 1
     if end < len(source) and source[end] in "\"'`":

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-import sqlglot
-from dp_helpers import connect, run
+from dp_helpers import analyze, connect, run
 
-from reconciler.dp import AggregateType, DPQueryRefused, NoiseSource, analyze, run_dp_query
+from reconciler.dp import AggregateType
+from reconciler.errors import QueryRejected
 
 DP = {"purchases": "user_id"}
 
@@ -18,7 +18,7 @@ SEGMENTS = "SELECT 'u' || i AS user_id, i % 2 AS seg FROM range(1000) t(i)"
 
 
 def _analyze(sql: str, dp: dict[str, str] = DP):  # type: ignore[no-untyped-def]
-    return analyze(sqlglot.parse_one(sql, read="duckdb"), dp)
+    return analyze(connect(purchases=PURCHASES, segs=SEGMENTS, visits=SEGMENTS), sql, dp)
 
 
 @pytest.mark.parametrize(
@@ -70,14 +70,14 @@ def test_sql_dp_cannot_answer_is_refused_with_the_reason(sql: str, reason: str |
     if reason is None:
         _analyze(sql)
         return
-    with pytest.raises(DPQueryRefused) as info:
+    with pytest.raises(QueryRejected) as info:
         _analyze(sql)
     assert reason in info.value.message
-    assert info.value.reason == "other"
+    assert info.value.verdict is not None and info.value.verdict.reason == "other"
 
 
 def test_two_dp_tables_must_share_the_user_column() -> None:
-    with pytest.raises(DPQueryRefused, match="same user identifier"):
+    with pytest.raises(QueryRejected, match="same user identifier"):
         _analyze("SELECT COUNT(*) FROM purchases", {"purchases": "user_id", "visits": "visitor"})
 
 
@@ -197,18 +197,8 @@ def test_ctes_and_joins_with_the_queriers_table() -> None:
 )
 def test_template_parameters_are_bound_not_spliced(select: str) -> None:
     con = connect(purchases=PURCHASES)
-    sql = f"SELECT region, {select} FROM purchases WHERE region = $region GROUP BY region"
-    result = run_dp_query(
-        con, sql, DP, users_noise=30, noise=NoiseSource.seeded(1), query_id="q", parameters={"region": "west"}
-    )
+    sql = f"SELECT region, {select} FROM purchases WHERE region = :region GROUP BY region"
+    result = run(con, sql, 1, parameters={"region": "west"})
     assert [r[0] for r in result.rows] == ["west"]
-    injected = run_dp_query(
-        con,
-        sql,
-        DP,
-        users_noise=30,
-        noise=NoiseSource.seeded(1),
-        query_id="q",
-        parameters={"region": "west' OR '1'='1"},
-    )
+    injected = run(con, sql, 1, parameters={"region": "west' OR '1'='1"})
     assert injected.rows == ()
