@@ -564,6 +564,7 @@ class Binder:
         subquery = exp.Subquery(
             this=inner.node, alias=exp.TableAlias(this=exp.to_identifier(relation.canonical, quoted=True))
         )
+        _same_span(subquery, item)
         item.replace(subquery)
         return relation
 
@@ -721,6 +722,7 @@ class Binder:
             self.remember(l_col, lout.value)
             self.remember(r_col, rout.value)
             condition = exp.EQ(this=l_col, expression=r_col)
+            _same_span(condition, join)
             self.expressions.record(classify(condition, [lout.value, rout.value], what="a USING join"))
             self.remember(condition, combine([lout.value, rout.value]))
             conditions.append(condition)
@@ -760,8 +762,7 @@ class Binder:
             expression = item.this if isinstance(item, exp.Alias) else item
             canonical = name if final else f"__c{index}"
             aliased = exp.alias_(expression, canonical, quoted=True, copy=False)
-            if "span" in item.meta:
-                aliased.meta["span"] = item.meta["span"]
+            _same_span(aliased, item)
             bound.append(aliased)
             outs.append(Out(name, value, canonical))
             chain = 1 + max((scope.laterals[r][2] for r in scope.lateral_uses), default=0)
@@ -810,7 +811,10 @@ class Binder:
                 column = exp.column(out.canonical, table=relation.canonical, quoted=True)
                 self.count(column)
                 self.remember(column, out.value)
-                expanded.append((exp.alias_(column, out.name, quoted=True, copy=False), out.value))
+                aliased = exp.alias_(column, out.name, quoted=True, copy=False)
+                aliased.meta["written"] = f"{relation.alias}.{out.name}" if relation.alias else out.name
+                _same_span(aliased, item)
+                expanded.append((aliased, out.value))
         unknown = excluded - seen
         if unknown:
             raise self.refuse(
@@ -972,6 +976,7 @@ class Binder:
         return found[0] if found else None
 
     def _rewrite(self, column: exp.Column, relation: Relation, out: Out) -> Value:
+        column.meta["written"] = column.sql(dialect="spark")
         column.set("this", exp.to_identifier(out.canonical, quoted=True))
         column.set("table", exp.to_identifier(relation.canonical, quoted=True))
         for key in ("db", "catalog"):
@@ -1005,6 +1010,13 @@ class Binder:
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+def _same_span(new: exp.Expr, original: exp.Expr) -> None:
+    """A node the binder made in place of ``original`` quotes the same query text in refusals."""
+    for key in ("span", "written"):
+        if key in original.meta:
+            new.meta[key] = original.meta[key]
+
+
 def _alias_columns(node: exp.Expr) -> list[str] | None:
     alias = node.args.get("alias")
     if isinstance(alias, exp.TableAlias) and alias.columns:

@@ -47,7 +47,9 @@ def _users(binding: Binding, dp_tables: Mapping[str, str]) -> set[Origin]:
 
 
 def _is_user(value: Value | None, users: set[Origin]) -> bool:
-    return value is not None and bool(value.direct) and value.direct <= users
+    """The value is a DP table's user identifier, untransformed (``USING`` may merge it with an
+    equal column of another table: it is still the identifier)."""
+    return value is not None and bool(value.direct & users)
 
 
 def _reads_dp(relation: Relation, binding: Binding, dp_tables: Mapping[str, str]) -> bool:

@@ -424,6 +424,18 @@ class Expressions:
         self, node: exp.Func, function: Function, child: exp.Expr, at: At, *, amplifies: bool
     ) -> None:
         """A setting argument must be a constant (an amplifying one, a small number)."""
+        if isinstance(child, exp.Var):
+            allowed = function.units.get(self.binder.dialect_key)
+            if allowed is not None and child.name.upper() not in allowed:
+                raise self.binder.refuse(
+                    Reason.DISALLOWED_FUNCTION,
+                    f"{function.name}({child.name.upper()} ...) is not run faithfully by the local engine; "
+                    f"use one of {', '.join(sorted(allowed))}",
+                    node,
+                )
+            return  # a keyword (YEAR, MONTH)
+        if isinstance(child, (exp.DataType, exp.JSONPath)):
+            return  # a type or a constant JSON path
         value = self.bind(child, at.inside(clause="settings", boolean=False))
         if not value.constant:
             raise self.binder.refuse(

@@ -229,6 +229,7 @@ def _connect(
                 ) from None
             allowed.append(str(path))
         allowed += [str(p.resolve()) for p in writable]
+        con.execute("SET TimeZone = 'UTC'")  # Spark's TIMESTAMP is UTC on AWS; never the machine's zone
         con.execute(f"SET allowed_paths = [{', '.join(_literal(p) for p in allowed)}]")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
