@@ -416,7 +416,9 @@ REFUSED: Mapping[str, str] = {
     "LISTAGG": "sqlglot adds a ',' delimiter where AWS has none",
     "FORMAT_STRING": "becomes DuckDB FORMAT ({} placeholders), not printf",
     "REGEXP_REPLACE": "Spark $1 references are kept as text; CLEAN_ROOMS_SQL replaces the first match only",
-    "EXTRACT(DOW/DAYOFWEEK/SECOND ...) (Spark), DATE_PART (Spark), DAYOFWEEK (Spark)": "Sunday=0, not 1; SECOND drops fractions",
+    "EXTRACT(DOW/DAYOFWEEK/SECOND ...) (Spark), DATE_PART (Spark), DAYOFWEEK (Spark)": (
+        "Sunday=0, not 1; SECOND drops fractions"
+    ),
     "FROM_UTC_TIMESTAMP, CONVERT_TIMEZONE": "wrong zone direction (Spark), DST-aware abbreviations (both)",
     "DATE_ADD (Spark), ADD_MONTHS (Spark)": "return TIMESTAMP where Spark returns DATE",
     "DATEADD (CLEAN_ROOMS_SQL), ADD_MONTHS (CLEAN_ROOMS_SQL)": "one node; ADD_MONTHS' month-end rule lost",

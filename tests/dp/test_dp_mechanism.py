@@ -67,7 +67,8 @@ def _analyze(sql: str, dp: dict[str, str] = DP):  # type: ignore[no-untyped-def]
             "joined INNER with an equality",
         ),
         (
-            "WITH c AS (SELECT CONCAT(user_id, '') AS user_id, amount FROM purchases) SELECT SUM(amount) FROM c",
+            "WITH c AS (SELECT CONCAT(user_id, '') AS user_id, amount FROM purchases) "
+            "SELECT SUM(amount) FROM c",
             "does not output the user identifier",
         ),
         ("SELECT COUNT(*) FROM purchases a JOIN purchases b ON a.region = b.region", "equality on user_id"),
