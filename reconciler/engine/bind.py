@@ -259,6 +259,7 @@ class Binder:
         self._relations = 0
         self._ctes: list[tuple[exp.CTE, Mapping[str, exp.CTE]]] = []
         self._used: set[int] = set()
+        self._pristine: dict[int, exp.Expr] = {}
         self.findings: list[tuple[Reason, str, exp.Expr | None]] = []
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -329,6 +330,9 @@ class Binder:
                 raise self.refuse(Reason.DISALLOWED_CONSTRUCT, "names starting with __ are reserved", cte)
             self._ctes.append((cte, dict(found)))
             found[name] = cte
+            uses = sum(1 for t in node.find_all(exp.Table) if t.name.lower() == name and not t.args.get("db"))
+            if uses > 1:  # each reference binds its own copy of the pristine body
+                self._pristine[id(cte)] = cte.this.copy()
         node.set("with_", None)
         return found
 
@@ -555,7 +559,8 @@ class Binder:
     ) -> Relation:
         self._used.add(id(cte))
         env = next(env for c, env in self._ctes if c is cte)
-        body = cte.this.copy()
+        pristine = self._pristine.get(id(cte))
+        body = pristine.copy() if pristine is not None else cte.this
         inner = self.query(body, "derived" if scope.role != "unused" else "unused", None, env)
         names = _alias_columns(cte)
         relation = self._named(inner, alias, names)
@@ -976,7 +981,7 @@ class Binder:
         return found[0] if found else None
 
     def _rewrite(self, column: exp.Column, relation: Relation, out: Out) -> Value:
-        column.meta["written"] = column.sql(dialect="spark")
+        column.meta["written"] = f"{column.table}.{column.name}" if column.table else column.name
         column.set("this", exp.to_identifier(out.canonical, quoted=True))
         column.set("table", exp.to_identifier(relation.canonical, quoted=True))
         for key in ("db", "catalog"):
@@ -1006,7 +1011,7 @@ class Binder:
         for cte, env in list(self._ctes):
             if id(cte) not in self._used:
                 self._used.add(id(cte))
-                self.query(cte.this.copy(), "unused", None, env)
+                self.query(cte.this, "unused", None, env)
 
 
 # -- helpers ------------------------------------------------------------------------------------------

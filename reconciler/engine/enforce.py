@@ -13,7 +13,6 @@ refused, never approximated. Nothing here touches data: ``run`` executes the res
 from __future__ import annotations
 
 import difflib
-import functools
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -219,7 +218,7 @@ def s1_parse(ctx: CheckState) -> None:
     if len(present) > 1 or _statement_count(tokens) > 1:
         raise ctx.refuse(Reason.MULTI_STATEMENT, f"send exactly one SQL statement, not {len(present)}", text)
     ctx.tokens = tokens
-    ctx.tree = present[0].copy()
+    ctx.tree = present[0]
     for hint in list(ctx.tree.find_all(exp.Hint)):  # Spark join hints change how, not what (8.6.4)
         hint.pop()
     try:
@@ -411,7 +410,7 @@ def check(request: Request, collaboration: Collaboration) -> Prepared:
         safe.split_aggregates(binding, refuse)
         safe.nonfailing(binding)
     try:
-        sql = binding.tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
+        sql = binding.tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE, copy=False)
     except UnsupportedError as exc:
         raise ctx.refuse(
             Reason.DISALLOWED_CONSTRUCT, f"cannot be run faithfully on the local engine: {_first_line(exc)}"
@@ -439,16 +438,15 @@ def enforce(request: Request, collaboration: Collaboration) -> Verdict:
 
 
 # -- helpers --------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=512)
 def parse(text: str, dialect: str) -> tuple[list[Token], tuple[exp.Expr | None, ...]]:
-    """Tokenize and parse once per (text, dialect); callers copy the trees they change.
+    """Tokenize and parse, within the token budget (the caller owns the tree and may change it).
 
     Args:
         text: the query text.
         dialect: the sqlglot dialect to read it in.
 
     Returns:
-        The tokens and the parsed statements (cached: ``parse.cache_clear()`` forgets them).
+        The tokens and the parsed statements.
 
     Raises:
         sqlglot.errors.SqlglotError: the text does not tokenize or parse.

@@ -51,9 +51,12 @@ def _split(scope: Scope, alias: str, refuse: Refuse) -> None:
     assert isinstance(select, exp.Select)
     group = select.args.get("group")
     keys = list(group.expressions) if group is not None else []
-    key_text = [_text(k) for k in keys]
+    key_index: dict[exp.Expr, int] = {}
+    for index, key in enumerate(keys):  # structural equality: the same expression, wherever it is
+        key_index.setdefault(key, index)
+    key_types = {type(k) for k in keys}
     hoisted: list[exp.Expr] = []
-    hoisted_text: dict[str, int] = {}
+    hoisted_index: dict[exp.Expr, int] = {}
 
     def column(name: str) -> exp.Column:
         return exp.column(name, table=alias, quoted=True)
@@ -61,15 +64,13 @@ def _split(scope: Scope, alias: str, refuse: Refuse) -> None:
     def rewrite(node: exp.Expr) -> exp.Expr:
         """Aggregates -> inner columns, group-key expressions -> inner columns, top-down."""
         if _is_aggregate(node):
-            text = _text(node)
-            if text not in hoisted_text:
-                hoisted_text[text] = len(hoisted)
+            if node not in hoisted_index:
+                hoisted_index[node] = len(hoisted)
                 hoisted.append(node)
-            return column(f"__a{hoisted_text[text]}")
-        if not isinstance(node, (exp.Literal, exp.Null, exp.Boolean, exp.Star)):
-            key = _text(node)
-            if key in key_text:
-                return column(f"__g{key_text.index(key)}")
+            return column(f"__a{hoisted_index[node]}")
+        if type(node) in key_types and not isinstance(node, (exp.Literal, exp.Null, exp.Boolean, exp.Star)):
+            if node in key_index:
+                return column(f"__g{key_index[node]}")
         if isinstance(node, exp.Subquery):
             return node
         for key, value in list(node.args.items()):
@@ -148,10 +149,6 @@ def _is_aggregate(node: exp.Expr) -> bool:
     return not (isinstance(parent, exp.Window) and node.arg_key == "this") and not isinstance(
         parent, exp.Filter
     )
-
-
-def _text(node: exp.Expr) -> str:
-    return node.sql(dialect="duckdb", comments=False)
 
 
 def nonfailing(binding: Binding) -> None:

@@ -90,6 +90,11 @@ def apply(ctx: CheckState, binding: Binding) -> None:
         _filter_final(plan, final, minimums[id(final)])
 
 
+def _call(name: str, *args: exp.Expr) -> exp.Expr:
+    """A DuckDB list function call (built directly: ``exp.func`` would copy its arguments)."""
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
 def _constrained(table: Table) -> bool:
     rule = table.rule
     if isinstance(rule, AggregationRule):
@@ -146,7 +151,7 @@ def _minimums(plan: _Rewrite, final: Scope) -> dict[int, int]:
     assert isinstance(select, exp.Select)
     group = select.args.get("group")
     outputs = [(item.this if isinstance(item, exp.Alias) else item) for item in select.expressions]
-    keys_are_outputs = group is None or {_text(k) for k in group.expressions} == {_text(o) for o in outputs}
+    keys_are_outputs = group is None or set(group.expressions) == set(outputs)
     lists_values = (final.distinct or group is not None) and keys_are_outputs
     elsewhere = any(
         s is not final and (s.aggregated or s.windowed or s.distinct or s.generators)
@@ -168,10 +173,6 @@ def _minimums(plan: _Rewrite, final: Scope) -> dict[int, int]:
         if summarises:
             found[number] = max(found[number], threshold.minimum)
     return found
-
-
-def _text(node: exp.Expr) -> str:
-    return node.sql(dialect="duckdb", comments=False)
 
 
 def _sources(plan: _Rewrite, scope: Scope) -> dict[Key, list[tuple[Relation, bool]]]:
@@ -196,11 +197,11 @@ def _contribution(plan: _Rewrite, key: Key, parts: list[tuple[Relation, bool]], 
             terms.append(exp.ArrayAgg(this=value) if aggregated else exp.Array(expressions=[value]))
         else:
             value = exp.column(plan.hidden(key), table=relation.canonical, quoted=True)
-            terms.append(exp.func("flatten", exp.ArrayAgg(this=value)) if aggregated else value)
+            terms.append(_call("flatten", exp.ArrayAgg(this=value)) if aggregated else value)
     combined = terms[0]
     for term in terms[1:]:
-        combined = exp.func("list_concat", combined, term)
-    return exp.func("list_distinct", combined) if aggregated else combined
+        combined = _call("list_concat", combined, term)
+    return _call("list_distinct", combined) if aggregated else combined
 
 
 def _equalities(plan: _Rewrite, scope: Scope) -> dict[Origin, Origin]:
@@ -320,7 +321,7 @@ def _intermediate_threshold(
     minimum = dict(_requirements(plan.refs[key[0]].table)).get(key[1], 0)
     if minimum <= 0:
         return
-    count = exp.func("len", _contribution(plan, key, parts, True))
+    count = _call("len", _contribution(plan, key, parts, True))
     scope.thresholds.append(exp.GTE(this=count, expression=exp.Literal.number(minimum)))
 
 
@@ -408,8 +409,8 @@ def _count(
         return exp.Count(this=exp.Distinct(expressions=[column]))
     contribution = _contribution(plan, key, parts, aggregated)
     if not aggregated:
-        contribution = exp.func("list_distinct", contribution)
-    return exp.func("len", contribution)
+        contribution = _call("list_distinct", contribution)
+    return _call("len", contribution)
 
 
 def _filter_final(plan: _Rewrite, final: Scope, minimums: dict[int, int]) -> None:
