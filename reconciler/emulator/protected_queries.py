@@ -235,11 +235,7 @@ def _run_if_pending(ctx: RequestContext, record: Record) -> Record:
 def _error(exc: ReconcilerError) -> dict[str, Any]:
     """The API's ``ProtectedQueryError`` for a failure: a documented code, the message, retry."""
     if isinstance(exc, QueryRejected):
-        code, retryable = "MALFORMED_QUERY", False
-        verdict = exc.verdict
-        message = (
-            exc.message if verdict is None or verdict.reason is None else f"[{verdict.reason}] {exc.message}"
-        )
+        code, retryable, message = "MALFORMED_QUERY", False, exc.message  # it names the reason class
     elif isinstance(exc, engine.DataError):
         code, retryable, message = exc.code, exc.retryable, exc.message
     else:

@@ -229,7 +229,7 @@ def test_sql_dp_cannot_answer_fails_with_the_reason_reads_nothing_and_costs_noth
         query = _run(partner, dp_world, sql)
         assert query["status"] == "FAILED"
         assert query["error"]["code"] == "MALFORMED_QUERY"
-        assert query["error"]["message"].startswith("[other]")
+        assert query["error"]["message"].startswith("query refused [other]")
         assert "differential privacy" in query["error"]["message"] and words in query["error"]["message"]
         assert "result" not in query and "differentialPrivacy" not in query
     assert _remaining(partner, dp_world) == before
