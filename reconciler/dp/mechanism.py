@@ -19,6 +19,7 @@ between the two steps with ``DPQuery.kinds``.
 from __future__ import annotations
 
 import json
+import math
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,8 +44,15 @@ __all__ = ["Cell", "DPAggregate", "DPQuery", "DPResult", "execute"]
 #: Fixed-point precision: each clamped value keeps this many bits below its bound's magnitude.
 FIXED_POINT_BITS = 20
 
+#: Probability that a group with one user is released anyway (the delta of partition selection).
+SELECTION_DELTA = 1e-6
+
 #: Aggregates released as integers (BIGINT); the others are DOUBLE.
 _COUNTS = frozenset({AggregateType.COUNT, AggregateType.COUNT_DISTINCT})
+#: Aggregates whose releases include a noisy count (what the group selection reuses).
+_COUNTED = frozenset(
+    {AggregateType.COUNT, AggregateType.COUNT_DISTINCT, AggregateType.AVG, AggregateType.STDDEV}
+)
 #: How many exact statistics the aggregation query returns per aggregate (count, sum, sum of squares).
 _WIDTH: Mapping[AggregateType, int] = {
     AggregateType.COUNT: 1,
@@ -85,9 +93,30 @@ class DPQuery:
     post: exp.Select  # the final SELECT over __dp_out (noisy values and group keys)
 
     @property
+    def selects_groups(self) -> bool:
+        """A grouped query releases only the groups whose noisy count clears a threshold.
+
+        Group keys come from the data, so releasing every group present would tell whether one
+        user, alone in a group, is there. A group is released only when a noisy count of it
+        (the query's first COUNT, or the count inside an AVG or STDDEV; else a distinct-user
+        count of its own) reaches the level a one-user group reaches with probability at most
+        ``SELECTION_DELTA``: the (epsilon, delta) partition selection of Wilson et al.,
+        "Differentially Private SQL with Bounded User Contribution" (2020). AWS documents no
+        handling of small groups; this is the safer answer.
+        """
+        return bool(self.group_keys)
+
+    @property
+    def own_selection(self) -> bool:
+        """The group selection needs a release of its own (no aggregate of the query has a count)."""
+        return self.selects_groups and not any(a.kind in _COUNTED for a in self.aggregates)
+
+    @property
     def kinds(self) -> tuple[AggregateType, ...]:
-        """One aggregate type per distinct aggregate: what admission charges."""
-        return tuple(a.kind for a in self.aggregates)
+        """One aggregate type per distinct aggregate (plus the selection's own count when it needs
+        one): what admission charges."""
+        own = tuple(a.kind for a in self.aggregates)
+        return (*own, AggregateType.COUNT_DISTINCT) if self.own_selection else own
 
 
 @dataclass(frozen=True)
@@ -119,6 +148,10 @@ class DPResult:
 
 
 # ---------------------------------------------------------------- execution
+
+#: Distinct users of a group, each user counted in the one group of its first sampled row, so that
+#: one user moves one count by at most 1 (sensitivity 1 across all groups).
+_USERS = "count(DISTINCT __dp_uid) FILTER (WHERE __dp_rn <= 1)"
 
 
 @dataclass
@@ -180,6 +213,7 @@ class _Runner:
         self.unit_scale = unit_scale(users_noise)
         self.epsilon_unit = epsilon_unit(users_noise)
         self.audit: list[Cell] = []
+        self.first_count: tuple[int, int] | None = None  # this group's first noisy count, its sensitivity
         token = noise.token(query_id, "sample")
         keys = ", ".join(
             ["__dp_uid"]
@@ -277,7 +311,7 @@ class _Runner:
                 f" AND {arg} IS NOT NULL)" if a.argument is not None else ")"
             )
             if a.on_user:
-                columns.append("count(DISTINCT __dp_uid) FILTER (WHERE __dp_rn <= 1)")
+                columns.append(_USERS)
             elif a.kind == AggregateType.COUNT:
                 columns.append(
                     f"count({'DISTINCT ' if a.distinct else ''}"
@@ -292,6 +326,8 @@ class _Runner:
                 columns += [f"count({arg}) {where}", f"coalesce(sum({fixed}) {where}, 0)"]
                 if a.kind == AggregateType.STDDEV:
                     columns.append(f"coalesce(sum({fixed} * {fixed}) {where}, 0)")
+        if self.query.own_selection:
+            columns.append(_USERS)  # the selection's count: each user counted in one group
         keys = [f"__dp_g{j}" for j in range(len(self.query.group_keys))]
         if not keys:
             return f"SELECT 1 AS __dp_gid, {', '.join(columns)} FROM __dp_ranked"
@@ -307,6 +343,8 @@ class _Runner:
             scale, query_id=self.query_id, aggregate_index=index, group_key=list(group), purpose=release
         )
         self.audit.append(Cell(group, index, release, int(true), noise, scale))
+        if release == "count" and self.first_count is None:
+            self.first_count = (int(true) + noise, sensitivity)
         return int(true) + noise
 
     def release(self, a: DPAggregate, plan: _Plan, group: tuple[Any, ...], values: list[int]) -> Fraction:
@@ -352,6 +390,7 @@ class _Runner:
             gid, group, rest = row[0], tuple(row[1 : 1 + nkeys]), list(row[1 + nkeys :])
             group = tuple(_plain(v) for v in group)
             values: list[Any] = [gid]
+            self.first_count = None
             for a in self.query.aggregates:
                 stats, rest = rest[: _WIDTH[a.kind]], rest[_WIDTH[a.kind] :]
                 value = self.release(a, plans[a.index], group, [int(s) for s in stats])
@@ -361,6 +400,13 @@ class _Runner:
                     values.append(float(value) ** 0.5)
                 else:
                     values.append(float(value))
+            if self.query.own_selection:
+                self.noisy(-1, group, "count", int(rest[0]), 1)
+            if self.query.selects_groups:
+                assert self.first_count is not None
+                noisy, sensitivity = self.first_count
+                if noisy < self.selection_threshold(sensitivity):
+                    continue
             noisy_rows.append(values)
         columns, types, rows = self.post_process(noisy_rows)
         return DPResult(
@@ -394,6 +440,12 @@ class _Runner:
         rows = tuple(tuple(r) for r in cursor.fetchall())
         description = cursor.description or ()
         return tuple(d[0] for d in description), tuple(str(d[1]) for d in description), rows
+
+    def selection_threshold(self, sensitivity: int) -> int:
+        """The noisy count a group needs to be released: a group of one user (a true count of at
+        most ``sensitivity``) reaches it with probability at most ``SELECTION_DELTA``."""
+        a = math.exp(-1 / float(self.unit_scale * sensitivity))
+        return sensitivity + math.ceil(math.log(SELECTION_DELTA * (1 + a)) / math.log(a))
 
     def sensitivity(self, plans: dict[int, _Plan]) -> tuple[dict[str, Any], ...]:
         out = []

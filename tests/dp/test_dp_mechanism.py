@@ -183,7 +183,7 @@ def test_having_order_and_limit_see_only_noisy_values() -> None:
         assert result.rows == ((max(noisy, key=lambda g: noisy[g]), max(noisy.values())),)
     # Two regions of exactly the same size: the noisy winner changes from seed to seed.
     tied = connect(
-        purchases="SELECT 'u' || i AS user_id, ['east', 'west'][1 + i % 2] AS region FROM range(400) t(i)"
+        purchases="SELECT 'u' || i AS user_id, ['east', 'west'][1 + i % 2] AS region FROM range(4000) t(i)"
     )
     winners = {run(tied, sql, seed).rows[0][0] for seed in range(12)}
     assert winners == {"east", "west"}
@@ -220,3 +220,25 @@ def test_template_parameters_are_bound_not_spliced(select: str) -> None:
     assert [r[0] for r in result.rows] == ["west"]
     injected = run(con, sql, 1, parameters={"region": "west' OR '1'='1"})
     assert injected.rows == ()
+
+
+def test_a_group_of_one_user_is_never_released_and_big_groups_are() -> None:
+    """Group keys come from the data: a group is released only when its noisy count clears the
+    partition-selection threshold, so a user alone in a group cannot be seen by its group's row."""
+    loner = " UNION ALL SELECT 'loner', 'solo', 1.0"
+    con = connect(purchases=PURCHASES + loner)
+    for seed in range(20):
+        result = run(con, "SELECT region, COUNT(*) AS n FROM purchases GROUP BY region", seed)
+        assert sorted(r[0] for r in result.rows) == ["east", "west"]
+
+
+def test_the_selection_reuses_a_count_and_charges_one_only_when_there_is_none() -> None:
+    con = connect(purchases=PURCHASES)
+    grouped = "FROM purchases GROUP BY region"
+    assert analyze(con, f"SELECT region, COUNT(*) {grouped}").kinds == (AggregateType.COUNT,)
+    assert analyze(con, f"SELECT region, AVG(amount) {grouped}").kinds == (AggregateType.AVG,)
+    assert analyze(con, f"SELECT region, SUM(amount) {grouped}").kinds == (
+        AggregateType.SUM,
+        AggregateType.COUNT_DISTINCT,
+    )
+    assert analyze(con, "SELECT SUM(amount) FROM purchases").kinds == (AggregateType.SUM,)
