@@ -97,19 +97,20 @@ class DPQuery:
         """A grouped query releases only the groups whose noisy count clears a threshold.
 
         Group keys come from the data, so releasing every group present would tell whether one
-        user, alone in a group, is there. A group is released only when a noisy count of it
-        (the query's first COUNT, or the count inside an AVG or STDDEV; else a distinct-user
-        count of its own) reaches the level a one-user group reaches with probability at most
-        ``SELECTION_DELTA``: the (epsilon, delta) partition selection of Wilson et al.,
-        "Differentially Private SQL with Bounded User Contribution" (2020). AWS documents no
+        user, alone in a group, is there. A group is released only when its noisy distinct-user
+        count (each user counted in one group, so sensitivity 1 whatever the contribution limit)
+        reaches the level a one-user group reaches with probability at most ``SELECTION_DELTA``:
+        the (epsilon, delta) partition selection of Wilson et al., "Differentially Private SQL
+        with Bounded User Contribution" (2020). The query's own COUNT(DISTINCT user) is reused;
+        without one, the selection's count is one more COUNT_DISTINCT to pay. AWS documents no
         handling of small groups; this is the safer answer.
         """
         return bool(self.group_keys)
 
     @property
     def own_selection(self) -> bool:
-        """The group selection needs a release of its own (no aggregate of the query has a count)."""
-        return self.selects_groups and not any(a.kind in _COUNTED for a in self.aggregates)
+        """The group selection needs a release of its own (the query counts no distinct users)."""
+        return self.selects_groups and not any(a.on_user for a in self.aggregates)
 
     @property
     def kinds(self) -> tuple[AggregateType, ...]:
@@ -213,7 +214,6 @@ class _Runner:
         self.unit_scale = unit_scale(users_noise)
         self.epsilon_unit = epsilon_unit(users_noise)
         self.audit: list[Cell] = []
-        self.first_count: tuple[int, int] | None = None  # this group's first noisy count, its sensitivity
         token = noise.token(query_id, "sample")
         keys = ", ".join(
             ["__dp_uid"]
@@ -343,8 +343,6 @@ class _Runner:
             scale, query_id=self.query_id, aggregate_index=index, group_key=list(group), purpose=release
         )
         self.audit.append(Cell(group, index, release, int(true), noise, scale))
-        if release == "count" and self.first_count is None:
-            self.first_count = (int(true) + noise, sensitivity)
         return int(true) + noise
 
     def release(self, a: DPAggregate, plan: _Plan, group: tuple[Any, ...], values: list[int]) -> Fraction:
@@ -390,10 +388,12 @@ class _Runner:
             gid, group, rest = row[0], tuple(row[1 : 1 + nkeys]), list(row[1 + nkeys :])
             group = tuple(_plain(v) for v in group)
             values: list[Any] = [gid]
-            self.first_count = None
+            users: Fraction | None = None  # the group's noisy distinct-user count (selection)
             for a in self.query.aggregates:
                 stats, rest = rest[: _WIDTH[a.kind]], rest[_WIDTH[a.kind] :]
                 value = self.release(a, plans[a.index], group, [int(s) for s in stats])
+                if a.on_user and users is None:
+                    users = value
                 if a.kind in _COUNTS:
                     values.append(int(value))
                 elif a.kind == AggregateType.STDDEV:
@@ -401,12 +401,9 @@ class _Runner:
                 else:
                     values.append(float(value))
             if self.query.own_selection:
-                self.noisy(-1, group, "count", int(rest[0]), 1)
-            if self.query.selects_groups:
-                assert self.first_count is not None
-                noisy, sensitivity = self.first_count
-                if noisy < self.selection_threshold(sensitivity):
-                    continue
+                users = Fraction(self.noisy(-1, group, "users", int(rest[0]), 1))
+            if self.query.selects_groups and users is not None and users < self.selection_threshold():
+                continue
             noisy_rows.append(values)
         columns, types, rows = self.post_process(noisy_rows)
         return DPResult(
@@ -441,11 +438,11 @@ class _Runner:
         description = cursor.description or ()
         return tuple(d[0] for d in description), tuple(str(d[1]) for d in description), rows
 
-    def selection_threshold(self, sensitivity: int) -> int:
-        """The noisy count a group needs to be released: a group of one user (a true count of at
-        most ``sensitivity``) reaches it with probability at most ``SELECTION_DELTA``."""
-        a = math.exp(-1 / float(self.unit_scale * sensitivity))
-        return sensitivity + math.ceil(math.log(SELECTION_DELTA * (1 + a)) / math.log(a))
+    def selection_threshold(self) -> int:
+        """The noisy distinct-user count a group needs to be released: a group of one user reaches
+        it with probability at most ``SELECTION_DELTA`` (discrete Laplace, sensitivity 1)."""
+        a = math.exp(-1 / float(self.unit_scale))
+        return 1 + math.ceil(math.log(SELECTION_DELTA * (1 + a)) / math.log(a))
 
     def sensitivity(self, plans: dict[int, _Plan]) -> tuple[dict[str, Any], ...]:
         out = []

@@ -100,6 +100,16 @@ def preview_query(
         AggregatePreview(a.expression, a.kind, aggregate_cost(a.kind, n), _NOISE_TEXT[a.kind].format(n=n))
         for a in query.aggregates
     )
+    if query.own_selection:  # the distinct-user count that decides which groups are released
+        distinct = AggregateType.COUNT_DISTINCT
+        aggregates += (
+            AggregatePreview(
+                "group selection: COUNT(DISTINCT user) per group",
+                distinct,
+                aggregate_cost(distinct, n),
+                _NOISE_TEXT[distinct].format(n=n) + "; groups below the selection threshold are not released",
+            ),
+        )
     return QueryPreview(
         aggregates, query_cost(query.kinds, n), remaining_epsilon(params, debits, now), params
     )
