@@ -37,6 +37,7 @@ Record layout (kind ``protected_query``): the API's ``ProtectedQuery`` shape plu
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -295,10 +296,15 @@ def _result_path(root: Path, bucket: str, key: str) -> Path:
 
 
 def _segment(part: str) -> str:
-    """One key segment as a safe file name (``.`` and ``..`` escaped; anything else kept)."""
+    """One key segment as a safe file name: ``.`` and ``..`` escaped, and a segment longer than a
+    file name may be cut to a prefix plus a digest of the whole (S3 keys allow 1,024 bytes)."""
     if part in (".", ".."):
         return part.replace(".", "%2E")
-    return part.replace("\\", "%5C")
+    name = part.replace("\\", "%5C")
+    if len(name.encode()) > 200:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+        name = name.encode()[:150].decode(errors="ignore") + "~" + digest
+    return name
 
 
 def _dp_run(record: Record) -> engine.DPRun | None:

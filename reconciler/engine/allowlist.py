@@ -42,7 +42,18 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-__all__ = ["CLAUSES", "NODES", "REFUSED", "Node", "Role", "unsupported_args"]
+__all__ = [
+    "CLAUSES",
+    "KEYWORDS",
+    "NODES",
+    "REFUSED",
+    "TYPES",
+    "Node",
+    "Role",
+    "datatype",
+    "keyword",
+    "unsupported_args",
+]
 
 
 class Role(enum.StrEnum):
@@ -130,6 +141,59 @@ NODES: Mapping[type[exp.Expr], Node] = {
     exp.Star: _n(Role.STAR, "except_", "*"),
     exp.Filter: _n(Role.FILTER, "this expression", "an aggregate FILTER clause", controls=False),
 }
+
+#: The keyword settings a query may write where a function takes a unit or field (EXTRACT(YEAR ...),
+#: INTERVAL '1' DAY, DATEADD(month, ...)). sqlglot renders a keyword (``exp.Var``) as written, so a
+#: keyword that is not on this list could carry SQL text into the statement DuckDB runs.
+KEYWORDS = frozenset(
+    (
+        "YEAR YEARS Y YY YYY YYYY YR YRS QUARTER QUARTERS QTR QTRS Q MONTH MONTHS MON MONS MM "
+        "WEEK WEEKS W WK WKS DAY DAYS D DD DAYOFWEEK DOW DW WEEKDAY DAYOFYEAR DOY HOUR HOURS H HH HR HRS "
+        "MINUTE MINUTES M MI MIN MINS SECOND SECONDS S SEC SECS MILLISECOND MILLISECONDS MS MSEC MSECS "
+        "MICROSECOND MICROSECONDS US USEC USECS EPOCH ISOWEEK ISODOW ISOYEAR DECADE CENTURY MILLENNIUM "
+        "TIMEZONE_HOUR TIMEZONE_MINUTE"
+    ).split()
+)
+
+#: The types a CAST may name (sqlglot's names); a nested type may only nest these.
+TYPES = frozenset(
+    (
+        "BOOLEAN TINYINT SMALLINT INT BIGINT INT128 UTINYINT USMALLINT UINT UBIGINT FLOAT DOUBLE DECIMAL "
+        "CHAR NCHAR VARCHAR NVARCHAR TEXT BINARY VARBINARY DATE DATETIME TIMESTAMP TIMESTAMPTZ "
+        "TIMESTAMPLTZ TIMESTAMPNTZ TIME INTERVAL ARRAY MAP STRUCT"
+    ).split()
+)
+
+
+def keyword(node: exp.Expr) -> bool:
+    """True for a keyword setting on ``KEYWORDS`` (plain letters, nothing else)."""
+    return isinstance(node, exp.Var) and node.name.upper() in KEYWORDS
+
+
+def datatype(node: exp.Expr) -> bool:
+    """True for a type built only of ``TYPES`` (with numeric parameters and named struct fields)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, exp.DataType):
+            if current.this.name not in TYPES:
+                return False
+        elif isinstance(current, exp.DataTypeParam):
+            if not (isinstance(current.this, exp.Literal) and current.this.name.isdigit()):
+                return False
+            continue
+        elif isinstance(current, exp.ColumnDef):
+            if not isinstance(current.this, exp.Identifier) or not isinstance(
+                current.args.get("kind"), exp.DataType
+            ):
+                return False
+            stack.append(current.args["kind"])
+            continue
+        else:
+            return False
+        stack.extend(current.expressions)
+    return True
+
 
 #: Constructs refused by name, for a clearer message than "not supported": DuckDB's dynamic column
 #: selections reach columns no check sees by name; lambdas run expressions per element.

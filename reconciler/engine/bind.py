@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from sqlglot import exp
+from sqlglot.errors import SqlglotError
 
 from reconciler.engine.allowlist import CLAUSES, unsupported_args
 from reconciler.engine.budget import LIMITS, Limits
@@ -282,6 +283,21 @@ class Binder:
                 "reference); simplify it",
                 None,
             )
+
+    def declared_type(self, node: exp.Expr) -> exp.DataType | None:
+        """The SQL type of a plain base column or a CAST, as declared (None when not known)."""
+        to = node.args.get("to")
+        if isinstance(node, (exp.Cast, exp.TryCast)) and isinstance(to, exp.DataType):
+            return to
+        found = self.values.get(id(node))
+        if found is None or found[0] is not node or len(found[1].direct) != 1:
+            return None
+        number, column = next(iter(found[1].direct))
+        text = self.refs[number].table.columns.get(column, "")
+        try:
+            return exp.DataType.build(text, dialect="duckdb") if text else None
+        except (ValueError, SqlglotError):
+            return None
 
     def remember(self, node: exp.Expr, value: Value) -> None:
         """Keep the Value of a canonical node."""

@@ -185,12 +185,11 @@ def _check_columns(
 def _no_implicit_cast(ctx: CheckState, comparison: Comparison, identities: set[tuple[int, str]]) -> None:
     """An identity column is compared only with string values: a cast would merge identities."""
     operands = comparison.operands
-    if not any(o.direct & identities for o in operands):
-        return
+    identity = [o for o in operands if o.direct & identities]
+    if not identity or any(o.type is Type.UNKNOWN for o in identity):
+        return  # no identity here, or a table without a schema (no data yet): nothing to compare
     for operand in operands:
-        if operand.type not in (Type.STRING, Type.UNKNOWN) or (
-            operand.constant and operand.type is Type.UNKNOWN
-        ):
+        if operand.type is not Type.STRING:  # an unknown type (a struct field, say) may cast too
             raise ctx.refuse(
                 Reason.COMPARISON_NOT_ALLOWED,
                 "an identity column is compared with a value that is not a string; the implicit cast could "

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from reconciler.engine.allowlist import NODES, REFUSED, Role, unsupported_args
+from reconciler.engine.allowlist import NODES, REFUSED, Role, datatype, keyword, unsupported_args
 from reconciler.engine.functions import MAX_AMPLIFY, Function, FunctionKind, Type, lookup
 from reconciler.engine.rules import Reason
 from reconciler.engine.values import Comparison, Value, classify, combine, constant, type_of
@@ -125,8 +125,11 @@ class Expressions:
         if isinstance(node, exp.Boolean):
             return constant(Type.BOOLEAN, nullish=True)
         if isinstance(node, exp.Interval):
-            if not isinstance(node.this, exp.Literal):
-                raise self.binder.refuse(Reason.DISALLOWED_CONSTRUCT, "an INTERVAL takes a constant", node)
+            unit = node.args.get("unit")
+            if not isinstance(node.this, exp.Literal) or (unit is not None and not keyword(unit)):
+                raise self.binder.refuse(
+                    Reason.DISALLOWED_CONSTRUCT, "an INTERVAL takes a constant and a time unit keyword", node
+                )
             return constant()
         assert isinstance(node, exp.Literal)
         if node.is_string:
@@ -216,8 +219,8 @@ class Expressions:
 
     def _cast(self, node: exp.Expr, at: At) -> Value:
         to = node.args.get("to")
-        if not isinstance(to, exp.DataType):
-            raise self.binder.refuse(Reason.DISALLOWED_CONSTRUCT, "CAST takes a type", node)
+        if not isinstance(to, exp.DataType) or not datatype(to):
+            raise self.binder.refuse(Reason.DISALLOWED_CONSTRUCT, "CAST takes a plain SQL type", node)
         operand = self.bind(node.this, at.inside(boolean=False))
         target = _datatype(to)
         if target is Type.BOOLEAN:
@@ -234,9 +237,10 @@ class Expressions:
         inner = at.inside(boolean=False)
         container = self.bind(node.this, inner)
         keys = [self.bind(key, inner) for key in node.expressions]
-        if any(not key.constant for key in keys):
-            self.record(classify(node, [container, *keys], what="a lookup keyed by a value"))
-        return replace(combine([container, *keys], Type.UNKNOWN), direct=frozenset())
+        # Whether m[k] finds something compares k with the container's keys (or an index with its
+        # length), whichever side is the constant: MAP(zip, 1)['10001'] tests zip = '10001'.
+        self.record(classify(node, [container, *keys], what="a lookup by key or index"))
+        return replace(combine([container, *keys], Type.UNKNOWN, branches=True), direct=frozenset())
 
     def _constructor(self, node: exp.Expr, at: At) -> Value:
         inner = at.inside(boolean=False)
@@ -258,6 +262,11 @@ class Expressions:
                 items.append(self.bind(child, inner))
         kinds: dict[type[exp.Expr], Type] = {exp.Array: Type.ARRAY, exp.Struct: Type.STRUCT}
         kind = kinds.get(type(node), Type.MAP)
+        if isinstance(node, exp.VarMap):
+            keys = items[: len(node.args["keys"].expressions)]
+            if len(keys) > 1:  # a MAP fails on duplicate keys: its keys are compared with each other
+                self.record(classify(node, keys, what="the keys of a MAP"))
+            return replace(combine(items, kind, branches=len(keys) > 1), nulls_like=False)
         return replace(combine(items, kind), nulls_like=False)
 
     def _window(self, node: exp.Expr, at: At) -> Value:
@@ -392,7 +401,8 @@ class Expressions:
                 data += [(item, self.bind(item, at)) for item in child.expressions]
                 continue
             if isinstance(child, (exp.Var, exp.DataType, exp.JSONPath)):
-                continue  # keyword settings (units, types) and constant JSON paths
+                self._setting(node, function, child, at, amplifies=False)  # a unit, a type, a JSON path
+                continue
             data.append((child, self.bind(child, at)))
         values = [v for _, v in data]
         if (
@@ -409,8 +419,8 @@ class Expressions:
         value = combine(
             values, function.result, branches=function.branches and not all(v.constant for v in values)
         )
-        if not function.deterministic:
-            value = replace(value, constant=False)
+        if not function.deterministic or function.kind is not FunctionKind.SCALAR:
+            value = replace(value, constant=False)  # a count or a rank depends on the rows, not on literals
         if function.counts:
             counted = (
                 frozenset().union(*(v.tested for v in values if not v.direct)) if values else frozenset()
@@ -418,7 +428,23 @@ class Expressions:
             value = replace(value, tested=counted, literal=False, branched=value.branched, nulls_like=False)
         elif function.kind is FunctionKind.AGGREGATE:
             value = replace(value, nulls_like=bool(values) and all(v.nulls_like for v in values))
+            self._no_overflow(node, function, data)
         return value
+
+    def _no_overflow(self, node: exp.Func, function: Function, data: list[tuple[exp.Expr, Value]]) -> None:
+        """SUM / AVG of a DECIMAL wider than 18 digits can overflow DuckDB's accumulator, and an
+        aggregate cannot be made non-failing: whether the query failed would tell about the rows."""
+        if function.name not in ("SUM", "AVG"):
+            return
+        for child, _value in data:
+            declared = self.binder.declared_type(child)
+            if declared is not None and declared.this.name == "DECIMAL" and _precision(declared) > 18:
+                raise self.binder.refuse(
+                    Reason.DISALLOWED_CONSTRUCT,
+                    f"{function.name} of a DECIMAL with more than 18 digits can overflow in the local "
+                    "engine; CAST the column to DOUBLE (or a narrower DECIMAL) first",
+                    node,
+                )
 
     def _setting(
         self, node: exp.Func, function: Function, child: exp.Expr, at: At, *, amplifies: bool
@@ -426,6 +452,12 @@ class Expressions:
         """A setting argument must be a constant (an amplifying one, a small number)."""
         if isinstance(child, exp.Var):
             allowed = function.units.get(self.binder.dialect_key)
+            if not keyword(child):
+                raise self.binder.refuse(
+                    Reason.DISALLOWED_CONSTRUCT,
+                    f"{function.name} takes a date or time unit keyword here",
+                    node,
+                )
             if allowed is not None and child.name.upper() not in allowed:
                 raise self.binder.refuse(
                     Reason.DISALLOWED_FUNCTION,
@@ -434,8 +466,10 @@ class Expressions:
                     node,
                 )
             return  # a keyword (YEAR, MONTH)
-        if isinstance(child, (exp.DataType, exp.JSONPath)):
-            return  # a type or a constant JSON path
+        if isinstance(child, exp.DataType) and datatype(child):
+            return  # a type
+        if isinstance(child, exp.JSONPath):
+            return  # a JSON path parsed from a constant string
         value = self.bind(child, at.inside(clause="settings", boolean=False))
         if not value.constant:
             raise self.binder.refuse(
@@ -524,6 +558,13 @@ def _call_name(node: exp.Func) -> str:
 
 def _words(node: exp.Expr) -> str:
     return type(node).__name__.upper() if not isinstance(node, exp.Func) else _call_name(node)
+
+
+def _precision(datatype: exp.DataType) -> int:
+    params = datatype.expressions
+    if params and isinstance(params[0], exp.DataTypeParam) and params[0].this.name.isdigit():
+        return int(params[0].this.name)
+    return 18  # DuckDB's default DECIMAL is DECIMAL(18, 3)
 
 
 def _number(node: exp.Expr) -> int | None:

@@ -32,6 +32,9 @@ The role columns are what the checks read; none of them depends on the function'
   count, LPAD's length). They must be constants no larger than ``MAX_AMPLIFY`` (item 7).
 - ``units``: per dialect, the keyword settings (EXTRACT's field) the local engine runs faithfully;
   another keyword is refused (a dialect not named accepts any).
+- ``total``: it cannot fail, whatever its input (UPPER, LENGTH, MD5). Any other call is wrapped
+  in ``TRY`` when DuckDB runs it (``safe``), so it yields NULL instead of failing; a function that
+  can fail must therefore also be ``branches`` (its NULL tells about its input).
 - ``result``: the coarse type of the result (``SAME`` = the type of the first data argument).
 - ``deterministic``: False for RAND / UUID (a lateral alias to one is not inlined).
 
@@ -112,6 +115,7 @@ class Function:
     params: tuple[str, ...] = ()
     amplifies: tuple[str, ...] = ()
     units: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    total: bool = False
     result: Type = Type.SAME
     deterministic: bool = True
 
@@ -164,15 +168,15 @@ FUNCTIONS: tuple[Function, ...] = (
     Function(
         "ARRAY_INTERSECT", S, (exp.ArrayIntersect,), dialects=SP, controls=True, compares=True, result=T.ARRAY
     ),
-    Function("ARRAY_JOIN", S, (exp.ArrayToString,), dialects=SP, controls=True, result=T.STRING),
+    Function("ARRAY_JOIN", S, (exp.ArrayToString,), dialects=SP, controls=True, result=T.STRING, total=True),
     Function(
         "ARRAY_SORT", S, (exp.ArraySort,), dialects=SP, controls=True, compares=True, result=T.ARRAY
     ),  # SORT_ARRAY
     Function("EXPLODE", G, (exp.Explode,), dialects=SP, controls=True, result=T.UNKNOWN),
-    Function("FLATTEN", S, (exp.Flatten,), dialects=SP, controls=True, result=T.ARRAY),
+    Function("FLATTEN", S, (exp.Flatten,), dialects=SP, controls=True, result=T.ARRAY, total=True),
     # -- conditional -----------------------------------------------------------------------------
-    Function("COALESCE", S, (exp.Coalesce,), controls=True, null_tests=True),  # NVL, IFNULL
-    Function("NVL2", S, (exp.Nvl2,), controls=True, null_tests=True, result=T.UNKNOWN),
+    Function("COALESCE", S, (exp.Coalesce,), controls=True, null_tests=True, total=True),  # NVL, IFNULL
+    Function("NVL2", S, (exp.Nvl2,), controls=True, null_tests=True, result=T.UNKNOWN, total=True),
     Function("NULLIF", S, (exp.Nullif,), controls=True, compares=True),
     Function("GREATEST", S, (exp.Greatest,), controls=True, compares=True),
     Function("LEAST", S, (exp.Least,), controls=True, compares=True),
@@ -181,7 +185,7 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("MAP", S, (exp.VarMap,), dialects=SP, controls=True, branches=True, result=T.MAP),
     Function("STRUCT", S, (exp.Struct,), dialects=SP, controls=True, result=T.STRUCT),  # NAMED_STRUCT
     # -- data type formatting --------------------------------------------------------------------
-    Function("BASE64", S, (exp.ToBase64,), dialects=SP, controls=True, result=T.STRING),
+    Function("BASE64", S, (exp.ToBase64,), dialects=SP, controls=True, result=T.STRING, total=True),
     Function("CAST", S, (exp.Cast, exp.TryCast), controls=True, branches=True, result=T.UNKNOWN),  # CONVERT
     Function(
         "DECODE",
@@ -193,8 +197,17 @@ FUNCTIONS: tuple[Function, ...] = (
         params=("charset",),
         result=T.STRING,
     ),
-    Function("ENCODE", S, (exp.Encode,), dialects=SP, controls=True, params=("charset",), result=T.BINARY),
-    Function("HEX", S, (exp.Hex,), dialects=SP, controls=True, result=T.STRING),
+    Function(
+        "ENCODE",
+        S,
+        (exp.Encode,),
+        dialects=SP,
+        controls=True,
+        params=("charset",),
+        result=T.BINARY,
+        total=True,
+    ),
+    Function("HEX", S, (exp.Hex,), dialects=SP, controls=True, result=T.STRING, total=True),
     Function(
         "TO_DATE",
         S,
@@ -207,9 +220,9 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("UNBASE64", S, (exp.FromBase64,), dialects=SP, controls=True, branches=True, result=T.BINARY),
     Function("UNHEX", S, (exp.Unhex,), dialects=SP, controls=True, branches=True, result=T.BINARY),
     # -- date and time ---------------------------------------------------------------------------
-    Function("CURRENT_DATE", S, (exp.CurrentDate,), controls=True, result=T.DATE),
+    Function("CURRENT_DATE", S, (exp.CurrentDate,), controls=True, result=T.DATE, total=True),
     Function(
-        "CURRENT_TIMESTAMP", S, (exp.CurrentTimestamp,), controls=True, result=T.TIMESTAMP
+        "CURRENT_TIMESTAMP", S, (exp.CurrentTimestamp,), controls=True, result=T.TIMESTAMP, total=True
     ),  # GETDATE, SYSDATE
     Function(
         "DATE_DIFF", S, (exp.DateDiff,), dialects=SP, controls=True, branches=True, result=T.INTEGER
@@ -243,9 +256,11 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("WEEKOFYEAR", S, (exp.WeekOfYear,), dialects=SP, controls=True, branches=True, result=T.INTEGER),
     Function("YEAR", S, (exp.Year,), dialects=SP, controls=True, branches=True, result=T.INTEGER),
     # -- hash ------------------------------------------------------------------------------------
-    Function("MD5", S, (exp.MD5,), controls=True, result=T.STRING),
-    Function("SHA1", S, (exp.SHA,), controls=True, result=T.STRING),  # SHA
-    Function("SHA2", S, (exp.SHA2,), controls=True, params=("length",), result=T.STRING),  # 256 bits only
+    Function("MD5", S, (exp.MD5,), controls=True, result=T.STRING, total=True),
+    Function("SHA1", S, (exp.SHA,), controls=True, result=T.STRING, total=True),  # SHA
+    Function(
+        "SHA2", S, (exp.SHA2,), controls=True, params=("length",), result=T.STRING, total=True
+    ),  # 256 bits only
     # -- JSON ------------------------------------------------------------------------------------
     Function(
         "GET_JSON_OBJECT",
@@ -257,45 +272,60 @@ FUNCTIONS: tuple[Function, ...] = (
         branches=True,
         result=T.STRING,
     ),
-    Function("TO_JSON", S, (exp.JSONFormat,), dialects=SP, controls=True, result=T.STRING),
+    Function("TO_JSON", S, (exp.JSONFormat,), dialects=SP, controls=True, result=T.STRING, total=True),
     # -- math ------------------------------------------------------------------------------------
     Function("ABS", S, (exp.Abs,), controls=True, branches=True),
     Function("ACOS", S, (exp.Acos,), branches=True, result=T.FLOAT),
     Function("ASIN", S, (exp.Asin,), branches=True, result=T.FLOAT),
-    Function("ATAN", S, (exp.Atan,), result=T.FLOAT),
-    Function("ATAN2", S, (exp.Atan2,), result=T.FLOAT),
-    Function("CBRT", S, (exp.Cbrt,), result=T.FLOAT),
+    Function("ATAN", S, (exp.Atan,), result=T.FLOAT, total=True),
+    Function("ATAN2", S, (exp.Atan2,), result=T.FLOAT, total=True),
+    Function("CBRT", S, (exp.Cbrt,), result=T.FLOAT, total=True),
     Function("CEILING", S, (exp.Ceil,), controls=True, branches=True, params=("decimals",)),  # CEIL
-    Function("COS", S, (exp.Cos,), result=T.FLOAT),
+    Function("COS", S, (exp.Cos,), result=T.FLOAT, total=True),
     Function("COT", S, (exp.Cot,), branches=True, result=T.FLOAT),
-    Function("DEGREES", S, (exp.Degrees,), result=T.FLOAT),
+    Function("DEGREES", S, (exp.Degrees,), result=T.FLOAT, total=True),
     Function("DIV", S, (exp.IntDiv,), dialects=SP, branches=True, result=T.INTEGER),  # a DIV b
     Function("EXP", S, (exp.Exp,), controls=True, branches=True, result=T.FLOAT),
     Function("FLOOR", S, (exp.Floor,), controls=True, branches=True, params=("decimals",)),
     Function("LN", S, (exp.Ln,), controls=True, branches=True, result=T.FLOAT),  # Spark LOG(x)
     Function("LOG", S, (exp.Log,), controls=True, branches=True, result=T.FLOAT),  # LOG10; LOG(base, x)
     Function("MOD", S, (exp.Mod,), controls=True, branches=True),  # a % b
-    Function("PI", S, (exp.Pi,), result=T.FLOAT),
+    Function("PI", S, (exp.Pi,), result=T.FLOAT, total=True),
     Function("POWER", S, (exp.Pow,), controls=True, branches=True, result=T.FLOAT),  # POW
-    Function("RADIANS", S, (exp.Radians,), result=T.FLOAT),
+    Function("RADIANS", S, (exp.Radians,), result=T.FLOAT, total=True),
     Function(
-        "RAND", S, (exp.Rand,), controls=True, params=("this",), result=T.FLOAT, deterministic=False
+        "RAND",
+        S,
+        (exp.Rand,),
+        controls=True,
+        params=("this",),
+        result=T.FLOAT,
+        deterministic=False,
+        total=True,
     ),  # RANDOM
     Function("ROUND", S, (exp.Round,), controls=True, branches=True, params=("decimals",)),
     Function("SIGN", S, (exp.Sign,), controls=True, compares=True, result=T.INTEGER),  # SIGNUM
-    Function("SIN", S, (exp.Sin,), result=T.FLOAT),
+    Function("SIN", S, (exp.Sin,), result=T.FLOAT, total=True),
     Function("SQRT", S, (exp.Sqrt,), controls=True, branches=True, result=T.FLOAT),
     Function("TRUNC", S, (exp.Trunc,), dialects=CR, branches=True, params=("decimals",)),  # numeric
     # -- scalar ----------------------------------------------------------------------------------
-    Function("CARDINALITY", S, names=("CARDINALITY",), dialects=SP, controls=True, result=T.INTEGER),
-    Function("SIZE", S, (exp.ArraySize,), dialects=SP, controls=True, result=T.INTEGER),  # ARRAY_SIZE
+    Function(
+        "CARDINALITY", S, names=("CARDINALITY",), dialects=SP, controls=True, result=T.INTEGER, total=True
+    ),
+    Function(
+        "SIZE", S, (exp.ArraySize,), dialects=SP, controls=True, result=T.INTEGER, total=True
+    ),  # ARRAY_SIZE
     # -- string ----------------------------------------------------------------------------------
     Function("||", S, (exp.DPipe,), result=T.STRING),
-    Function("CONCAT", S, (exp.Concat,), controls=True, result=T.STRING),
-    Function("LEFT", S, (exp.Left,), controls=True, params=("expression",), result=T.STRING),
-    Function("LENGTH", S, (exp.Length,), controls=True, result=T.INTEGER),  # CHAR_LENGTH, LEN, TEXTLEN
-    Function("LOWER", S, (exp.Lower,), controls=True, result=T.STRING),  # LCASE
-    Function("LPAD", S, (exp.Pad,), controls=True, amplifies=("expression",), result=T.STRING),  # RPAD
+    Function("CONCAT", S, (exp.Concat,), controls=True, result=T.STRING, total=True),
+    Function("LEFT", S, (exp.Left,), controls=True, params=("expression",), result=T.STRING, total=True),
+    Function(
+        "LENGTH", S, (exp.Length,), controls=True, result=T.INTEGER, total=True
+    ),  # CHAR_LENGTH, LEN, TEXTLEN
+    Function("LOWER", S, (exp.Lower,), controls=True, result=T.STRING, total=True),  # LCASE
+    Function(
+        "LPAD", S, (exp.Pad,), controls=True, amplifies=("expression",), result=T.STRING, branches=True
+    ),  # RPAD
     Function(
         "POSITION",
         S,
@@ -321,20 +351,28 @@ FUNCTIONS: tuple[Function, ...] = (
         params=("position", "occurrence", "option", "parameters", "group"),
         result=T.INTEGER,
     ),
-    Function("REPEAT", S, (exp.Repeat,), controls=True, amplifies=("times",), result=T.STRING),
+    Function("REPEAT", S, (exp.Repeat,), controls=True, amplifies=("times",), result=T.STRING, total=True),
     Function("REPLACE", S, (exp.Replace,), controls=True, compares=True, result=T.STRING),
-    Function("REVERSE", S, (exp.Reverse,), result=T.STRING),
-    Function("RIGHT", S, (exp.Right,), controls=True, params=("expression",), result=T.STRING),
+    Function("REVERSE", S, (exp.Reverse,), result=T.STRING, total=True),
+    Function("RIGHT", S, (exp.Right,), controls=True, params=("expression",), result=T.STRING, total=True),
     Function("RLIKE", S, (exp.RegexpLike,), dialects=SP, controls=True, compares=True, result=T.BOOLEAN),
     Function("SPLIT", S, (exp.RegexpSplit,), dialects=SP, controls=True, compares=True, result=T.ARRAY),
     Function("SPLIT_PART", S, (exp.SplitPart,), compares=True, params=("part_index",), result=T.STRING),
     Function(
-        "SUBSTRING", S, (exp.Substring,), controls=True, params=("start", "length"), result=T.STRING
+        "SUBSTRING",
+        S,
+        (exp.Substring,),
+        controls=True,
+        params=("start", "length"),
+        result=T.STRING,
+        total=True,
     ),  # SUBSTR
     Function("TRANSLATE", S, (exp.Translate,), compares=True, result=T.STRING),
     Function("TRIM", S, (exp.Trim,), controls=True, compares=True, result=T.STRING),  # LTRIM, RTRIM, BTRIM
-    Function("UPPER", S, (exp.Upper,), controls=True, result=T.STRING),  # UCASE
-    Function("UUID", S, (exp.Uuid,), dialects=SP, controls=True, result=T.STRING, deterministic=False),
+    Function("UPPER", S, (exp.Upper,), controls=True, result=T.STRING, total=True),  # UCASE
+    Function(
+        "UUID", S, (exp.Uuid,), dialects=SP, controls=True, result=T.STRING, deterministic=False, total=True
+    ),
     # -- window ----------------------------------------------------------------------------------
     Function("ROW_NUMBER", W, (exp.RowNumber,), controls=True, result=T.INTEGER),
     Function("RANK", W, (exp.Rank,), controls=True, result=T.INTEGER),
@@ -351,7 +389,7 @@ FUNCTIONS: tuple[Function, ...] = (
     # -- aggregate and window (CLEAN_ROOMS_SQL) --------------------------------------------------
     Function("PERCENTILE_DISC", A, (exp.PercentileDisc,), dialects=CR, params=("this",)),
     # -- array (CLEAN_ROOMS_SQL) -----------------------------------------------------------------
-    Function("ARRAY_CONCAT", S, (exp.ArrayConcat,), dialects=CR, result=T.ARRAY),
+    Function("ARRAY_CONCAT", S, (exp.ArrayConcat,), dialects=CR, result=T.ARRAY, total=True),
     Function("SPLIT_TO_ARRAY", S, (exp.StringToArray,), dialects=CR, compares=True, result=T.ARRAY),
     # -- date and time (CLEAN_ROOMS_SQL) ---------------------------------------------------------
     Function(
@@ -385,9 +423,9 @@ FUNCTIONS: tuple[Function, ...] = (
         result=T.STRING,
     ),
     # -- SUPER type information and VARBYTE (CLEAN_ROOMS_SQL) -----------------------------------
-    Function("IS_ARRAY", S, (exp.IsArray,), dialects=CR, result=T.BOOLEAN),
+    Function("IS_ARRAY", S, (exp.IsArray,), dialects=CR, result=T.BOOLEAN, total=True),
     Function("FROM_HEX", S, names=("FROM_HEX",), dialects=CR, branches=True, result=T.BINARY),
-    Function("TO_HEX", S, (exp.LowerHex,), dialects=CR, result=T.STRING),
+    Function("TO_HEX", S, (exp.LowerHex,), dialects=CR, result=T.STRING, total=True),
 )
 
 

@@ -177,9 +177,11 @@ def _fails(binding: Binding, node: exp.Expr) -> bool:
         return value.type is not Type.FLOAT
     if isinstance(node, (exp.Div, exp.IntDiv, exp.Mod)):
         return True
+    if isinstance(node, (exp.And, exp.Or, exp.Not, exp.Xor, exp.Paren)):
+        return False  # connectives never fail; what they combine is judged on its own
     if isinstance(node, exp.Func) and not isinstance(node, (exp.AggFunc, exp.Cast)):
         function = lookup(node)
-        return function is None or function.branches or function.compares
+        return function is None or not function.total
     if isinstance(node, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In, exp.Between)):
         values = [binding.value(child) for child in node.iter_expressions()]
         kinds = {v.type for v in values if v is not None}

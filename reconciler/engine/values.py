@@ -202,7 +202,7 @@ def union(values: Iterable[Value]) -> Value:
 
 
 _TYPE_WORDS: tuple[tuple[str, Type], ...] = (
-    (r"^(var)?char|^string|^text|^uuid|^enum|^bpchar|^character", Type.STRING),
+    (r"^(var)?char|^string|^text|^bpchar|^character", Type.STRING),  # not UUID or ENUM: they cast
     (r"^decimal|^numeric", Type.DECIMAL),
     (r"int|^long|^short|^byte", Type.INTEGER),
     (r"^double|^float|^real", Type.FLOAT),

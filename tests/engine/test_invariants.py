@@ -51,7 +51,7 @@ Row = tuple[Any, ...]
 
 def _person(uid: str | None, region: str, zip_: str, age: int, amount: float, day: str = "2024-01-01") -> Row:
     email = "CANARY-u9@x" if uid == "u9" else f"mail-{uid}@x"
-    return (uid, email, zip_, region, age, amount, '{"k": "%s"}' % region, day)
+    return (uid, email, zip_, region, age, amount, f'{{"k": "{region}"}}', day)
 
 
 PEOPLE: list[Row] = (
@@ -208,7 +208,10 @@ def test_the_threshold_counts_the_base_identity_whatever_column_is_called_uid(fi
     )
     assert _run(_collab(files), sql) == expected
     # grouping by the column called uid (base: day) is grouping by day: days hold 1 to 6 people
-    by_day = _run(_collab(files), "SELECT uid AS d, COUNT(*) AS n FROM people AS p(x, e, z, r, a, g, j, uid) GROUP BY uid")
+    by_day = _run(
+        _collab(files),
+        "SELECT uid AS d, COUNT(*) AS n FROM people AS p(x, e, z, r, a, g, j, uid) GROUP BY uid",
+    )
     assert by_day == _faithful(
         files["people"], "SELECT day, COUNT(*) FROM people GROUP BY day HAVING COUNT(DISTINCT uid) >= 3"
     )
@@ -227,7 +230,8 @@ def test_comparison_controls_follow_swapped_cte_column_names(files: dict[str, st
 def test_set_operation_positional_merge_carries_comparison_controls(files: dict[str, str]) -> None:
     """Column x of the union is region in one branch and zip in the other: comparing x compares zip."""
     sql = (
-        "SELECT x, COUNT(*) FROM (SELECT region AS x, uid FROM people UNION ALL SELECT zip, uid FROM people) s "
+        "SELECT x, COUNT(*) FROM (SELECT region AS x, uid FROM people "
+        "UNION ALL SELECT zip, uid FROM people) s "
         "WHERE x = 'tiny' GROUP BY x"
     )
     verdict = enforce(Request(R, sql), _collab(files))
@@ -245,7 +249,7 @@ def test_self_join_through_renamed_references_thresholds_each_reference(files: d
         "SELECT a.region, COUNT(*) FROM people a JOIN people b ON a.uid = b.uid GROUP BY a.region "
         "HAVING COUNT(DISTINCT a.uid) >= 3 AND COUNT(DISTINCT b.uid) >= 3",
     )
-    assert _run(_collab(files), sql) == expected == [("big", 6), ("mid", 5)]
+    assert _run(_collab(files), sql) == expected == [("big", 7), ("mid", 6)]
 
 
 def test_using_on_renamed_columns_compares_the_base_columns(files: dict[str, str]) -> None:
@@ -261,14 +265,15 @@ def test_using_on_renamed_columns_compares_the_base_columns(files: dict[str, str
 # == class 2: PIVOT / UNPIVOT ========================================================================
 PIVOTS = [
     "SELECT * FROM people PIVOT (COUNT(*) FOR region IN ('big', 'mid'))",
-    "SELECT * FROM people PIVOT (COUNT(*) AS n, MAX(email) AS e FOR region IN ('big' AS b, 'tiny' AS t)) AS p",
-    "SELECT * FROM people PIVOT (COUNT(*) FOR (region, zip) IN (('tiny', '99999') AS x))",
+    "SELECT * FROM people PIVOT (COUNT(*) AS n, MAX(email) AS e FOR region IN ('big' AS b, 'tiny' AS t)) p",
+    "SELECT * FROM people PIVOT (COUNT(*) FOR (region, zip) IN (('tiny', '10001') AS x))",
     "SELECT * FROM (SELECT region, email FROM people) PIVOT (MAX(email) FOR region IN ('tiny'))",
     "WITH c AS (SELECT region, email FROM people) SELECT * FROM c PIVOT (MAX(email) FOR region IN ('tiny'))",
     "SELECT * FROM people UNPIVOT (v FOR k IN (email, zip))",
     "SELECT * FROM people UNPIVOT INCLUDE NULLS (v FOR k IN (email AS e, zip AS z))",
     "SELECT * FROM people UNPIVOT ((v1, v2) FOR k IN ((email, zip) AS a))",
-    "SELECT m.s, COUNT(*) FROM mine m JOIN people UNPIVOT (v FOR k IN (email, zip)) u ON m.s = u.uid GROUP BY m.s",
+    "SELECT m.s, COUNT(*) FROM mine m JOIN people UNPIVOT (v FOR k IN (email, zip)) u ON m.s = u.uid "
+    "GROUP BY m.s",
     "SELECT region, (SELECT COUNT(*) FROM people PIVOT (COUNT(*) FOR region IN ('tiny'))) AS x FROM people",
     "PIVOT people ON region USING MAX(email)",
     "UNPIVOT people ON email, zip INTO NAME k VALUE v",
@@ -304,8 +309,15 @@ def test_pivots_are_refused_under_thresholds_and_controls(files: dict[str, str],
         ("SELECT region, POSITION('9' IN zip) AS l, COUNT(*) FROM people GROUP BY 1, 2", "zip"),
         ("SELECT region, SIZE(SPLIT(zip, '9')) AS l, COUNT(*) FROM people GROUP BY 1, 2", "zip"),
         ("SELECT region, COUNT(NULLIF(zip, '99999')) AS n FROM people GROUP BY region", "zip"),
-        ("SELECT region, COUNT(*) FROM people WHERE COALESCE(NULLIF(zip, '99999'), 'x') = 'x' GROUP BY region", "zip"),
-        ("SELECT region, COUNT(*) FROM people WHERE ARRAY('a', 'b')[age - 98] IS NULL GROUP BY region", "age"),
+        (
+            "SELECT region, COUNT(*) FROM people WHERE COALESCE(NULLIF(zip, '99999'), 'x') = 'x' "
+            "GROUP BY region",
+            "zip",
+        ),
+        (
+            "SELECT region, COUNT(*) FROM people WHERE ARRAY('a', 'b')[age - 98] IS NULL GROUP BY region",
+            "age",
+        ),
         ("SELECT region, COUNT(*) FROM people WHERE MAP('99999', 1)[zip] IS NULL GROUP BY region", "zip"),
         (
             "SELECT region, COUNT(*) FROM people "
@@ -313,14 +325,27 @@ def test_pivots_are_refused_under_thresholds_and_controls(files: dict[str, str],
             "zip",
         ),
         ("SELECT region, COUNT(*) FROM people WHERE (age > 98) = FALSE GROUP BY region", "age"),
-        ("SELECT region, COUNT(*) FROM people WHERE NOT CAST(amount + 7 AS BOOLEAN) GROUP BY region", "amount"),
+        (
+            "SELECT region, COUNT(*) FROM people WHERE NOT CAST(amount + 7 AS BOOLEAN) GROUP BY region",
+            "amount",
+        ),
         ("SELECT region, COUNT(*) FROM people WHERE zip RLIKE '^9' GROUP BY region", "zip"),
         ("SELECT region, COUNT(*) FROM people GROUP BY region HAVING SUM(SIGN(age - 99)) < 0", "age"),
         ("SELECT region, COUNT(*) FROM people GROUP BY region HAVING CAST(MAX(age) - 99 AS BOOLEAN)", "age"),
-        ("SELECT region, SUM(CASE WHEN GREATEST(age, 98) = age THEN 1 END) AS s FROM people GROUP BY region", "age"),
-        ("SELECT p.region, COUNT(*) FROM people p JOIN mine m ON SIGN(p.age - m.k) = 1 GROUP BY p.region", "age"),
+        (
+            "SELECT region, SUM(CASE WHEN GREATEST(age, 98) = age THEN 1 END) AS s FROM people "
+            "GROUP BY region",
+            "age",
+        ),
+        (
+            "SELECT p.region, COUNT(*) FROM people p JOIN mine m ON SIGN(p.age - m.k) = 1 GROUP BY p.region",
+            "age",
+        ),
         ("SELECT p.region, COUNT(*) FROM people p JOIN mine m ON ABS(p.age) = m.k GROUP BY p.region", "age"),
-        ("SELECT region, COUNT(*) FROM people WHERE ARRAY_CONTAINS(ARRAY(zip), '99999') GROUP BY region", "zip"),
+        (
+            "SELECT region, COUNT(*) FROM people WHERE ARRAY_CONTAINS(ARRAY(zip), '99999') GROUP BY region",
+            "zip",
+        ),
         ("SELECT region, COUNT(*) FROM people WHERE TRIM(BOTH '9' FROM uid) = uid GROUP BY region", "uid"),
     ],
 )
@@ -331,8 +356,8 @@ def test_comparisons_without_operators_are_comparisons(files: dict[str, str], sq
 
 
 def test_an_allowed_column_may_still_be_compared_without_an_operator(files: dict[str, str]) -> None:
-    """Positions judge the column: region is literal-comparable, so LTRIM(region, 'b') decides fine."""
-    sql = "SELECT LENGTH(LTRIM(region, 'b')) AS l, COUNT(*) AS n FROM people GROUP BY 1"
+    """Positions judge the column: region is literal-comparable, so trimming it decides fine."""
+    sql = "SELECT LENGTH(TRIM(LEADING 'b' FROM region)) AS l, COUNT(*) AS n FROM people GROUP BY 1"
     expected = _faithful(
         files["people"],
         "SELECT LENGTH(LTRIM(region, 'b')), COUNT(*) FROM people GROUP BY 1 HAVING COUNT(DISTINCT uid) >= 3",
@@ -365,17 +390,23 @@ def test_template_parameters_are_literals_in_comparing_positions(files: dict[str
         assert verdict.reason == "comparison_not_allowed", template.sql
 
 
-def test_hole_map_lookup_with_a_constant_key_compares_a_controlled_column(files: dict[str, str]) -> None:
-    """HOLE: ``MAP(zip, 1)['10001']`` is 1 exactly when zip = '10001' (a literal comparison of zip, which
+def test_was_a_hole_map_lookup_with_a_constant_key_compares_a_controlled_column(
+    files: dict[str, str],
+) -> None:
+    """Was a hole: ``MAP(zip, 1)['10001']`` is 1 exactly when zip = '10001' (a literal comparison of zip, which
     the controls forbid), yet it is accepted: ``_lookup`` records a comparison only when the key is not
     a constant, and the map's keys here are the data. The count then says how many people in a released
     group have zip 10001."""
-    sql = "SELECT region, COUNT(MAP(zip, 1)['10001']) AS n FROM people GROUP BY region"
-    assert _reason(_collab(files), sql) == "comparison_not_allowed"
+    for sql in (
+        "SELECT region, COUNT(MAP(zip, 1)['10001']) AS n FROM people GROUP BY region",
+        "SELECT region, SUM(MAP(zip, amount)['10001']) AS s FROM people GROUP BY region",
+        "SELECT MAP(zip, 'y')['10001'] AS is_10001, COUNT(*) AS n FROM people GROUP BY 1",
+    ):
+        assert _reason(_collab(files), sql) == "comparison_not_allowed", sql
 
 
-def test_hole_map_lookup_tests_the_identity_against_a_literal(files: dict[str, str]) -> None:
-    """HOLE: with uid allowed in the output, ``COUNT(MAP(uid, 1)['u0'])`` tells whether person u0 is in
+def test_was_a_hole_map_lookup_tests_the_identity_against_a_literal(files: dict[str, str]) -> None:
+    """Was a hole: with uid allowed in the output, ``COUNT(MAP(uid, 1)['u0'])`` tells whether person u0 is in
     each released group: a literal comparison of the identity column, which is never allowed (8.6.5)."""
     collab = _collab(files, _policy(disallowed=("email",)))
     sql = "SELECT region, COUNT(MAP(uid, 1)['u0']) AS is_u0_here FROM people GROUP BY region"
@@ -387,8 +418,8 @@ def test_hole_map_lookup_tests_the_identity_against_a_literal(files: dict[str, s
     pytest.fail(f"u0's membership of each group came back: {rows}")
 
 
-def test_hole_map_with_a_duplicate_key_is_a_comparison(files: dict[str, str]) -> None:
-    """HOLE: ``MAP(zip, 1, '10001', 2)`` fails (duplicate key) exactly when zip = '10001'; the engine wraps
+def test_was_a_hole_map_with_a_duplicate_key_is_a_comparison(files: dict[str, str]) -> None:
+    """Was a hole: ``MAP(zip, 1, '10001', 2)`` fails (duplicate key) exactly when zip = '10001'; the engine wraps
     it in TRY, so it is NULL there, and COUNT / CARDINALITY read the comparison's outcome. The MAP
     constructor's value is not marked as branching, so nothing records it."""
     collab = _collab(files)
@@ -405,12 +436,12 @@ def test_hole_map_with_a_duplicate_key_is_a_comparison(files: dict[str, str]) ->
     "sql",
     [
         "SELECT p.region, COUNT(*) FROM people p JOIN mine m ON p.uid = m.k GROUP BY p.region",
-        "SELECT p.region, COUNT(*) FROM people p JOIN (SELECT k AS uid FROM mine) m USING (uid) GROUP BY p.region",
-        "SELECT p.region, COUNT(*) FROM people p NATURAL JOIN (SELECT k AS uid FROM mine) m GROUP BY p.region",
+        "SELECT p.region, COUNT(*) FROM people p JOIN (SELECT k AS uid FROM mine) m USING (uid) GROUP BY 1",
+        "SELECT p.region, COUNT(*) FROM people p NATURAL JOIN (SELECT k AS uid FROM mine) m GROUP BY 1",
         "SELECT p.region, COUNT(*) FROM people p JOIN mine m ON p.uid IN (m.k) GROUP BY p.region",
         "SELECT p.region, COUNT(*) FROM people p JOIN mine m ON p.uid BETWEEN m.k AND m.k GROUP BY p.region",
         "SELECT p.region, COUNT(*) FROM people p, mine m WHERE p.uid = m.k GROUP BY p.region",
-        "SELECT p.region, COUNT(*) FROM people p JOIN mine m ON p.uid = COALESCE(m.k, 0 * m.k) GROUP BY p.region",
+        "SELECT p.region, COUNT(*) FROM people p JOIN mine m ON p.uid = COALESCE(m.k, 0 * m.k) GROUP BY 1",
         "SELECT p.region, COUNT(*) FROM people p JOIN mine m ON p.uid = m.s OR p.uid = m.k GROUP BY p.region",
         "SELECT p.region, COUNT(*) FROM people p JOIN people q ON p.uid = q.age GROUP BY p.region",
         "SELECT p.region, COUNT(*) FROM people p JOIN people q ON p.uid = q.day GROUP BY p.region",
@@ -424,7 +455,8 @@ def test_identity_joined_to_a_string_column_runs_without_casts(files: dict[str, 
     sql = "SELECT p.region, COUNT(*) AS n FROM people p JOIN mine m ON p.uid = m.s GROUP BY p.region"
     assert _run(_collab(files), sql) == []  # u1 and u2 are in big (2 people), u9 alone in tiny
     explicit = (
-        "SELECT p.region, COUNT(*) AS n FROM people p JOIN mine m ON p.uid = CONCAT('u', CAST(m.k AS STRING)) "
+        "SELECT p.region, COUNT(*) AS n FROM people p JOIN mine m "
+        "ON p.uid = CONCAT('u', CAST(m.k AS STRING)) "
         "GROUP BY p.region"
     )
     assert _reason(_collab(files), explicit) == "comparison_not_allowed"  # a literal mixed into the key
@@ -440,8 +472,10 @@ def test_non_string_identity_columns_are_refused(files: dict[str, str], kind: st
     assert verdict.reason == "other" and "string" in verdict.message
 
 
-def test_hole_struct_field_hides_the_type_of_an_identity_join(files: dict[str, str], tmp_path: Path) -> None:
-    """HOLE: ``NAMED_STRUCT('a', m.k).a`` is an INTEGER the binder types UNKNOWN, so the join of the
+def test_was_a_hole_struct_field_hides_the_type_of_an_identity_join(
+    files: dict[str, str], tmp_path: Path
+) -> None:
+    """Was a hole: ``NAMED_STRUCT('a', m.k).a`` is an INTEGER the binder types UNKNOWN, so the join of the
     string identity to it is not refused; DuckDB then casts uid to INTEGER. With numeric-looking ids,
     '7', '07' and '007' (three people) all equal 7; with any non-numeric id the query fails."""
     rows = [_person(u, "r7", "1", 30, 1.0) for u in ("7", "07", "007")] + [_person("u9", "tiny", "9", 1, 1.0)]
@@ -451,11 +485,17 @@ def test_hole_struct_field_hides_the_type_of_an_identity_join(files: dict[str, s
         "SELECT p.region, COUNT(*) AS n FROM people p JOIN mine m ON p.uid = NAMED_STRUCT('a', m.k).a "
         "GROUP BY p.region"
     )
-    assert _reason(collab, sql) == "comparison_not_allowed"
+    plain = sql.replace("NAMED_STRUCT('a', m.k).a", "m.k")
+    assert _reason(collab, plain) == "comparison_not_allowed"
+    assert _reason(collab, sql) == "comparison_not_allowed", (
+        f"ran with an implicit cast: {_outcome(collab, sql)}"
+    )
 
 
-def test_hole_uuid_identity_join_counts_the_queriers_column(files: dict[str, str], tmp_path: Path) -> None:
-    """HOLE: a UUID identity column passes as a string type, so ``ON p.uid = m.s`` with m.s VARCHAR is
+def test_was_a_hole_uuid_identity_join_counts_the_queriers_column(
+    files: dict[str, str], tmp_path: Path
+) -> None:
+    """Was a hole: a UUID identity column passes as a string type, so ``ON p.uid = m.s`` with m.s VARCHAR is
     taken as a cast-free equality, and the hidden count may be taken on m.s (the query already counts
     it). DuckDB casts m.s to UUID, so upper- and lower-case spellings of one UUID are one partner
     identity but two querier values: a row backed by 2 partner identities passes a minimum of 3."""
@@ -523,9 +563,8 @@ def test_cte_aggregates_collected_into_one_row_only_hold_released_groups(files: 
     )
     groups = _thresholded(files["people"], "zip", "COUNT(*), SUM(age)")
     (row,) = _run(collab, sql)
-    assert sorted(row[0]) == sorted(n for _z, n, _a in groups)
+    assert sorted(row[0]) == sorted(n for _z, n, _a in groups) == [5, 7]
     assert row[1:] == (sum(a for *_, a in groups), len(groups))
-    assert 99 not in row[0] and row[1] != sum(a for *_, a in groups) + 99
 
 
 def test_windows_in_ctes_must_stay_within_one_identity(files: dict[str, str]) -> None:
@@ -535,11 +574,11 @@ def test_windows_in_ctes_must_stay_within_one_identity(files: dict[str, str]) ->
         "SELECT n, COUNT(*) FROM c GROUP BY n"
     )
     assert _reason(collab, across) == "disallowed_construct"
-    per_person = (
-        "WITH c AS (SELECT region, uid, ROW_NUMBER() OVER (PARTITION BY uid ORDER BY age) AS rn FROM people) "
-        "SELECT region, COUNT(*) AS n FROM c WHERE rn = 1 GROUP BY region"
+    unpartitioned = (
+        "WITH c AS (SELECT region, LAG(age) OVER (ORDER BY age) AS prev FROM people) "
+        "SELECT region, COUNT(*) FROM c GROUP BY region"
     )
-    assert _reason(collab, per_person) == "comparison_not_allowed"  # rn carries uid; rn = 1 compares it
+    assert _reason(collab, unpartitioned) == "disallowed_construct"
     ordered = (
         "WITH c AS (SELECT region, uid, SUM(amount) OVER (PARTITION BY uid) AS total FROM people) "
         "SELECT region, COUNT(*) AS n FROM c GROUP BY region"
@@ -549,7 +588,9 @@ def test_windows_in_ctes_must_stay_within_one_identity(files: dict[str, str]) ->
 
 def test_distinct_in_a_cte_meets_the_threshold_before_it_is_read(files: dict[str, str]) -> None:
     collab = _collab(files, THRESHOLD_ONLY)
-    (row,) = _run(collab, "WITH c AS (SELECT DISTINCT zip FROM people) SELECT COLLECT_LIST(zip) AS z, COUNT(*) FROM c")
+    (row,) = _run(
+        collab, "WITH c AS (SELECT DISTINCT zip FROM people) SELECT COLLECT_LIST(zip) AS z, COUNT(*) FROM c"
+    )
     assert sorted(row[0]) == sorted(z for (z,) in _thresholded(files["people"], "zip"))
     _no_canary([row])
 
@@ -567,16 +608,21 @@ def test_union_in_a_cte_is_refused_and_union_all_keeps_small_branches_small(file
 
 
 def test_aggregated_cte_read_by_a_grouped_final_select_keeps_both_thresholds(files: dict[str, str]) -> None:
-    """A CTE per (region, zip) re-grouped by region: the tiny group is gone before the final SELECT."""
+    """A CTE per (region, zip) re-grouped by region: its small groups are gone before the final SELECT
+    reads them (big/10002 is u10 alone, tiny is u9 alone), and the final groups meet the minimum too."""
     collab = _collab(files, THRESHOLD_ONLY)
     sql = (
         "WITH c AS (SELECT region, zip, MAX(age) AS oldest FROM people GROUP BY region, zip) "
         "SELECT region, MAX(oldest) AS m, COUNT(*) AS k FROM c GROUP BY region"
     )
-    inner = _thresholded(files["people"], "region, zip", "MAX(age)")
-    assert _run(collab, sql) == [("big", 35, 1), ("mid", 40, 1)] == [
-        (r, m, 1) for r, _z, m in sorted(inner)
-    ] or pytest.fail(f"{_run(collab, sql)} vs {inner}")
+    expected = _faithful(
+        files["people"],
+        "WITH c AS (SELECT region, zip, MAX(age) AS oldest, LIST(DISTINCT uid) AS ids FROM people "
+        "GROUP BY region, zip HAVING COUNT(DISTINCT uid) >= 3) "
+        "SELECT region, MAX(oldest), COUNT(*) FROM c GROUP BY region "
+        "HAVING LEN(LIST_DISTINCT(FLATTEN(LIST(ids)))) >= 3",
+    )
+    assert _run(collab, sql) == expected == [("big", 50, 1), ("mid", 40, 1)]
 
 
 # == class 6: error oracles =========================================================================
@@ -629,7 +675,7 @@ def _same_outcome(files: dict[str, str], policy: dict[str, Any], data: dict[str,
         ),
         # an integer overflow only in the small group
         (
-            "SELECT region, SUM(age * 100000000000000000) AS s FROM people GROUP BY region",
+            "SELECT region, SUM(age * 10000000000000000) AS s FROM people GROUP BY region",
             [_person("u9", "tiny", "99999", 999, -7.0)],
         ),
         # an invalid JSON document only in the small group
@@ -645,16 +691,23 @@ def test_failures_do_not_depend_on_suppressed_rows(
     _same_outcome(files, THRESHOLD_ONLY, _perturbed(files, tmp_path, extra), sql)
 
 
-def test_an_error_in_a_having_expression_sees_only_released_groups(files: dict[str, str], tmp_path: Path) -> None:
+def test_an_error_in_a_having_expression_sees_only_released_groups(
+    files: dict[str, str], tmp_path: Path
+) -> None:
     """``10 / (COUNT(*) - 2)`` divides by zero only for a group of 2 rows (tiny, once u9 has 2 rows)."""
     sql = "SELECT region, COUNT(*) AS n FROM people GROUP BY region HAVING 10 / (COUNT(*) - 2) > 0"
     data = _perturbed(files, tmp_path, [_person("u9", "tiny", "99999", 99, -7.0)])
     _same_outcome(files, THRESHOLD_ONLY, data, sql)
-    assert _outcome(_collab(files, THRESHOLD_ONLY, people=data["D'"]), sql) == ("rows", [("big", 8), ("mid", 4)])
+    assert _outcome(_collab(files, THRESHOLD_ONLY, people=data["D'"]), sql) == (
+        "rows",
+        [("big", 8), ("mid", 4)],
+    )
 
 
-def test_hole_lpad_with_empty_padding_fails_on_short_values(files: dict[str, str], tmp_path: Path) -> None:
-    """HOLE: ``LPAD(zip, 5, '')`` raises "Insufficient padding" for a zip shorter than 5; LPAD is neither
+def test_was_a_hole_lpad_with_empty_padding_fails_on_short_values(
+    files: dict[str, str], tmp_path: Path
+) -> None:
+    """Was a hole: ``LPAD(zip, 5, '')`` raises "Insufficient padding" for a zip shorter than 5; LPAD is neither
     branching nor comparing in ``functions``, so it is not TRY-wrapped. Whether the query fails then
     tells whether the suppressed tiny group holds a short zip -- under full comparison controls, where
     zip may not even be compared with a literal."""
@@ -663,10 +716,10 @@ def test_hole_lpad_with_empty_padding_fails_on_short_values(files: dict[str, str
     _same_outcome(files, FULL, data, sql)
 
 
-def test_hole_aggregate_overflow_in_a_suppressed_group_fails_the_query(
+def test_was_a_hole_aggregate_overflow_in_a_suppressed_group_fails_the_query(
     files: dict[str, str], tmp_path: Path
 ) -> None:
-    """HOLE: SUM over a DECIMAL(38, 0) column overflows (an aggregate error, outside TRY) in a group the
+    """Was a hole: SUM over a DECIMAL(38, 0) column overflows (an aggregate error, outside TRY) in a group the
     threshold then drops: one extra row of the lone person in group tiny makes the whole query fail,
     even under COLUMNS_ONLY and full comparison controls."""
     columns = {**COLUMNS, "big": "DECIMAL(38,0)"}
@@ -676,18 +729,23 @@ def test_hole_aggregate_overflow_in_a_suppressed_group_fails_the_query(
     policy = _policy(columns_only=True)
     sql = "SELECT region, SUM(big) AS s FROM people GROUP BY region"
     outcomes = {
-        name: _outcome(_collab(files, policy, people=path, columns=columns), sql) for name, path in (("D", d), ("D'", d2))
+        name: _outcome(_collab(files, policy, people=path, columns=columns), sql)
+        for name, path in (("D", d), ("D'", d2))
     }
-    assert outcomes["D"] == outcomes["D'"] == ("rows", [("big", 8), ("mid", 4)]), outcomes
+    # Closed by refusing SUM / AVG of a DECIMAL wider than 18 digits (an aggregate cannot be TRY-wrapped):
+    # the outcome is the same refusal on D and D', so it says nothing about the dropped group.
+    assert outcomes["D"] == outcomes["D'"] == ("refused", "disallowed_construct"), outcomes
 
 
 # == beyond the classes ==============================================================================
-def test_hole_extract_unit_injects_sql_on_clean_rooms_sql(files: dict[str, str]) -> None:
-    """HOLE (critical): on CLEAN_ROOMS_SQL, the unit of EXTRACT / DATE_PART is a quoted identifier whose
+def test_was_a_hole_extract_unit_injects_sql_on_clean_rooms_sql(files: dict[str, str]) -> None:
+    """Was a hole (critical): on CLEAN_ROOMS_SQL, the unit of EXTRACT / DATE_PART is a quoted identifier whose
     text sqlglot writes into the DuckDB statement verbatim (``_setting`` accepts any keyword when the
     dialect has no unit list). The text below closes the call and adds a scalar subquery over the
     whole table: every disallowed email comes back."""
-    collab = _collab(files, _policy(threshold=False, controls=False, disallowed=("email",)), engine="CLEAN_ROOMS_SQL")
+    collab = _collab(
+        files, _policy(threshold=False, controls=False, disallowed=("email",)), engine="CLEAN_ROOMS_SQL"
+    )
     unit = "EPOCH FROM __t0.day)), (SELECT STRING_AGG(email, ',') FROM people) AS leak, TRY(EXTRACT(EPOCH"
     for sql in (
         f'SELECT EXTRACT("{unit}" FROM day) AS d FROM people',
@@ -700,10 +758,16 @@ def test_hole_extract_unit_injects_sql_on_clean_rooms_sql(files: dict[str, str])
         _no_canary(rows)
 
 
-def test_hole_extract_unit_injection_bypasses_the_aggregation_rule(tmp_path: Path) -> None:
-    """HOLE (critical): the same injection through an aggregation rule that lists EXTRACT: email is in
+def test_was_a_hole_extract_unit_injection_bypasses_the_aggregation_rule(tmp_path: Path) -> None:
+    """Was a hole (critical): the same injection through an aggregation rule that lists EXTRACT: email is in
     no list of the rule (``disallowed_column``), yet all emails come back in one released group."""
-    columns = {"user_id": "VARCHAR", "email": "VARCHAR", "campaign": "VARCHAR", "amount": "DOUBLE", "day": "DATE"}
+    columns = {
+        "user_id": "VARCHAR",
+        "email": "VARCHAR",
+        "campaign": "VARCHAR",
+        "amount": "DOUBLE",
+        "day": "DATE",
+    }
     rows = [(f"u{i}", f"mail-{i}@x", "c", 1.0, "2024-01-01") for i in range(5)]
     data = _write(tmp_path / "agg.parquet", rows, columns)
     policy = {
@@ -717,7 +781,10 @@ def test_hole_extract_unit_injection_bypasses_the_aggregation_rule(tmp_path: Pat
     }
     table = Table("purchases", R, columns, parse_policy(policy, columns=list(columns)), data=data)
     collab = Collaboration("CLEAN_ROOMS_SQL", {R: frozenset({"CAN_QUERY"})}, {"purchases": table})
-    unit = "EPOCH FROM DATE '2024-01-01')) || (SELECT STRING_AGG(email, ',') FROM purchases) || TRY(0 * EXTRACT(EPOCH"
+    unit = (
+        "EPOCH FROM DATE '2024-01-01')) || (SELECT STRING_AGG(email, ',') FROM purchases) "
+        "|| TRY(0 * EXTRACT(EPOCH"
+    )
     sql = (
         f'SELECT EXTRACT("{unit}" FROM day) AS y, SUM(amount) AS s FROM purchases '
         f'GROUP BY EXTRACT("{unit}" FROM day)'
@@ -732,8 +799,8 @@ def test_hole_extract_unit_injection_bypasses_the_aggregation_rule(tmp_path: Pat
     _no_canary(got)
 
 
-def test_hole_nan_parameter_becomes_a_column_reference(files: dict[str, str], tmp_path: Path) -> None:
-    """HOLE: a DOUBLE parameter ``NaN`` (also ``Infinity``, ``sNaN1``) is bound as ``Literal.number('NaN')``,
+def test_was_a_hole_nan_parameter_becomes_a_column_reference(files: dict[str, str], tmp_path: Path) -> None:
+    """Was a hole: a DOUBLE parameter ``NaN`` (also ``Infinity``, ``sNaN1``) is bound as ``Literal.number('NaN')``,
     which DuckDB reads as an identifier: ``amount > NaN`` compares amount with a column named ``nan``,
     a column the binder never saw (here disallowed and not comparable). A faithful engine compares with
     the number NaN (no row is greater) or refuses the value."""
@@ -762,9 +829,12 @@ def test_hole_nan_parameter_becomes_a_column_reference(files: dict[str, str], tm
     assert got == faithful, f"the hidden column nan decided the rows: {got}"
 
 
-def test_hole_columns_only_accepts_an_aggregate_of_a_per_user_count(files: dict[str, str]) -> None:
-    """HOLE: 8.6.6 says ``AVG(n)`` over a per-user ``COUNT(*) AS n`` is refused under COLUMNS_ONLY; the
+def test_was_a_hole_columns_only_accepts_an_aggregate_of_a_per_user_count(files: dict[str, str]) -> None:
+    """Was a hole: 8.6.6 says ``AVG(n)`` over a per-user ``COUNT(*) AS n`` is refused under COLUMNS_ONLY; the
     binder gives COUNT(*) (no data argument) a constant Value, and constants pass C6."""
     collab = _collab(files, _policy(columns_only=True))
-    sql = "WITH per AS (SELECT uid, COUNT(*) AS n FROM people GROUP BY uid) SELECT AVG(n) AS a, COUNT(*) AS k FROM per"
+    sql = (
+        "WITH per AS (SELECT uid, COUNT(*) AS n FROM people GROUP BY uid) "
+        "SELECT AVG(n) AS a, COUNT(*) AS k FROM per"
+    )
     assert _reason(collab, sql) == "aggregate_expression_not_allowed"
