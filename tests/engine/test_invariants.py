@@ -393,7 +393,9 @@ def test_template_parameters_are_literals_in_comparing_positions(files: dict[str
 def test_was_a_hole_map_lookup_with_a_constant_key_compares_a_controlled_column(
     files: dict[str, str],
 ) -> None:
-    """Was a hole: ``MAP(zip, 1)['10001']`` is 1 exactly when zip = '10001' (a literal comparison of zip, which
+    """Was a hole, now closed.
+
+    ``MAP(zip, 1)['10001']`` is 1 exactly when zip = '10001' (a literal comparison of zip, which
     the controls forbid), yet it is accepted: ``_lookup`` records a comparison only when the key is not
     a constant, and the map's keys here are the data. The count then says how many people in a released
     group have zip 10001."""
@@ -406,7 +408,9 @@ def test_was_a_hole_map_lookup_with_a_constant_key_compares_a_controlled_column(
 
 
 def test_was_a_hole_map_lookup_tests_the_identity_against_a_literal(files: dict[str, str]) -> None:
-    """Was a hole: with uid allowed in the output, ``COUNT(MAP(uid, 1)['u0'])`` tells whether person u0 is in
+    """Was a hole, now closed.
+
+    with uid allowed in the output, ``COUNT(MAP(uid, 1)['u0'])`` tells whether person u0 is in
     each released group: a literal comparison of the identity column, which is never allowed (8.6.5)."""
     collab = _collab(files, _policy(disallowed=("email",)))
     sql = "SELECT region, COUNT(MAP(uid, 1)['u0']) AS is_u0_here FROM people GROUP BY region"
@@ -419,7 +423,9 @@ def test_was_a_hole_map_lookup_tests_the_identity_against_a_literal(files: dict[
 
 
 def test_was_a_hole_map_with_a_duplicate_key_is_a_comparison(files: dict[str, str]) -> None:
-    """Was a hole: ``MAP(zip, 1, '10001', 2)`` fails (duplicate key) exactly when zip = '10001'; the engine wraps
+    """Was a hole, now closed.
+
+    ``MAP(zip, 1, '10001', 2)`` fails (duplicate key) exactly when zip = '10001'; the engine wraps
     it in TRY, so it is NULL there, and COUNT / CARDINALITY read the comparison's outcome. The MAP
     constructor's value is not marked as branching, so nothing records it."""
     collab = _collab(files)
@@ -475,7 +481,9 @@ def test_non_string_identity_columns_are_refused(files: dict[str, str], kind: st
 def test_was_a_hole_struct_field_hides_the_type_of_an_identity_join(
     files: dict[str, str], tmp_path: Path
 ) -> None:
-    """Was a hole: ``NAMED_STRUCT('a', m.k).a`` is an INTEGER the binder types UNKNOWN, so the join of the
+    """Was a hole, now closed.
+
+    ``NAMED_STRUCT('a', m.k).a`` is an INTEGER the binder types UNKNOWN, so the join of the
     string identity to it is not refused; DuckDB then casts uid to INTEGER. With numeric-looking ids,
     '7', '07' and '007' (three people) all equal 7; with any non-numeric id the query fails."""
     rows = [_person(u, "r7", "1", 30, 1.0) for u in ("7", "07", "007")] + [_person("u9", "tiny", "9", 1, 1.0)]
@@ -495,7 +503,9 @@ def test_was_a_hole_struct_field_hides_the_type_of_an_identity_join(
 def test_was_a_hole_uuid_identity_join_counts_the_queriers_column(
     files: dict[str, str], tmp_path: Path
 ) -> None:
-    """Was a hole: a UUID identity column passes as a string type, so ``ON p.uid = m.s`` with m.s VARCHAR is
+    """Was a hole, now closed.
+
+    a UUID identity column passes as a string type, so ``ON p.uid = m.s`` with m.s VARCHAR is
     taken as a cast-free equality, and the hidden count may be taken on m.s (the query already counts
     it). DuckDB casts m.s to UUID, so upper- and lower-case spellings of one UUID are one partner
     identity but two querier values: a row backed by 2 partner identities passes a minimum of 3."""
@@ -707,7 +717,9 @@ def test_an_error_in_a_having_expression_sees_only_released_groups(
 def test_was_a_hole_lpad_with_empty_padding_fails_on_short_values(
     files: dict[str, str], tmp_path: Path
 ) -> None:
-    """Was a hole: ``LPAD(zip, 5, '')`` raises "Insufficient padding" for a zip shorter than 5; LPAD is neither
+    """Was a hole, now closed.
+
+    ``LPAD(zip, 5, '')`` raises "Insufficient padding" for a zip shorter than 5; LPAD is neither
     branching nor comparing in ``functions``, so it is not TRY-wrapped. Whether the query fails then
     tells whether the suppressed tiny group holds a short zip -- under full comparison controls, where
     zip may not even be compared with a literal."""
@@ -719,7 +731,9 @@ def test_was_a_hole_lpad_with_empty_padding_fails_on_short_values(
 def test_was_a_hole_aggregate_overflow_in_a_suppressed_group_fails_the_query(
     files: dict[str, str], tmp_path: Path
 ) -> None:
-    """Was a hole: SUM over a DECIMAL(38, 0) column overflows (an aggregate error, outside TRY) in a group the
+    """Was a hole, now closed.
+
+    SUM over a DECIMAL(38, 0) column overflows (an aggregate error, outside TRY) in a group the
     threshold then drops: one extra row of the lone person in group tiny makes the whole query fail,
     even under COLUMNS_ONLY and full comparison controls."""
     columns = {**COLUMNS, "big": "DECIMAL(38,0)"}
@@ -739,7 +753,9 @@ def test_was_a_hole_aggregate_overflow_in_a_suppressed_group_fails_the_query(
 
 # == beyond the classes ==============================================================================
 def test_was_a_hole_extract_unit_injects_sql_on_clean_rooms_sql(files: dict[str, str]) -> None:
-    """Was a hole (critical): on CLEAN_ROOMS_SQL, the unit of EXTRACT / DATE_PART is a quoted identifier whose
+    """Was a hole (critical), now closed.
+
+    on CLEAN_ROOMS_SQL, the unit of EXTRACT / DATE_PART is a quoted identifier whose
     text sqlglot writes into the DuckDB statement verbatim (``_setting`` accepts any keyword when the
     dialect has no unit list). The text below closes the call and adds a scalar subquery over the
     whole table: every disallowed email comes back."""
@@ -759,7 +775,9 @@ def test_was_a_hole_extract_unit_injects_sql_on_clean_rooms_sql(files: dict[str,
 
 
 def test_was_a_hole_extract_unit_injection_bypasses_the_aggregation_rule(tmp_path: Path) -> None:
-    """Was a hole (critical): the same injection through an aggregation rule that lists EXTRACT: email is in
+    """Was a hole (critical), now closed.
+
+    the same injection through an aggregation rule that lists EXTRACT: email is in
     no list of the rule (``disallowed_column``), yet all emails come back in one released group."""
     columns = {
         "user_id": "VARCHAR",
@@ -800,7 +818,9 @@ def test_was_a_hole_extract_unit_injection_bypasses_the_aggregation_rule(tmp_pat
 
 
 def test_was_a_hole_nan_parameter_becomes_a_column_reference(files: dict[str, str], tmp_path: Path) -> None:
-    """Was a hole: a DOUBLE parameter ``NaN`` (also ``Infinity``, ``sNaN1``) is bound as ``Literal.number('NaN')``,
+    """Was a hole, now closed.
+
+    a DOUBLE parameter ``NaN`` (also ``Infinity``, ``sNaN1``) is bound as ``Literal.number('NaN')``,
     which DuckDB reads as an identifier: ``amount > NaN`` compares amount with a column named ``nan``,
     a column the binder never saw (here disallowed and not comparable). A faithful engine compares with
     the number NaN (no row is greater) or refuses the value."""
@@ -830,7 +850,9 @@ def test_was_a_hole_nan_parameter_becomes_a_column_reference(files: dict[str, st
 
 
 def test_was_a_hole_columns_only_accepts_an_aggregate_of_a_per_user_count(files: dict[str, str]) -> None:
-    """Was a hole: 8.6.6 says ``AVG(n)`` over a per-user ``COUNT(*) AS n`` is refused under COLUMNS_ONLY; the
+    """Was a hole, now closed.
+
+    8.6.6 says ``AVG(n)`` over a per-user ``COUNT(*) AS n`` is refused under COLUMNS_ONLY; the
     binder gives COUNT(*) (no data argument) a constant Value, and constants pass C6."""
     collab = _collab(files, _policy(columns_only=True))
     sql = (
