@@ -77,7 +77,7 @@ class DataError(ReconcilerError):
 class ExecutionLimits:
     """What one protected query may use while it runs (see the module docstring)."""
 
-    timeout_seconds: float = 10.0
+    timeout_seconds: float = 8.0
     memory: str = "1GB"
     rows: int = 1_000_000
     threads: int = 2
