@@ -358,7 +358,7 @@ def worker(conn: Connection) -> None:
                 check(Request(QUERIER, "SELECT COUNT(*) AS k FROM t -- warm-up"), collaborations[key])
             except QueryRejected:
                 pass
-            request = Request(QUERIER, sql)
+        request = Request(QUERIER, sql)
         start = time.perf_counter()
         try:
             check(request, collaborations[key])
