@@ -879,6 +879,7 @@ class Binder:
         if order is None:
             return
         at = At(scope, "order")
+        bound_items = {item.this if isinstance(item, exp.Alias) else item for item in node.expressions}
         for ordered in order.expressions:
             if not isinstance(ordered, exp.Ordered) or unsupported_args(
                 ordered, frozenset({"this", "desc", "nulls_first"})
@@ -890,7 +891,10 @@ class Binder:
                 value = replacement[1]
             else:
                 value = self.expressions.bind(ordered.this, at)
-            if node.args.get("limit") is not None and scope.role != "final":
+            # Which rows a LIMIT keeps is decided by comparing sort keys with each other. In a final
+            # SELECT a key that is one of its outputs tells nothing the full result would not.
+            visible = scope.role == "final" and (replacement is not None or ordered.this in bound_items)
+            if node.args.get("limit") is not None and not visible:
                 self.expressions.record(classify(ordered, [value, value], what="a sort key under LIMIT"))
 
     def _with_aliases(self, clause: exp.Expr, scope: Scope, words: str) -> None:
