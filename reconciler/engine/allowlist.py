@@ -107,7 +107,7 @@ NODES: Mapping[type[exp.Expr], Node] = {
     exp.Div: _n(Role.ARITHMETIC, "this expression typed safe", "/"),
     exp.IntDiv: _n(Role.ARITHMETIC, "this expression", "DIV"),
     exp.Mod: _n(Role.ARITHMETIC, "this expression", "%"),
-    exp.DPipe: _n(Role.ARITHMETIC, "this expression safe", "||"),
+    exp.DPipe: _n(Role.ARITHMETIC, "this expression safe", "|| (concatenation)"),
     exp.Neg: _n(Role.NEGATE, "this", "unary -"),
     exp.EQ: _n(Role.COMPARISON, "this expression", "="),
     exp.NEQ: _n(Role.COMPARISON, "this expression", "<>"),
@@ -138,7 +138,7 @@ NODES: Mapping[type[exp.Expr], Node] = {
     exp.Window: _n(Role.WINDOW, "this partition_by order spec over", "a window function"),
     exp.Subquery: _n(Role.SUBQUERY, "this", "a subquery used as a value", controls=False),
     exp.Exists: _n(Role.SUBQUERY, "this", "EXISTS", controls=False),
-    exp.Star: _n(Role.STAR, "except_", "*"),
+    exp.Star: _n(Role.STAR, "except_", "SELECT * / COUNT(*)"),
     exp.Filter: _n(Role.FILTER, "this expression", "an aggregate FILTER clause", controls=False),
 }
 

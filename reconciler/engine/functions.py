@@ -130,7 +130,7 @@ SP, CR = ONLY_SPARK, ONLY_CLEAN_ROOMS_SQL
 #: ``amplifies`` count the arguments of the row's AWS call syntax from 0. ``controls`` follows the
 #: 8.6.4 table, which describes Spark SQL, so rows without SPARK leave it False. MOD, DIV and ``||``
 #: parse to operator nodes; they are here for their roles. Documented functions that DuckDB cannot
-#: run as AWS does are left out (see REFUSED below the table).
+#: run as AWS does are left out (see LEFT_OUT below the table).
 FUNCTIONS: tuple[Function, ...] = (
     # -- aggregate -------------------------------------------------------------------------------
     Function("COUNT", A, (exp.Count,), controls=True, counts=True, result=T.INTEGER),  # COUNT(DISTINCT x)
@@ -432,7 +432,7 @@ FUNCTIONS: tuple[Function, ...] = (
 #: Functions AWS documents that are left out on purpose, because DuckDB (through sqlglot) cannot run
 #: them as AWS does, or because they reach outside the query. Documentation only: an unlisted function
 #: is refused whether or not it is named here. Spelling -> why.
-REFUSED: Mapping[str, str] = {
+LEFT_OUT: Mapping[str, str] = {
     # no DuckDB equivalent, or sqlglot leaves an Anonymous call DuckDB lacks
     "AES_ENCRYPT, AES_DECRYPT": "no DuckDB equivalent (and refused under the 8.6.4 controls)",
     "HLL_SKETCH_AGG, HLL_SKETCH_ESTIMATE, HLL_UNION, HLL_UNION_AGG": "no DuckDB equivalent",

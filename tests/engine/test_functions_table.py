@@ -15,7 +15,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from reconciler.engine.functions import CLEAN_ROOMS_SQL, FUNCTIONS, REFUSED, SPARK, Function, lookup
+from reconciler.engine.functions import CLEAN_ROOMS_SQL, FUNCTIONS, LEFT_OUT, SPARK, Function, lookup
 
 SP, CR = SPARK, CLEAN_ROOMS_SQL
 READ = {SP: "spark", CR: "redshift"}
@@ -416,8 +416,8 @@ SAMPLES: dict[str, list[tuple[str, str, str | None]]] = {
     "LowerHex": [(CR, "SELECT to_hex(2147483647)", "7fffffff")],
 }
 
-#: Documented spellings the table leaves out (see REFUSED): each must stay unaccepted in its dialect.
-LEFT_OUT: list[tuple[str, str]] = [
+#: Documented spellings the table leaves out (see LEFT_OUT): each must stay unaccepted in its dialect.
+UNACCEPTED: list[tuple[str, str]] = [
     (SP, "SELECT approx_percentile(x, 0.5) FROM t"),
     (SP, "SELECT percentile(x, 0.5) FROM t"),
     (SP, "SELECT skewness(x) FROM t"),
@@ -563,7 +563,7 @@ def test_sample_runs_on_duckdb_as_aws_documents(key: str, dialect: str, sql: str
         assert got == answer, f"{sql} -> {duck} gave {got}"
 
 
-@pytest.mark.parametrize(("dialect", "sql"), LEFT_OUT)
+@pytest.mark.parametrize(("dialect", "sql"), UNACCEPTED)
 def test_documented_but_unfaithful_functions_stay_refused(dialect: str, sql: str) -> None:
     select = sqlglot.parse_one(sql, read=READ[dialect])
     call = select.expressions[0]
@@ -573,7 +573,7 @@ def test_documented_but_unfaithful_functions_stay_refused(dialect: str, sql: str
 
 
 def test_spark_extract_takes_only_the_fields_it_runs_faithfully() -> None:
-    """Spark numbers DAYOFWEEK from Sunday = 1 and keeps SECOND's fraction; DuckDB does not (REFUSED)."""
+    """Spark numbers DAYOFWEEK from Sunday = 1 and keeps SECOND's fraction; DuckDB does not (LEFT_OUT)."""
     (row,) = [r for r in FUNCTIONS if r.name == "EXTRACT"]
     assert {"YEAR", "MONTH", "DAY"} <= row.units[SP]
     assert not {"DOW", "DAYOFWEEK", "SECOND", "SECONDS"} & row.units[SP]
@@ -582,7 +582,7 @@ def test_spark_extract_takes_only_the_fields_it_runs_faithfully() -> None:
 
 def test_refused_table_names_no_listed_function_by_its_row_name() -> None:
     listed = {(row.name, dialect) for row in FUNCTIONS for dialect in row.dialects}
-    for spellings in REFUSED:
+    for spellings in LEFT_OUT:
         for spelling in spellings.split(", "):
             name = spelling.split(" (")[0]
             qualifier = spelling[len(name) :]
