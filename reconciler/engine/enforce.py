@@ -27,9 +27,8 @@ from reconciler.engine import custom, dp_query, flat, safe, suppress, templates
 from reconciler.engine.bind import Binding, bind
 from reconciler.engine.budget import LIMITS, OverBudget, check_tokens, check_tree
 from reconciler.engine.facts import Collaboration, Request, Table
-from reconciler.engine.functions import Type
+from reconciler.engine.functions import Type, name_of
 from reconciler.engine.rules import CustomRule, Reason, RuleType
-from reconciler.engine.sqlnames import aws_name
 from reconciler.engine.values import type_of
 from reconciler.engine.verdict import Verdict, fragment, refuse, spans
 from reconciler.errors import QueryRejected
@@ -248,7 +247,7 @@ def s3_system_access(ctx: CheckState) -> None:
         if name.startswith(_SYSTEM_TABLE_PREFIXES) and name not in ctx.collaboration.tables:
             raise ctx.refuse(Reason.FILE_OR_SYSTEM_ACCESS, "system catalog tables cannot be read", table)
     for func in tree.find_all(exp.Func):
-        name = aws_name(func).lower()
+        name = name_of(func).lower()
         if name in _DENIED_FUNCTIONS or name.startswith(_DENIED_PREFIXES) or name.endswith("_scan"):
             raise ctx.refuse(
                 Reason.FILE_OR_SYSTEM_ACCESS, f"function {name.upper()} reaches the system", func

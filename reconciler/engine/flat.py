@@ -18,8 +18,8 @@ import networkx as nx
 from sqlglot import exp
 
 from reconciler.engine.facts import Table
+from reconciler.engine.functions import is_call, name_of
 from reconciler.engine.rules import AggregationRule, ListRule, Reason
-from reconciler.engine.sqlnames import aws_name, is_aggregate, is_function, strip
 
 if TYPE_CHECKING:
     from reconciler.engine.bind import Binding
@@ -288,9 +288,7 @@ def _a1_shape(flat: Flat) -> None:
             ok = isinstance(parent, _COMPARISONS) and _is_number(other)
         else:
             ok = isinstance(parent, (exp.Alias, exp.Select)) or (
-                parent is not None
-                and is_function(parent)
-                and isinstance(parent.parent, (exp.Alias, exp.Select))
+                parent is not None and is_call(parent) and isinstance(parent.parent, (exp.Alias, exp.Select))
             )
         if not ok:
             raise ctx.refuse(
@@ -299,10 +297,10 @@ def _a1_shape(flat: Flat) -> None:
                 parent,
             )
     for func in select.find_all(exp.Func):
-        if is_function(func) and not is_aggregate(func):
+        if is_call(func) and not isinstance(func, exp.AggFunc):
             outer = func.parent
             while outer is not None and not isinstance(outer, exp.Select):
-                if is_function(outer) and not is_aggregate(outer):
+                if is_call(outer) and not isinstance(outer, exp.AggFunc):
                     raise ctx.refuse(Reason.DISALLOWED_CONSTRUCT, "scalar functions cannot be nested", outer)
                 outer = outer.parent
     having = select.args.get("having")
@@ -314,6 +312,13 @@ def _a1_shape(flat: Flat) -> None:
                 )
 
 
+def strip(node: exp.Expr) -> exp.Expr:
+    """An expression without its alias and parentheses."""
+    while isinstance(node, (exp.Alias, exp.Paren)):
+        node = node.this
+    return node
+
+
 def _is_number(node: exp.Expr | None) -> bool:
     if isinstance(node, exp.Neg):
         node = node.this
@@ -323,7 +328,7 @@ def _is_number(node: exp.Expr | None) -> bool:
 def _pair(agg: exp.AggFunc) -> tuple[str, exp.Column | None]:
     distinct = isinstance(agg.this, exp.Distinct)
     arg = agg.this.expressions[0] if distinct and agg.this.expressions else agg.this
-    name = aws_name(agg)
+    name = name_of(agg)
     return (f"{name}_DISTINCT" if distinct else name), (arg if isinstance(arg, exp.Column) else None)
 
 
@@ -334,10 +339,10 @@ def _a2_functions(flat: Flat) -> None:
         assert isinstance(table.rule, AggregationRule)
         scalars = table.rule.scalar_functions if scalars is None else scalars & table.rule.scalar_functions
     for func in select.find_all(exp.Func):
-        if not is_function(func):
+        if not is_call(func):
             continue
-        name = aws_name(func)
-        if is_aggregate(func):
+        name = name_of(func)
+        if isinstance(func, exp.AggFunc):
             if name not in _AGGREGATES:
                 raise ctx.refuse(
                     Reason.DISALLOWED_FUNCTION, f"aggregate {name} is not allowed (COUNT, SUM, AVG)", func
@@ -431,15 +436,15 @@ def check_list(ctx: CheckState) -> None:
     _common_constructs(flat, "list")
     for item in select.expressions:
         inner = strip(item)
-        if not isinstance(inner, exp.Column) and not is_function(inner):
+        if not isinstance(inner, exp.Column) and not is_call(inner):
             raise ctx.refuse(Reason.DISALLOWED_CONSTRUCT, "a list query selects columns only", item)
     limit = select.args.get("limit")
     if limit is not None and not _is_number(limit.expression):
         raise ctx.refuse(Reason.DISALLOWED_CONSTRUCT, "LIMIT takes a positive integer", limit)
     for func in select.find_all(exp.Func):
-        if is_function(func):
+        if is_call(func):
             raise ctx.refuse(
-                Reason.DISALLOWED_FUNCTION, f"list queries cannot call functions ({aws_name(func)})", func
+                Reason.DISALLOWED_FUNCTION, f"list queries cannot call functions ({name_of(func)})", func
             )
     flat.bind()
     _check_on_references(flat)

@@ -57,7 +57,9 @@ __all__ = [
     "Function",
     "FunctionKind",
     "Type",
+    "is_call",
     "lookup",
+    "name_of",
 ]
 
 #: Largest constant a size-scaling argument (REPEAT count, LPAD length) may take.
@@ -482,6 +484,29 @@ def _index() -> tuple[Mapping[type[exp.Expr], Function], Mapping[str, Function]]
 
 
 _BY_NODE, _BY_NAME = _index()
+
+
+def name_of(node: exp.Func) -> str:
+    """The AWS name of a call, as a rule's ``scalarFunctions`` names it (LTRIM and RTRIM are TRIM's
+    row told apart by position, RPAD is LPAD's), or the name it was written with when unlisted."""
+    if isinstance(node, exp.Trim):
+        position = str(node.args.get("position") or "").upper()
+        return {"LEADING": "LTRIM", "TRAILING": "RTRIM"}.get(position, "TRIM")
+    if isinstance(node, exp.Pad):
+        return "LPAD" if node.args.get("is_left") else "RPAD"
+    function = lookup(node)
+    if function is not None:
+        return function.name
+    return str(node.name).upper() if isinstance(node, exp.Anonymous) else node.sql_name().upper()
+
+
+def is_call(node: exp.Expr) -> bool:
+    """True for a function call (sqlglot also models AND, OR, CASE and IF as ``Func`` nodes)."""
+    return isinstance(node, exp.Func) and not isinstance(node, _SYNTAX)
+
+
+#: ``Func`` subclasses that are operators or syntax, not functions a rule could list.
+_SYNTAX: tuple[type[exp.Expr], ...] = (exp.And, exp.Or, exp.Xor, exp.Case, exp.If)
 
 
 def lookup(node: exp.Func) -> Function | None:

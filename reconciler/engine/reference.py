@@ -70,7 +70,7 @@ def markdown() -> str:
     lines = [
         "Every node of a query must be on the allow-list (`reconciler/engine/allowlist.py` for syntax,",
         "`reconciler/engine/functions.py` for functions); anything else is refused with",
-        "`disallowed_construct` or `disallowed_function`. \"With controls\" is what a query may use once",
+        '`disallowed_construct` or `disallowed_function`. "With controls" is what a query may use once',
         "a referenced custom rule sets aggregation thresholds or comparison controls (AWS's construct",
         "table, ANALYSIS_RULES.md 8.6.4). Aggregation rules narrow this further to COUNT, SUM and AVG",
         "of the rule's (function, column) pairs and the rule's `scalarFunctions`; list rules allow no",
