@@ -22,8 +22,8 @@ gets an exact answer. ``write(result, path, fmt)`` writes rows already computed.
 
 Modules, following a query: ``rules`` (rule types as data), ``facts`` (inputs), ``templates``
 (typed parameter binding), ``budget`` (limits on the check's work), ``enforce`` (stages S0-S6,
-dialects, transpiling), ``bind`` and ``expressions`` (name resolution to base columns and the
-canonical tree; ``values`` is what they know of each value and where it is compared),
+dialects, transpiling), ``bind``, ``sources`` and ``expressions`` (name resolution to base columns
+and the canonical tree; ``scopes`` and ``values`` are what they find),
 ``allowlist`` and ``functions`` (the SQL accepted, as data; ``reference`` renders it for the
 README), ``flat`` (aggregation and list rules), ``custom`` (custom rule and Spark-era controls),
 ``dp_query`` (the shapes differential privacy can answer), ``suppress`` (S7 rewrite), ``safe``

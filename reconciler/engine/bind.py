@@ -14,8 +14,9 @@ decides what each column is:
   columns only; ``USING`` and ``NATURAL`` joins become explicit equalities; Spark's lateral column
   aliases, and GROUP BY / ORDER BY ordinals and aliases, are replaced by the expressions they
   name;
-- every other expression goes through ``expressions.Expressions``, which looks each node up in
-  the allow-list and records comparison positions.
+- FROM items and joins go through ``sources.Sources``, every other expression through
+  ``expressions.Expressions``, which looks each node up in the allow-list and records comparison
+  positions; what they find is the data of ``scopes``.
 
 Only the final SELECT(s) keep the names the query chose, as their output column names. Because
 DuckDB runs this canonical tree, what the checks believe a name means is what DuckDB computes.
@@ -24,8 +25,8 @@ DuckDB runs this canonical tree, what the checks believe a name means is what Du
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import replace
 
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
@@ -34,165 +35,13 @@ from reconciler.engine.allowlist import CLAUSES, unsupported_args
 from reconciler.engine.budget import LIMITS, Limits
 from reconciler.engine.expressions import At, Expressions
 from reconciler.engine.facts import Table
-from reconciler.engine.functions import Type
 from reconciler.engine.rules import Reason
-from reconciler.engine.values import Comparison, Value, classify, combine, type_of, union
+from reconciler.engine.scopes import Binding, Out, Ref, Refuse, Relation, Scope
+from reconciler.engine.sources import Sources, same_span
+from reconciler.engine.values import Comparison, Value, classify, type_of, union
 from reconciler.errors import QueryRejected
 
-__all__ = ["Binding", "Out", "Ref", "Relation", "Scope", "bind"]
-
-Refuse = Callable[[Reason, str, exp.Expr | None], QueryRejected]
-
-
-@dataclass(eq=False)
-class Ref:
-    """One place the query reads a configured table (a self-join, or a CTE used twice, makes two).
-
-    Attributes:
-        number: its number (``__t<number>`` in the canonical tree).
-        table: the configured table.
-        node: its ``exp.Table`` node in the canonical tree.
-        scope: the SELECT whose FROM reads it.
-        emitted: False for references inside CTEs the query never uses (checked, never run).
-    """
-
-    number: int
-    table: Table
-    node: exp.Table
-    scope: Scope
-    emitted: bool = True
-
-    @property
-    def alias(self) -> str:
-        """The canonical alias of the reference."""
-        return f"__t{self.number}"
-
-
-@dataclass
-class Out:
-    """One column a relation or a query offers: the name the query uses, its Value, its canonical name.
-
-    ``shadowed`` marks the right-hand column of a ``USING`` / ``NATURAL`` join: it is still
-    reachable qualified (``r.k``), but ``k`` and ``*`` mean the merged column.
-    """
-
-    name: str
-    value: Value
-    canonical: str
-    shadowed: bool = False
-
-
-@dataclass(eq=False)
-class Relation:
-    """A FROM item as its SELECT sees it.
-
-    Attributes:
-        alias: the alias the query uses (lower case).
-        canonical: its alias in the canonical tree.
-        outs: its columns, in order.
-        ref: the configured table reference, for a table.
-        query: the bound query, for a derived table or a CTE reference.
-        nullable: NULL-extended by an outer join.
-        hidden: not visible after its join (the right side of a SEMI / ANTI join).
-    """
-
-    alias: str
-    canonical: str
-    outs: list[Out]
-    ref: Ref | None = None
-    query: Scope | None = None
-    nullable: bool = False
-    hidden: bool = False
-
-
-@dataclass(eq=False)
-class Scope:
-    """One SELECT (or set operation) of the query, with what binding found in it.
-
-    ``role`` is ``final`` (an output SELECT: the root, or each branch of a top-level set
-    operation), ``derived`` (a derived table or CTE reference), ``branch`` (inside a set
-    operation below the top), ``subquery`` (used as a value) or ``unused`` (a CTE never read).
-    """
-
-    node: exp.Expr
-    role: str
-    parent: Scope | None = None
-    relations: list[Relation] = field(default_factory=list)
-    outs: list[Out] = field(default_factory=list)
-    branches: list[Scope] = field(default_factory=list)
-    group_keys: list[Value] = field(default_factory=list)
-    aggregated: bool = False
-    windowed: bool = False
-    generators: int = 0
-    distinct: bool = False
-    limited: bool = False
-    joins: list[tuple[exp.Join, Relation]] = field(default_factory=list)
-    ctes: Mapping[str, exp.CTE] = field(default_factory=dict)
-    thresholds: list[exp.Expr] = field(default_factory=list)
-    laterals: dict[str, tuple[exp.Expr, Value, int]] = field(default_factory=dict)
-    lateral_uses: set[str] = field(default_factory=set)
-
-    @property
-    def is_select(self) -> bool:
-        """True for a SELECT, False for a set operation."""
-        return isinstance(self.node, exp.Select)
-
-    def leaves(self) -> Iterator[Scope]:
-        """The SELECT branches of a set operation (the scope itself for a SELECT)."""
-        if self.is_select:
-            yield self
-        for branch in self.branches:
-            yield from branch.leaves()
-
-
-@dataclass
-class Binding:
-    """The canonical tree and the facts about it (see the module docstring).
-
-    Attributes:
-        tree: the canonical query DuckDB runs (after suppression is written into it).
-        root: the top scope.
-        scopes: every scope, outermost first.
-        refs: every configured-table reference.
-        comparisons: every comparison position found.
-        aggregate_calls / window_calls: every aggregate call and window function, with its scope.
-        findings: what a referenced custom rule's controls refuse (8.6.4), in the order found:
-            constructs (``disallowed_construct``) and functions (``disallowed_function``); stage
-            C4 raises the first of them, after C2 and C3 have had their say.
-    """
-
-    tree: exp.Expr
-    root: Scope
-    scopes: list[Scope]
-    refs: list[Ref]
-    comparisons: list[Comparison]
-    aggregate_calls: list[tuple[exp.Func, Scope]]
-    window_calls: list[tuple[exp.Func, Scope]]
-    values: dict[int, tuple[exp.Expr, Value]]
-    findings: list[tuple[Reason, str, exp.Expr | None]] = field(default_factory=list)
-
-    @property
-    def finals(self) -> list[Scope]:
-        """The final SELECTs: the root, or every branch of a top-level set operation (8.6.7)."""
-        return list(self.root.leaves())
-
-    def value(self, node: exp.Expr) -> Value | None:
-        """The Value the binder found for a node of the canonical tree."""
-        found = self.values.get(id(node))
-        return found[1] if found is not None and found[0] is node else None
-
-    def copy_of(self, node: exp.Expr) -> exp.Expr:
-        """A copy of a canonical node whose nodes keep the Values of the originals."""
-        copy = node.copy()
-        for old, new in zip(node.walk(), copy.walk(), strict=True):
-            found = self.values.get(id(old))
-            if found is not None and found[0] is old:
-                self.values[id(new)] = (new, found[1])
-        return copy
-
-    def emitted(self) -> list[Scope]:
-        """Scopes that are part of the canonical tree (unused CTEs are not)."""
-        return [s for s in self.scopes if s.role != "unused"]
+__all__ = ["Binder", "bind"]
 
 
 def bind(
@@ -250,6 +99,7 @@ class Binder:
         self.controls = controls
         self.limits = limits
         self.expressions = Expressions(self)
+        self.sources = Sources(self)
         self.scopes: list[Scope] = []
         self.refs: list[Ref] = []
         self.comparisons: list[Comparison] = []
@@ -447,7 +297,7 @@ class Binder:
         ctes = self._with(node, ctes)
         scope = self._scope(node, role, parent)
         scope.ctes = ctes
-        self._from(node, scope, ctes)
+        self.sources.from_clause(node, scope, ctes)
         where = node.args.get("where")
         if where is not None:
             if any(isinstance(n, exp.AggFunc) for n in where.find_all(exp.AggFunc)):
@@ -479,285 +329,6 @@ class Binder:
         self._limit(node, scope)
         return scope
 
-    # -- FROM -------------------------------------------------------------------------------------
-    def _from(self, node: exp.Select, scope: Scope, ctes: Mapping[str, exp.CTE]) -> None:
-        from_ = node.args.get("from_")
-        if from_ is None:
-            return
-        if unsupported_args(from_, frozenset({"this"})):
-            raise self.refuse(Reason.DISALLOWED_CONSTRUCT, "this FROM clause is not supported", from_)
-        scope.relations.append(self._relation(from_.this, scope, ctes))
-        joins = node.args.get("joins") or []
-        if len(joins) > self.limits.joins:
-            raise self.refuse(Reason.OTHER, f"a SELECT may have at most {self.limits.joins} joins", node)
-        for join in joins:
-            self._join(join, scope, ctes)
-        for lateral in node.args.get("laterals") or []:
-            self._lateral_view(lateral, scope)
-
-    def _relation(self, item: exp.Expr, scope: Scope, ctes: Mapping[str, exp.CTE]) -> Relation:
-        if isinstance(item, exp.Table):
-            self._check_clauses(item, "this table reference")
-            if item.args.get("pivots"):
-                raise self.refuse(
-                    Reason.DISALLOWED_CONSTRUCT,
-                    "PIVOT / UNPIVOT is not supported by the local engine; write it with GROUP BY and CASE "
-                    "(PIVOT) or UNION ALL (UNPIVOT)",
-                    item,
-                )
-            name = item.name.lower()
-            alias = item.alias_or_name.lower()
-            columns = _alias_columns(item)
-            if name in ctes:
-                return self._cte_reference(item, ctes[name], alias, columns, scope)
-            table = self.tables.get(name)
-            if table is None:
-                raise self.refuse(
-                    Reason.OTHER, f"table {name!r} is not associated with this collaboration", item
-                )
-            return self._table(item, table, alias, columns, scope)
-        if isinstance(item, exp.Subquery):
-            self._check_clauses(item, "this derived table")
-            if item.args.get("pivots"):
-                raise self.refuse(
-                    Reason.DISALLOWED_CONSTRUCT, "PIVOT / UNPIVOT is not supported by the local engine", item
-                )
-            inner = self.query(item.this, "derived", None, ctes)
-            alias = item.alias.lower() if item.alias else ""
-            return self._derived(item, inner, alias, _alias_columns(item))
-        if isinstance(item, exp.Values):
-            return self._values(item, scope)
-        if isinstance(item, exp.Unnest):
-            return self._unnest(item, scope)
-        if isinstance(item, exp.Lateral):
-            raise self.refuse(Reason.DISALLOWED_CONSTRUCT, "LATERAL subqueries are not supported", item)
-        raise self.refuse(
-            Reason.DISALLOWED_CONSTRUCT, "this FROM item is not supported by the local engine", item
-        )
-
-    def _table(
-        self, item: exp.Table, table: Table, alias: str, columns: list[str] | None, scope: Scope
-    ) -> Relation:
-        if len(self.refs) >= self.limits.references:
-            raise self.refuse(
-                Reason.OTHER,
-                f"the query reads configured tables in more than {self.limits.references} places "
-                "(each CTE reference counts); simplify it",
-                item,
-            )
-        ref = Ref(len(self.refs), table, item, scope, emitted=scope.role != "unused")
-        self.refs.append(ref)
-        names = list(table.columns)
-        if columns is not None and len(columns) != len(names):
-            raise self.refuse(
-                Reason.DISALLOWED_CONSTRUCT,
-                f"the column list of {alias} names {len(columns)} columns; "
-                f"table {table.name} has {len(names)}",
-                item,
-            )
-        outs = []
-        for index, column in enumerate(names):
-            value = Value(
-                reads=frozenset({(table.name, column)}),
-                tested=frozenset({(table.name, column)}),
-                direct=frozenset({(ref.number, column)}),
-                leaves=1,
-                nulls_like=True,
-                type=type_of(table.columns[column]),
-            )
-            outs.append(Out(columns[index] if columns else column, value, column))
-        item.set("alias", exp.TableAlias(this=exp.to_identifier(ref.alias, quoted=True)))
-        item.set("this", exp.to_identifier(table.name, quoted=True))
-        return Relation(alias, ref.alias, outs, ref=ref)
-
-    def _cte_reference(
-        self, item: exp.Table, cte: exp.CTE, alias: str, columns: list[str] | None, scope: Scope
-    ) -> Relation:
-        self._used.add(id(cte))
-        env = next(env for c, env in self._ctes if c is cte)
-        pristine = self._pristine.get(id(cte))
-        body = pristine.copy() if pristine is not None else cte.this
-        inner = self.query(body, "derived" if scope.role != "unused" else "unused", None, env)
-        names = _alias_columns(cte)
-        relation = self._named(inner, alias, names)
-        if columns is not None:
-            relation = self._named(inner, alias, columns, relation.outs)
-        subquery = exp.Subquery(
-            this=inner.node, alias=exp.TableAlias(this=exp.to_identifier(relation.canonical, quoted=True))
-        )
-        _same_span(subquery, item)
-        item.replace(subquery)
-        return relation
-
-    def _derived(self, item: exp.Subquery, inner: Scope, alias: str, columns: list[str] | None) -> Relation:
-        relation = self._named(inner, alias, columns)
-        item.set("alias", exp.TableAlias(this=exp.to_identifier(relation.canonical, quoted=True)))
-        return relation
-
-    def _named(
-        self, inner: Scope, alias: str, columns: list[str] | None, outs: list[Out] | None = None
-    ) -> Relation:
-        source = outs if outs is not None else inner.outs
-        if columns is not None and len(columns) != len(source):
-            raise self.refuse(
-                Reason.DISALLOWED_CONSTRUCT,
-                f"the column list of {alias or 'a derived table'} names {len(columns)} columns; "
-                f"it has {len(source)}",
-                inner.node,
-            )
-        named = [Out(columns[i] if columns else o.name, o.value, o.canonical) for i, o in enumerate(source)]
-        return Relation(alias, self._canonical(), named, query=inner)
-
-    def _values(self, item: exp.Values, scope: Scope) -> Relation:
-        self._check_clauses(item, "VALUES")
-        rows = item.expressions
-        names = _alias_columns(item)
-        width = len(rows[0].expressions) if rows and isinstance(rows[0], exp.Tuple) else 0
-        if not width or any(not isinstance(r, exp.Tuple) or len(r.expressions) != width for r in rows):
-            raise self.refuse(
-                Reason.DISALLOWED_CONSTRUCT, "an inline VALUES table has rows of equal width", item
-            )
-        if names is not None and len(names) != width:
-            raise self.refuse(
-                Reason.DISALLOWED_CONSTRUCT, "the VALUES column list does not match its rows", item
-            )
-        kinds: list[Type] = []
-        for row in rows:
-            for position, cell in enumerate(row.expressions):
-                value = self.expressions.bind(cell, At(scope, "values"))
-                if not value.constant:
-                    raise self.refuse(
-                        Reason.DISALLOWED_CONSTRUCT, "an inline VALUES table holds constants only", cell
-                    )
-                if len(kinds) <= position:
-                    kinds.append(value.type)
-        canonical = self._canonical()
-        outs = [
-            Out(
-                names[i] if names else f"col{i + 1}",
-                Value(constant=True, literal=True, type=kinds[i]),
-                f"__c{i}",
-            )
-            for i in range(width)
-        ]
-        alias = _alias_name(item)
-        item.set("alias", _table_alias(canonical, [o.canonical for o in outs]))
-        return Relation(alias, canonical, outs)
-
-    def _unnest(self, item: exp.Unnest, scope: Scope) -> Relation:
-        self._check_clauses(item, "UNNEST")
-        if len(item.expressions) != 1:
-            raise self.refuse(Reason.DISALLOWED_CONSTRUCT, "UNNEST takes one array", item)
-        array = self.expressions.bind(item.expressions[0], At(scope, "select"))
-        self.expressions.consequential(array, item, "the array of UNNEST")
-        names = _alias_columns(item) or ["col"]
-        if len(names) != 1:
-            raise self.refuse(Reason.DISALLOWED_CONSTRUCT, "UNNEST makes one column", item)
-        canonical = self._canonical()
-        element = replace(combine([array]), direct=frozenset(), nulls_like=False)
-        alias = _alias_name(item)
-        item.set("alias", _table_alias(canonical, ["__c0"]))
-        return Relation(alias, canonical, [Out(names[0], element, "__c0")])
-
-    def _lateral_view(self, lateral: exp.Expr, scope: Scope) -> None:
-        if not isinstance(lateral, exp.Lateral) or not lateral.args.get("view") or lateral.args.get("outer"):
-            raise self.refuse(
-                Reason.DISALLOWED_CONSTRUCT, "only LATERAL VIEW explode(...) is supported", lateral
-            )
-        self.finding(
-            Reason.DISALLOWED_CONSTRUCT, "LATERAL VIEW is not supported with these controls", lateral
-        )
-        self._check_clauses(lateral, "LATERAL VIEW")
-        call = lateral.this
-        if not isinstance(call, exp.Explode) or type(call) is not exp.Explode:
-            raise self.refuse(
-                Reason.DISALLOWED_CONSTRUCT, "only LATERAL VIEW explode(...) is supported", lateral
-            )
-        array = self.expressions.bind(call.this, At(scope, "select"))
-        self.expressions.consequential(array, lateral, "the array of LATERAL VIEW explode")
-        names = _alias_columns(lateral) or ["col"]
-        if len(names) != 1:
-            raise self.refuse(Reason.DISALLOWED_CONSTRUCT, "explode makes one column", lateral)
-        canonical = self._canonical()
-        element = replace(combine([array]), direct=frozenset(), nulls_like=False)
-        alias = _alias_name(lateral)
-        lateral.set("alias", _table_alias(canonical, ["__c0"]))
-        scope.relations.append(Relation(alias, canonical, [Out(names[0], element, "__c0")]))
-
-    def _join(self, join: exp.Join, scope: Scope, ctes: Mapping[str, exp.CTE]) -> None:
-        self._check_clauses(join, "this join")
-        join.set("hint", None)
-        side, kind = (join.side or "").upper(), (join.kind or "").upper()
-        method = (join.method or "").upper()
-        if method not in ("", "NATURAL") or kind not in ("", "INNER", "OUTER", "CROSS", "SEMI", "ANTI"):
-            raise self.refuse(Reason.DISALLOWED_CONSTRUCT, f"{method or kind} joins are not supported", join)
-        if kind in ("SEMI", "ANTI"):
-            self.finding(
-                Reason.DISALLOWED_CONSTRUCT, f"LEFT {kind} joins are not supported with these controls", join
-            )
-        before = [r for r in scope.relations if not r.hidden]
-        relation = self._relation(join.this, scope, ctes)
-        scope.relations.append(relation)
-        scope.joins.append((join, relation))
-        using = [i.name.lower() for i in join.args.get("using") or []]
-        if method == "NATURAL":
-            mine = {o.name for o in relation.outs}
-            using = [name for name in _visible_names(before) if name in mine]
-            join.set("method", None)
-        if using and side == "FULL":
-            raise self.refuse(
-                Reason.DISALLOWED_CONSTRUCT,
-                "FULL OUTER JOIN with USING or NATURAL is not supported; write ON",
-                join,
-            )
-        if using:
-            if join.args.get("on") is not None:
-                raise self.refuse(Reason.DISALLOWED_CONSTRUCT, "a join has USING or ON, not both", join)
-            join.set("on", self._using(join, before, relation, using, side))
-            join.set("using", None)
-        elif join.args.get("on") is not None:
-            self.expressions.bind(join.args["on"], At(scope, "on", boolean=True))
-        if side in ("LEFT", "FULL"):
-            relation.nullable = True
-        if side in ("RIGHT", "FULL"):
-            for other in before:
-                other.nullable = True
-        if kind in ("SEMI", "ANTI"):
-            relation.hidden = True
-
-    def _using(
-        self, join: exp.Join, before: list[Relation], right: Relation, names: list[str], side: str
-    ) -> exp.Expr:
-        """``USING (k)`` / NATURAL as ``ON l.k = r.k``; unqualified ``k`` then means the merged column."""
-        conditions: list[exp.Expr] = []
-        for name in names:
-            left = [(r, o) for r in before for o in r.outs if o.name == name and not o.shadowed]
-            mine = [o for o in right.outs if o.name == name]
-            if len(left) != 1 or len(mine) != 1:
-                raise self.refuse(
-                    Reason.DISALLOWED_CONSTRUCT, f"USING ({name}) must name one column on each side", join
-                )
-            (lrel, lout), rout = left[0], mine[0]
-            l_col = exp.column(lout.canonical, table=lrel.canonical, quoted=True)
-            r_col = exp.column(rout.canonical, table=right.canonical, quoted=True)
-            self.remember(l_col, lout.value)
-            self.remember(r_col, rout.value)
-            condition = exp.EQ(this=l_col, expression=r_col)
-            _same_span(condition, join)
-            self.expressions.record(classify(condition, [lout.value, rout.value], what="a USING join"))
-            self.remember(condition, combine([lout.value, rout.value]))
-            conditions.append(condition)
-            # The merged column is both columns (they are equal on every joined row), so its
-            # lineage is both: SELECT k FROM a JOIN (SELECT email AS k ...) USING (k) outputs email.
-            merged = union([lout.value, rout.value])
-            kept, dropped = (rout, lout) if side == "RIGHT" else (lout, rout)
-            dropped.shadowed = True
-            keeper = lrel if kept is lout else right
-            keeper.outs = [
-                Out(o.name, merged, o.canonical, o.shadowed) if o is kept else o for o in keeper.outs
-            ]
-        return exp.and_(*conditions, copy=False) if len(conditions) > 1 else conditions[0]
-
     # -- SELECT list ------------------------------------------------------------------------------
     def _projection(self, node: exp.Select, scope: Scope) -> None:
         items: list[tuple[exp.Expr, Value | None]] = []
@@ -783,7 +354,7 @@ class Binder:
             expression = item.this if isinstance(item, exp.Alias) else item
             canonical = name if final else f"__c{index}"
             aliased = exp.alias_(expression, canonical, quoted=True, copy=False)
-            _same_span(aliased, item)
+            same_span(aliased, item)
             bound.append(aliased)
             outs.append(Out(name, value, canonical))
             chain = 1 + max((scope.laterals[r][2] for r in scope.lateral_uses), default=0)
@@ -834,7 +405,7 @@ class Binder:
                 self.remember(column, out.value)
                 aliased = exp.alias_(column, out.name, quoted=True, copy=False)
                 aliased.meta["written"] = f"{relation.alias}.{out.name}" if relation.alias else out.name
-                _same_span(aliased, item)
+                same_span(aliased, item)
                 expanded.append((aliased, out.value))
         unknown = excluded - seen
         if unknown:
@@ -1035,39 +606,6 @@ class Binder:
 
 
 # -- helpers ------------------------------------------------------------------------------------------
-def _same_span(new: exp.Expr, original: exp.Expr) -> None:
-    """A node the binder made in place of ``original`` quotes the same query text in refusals."""
-    for key in ("span", "written"):
-        if key in original.meta:
-            new.meta[key] = original.meta[key]
-
-
-def _alias_columns(node: exp.Expr) -> list[str] | None:
-    alias = node.args.get("alias")
-    if isinstance(alias, exp.TableAlias) and alias.columns:
-        return [c.name.lower() for c in alias.columns]
-    return None
-
-
-def _alias_name(node: exp.Expr) -> str:
-    alias = node.args.get("alias")
-    return alias.name.lower() if isinstance(alias, exp.TableAlias) and alias.this is not None else ""
-
-
-def _table_alias(name: str, columns: list[str]) -> exp.TableAlias:
-    return exp.TableAlias(
-        this=exp.to_identifier(name, quoted=True),
-        columns=[exp.to_identifier(c, quoted=True) for c in columns],
-    )
-
-
-def _visible_names(relations: list[Relation]) -> list[str]:
-    seen: list[str] = []
-    for relation in relations:
-        for out in relation.outs:
-            if out.name not in seen:
-                seen.append(out.name)
-    return seen
 
 
 def _ordinal(key: exp.Expr, width: int) -> int | None:

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from reconciler.engine import dp_query
-from reconciler.engine.bind import Binding, Scope
 from reconciler.engine.facts import Table
 from reconciler.engine.functions import Function, FunctionKind, Type, lookup
 from reconciler.engine.rules import CustomRule, Reason
+from reconciler.engine.scopes import Binding, Scope
 from reconciler.engine.values import BaseColumn, Comparison
 
 if TYPE_CHECKING:

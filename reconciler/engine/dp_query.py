@@ -26,8 +26,8 @@ from sqlglot import exp
 
 from reconciler.dp import AggregateType, DPQuery
 from reconciler.dp.mechanism import DPAggregate
-from reconciler.engine.bind import Binding, Relation, Scope
 from reconciler.engine.functions import lookup
+from reconciler.engine.scopes import Binding, Relation, Scope
 from reconciler.engine.values import Origin, Value
 
 __all__ = ["build", "check_shape"]

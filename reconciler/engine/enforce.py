@@ -24,11 +24,12 @@ from sqlglot.tokenizer_core import Token, TokenType
 
 from reconciler.dp import DPQuery
 from reconciler.engine import custom, dp_query, flat, safe, suppress, templates
-from reconciler.engine.bind import Binding, bind
+from reconciler.engine.bind import bind
 from reconciler.engine.budget import LIMITS, OverBudget, check_tokens, check_tree
 from reconciler.engine.facts import Collaboration, Request, Table
 from reconciler.engine.functions import Type, name_of
 from reconciler.engine.rules import CustomRule, Reason, RuleType
+from reconciler.engine.scopes import Binding
 from reconciler.engine.values import type_of
 from reconciler.engine.verdict import Verdict, fragment, refuse, spans
 from reconciler.errors import QueryRejected

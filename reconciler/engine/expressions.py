@@ -25,7 +25,8 @@ from reconciler.engine.rules import Reason
 from reconciler.engine.values import Comparison, Value, classify, combine, constant, type_of
 
 if TYPE_CHECKING:
-    from reconciler.engine.bind import Binder, Scope
+    from reconciler.engine.bind import Binder
+    from reconciler.engine.scopes import Scope
 
 __all__ = ["At", "Expressions"]
 

@@ -22,8 +22,8 @@ from reconciler.engine.functions import is_call, name_of
 from reconciler.engine.rules import AggregationRule, ListRule, Reason
 
 if TYPE_CHECKING:
-    from reconciler.engine.bind import Binding
     from reconciler.engine.enforce import CheckState
+    from reconciler.engine.scopes import Binding
 
 __all__ = ["check_aggregation", "check_list"]
 

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from reconciler.engine.bind import Binding, Refuse, Scope
 from reconciler.engine.functions import Type, lookup
 from reconciler.engine.rules import Reason
+from reconciler.engine.scopes import Binding, Refuse, Scope
 
 __all__ = ["nonfailing", "split_aggregates"]
 

@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from reconciler.engine.bind import Binding, Ref, Relation, Scope
 from reconciler.engine.facts import Table
 from reconciler.engine.functions import FunctionKind, lookup
 from reconciler.engine.rules import AggregationRule, CustomRule, Reason, RuleType
+from reconciler.engine.scopes import Binding, Ref, Relation, Scope
 from reconciler.engine.values import Origin, type_of
 
 if TYPE_CHECKING:
