@@ -24,7 +24,6 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reconciler.engine import Collaboration, Request, Table, check, execute, parse_policy  # noqa: E402
-from reconciler.engine.enforce import parse  # noqa: E402
 
 QUERIER, PARTNER = "111111111111", "222222222222"
 JOIN_SQL = (
@@ -160,7 +159,6 @@ def bench_check(collab: Collaboration, repeat: int) -> tuple[float, float]:
     cold = []
     for n in range(repeat):
         request = Request(QUERIER, FIFTY_LINES.format(n=f"{n}-{time.time_ns()}"))
-        parse.cache_clear()
         start = time.perf_counter()
         check(request, collab)
         cold.append(time.perf_counter() - start)

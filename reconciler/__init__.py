@@ -36,9 +36,11 @@ docstring maps its modules; only shared pieces sit at the top.
   (what the service enforces), ``context``, ``store`` (DuckDB), ``catalog`` (a Glue stand-in),
   ``faults``, ``errors``.
 - ``engine/``: protected queries on local data: ``facts`` and ``rules`` (analysis rules as
-  data) -> ``enforce`` (stages S0 to S6, with ``flat``, ``custom``, ``lineage``, ``sqlnames``;
-  then ``suppress`` writes S7's thresholds into the SQL) -> ``run`` (DuckDB); ``verdict``,
-  ``templates``, and ``from_spec`` (a loaded spec -> engine facts, for ``reconciler query``).
+  data) -> ``enforce`` (stages S0 to S6: ``bind`` resolves every column to its base column
+  against the allow-list of ``allowlist`` and ``functions``, then ``flat``, ``custom`` and
+  ``dp_query`` check the rules on what it found; ``suppress`` writes S7's thresholds and
+  ``safe`` makes failing operations non-failing) -> ``run`` (sealed, bounded DuckDB);
+  ``verdict``, ``templates``, and ``from_spec`` (a loaded spec -> engine facts).
 - ``dp/``: differential privacy: ``noise`` (exact discrete Laplace), ``calibrate``, ``bounds``,
   ``mechanism`` (noisy answers), ``accountant`` (budgets), ``preview`` and ``report``.
 - ``render/``: pure functions to text: ``text``, ``json`` and ``markdown`` of a Plan; ``review``

@@ -9,9 +9,15 @@ from __future__ import annotations
 import functools
 
 import botocore.session
+import regex  # type: ignore[import-untyped]
 from botocore.model import ServiceModel
 
-__all__ = ["service_model"]
+__all__ = ["model_pattern", "service_model"]
+
+# Java's way of admitting supplementary characters, which Python regexes need as a code point range.
+_SURROGATES = "\\uD800\\uDBFF-\\uDC00\\uDFFF"
+#: Java's predefined classes are ASCII unless a flag says otherwise; Python's are Unicode.
+_JAVA_CLASSES = {"w": "a-zA-Z0-9_", "d": "0-9", "s": " \\t\\n\\x0B\\f\\r"}
 
 
 @functools.cache
@@ -28,3 +34,36 @@ def service_model(service_name: str = "cleanrooms") -> ServiceModel:
     # because of) the user's credentials configuration.
     session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
     return session.get_service_model(service_name)
+
+
+@functools.cache
+def model_pattern(pattern: str) -> regex.Pattern[str]:
+    """A botocore (Java) pattern compiled with Java's meaning, once.
+
+    ``regex`` understands the ``\\p{L}`` classes the model uses; ``\\w``, ``\\d`` and ``\\s`` are
+    narrowed to ASCII as in Java, so ``résumé`` does not match ``[\\w]*`` here either.
+    """
+    return regex.compile(_java(pattern.replace(_SURROGATES, "\\U00010000-\\U0010FFFF")))
+
+
+def _java(pattern: str) -> str:
+    out: list[str] = []
+    in_class, i = False, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            if nxt in _JAVA_CLASSES:
+                body = _JAVA_CLASSES[nxt]
+                out.append(body if in_class else f"[{body}]")
+            else:
+                out.append(char + nxt)
+            i += 2
+            continue
+        if char == "[" and not in_class:
+            in_class = True
+        elif char == "]" and in_class:
+            in_class = False
+        out.append(char)
+        i += 1
+    return "".join(out)

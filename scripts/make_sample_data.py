@@ -204,7 +204,7 @@ DATASETS: tuple[Dataset, ...] = (
             ("region", "VARCHAR"),
             ("purchase_amount", "DECIMAL(10,2)"),
         ),
-        demographics(201, range(0, 500), lambda rng: money(rng, 10, 900)),
+        demographics(201, range(0, 12_000), lambda rng: money(rng, 10, 900)),
     ),
     Dataset(
         "org-a-org-b",
@@ -215,7 +215,7 @@ DATASETS: tuple[Dataset, ...] = (
             ("region", "VARCHAR"),
             ("engagement_score", "DOUBLE"),
         ),
-        demographics(202, range(150, 650), lambda rng: round(rng.betavariate(2, 5) * 100, 1)),
+        demographics(202, range(3_000, 15_000), lambda rng: round(rng.betavariate(2, 5) * 100, 1)),
     ),
     Dataset(
         "amc-multiparty",

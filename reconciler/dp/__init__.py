@@ -10,13 +10,14 @@ the small internal implementation it recommends (no DP library at run time):
 - ``accountant``: the ledger (rows of query id, time, aggregates, epsilon), admission that
   refuses without spending, calendar-month refresh, update rules, preview, access budgets.
 - ``bounds``: private choice of the user contribution limit and clamping bounds.
-- ``mechanism``: ``analyze`` (SQL checks, no data) and ``execute`` (DuckDB, noisy rows).
+- ``mechanism``: ``execute`` (DuckDB, noisy rows) of a ``DPQuery`` that the engine built
+  (``reconciler.engine.dp_query`` checks the query's shape on base columns).
 - ``preview``: what a query would cost and how noisy it would be, without spending.
 
 How the engine uses it (a protected query over tables whose custom rule has
 ``differentialPrivacy``), in this order::
 
-    query = dp.analyze(tree, {"purchases": "user_id"})        # DPQueryRefused: nothing read
+    query = prepared.dp        # engine.check refused SQL DP cannot answer; nothing read
     accountant.admit(query_id, query.kinds, budgets)          # BudgetExhausted: nothing spent
     result = dp.execute(con, query, users_noise=N, noise=NoiseSource.secure(), query_id=query_id)
     # result.columns / result.rows are written as the query's result; result.to_api() is
@@ -24,9 +25,9 @@ How the engine uses it (a protected query over tables whose custom rule has
 
 Integration points (wired: the engine, StartProtectedQuery and ``reconciler query`` call these):
 
-- engine (stage C2 of the custom rule, ``engine/custom.py``): ``analyze(tree, {table.name:
-  column})`` on the parsed tree (``DPQueryRefused`` becomes the engine's ``other`` verdict with
-  the fragment); ``Prepared.dp`` / ``Prepared.dp_tables`` keep the result, and
+- engine (stage C2 of the custom rule, ``engine/custom.py`` and ``engine/dp_query.py``): the
+  shape check refuses with the engine's ``other`` verdict and the fragment; ``Prepared.dp`` /
+  ``Prepared.dp_tables`` keep the DPQuery, and
   ``engine.execute(prepared, DPRun(users_noise, query_id, noise))`` calls ``execute`` on the
   sealed connection instead of running ``prepared.sql`` (without a ``DPRun`` it refuses).
 - emulator StartProtectedQuery (``emulator/protected_queries.py``): after the rule checks and
@@ -60,9 +61,9 @@ from reconciler.dp.accountant import (
     remaining_epsilon,
 )
 from reconciler.dp.calibrate import AggregateType, aggregate_cost, epsilon_unit, max_counts, unit_scale
-from reconciler.dp.mechanism import DPQuery, DPQueryRefused, DPResult, analyze, execute, run_dp_query
+from reconciler.dp.mechanism import DPAggregate, DPQuery, DPResult, execute
 from reconciler.dp.noise import NoiseSource, discrete_laplace
-from reconciler.dp.preview import QueryPreview, preview, preview_query
+from reconciler.dp.preview import QueryPreview, preview_query
 
 __all__ = [
     "AccessBudgetParameter",
@@ -73,8 +74,8 @@ __all__ = [
     "BudgetRef",
     "BudgetUpdateRefused",
     "DPBudgetParams",
+    "DPAggregate",
     "DPQuery",
-    "DPQueryRefused",
     "DPResult",
     "Debit",
     "LedgerStore",
@@ -83,7 +84,6 @@ __all__ = [
     "QueryPreview",
     "access_budget",
     "aggregate_cost",
-    "analyze",
     "check_dp_update",
     "discrete_laplace",
     "dp_budget",
@@ -91,10 +91,8 @@ __all__ = [
     "execute",
     "max_counts",
     "plan_admission",
-    "preview",
     "preview_privacy_impact",
     "preview_query",
     "remaining_epsilon",
-    "run_dp_query",
     "unit_scale",
 ]

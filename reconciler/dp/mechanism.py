@@ -2,10 +2,10 @@
 
 Two steps, so that refusals never touch data or budget:
 
-1. ``analyze(tree, dp_tables)`` reads only the sqlglot tree. It refuses SQL that DP cannot
-   answer (with the reason and fragment) and returns a ``DPQuery``: the final SELECT's distinct
-   aggregates (what the budget is charged for), its group keys, the user-identifier column
-   after all joins, and the final SELECT rewritten to read noisy values.
+1. ``reconciler.engine.dp_query`` checks the query's shape on the binder's facts (refusing SQL
+   that DP cannot answer, before any data is read) and builds a ``DPQuery``: the final SELECT's
+   distinct aggregates (what the budget is charged for), its group keys, the user-identifier
+   column after all joins, and the final SELECT rewritten to read noisy values.
 2. ``execute(con, query, ...)`` runs on the caller's DuckDB connection: it builds user-level
    rows after every join, samples each user down to the user contribution limit (UCL) in a
    secret hash order, chooses UCL and clamping bounds privately (``bounds.py``), sums exact
@@ -19,14 +19,14 @@ between the two steps with ``DPQuery.kinds``.
 from __future__ import annotations
 
 import json
+import math
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
 import duckdb
-import sqlglot
 from sqlglot import exp
 
 from reconciler.dp.bounds import (
@@ -38,24 +38,21 @@ from reconciler.dp.bounds import (
 )
 from reconciler.dp.calibrate import RELEASES, AggregateType, epsilon_unit, unit_scale
 from reconciler.dp.noise import NoiseSource
-from reconciler.errors import QueryRejected
 
-__all__ = [
-    "Cell",
-    "DPAggregate",
-    "DPQuery",
-    "DPQueryRefused",
-    "DPResult",
-    "analyze",
-    "execute",
-    "run_dp_query",
-]
+__all__ = ["Cell", "DPAggregate", "DPQuery", "DPResult", "execute"]
 
 #: Fixed-point precision: each clamped value keeps this many bits below its bound's magnitude.
 FIXED_POINT_BITS = 20
 
+#: Probability that a group with one user is released anyway (the delta of partition selection).
+SELECTION_DELTA = 1e-6
+
 #: Aggregates released as integers (BIGINT); the others are DOUBLE.
 _COUNTS = frozenset({AggregateType.COUNT, AggregateType.COUNT_DISTINCT})
+#: Aggregates whose releases include a noisy count (what the group selection reuses).
+_COUNTED = frozenset(
+    {AggregateType.COUNT, AggregateType.COUNT_DISTINCT, AggregateType.AVG, AggregateType.STDDEV}
+)
 #: How many exact statistics the aggregation query returns per aggregate (count, sum, sum of squares).
 _WIDTH: Mapping[AggregateType, int] = {
     AggregateType.COUNT: 1,
@@ -71,21 +68,6 @@ _SIMPLE_AGGREGATES: Mapping[type[exp.Expr], AggregateType] = {
     exp.Stddev: AggregateType.STDDEV,
     exp.StddevSamp: AggregateType.STDDEV,
 }
-
-
-class DPQueryRefused(QueryRejected):
-    """SQL that differential privacy cannot answer; refused before any data is read.
-
-    ``reason`` is the engine's reason class (always ``other``, ANALYSIS_RULES.md section 4),
-    ``summary`` the message without the fragment, and ``fragment`` the offending SQL.
-    """
-
-    def __init__(self, message: str, *, fragment: str = "", hint: str = "") -> None:
-        text = f"differential privacy: {message}" + (f" (at: {fragment})" if fragment else "")
-        super().__init__(text, hint=hint)
-        self.reason = "other"
-        self.summary = f"differential privacy: {message}"
-        self.fragment = fragment
 
 
 @dataclass(frozen=True)
@@ -111,9 +93,31 @@ class DPQuery:
     post: exp.Select  # the final SELECT over __dp_out (noisy values and group keys)
 
     @property
+    def selects_groups(self) -> bool:
+        """A grouped query releases only the groups whose noisy count clears a threshold.
+
+        Group keys come from the data, so releasing every group present would tell whether one
+        user, alone in a group, is there. A group is released only when its noisy distinct-user
+        count (each user counted in one group, so sensitivity 1 whatever the contribution limit)
+        reaches the level a one-user group reaches with probability at most ``SELECTION_DELTA``:
+        the (epsilon, delta) partition selection of Wilson et al., "Differentially Private SQL
+        with Bounded User Contribution" (2020). The query's own COUNT(DISTINCT user) is reused;
+        without one, the selection's count is one more COUNT_DISTINCT to pay. AWS documents no
+        handling of small groups; this is the safer answer.
+        """
+        return bool(self.group_keys)
+
+    @property
+    def own_selection(self) -> bool:
+        """The group selection needs a release of its own (the query counts no distinct users)."""
+        return self.selects_groups and not any(a.on_user for a in self.aggregates)
+
+    @property
     def kinds(self) -> tuple[AggregateType, ...]:
-        """One aggregate type per distinct aggregate: what admission charges."""
-        return tuple(a.kind for a in self.aggregates)
+        """One aggregate type per distinct aggregate (plus the selection's own count when it needs
+        one): what admission charges."""
+        own = tuple(a.kind for a in self.aggregates)
+        return (*own, AggregateType.COUNT_DISTINCT) if self.own_selection else own
 
 
 @dataclass(frozen=True)
@@ -144,338 +148,11 @@ class DPResult:
         return {"sensitivityParameters": [dict(p) for p in self.sensitivity_parameters]}
 
 
-# ---------------------------------------------------------------- analysis (no data)
-
-
-def _name(node: exp.Expr) -> str:
-    return str(node.name).lower()
-
-
-def _reads(node: exp.Expr, dp_names: set[str]) -> bool:
-    return any(_name(t) in dp_names for t in node.find_all(exp.Table))
-
-
-def _is_user(node: exp.Expr, user: str) -> bool:
-    return isinstance(node, exp.Column) and _name(node) == user
-
-
-def _mentions_user(node: exp.Expr, user: str) -> bool:
-    return any(_is_user(c, user) for c in node.find_all(exp.Column))
-
-
-def _own_nodes(select: exp.Select, kind: type[exp.Expr]) -> list[exp.Expr]:
-    """Nodes of ``kind`` in this SELECT, not inside a nested query."""
-    found = []
-    for node in select.find_all(kind):
-        parent = node.parent
-        while parent is not None and parent is not select and not isinstance(parent, exp.Query):
-            parent = parent.parent
-        if parent is select:
-            found.append(node)
-    return found
-
-
-def _check_user_level(body: exp.Expr, user: str, dp_names: set[str], where: str) -> None:
-    """A CTE or derived table over DP data must keep one user per row and output the user column."""
-    for select in body.find_all(exp.Select):
-        if not _reads(select, dp_names):
-            continue
-        outputs = [_name(e) if not isinstance(e, exp.Alias) else e.alias.lower() for e in select.expressions]
-        if user not in outputs and not any(isinstance(e, exp.Star) or e.is_star for e in select.expressions):
-            raise DPQueryRefused(
-                f"{where} reads a differential-privacy table but does not output the user identifier column "
-                f"{user!r}",
-                fragment=select.sql()[:200],
-                hint=f"add {user} to its SELECT list",
-            )
-        group = select.args.get("group")
-        aggregates = [a for a in _own_nodes(select, exp.AggFunc) if not a.find_ancestor(exp.Window)]
-        if (group or aggregates) and not (group and any(_mentions_user(g, user) for g in group.expressions)):
-            raise DPQueryRefused(
-                f"{where} aggregates across users",
-                fragment=select.sql()[:200],
-                hint=f"GROUP BY {user}, ... so that each row still belongs to one user",
-            )
-        for window in _own_nodes(select, exp.Window):
-            if not any(_mentions_user(p, user) for p in window.args.get("partition_by") or []):
-                raise DPQueryRefused(
-                    f"window functions over differential-privacy data must PARTITION BY {user}",
-                    fragment=window.sql(),
-                )
-        for key in ("limit", "offset", "order"):
-            if select.args.get(key):
-                raise DPQueryRefused(
-                    f"{key.upper()} is not supported inside {where} over differential-privacy data",
-                    fragment=select.args[key].sql(),
-                )
-
-
-def _check_subqueries(tree: exp.Expr) -> None:
-    """Subqueries are allowed only as FROM/JOIN relations (and as CTE bodies)."""
-    for select in tree.find_all(exp.Select):
-        parent = select.parent
-        while isinstance(parent, exp.SetOperation):
-            parent = parent.parent
-        if parent is None or isinstance(parent, exp.CTE):
-            continue
-        if isinstance(parent, exp.Subquery) and isinstance(parent.parent, exp.From | exp.Join):
-            continue
-        raise DPQueryRefused(
-            "subqueries are supported only in FROM and JOIN",
-            fragment=(parent.sql() if parent is not None else select.sql())[:200],
-            hint="move the subquery into a WITH clause and join it",
-        )
-
-
-def _relations(select: exp.Select) -> list[tuple[exp.Expr, exp.Join | None]]:
-    from_ = select.args.get("from_")
-    if from_ is None:
-        raise DPQueryRefused("the final SELECT has no FROM clause")
-    return [(from_.this, None)] + [(j.this, j) for j in select.args.get("joins") or []]
-
-
-def _user_column(select: exp.Select, user: str, dp_names: set[str]) -> exp.Column:
-    """The user identifier after all joins; checks the joins DP allows."""
-    dp_aliases: list[str] = []
-    for relation, join in _relations(select):
-        is_dp = isinstance(relation, exp.Table) and _name(relation) in dp_names
-        if isinstance(relation, exp.Subquery):
-            is_dp = _reads(relation, dp_names)
-            if is_dp:
-                _check_user_level(relation.this, user, dp_names, f"derived table {relation.alias}")
-        if join is not None and (dp_aliases or is_dp):
-            if join.args.get("using") or join.args.get("method"):
-                raise DPQueryRefused(
-                    "USING and NATURAL joins are not supported",
-                    fragment=join.sql(),
-                    hint="write ON a.x = b.x",
-                )
-        if not is_dp:
-            continue
-        alias = relation.alias_or_name
-        if dp_aliases and join is not None:
-            on = join.args.get("on")
-            pairs = [(eq.left, eq.right) for eq in (on.find_all(exp.EQ) if on is not None else ())]
-            if not any(_is_user(a, user) and _is_user(b, user) for a, b in pairs):
-                raise DPQueryRefused(
-                    f"two differential-privacy relations must be joined with an equality on {user}",
-                    fragment=join.sql(),
-                )
-        dp_aliases.append(alias)
-    if not dp_aliases:
-        raise DPQueryRefused(
-            "the final SELECT must read the differential-privacy table (or a CTE over it) in FROM or JOIN"
-        )
-    return exp.column(user, table=dp_aliases[0], quoted=True)
-
-
-def _classify(node: exp.AggFunc, user: str) -> DPAggregate:
-    text = node.sql()
-    if isinstance(node, exp.Count):
-        arg = node.this
-        if isinstance(arg, exp.Star) or arg is None:
-            return DPAggregate(0, AggregateType.COUNT, text, None)
-        if isinstance(arg, exp.Distinct):
-            if len(arg.expressions) != 1:
-                raise DPQueryRefused("COUNT(DISTINCT ...) takes one expression", fragment=text)
-            inner = arg.expressions[0]
-            if _is_user(inner, user):
-                return DPAggregate(0, AggregateType.COUNT_DISTINCT, text, None, on_user=True)
-            return DPAggregate(0, AggregateType.COUNT, text, inner, distinct=True)
-        return DPAggregate(0, AggregateType.COUNT, text, arg)
-    kind = _SIMPLE_AGGREGATES.get(type(node))
-    if kind is None:
-        raise DPQueryRefused(
-            f"{node.sql_name()} is not a differentially private aggregate",
-            fragment=text,
-            hint="use COUNT, COUNT(DISTINCT ...), SUM, AVG or STDDEV",
-        )
-    if isinstance(node.this, exp.Distinct):
-        raise DPQueryRefused(f"{kind.value}(DISTINCT ...) is not supported", fragment=text)
-    return DPAggregate(0, kind, text, node.this)
-
-
-def _group_keys(select: exp.Select, user: str) -> list[exp.Expr]:
-    group = select.args.get("group")
-    if group is None:
-        return []
-    if group.args.get("all") or any(group.args.get(k) for k in ("grouping_sets", "cube", "rollup")):
-        raise DPQueryRefused(
-            "GROUP BY ALL, GROUPING SETS, ROLLUP and CUBE are not supported", fragment=group.sql()
-        )
-    aliases = {e.alias.lower(): e.this for e in select.expressions if isinstance(e, exp.Alias)}
-    keys: list[exp.Expr] = []
-    for key in group.expressions:
-        if isinstance(key, exp.Rollup | exp.Cube | exp.GroupingSets):
-            raise DPQueryRefused("GROUPING SETS, ROLLUP and CUBE are not supported", fragment=key.sql())
-        if isinstance(key, exp.Literal) and not key.is_string:
-            item = select.expressions[int(key.this) - 1]
-            key = item.this if isinstance(item, exp.Alias) else item
-        elif isinstance(key, exp.Column) and not key.table and _name(key) in aliases:
-            target = aliases[_name(key)]
-            key = key if isinstance(target, exp.Column) else target
-        if _mentions_user(key, user):
-            raise DPQueryRefused(
-                f"grouping by the user identifier column {user!r} would release per-user values",
-                fragment=key.sql(),
-            )
-        keys.append(key.copy())
-    return keys
-
-
-def _match_key(node: exp.Expr, keys: Sequence[exp.Expr]) -> int | None:
-    """Which group key ``node`` is (exact SQL, else the same unqualified column)."""
-    text = node.sql()
-    for index, key in enumerate(keys):
-        if key.sql() == text:
-            return index
-    if isinstance(node, exp.Column):
-        same = [i for i, k in enumerate(keys) if isinstance(k, exp.Column) and _name(k) == _name(node)]
-        if len(same) == 1 and (not node.table or not keys[same[0]].args.get("table")):
-            return same[0]
-    return None
-
-
-def _rewrite_post(
-    select: exp.Select, keys: Sequence[exp.Expr], aggregates: Mapping[str, DPAggregate], user: str
-) -> exp.Select:
-    """The final SELECT reading ``__dp_out``: aggregates -> __dp_n{i}, group keys -> __dp_g{j}."""
-
-    def replace(node: exp.Expr) -> exp.Expr:
-        if isinstance(node, exp.AggFunc) and node.sql() in aggregates:
-            return exp.column(f"__dp_n{aggregates[node.sql()].index}")
-        if isinstance(node, exp.Window):
-            raise DPQueryRefused(
-                "window functions are not supported in the final SELECT", fragment=node.sql()
-            )
-        index = _match_key(node, keys) if not isinstance(node, exp.Literal | exp.Star) else None
-        if index is not None:
-            return exp.column(f"__dp_g{index}")
-        if isinstance(node, exp.Column):
-            if _name(node) == user:
-                raise DPQueryRefused(
-                    f"the final SELECT may not output the user identifier column {user!r}",
-                    fragment=node.sql(),
-                )
-            raise DPQueryRefused(
-                f"column {node.sql()} must appear in GROUP BY or inside an aggregate", fragment=node.sql()
-            )
-        return node
-
-    post = exp.Select()
-    items = []
-    for item in select.expressions:
-        inner = item.this if isinstance(item, exp.Alias) else item
-        name = (
-            item.alias
-            if isinstance(item, exp.Alias)
-            else (inner.name if isinstance(inner, exp.Column) else item.sql())
-        )
-        if isinstance(inner, exp.Star):
-            raise DPQueryRefused("SELECT * is not supported in the final SELECT", fragment=item.sql())
-        items.append(exp.alias_(inner.copy().transform(replace), name, quoted=True))
-    post.set("expressions", items)
-    post.set("distinct", select.args.get("distinct"))
-    post.set("from_", exp.From(this=exp.to_table("__dp_out")))
-    having = select.args.get("having")
-    if having is not None:
-        post.set("where", exp.Where(this=having.this.copy().transform(replace)))
-    order = select.args.get("order")
-    if order is not None:
-        ordered = []
-        for o in order.expressions:
-            target = o.this
-            is_alias = (
-                isinstance(target, exp.Column)
-                and not target.table
-                and target.name in {i.alias for i in items}
-            )
-            is_ordinal = isinstance(target, exp.Literal) and not target.is_string
-            ordered.append(o.copy() if is_alias or is_ordinal else o.copy().transform(replace))
-        post.set("order", exp.Order(expressions=ordered))
-    for key in ("limit", "offset"):
-        if select.args.get(key) is not None:
-            post.set(key, select.args[key].copy())
-    return post
-
-
-def analyze(tree: exp.Expr, dp_tables: Mapping[str, str]) -> DPQuery:
-    """Check a validated query against what DP supports and plan its execution; reads no data.
-
-    Args:
-        tree: the parsed query (sqlglot; already validated by the engine, parameters bound).
-        dp_tables: table name as written in the SQL (any case) -> its user identifier column
-            (``differentialPrivacy.columns[0].name`` of its custom rule).
-
-    Returns:
-        The ``DPQuery`` to charge (``kinds``) and to ``execute``.
-
-    Raises:
-        DPQueryRefused: SQL that DP cannot support, with the reason and the fragment.
-    """
-    users = {u.lower() for u in dp_tables.values()}
-    if len(users) != 1:
-        raise DPQueryRefused(
-            "all differential-privacy tables must use the same user identifier column, got "
-            + ", ".join(sorted(users))
-        )
-    user = users.pop()
-    if not isinstance(tree, exp.Select):
-        raise DPQueryRefused(
-            "the final statement must be one SELECT (set operators are not supported)",
-            fragment=tree.sql()[:200],
-        )
-    _check_subqueries(tree)
-    dp_names = {n.lower() for n in dp_tables}
-    with_ = tree.args.get("with_")
-    ctes = tuple(with_.expressions) if with_ is not None else ()
-    if with_ is not None and with_.args.get("recursive"):
-        raise DPQueryRefused("recursive CTEs are not supported", fragment=with_.sql()[:200])
-    for cte in ctes:
-        if _reads(cte.this, dp_names):
-            _check_user_level(cte.this, user, dp_names, f"CTE {cte.alias}")
-            dp_names.add(cte.alias.lower())
-    user_col = _user_column(tree, user, dp_names)
-    keys = _group_keys(tree, user)
-    found: dict[str, DPAggregate] = {}
-    scopes = [*tree.expressions, tree.args.get("having"), tree.args.get("order")]
-    for scope in scopes:
-        if scope is None:
-            continue
-        window = scope.find(exp.Window)
-        if window is not None:
-            raise DPQueryRefused(
-                "window functions are not supported in the final SELECT", fragment=window.sql()
-            )
-        for node in scope.find_all(exp.AggFunc):
-            if node.find_ancestor(exp.AggFunc) is not None:
-                raise DPQueryRefused("aggregates inside aggregates are not supported", fragment=node.sql())
-            if node.sql() not in found:
-                agg = _classify(node, user)
-                found[node.sql()] = DPAggregate(
-                    len(found), agg.kind, agg.expression, agg.argument, agg.distinct, agg.on_user
-                )
-    if not found:
-        raise DPQueryRefused(
-            "the final SELECT over differential-privacy data must aggregate",
-            hint="use COUNT, COUNT(DISTINCT ...), SUM, AVG or STDDEV",
-        )
-    post = _rewrite_post(tree, keys, found, user)
-    rows = tree.copy()
-    for key in ("with_", "group", "having", "order", "limit", "offset", "distinct"):
-        rows.set(key, None)
-    outputs: list[exp.Expr] = [exp.alias_(user_col, "__dp_uid", quoted=True)]
-    outputs += [exp.alias_(k.copy(), f"__dp_g{j}", quoted=True) for j, k in enumerate(keys)]
-    outputs += [
-        exp.alias_(a.argument.copy(), f"__dp_a{a.index}", quoted=True)
-        for a in found.values()
-        if a.argument is not None
-    ]
-    rows.set("expressions", outputs)
-    return DPQuery(ctes, rows, tuple(keys), tuple(found.values()), post)
-
-
 # ---------------------------------------------------------------- execution
+
+#: Distinct users of a group, each user counted in the one group of its first sampled row, so that
+#: one user moves one count by at most 1 (sensitivity 1 across all groups).
+_USERS = "count(DISTINCT __dp_uid) FILTER (WHERE __dp_rn <= 1)"
 
 
 @dataclass
@@ -634,7 +311,7 @@ class _Runner:
                 f" AND {arg} IS NOT NULL)" if a.argument is not None else ")"
             )
             if a.on_user:
-                columns.append("count(DISTINCT __dp_uid) FILTER (WHERE __dp_rn <= 1)")
+                columns.append(_USERS)
             elif a.kind == AggregateType.COUNT:
                 columns.append(
                     f"count({'DISTINCT ' if a.distinct else ''}"
@@ -649,6 +326,8 @@ class _Runner:
                 columns += [f"count({arg}) {where}", f"coalesce(sum({fixed}) {where}, 0)"]
                 if a.kind == AggregateType.STDDEV:
                     columns.append(f"coalesce(sum({fixed} * {fixed}) {where}, 0)")
+        if self.query.own_selection:
+            columns.append(_USERS)  # the selection's count: each user counted in one group
         keys = [f"__dp_g{j}" for j in range(len(self.query.group_keys))]
         if not keys:
             return f"SELECT 1 AS __dp_gid, {', '.join(columns)} FROM __dp_ranked"
@@ -709,15 +388,22 @@ class _Runner:
             gid, group, rest = row[0], tuple(row[1 : 1 + nkeys]), list(row[1 + nkeys :])
             group = tuple(_plain(v) for v in group)
             values: list[Any] = [gid]
+            users: Fraction | None = None  # the group's noisy distinct-user count (selection)
             for a in self.query.aggregates:
                 stats, rest = rest[: _WIDTH[a.kind]], rest[_WIDTH[a.kind] :]
                 value = self.release(a, plans[a.index], group, [int(s) for s in stats])
+                if a.on_user and users is None:
+                    users = value
                 if a.kind in _COUNTS:
                     values.append(int(value))
                 elif a.kind == AggregateType.STDDEV:
                     values.append(float(value) ** 0.5)
                 else:
                     values.append(float(value))
+            if self.query.own_selection:
+                users = Fraction(self.noisy(-1, group, "users", int(rest[0]), 1))
+            if self.query.selects_groups and users is not None and users < self.selection_threshold():
+                continue
             noisy_rows.append(values)
         columns, types, rows = self.post_process(noisy_rows)
         return DPResult(
@@ -751,6 +437,12 @@ class _Runner:
         rows = tuple(tuple(r) for r in cursor.fetchall())
         description = cursor.description or ()
         return tuple(d[0] for d in description), tuple(str(d[1]) for d in description), rows
+
+    def selection_threshold(self) -> int:
+        """The noisy distinct-user count a group needs to be released: a group of one user reaches
+        it with probability at most ``SELECTION_DELTA`` (discrete Laplace, sensitivity 1)."""
+        a = math.exp(-1 / float(self.unit_scale))
+        return 1 + math.ceil(math.log(SELECTION_DELTA * (1 + a)) / math.log(a))
 
     def sensitivity(self, plans: dict[int, _Plan]) -> tuple[dict[str, Any], ...]:
         out = []
@@ -801,34 +493,3 @@ def execute(
         The noisy ``DPResult``.
     """
     return _Runner(con, query, users_noise, noise or NoiseSource.secure(), query_id, parameters).run()
-
-
-def run_dp_query(
-    con: duckdb.DuckDBPyConnection,
-    tree: exp.Expr | str,
-    dp_tables: Mapping[str, str],
-    *,
-    users_noise: int,
-    noise: NoiseSource | None = None,
-    query_id: str,
-    dialect: str = "duckdb",
-    parameters: Mapping[str, Any] | None = None,
-) -> DPResult:
-    """``analyze`` then ``execute``, for callers that have already charged the budget.
-
-    Args:
-        con: the DuckDB connection the engine prepared (tables visible with allowed columns).
-        tree: the validated query (sqlglot tree, or SQL text in ``dialect``).
-        dp_tables: table name as written in the SQL -> user identifier column.
-        users_noise: usersNoisePerQuery of the collaboration's DP template.
-        noise: the randomness (secure by default).
-        query_id: the protected query's id.
-        dialect: the dialect of ``tree`` when it is text.
-        parameters: values of ``$name`` placeholders in the query.
-
-    Returns:
-        The noisy ``DPResult``.
-    """
-    parsed = sqlglot.parse_one(tree, read=dialect) if isinstance(tree, str) else tree
-    query = analyze(parsed, dp_tables)
-    return execute(con, query, users_noise=users_noise, noise=noise, query_id=query_id, parameters=parameters)

@@ -1,7 +1,8 @@
 """What a DP query would cost and how noisy it would be, without reading data or spending budget.
 
-``reconciler query --preview`` calls ``preview``: the same ``analyze`` and the same cost
-function as a real run, applied to the current ledger with nothing appended.
+``reconciler query --preview`` calls ``preview_query`` on the DPQuery the engine's check built
+(the same one a real run charges), with the same cost function as a real run, applied to the
+current ledger with nothing appended.
 """
 
 from __future__ import annotations
@@ -11,14 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 
-import sqlglot
-from sqlglot import exp
-
 from reconciler.dp.accountant import Debit, DPBudgetParams, remaining_epsilon
 from reconciler.dp.calibrate import CONFIDENCE, AggregateType, aggregate_cost, max_counts, query_cost
-from reconciler.dp.mechanism import DPQuery, analyze
+from reconciler.dp.mechanism import DPQuery
 
-__all__ = ["AggregatePreview", "QueryPreview", "preview", "preview_query"]
+__all__ = ["AggregatePreview", "QueryPreview", "preview_query"]
 
 #: How each type's noise reads, in units the user knows (N = usersNoisePerQuery).
 _NOISE_TEXT: Mapping[AggregateType, str] = {
@@ -83,39 +81,10 @@ class QueryPreview:
         return "\n".join(lines)
 
 
-def preview(
-    tree: exp.Expr | str,
-    dp_tables: Mapping[str, str],
-    params: DPBudgetParams,
-    debits: Iterable[Debit],
-    now: datetime,
-    *,
-    dialect: str = "duckdb",
-) -> QueryPreview:
-    """Cost and expected noise of a DP query under a budget; spends nothing and reads no data.
-
-    Args:
-        tree: the validated query (sqlglot tree, or SQL text in ``dialect``).
-        dp_tables: table name as written in the SQL -> user identifier column.
-        params: the collaboration's DP template parameters.
-        debits: the budget's ledger rows so far.
-        now: the current time (injected).
-        dialect: the dialect of ``tree`` when it is text.
-
-    Returns:
-        The ``QueryPreview``.
-
-    Raises:
-        DPQueryRefused: SQL that DP cannot support (same check as a real run).
-    """
-    parsed = sqlglot.parse_one(tree, read=dialect) if isinstance(tree, str) else tree
-    return preview_query(analyze(parsed, dp_tables), params, debits, now)
-
-
 def preview_query(
     query: DPQuery, params: DPBudgetParams, debits: Iterable[Debit], now: datetime
 ) -> QueryPreview:
-    """``preview`` of a query ``analyze`` already returned (the engine keeps it on ``Prepared``).
+    """Cost and expected noise of a DP query under a budget; spends nothing and reads no data.
 
     Args:
         query: the analyzed DP query.
@@ -131,6 +100,16 @@ def preview_query(
         AggregatePreview(a.expression, a.kind, aggregate_cost(a.kind, n), _NOISE_TEXT[a.kind].format(n=n))
         for a in query.aggregates
     )
+    if query.own_selection:  # the distinct-user count that decides which groups are released
+        distinct = AggregateType.COUNT_DISTINCT
+        aggregates += (
+            AggregatePreview(
+                "group selection: COUNT(DISTINCT user) per group",
+                distinct,
+                aggregate_cost(distinct, n),
+                _NOISE_TEXT[distinct].format(n=n) + "; groups below the selection threshold are not released",
+            ),
+        )
     return QueryPreview(
         aggregates, query_cost(query.kinds, n), remaining_epsilon(params, debits, now), params
     )

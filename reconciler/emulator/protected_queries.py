@@ -23,12 +23,21 @@ no request can), and its ``differentialPrivacy`` holds the chosen sensitivity pa
 A query that could not be checked when it started (its data was missing, say) was charged
 nothing, so it never runs later even if it would pass then: it ends FAILED.
 
+The check runs once per query, at Start: its outcome (the prepared statement, or the refusal)
+is kept in memory by query id and reused when the query runs; only a query started by another
+process is checked again when it runs. A FAILED query's ``error.code`` is one of the codes the
+API documents (MALFORMED_QUERY for a refusal, RESOURCE_NOT_FOUND for missing data,
+INSUFFICIENT_COMPUTE for a run over the engine's time, memory or row limits, ...), with
+``retry.retryable``. Result files stay under ``results_root``: a key prefix is an S3 key, not a
+path, so segments such as ``..`` are written as escaped names (``%2E%2E``) rather than followed.
+
 Record layout (kind ``protected_query``): the API's ``ProtectedQuery`` shape plus ``_account``,
 ``_admitted`` once charged, and ``_usersNoisePerQuery`` when charged to a DP budget.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -49,6 +58,9 @@ from reconciler.errors import QueryRejected, ReconcilerError
 __all__ = ["noise_source", "run_pending"]
 
 _KIND = "protected_query"
+#: The check's outcome per query id, from Start to the run (this process only).
+_CHECKED: dict[str, engine.Prepared | QueryRejected | ReconcilerError] = {}
+_CHECKED_MAX = 10_000
 _FINISHED = ("SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT")
 _SUMMARY_FIELDS = ("id", "membershipId", "membershipArn", "createTime", "status")
 
@@ -100,8 +112,12 @@ def _admit(ctx: RequestContext, record: Record, collaboration_id: str) -> dict[s
     """
     try:
         prepared = _prepare(ctx, record, collaboration_id)
-    except (ReconcilerError, ServiceError):
+    except ReconcilerError as exc:
+        _remember(record["id"], exc)
         return {}
+    except ServiceError:
+        return {}
+    _remember(record["id"], prepared)
     arns = {a["name"].lower(): a["arn"] for a in ctx.associations(collaboration_id)}
     policy = admit_protected_query(
         ctx,
@@ -112,6 +128,28 @@ def _admit(ctx: RequestContext, record: Record, collaboration_id: str) -> dict[s
     )
     noise = {"_usersNoisePerQuery": policy.users_noise_per_query} if policy is not None else {}
     return {"_admitted": True, **noise}
+
+
+def _remember(query_id: str, outcome: engine.Prepared | ReconcilerError) -> None:
+    if len(_CHECKED) >= _CHECKED_MAX:
+        _CHECKED.pop(next(iter(_CHECKED)))
+    _CHECKED[query_id] = outcome
+
+
+def _checked(ctx: RequestContext, record: Record, collaboration_id: str) -> engine.Prepared:
+    """The check's outcome from Start (checked again only if another process started the query)."""
+    outcome = _CHECKED.pop(record["id"], None)
+    if isinstance(outcome, QueryRejected):
+        raise outcome
+    if not record.get("_admitted"):
+        raise refuse(
+            engine.Reason.OTHER,
+            "the query did not pass the checks when it was started, so it was charged to no budget and "
+            "cannot run now; start it again",
+        )
+    if isinstance(outcome, engine.Prepared):
+        return outcome
+    return _prepare(ctx, record, collaboration_id)
 
 
 def noise_source(query_id: str) -> NoiseSource:
@@ -186,17 +224,24 @@ def _run_if_pending(ctx: RequestContext, record: Record) -> Record:
     started = time.perf_counter()
     try:
         updated = {**record, **_execute(ctx, record)}
-    except QueryRejected as exc:
-        verdict = exc.verdict
-        code = str(verdict.reason).upper() if verdict is not None and verdict.reason else "INVALID_QUERY"
-        updated = {**record, "status": "FAILED", "error": {"code": code, "message": exc.message}}
     except ReconcilerError as exc:
-        updated = {**record, "status": "FAILED", "error": {"code": "EXECUTION_ERROR", "message": exc.message}}
+        updated = {**record, "status": "FAILED", "error": _error(exc)}
     millis = int((time.perf_counter() - started) * 1000)
     updated["statistics"] = {"totalDurationInMillis": millis}
     ctx.store.put(_KIND, record["id"], updated)
     _log(ctx, updated)
     return updated
+
+
+def _error(exc: ReconcilerError) -> dict[str, Any]:
+    """The API's ``ProtectedQueryError`` for a failure: a documented code, the message, retry."""
+    if isinstance(exc, QueryRejected):
+        code, retryable, message = "MALFORMED_QUERY", False, exc.message  # it names the reason class
+    elif isinstance(exc, engine.DataError):
+        code, retryable, message = exc.code, exc.retryable, exc.message
+    else:
+        code, retryable, message = "INVALID_RESOURCE", False, exc.message
+    return {"code": code, "message": message, "retry": {"retryable": retryable}}
 
 
 def _prepare(ctx: RequestContext, record: Record, collaboration_id: str) -> engine.Prepared:
@@ -211,13 +256,7 @@ def _execute(ctx: RequestContext, record: Record) -> dict[str, Any]:
     assert membership is not None
     output = record["resultConfiguration"]["outputConfiguration"]
     receivers = _receivers(record["_account"], output)
-    prepared = _prepare(ctx, record, membership["collaborationId"])
-    if not record.get("_admitted"):
-        raise refuse(
-            engine.Reason.OTHER,
-            "the query did not pass the checks when it was started, so it was charged to no budget and "
-            "cannot run now; start it again",
-        )
+    prepared = _checked(ctx, record, membership["collaborationId"])
     answer = engine.execute(prepared, _dp_run(record)) if prepared.dp is not None else None
 
     def write(path: Path, fmt: str) -> None:
@@ -231,7 +270,7 @@ def _execute(ctx: RequestContext, record: Record) -> dict[str, Any]:
         s3 = output["s3"]
         fmt = s3.get("resultFormat", "CSV").upper()
         key = f"{s3.get('keyPrefix', '').strip('/')}/{record['id']}/result.{fmt.lower()}".lstrip("/")
-        write(ctx.results_root / s3["bucket"] / key, fmt)
+        write(_result_path(ctx.results_root, s3["bucket"], key), fmt)
         result: dict[str, Any] = {"output": {"s3": {"location": f"s3://{s3['bucket']}/{key}"}}}
     else:
         for account in receivers:
@@ -240,6 +279,32 @@ def _execute(ctx: RequestContext, record: Record) -> dict[str, Any]:
     if answer is not None:
         return {"status": "SUCCESS", "result": result, "differentialPrivacy": answer.differential_privacy}
     return {"status": "SUCCESS", "result": result}
+
+
+def _result_path(root: Path, bucket: str, key: str) -> Path:
+    """Where an S3 result object lives locally: always under ``root`` (a key is a name, not a path).
+
+    Raises:
+        ServiceError: a bucket or key that would still leave the root (never, after escaping).
+    """
+    segments = [_segment(part) for part in key.split("/") if part != ""]
+    path = root.joinpath(_segment(bucket), *segments)
+    resolved, base = path.resolve(), root.resolve()
+    if not resolved.is_relative_to(base) or resolved == base:
+        raise validation(f"result location s3://{bucket}/{key} cannot be stored locally", field="keyPrefix")
+    return path
+
+
+def _segment(part: str) -> str:
+    """One key segment as a safe file name: ``.`` and ``..`` escaped, and a segment longer than a
+    file name may be cut to a prefix plus a digest of the whole (S3 keys allow 1,024 bytes)."""
+    if part in (".", ".."):
+        return part.replace(".", "%2E")
+    name = part.replace("\\", "%5C")
+    if len(name.encode()) > 200:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+        name = name.encode()[:150].decode(errors="ignore") + "~" + digest
+    return name
 
 
 def _dp_run(record: Record) -> engine.DPRun | None:

@@ -11,11 +11,11 @@ Databricks references only).
 from __future__ import annotations
 
 import functools
-import re
 from typing import Any
 
 from botocore.model import Shape
 
+from reconciler.aws_model import model_pattern
 from reconciler.emulator.errors import ServiceError
 
 __all__ = ["validate_input"]
@@ -28,10 +28,11 @@ _ARN_MAX = 2048
 
 
 @functools.cache
-def _pattern(regex: str) -> re.Pattern[str] | None:
+def _pattern(pattern: str) -> Any:
+    """The model's pattern with Java's meaning (``\\w`` is ASCII), or None if it does not compile."""
     try:
-        return re.compile(regex)
-    except re.error:
+        return model_pattern(pattern)
+    except Exception:  # noqa: BLE001 - regex raises its own error types
         return None
 
 

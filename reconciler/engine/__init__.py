@@ -21,10 +21,13 @@ gets an exact answer. ``write(result, path, fmt)`` writes rows already computed.
 ``from_spec.collaboration(stack, ...)`` builds the facts from a loaded spec.
 
 Modules, following a query: ``rules`` (rule types as data), ``facts`` (inputs), ``templates``
-(typed parameter binding), ``enforce`` (stages S0-S6, dialects, transpiling), ``flat``
-(aggregation and list rules), ``custom`` (custom rule and Spark-era controls), ``lineage``
-(column lineage over scopes), ``suppress`` (S7 rewrite), ``run`` (sealed DuckDB execution),
-``verdict`` (refusals), ``sqlnames`` (function naming).
+(typed parameter binding), ``budget`` (limits on the check's work), ``enforce`` (stages S0-S6,
+dialects, transpiling), ``bind``, ``sources`` and ``expressions`` (name resolution to base columns
+and the canonical tree; ``scopes`` and ``values`` are what they find),
+``allowlist`` and ``functions`` (the SQL accepted, as data; ``reference`` renders it for the
+README), ``flat`` (aggregation and list rules), ``custom`` (custom rule and Spark-era controls),
+``dp_query`` (the shapes differential privacy can answer), ``suppress`` (S7 rewrite), ``safe``
+(errors are not answers), ``run`` (sealed, bounded DuckDB execution), ``verdict`` (refusals).
 """
 
 from __future__ import annotations

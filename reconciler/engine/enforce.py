@@ -2,35 +2,46 @@
 
 ``check`` runs the stages of ANALYSIS_RULES.md section 4 in order; the first failing stage
 decides the reason. Text is read in the collaboration's dialect (Spark SQL for SPARK, the
-Redshift-like Clean Rooms SQL otherwise), every check runs on that tree, and only the validated
-tree is turned into DuckDB SQL, with output-constraint / threshold suppression (S7) written into
-the same statement. A construct sqlglot cannot render faithfully for DuckDB is refused, never
-approximated. Nothing here touches data: ``run`` executes the result.
+Redshift-like Clean Rooms SQL otherwise) within the budget of ``budget``, every check runs on
+the binder's facts about that tree (``bind``: base columns, not names; the allow-list; the
+comparison positions), and only the canonical tree the binder wrote is turned into DuckDB SQL,
+with output-constraint / threshold suppression (S7) and non-failing operations (``safe``)
+written into the same statement. A construct sqlglot cannot render faithfully for DuckDB is
+refused, never approximated. Nothing here touches data: ``run`` executes the result.
 """
 
 from __future__ import annotations
 
 import difflib
-import functools
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
-from sqlglot.errors import ErrorLevel, OptimizeError, SqlglotError, UnsupportedError
-from sqlglot.optimizer.qualify import qualify
+from sqlglot.errors import ErrorLevel, SqlglotError, UnsupportedError
 from sqlglot.tokenizer_core import Token, TokenType
 
 from reconciler.dp import DPQuery
-from reconciler.engine import custom, flat, suppress, templates
+from reconciler.engine import custom, dp_query, flat, safe, suppress, templates
+from reconciler.engine.bind import bind
+from reconciler.engine.budget import LIMITS, OverBudget, check_tokens, check_tree
 from reconciler.engine.facts import Collaboration, Request, Table
-from reconciler.engine.lineage import Lineage
+from reconciler.engine.functions import Type, name_of
 from reconciler.engine.rules import CustomRule, Reason, RuleType
-from reconciler.engine.sqlnames import aws_name
-from reconciler.engine.verdict import Verdict, refuse
+from reconciler.engine.scopes import Binding
+from reconciler.engine.values import type_of
+from reconciler.engine.verdict import Verdict, fragment, refuse, spans
 from reconciler.errors import QueryRejected
 
-__all__ = ["Prepared", "check", "enforce", "parse"]
+__all__ = ["CheckState", "Prepared", "check", "enforce", "parse"]
+
+# sqlglot's recursive-descent parser uses about 20 Python frames per nested parenthesis; the token
+# budget (``budget.Limits.nesting``) keeps a query well inside this limit, and a deeper structure
+# the token check cannot see (a long NOT NOT ... chain) fails with RecursionError, which is a refusal.
+_RECURSION_LIMIT = 12_000
+if sys.getrecursionlimit() < _RECURSION_LIMIT:
+    sys.setrecursionlimit(_RECURSION_LIMIT)
 
 #: First keywords of statements that reach files, settings, extensions or the catalog (5.2, 8.6.2).
 SYSTEM_KEYWORDS = frozenset(
@@ -70,11 +81,6 @@ _SYSTEM_TABLE_PREFIXES = (
     "sys_", "systable_", "information_schema",
 )  # fmt: skip
 _MAX_TABLES = 15
-#: DuckDB expressions that pick columns by pattern, position or whole row: they would reach columns
-#: (a disallowed one, or a hidden identity column) that no check ever sees by name.
-_DYNAMIC_COLUMNS: tuple[type[exp.Expr], ...] = (
-    exp.Columns, exp.PositionalColumn, exp.TableColumn, exp.Pseudocolumn, exp.StarMap,
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -101,8 +107,8 @@ class Prepared:
 
 
 @dataclass
-class Context:
-    """What the stages know about the query so far (each stage fills in more)."""
+class CheckState:
+    """What the stages know about one query so far (each stage fills in more)."""
 
     request: Request
     collaboration: Collaboration
@@ -111,10 +117,49 @@ class Context:
     references: list[exp.Table] = field(default_factory=list)
     tables: dict[str, Table] = field(default_factory=dict)
     rule_type: RuleType = RuleType.CUSTOM
-    lineage: Lineage | None = None
-    unnamed: list[list[int]] = field(default_factory=list)
+    binding: Binding | None = None
     dp: DPQuery | None = None
     dp_tables: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def controls(self) -> bool:
+        """True when a referenced custom rule sets thresholds or comparison controls (8.6.4 applies)."""
+        return any(isinstance(t.rule, CustomRule) and t.rule.has_controls for t in self.tables.values())
+
+    @property
+    def dialect_key(self) -> str:
+        """Which AWS SQL reference the query is written against (``functions`` dialects)."""
+        return "spark" if self.collaboration.engine == "SPARK" else "clean_rooms_sql"
+
+    def bind(self) -> Binding:
+        """Bind the tree (once): the canonical tree and the facts the rule checks read."""
+        if self.binding is None:
+            self.binding = bind(
+                self.tree,
+                self.tables,
+                refuse=self.binding_refuse,
+                dialect=self.dialect_key,
+                controls=self.controls,
+            )
+            self.tree = self.binding.tree
+        return self.binding
+
+    def binding_refuse(self, reason: Reason, message: str, node: exp.Expr | None) -> QueryRejected:
+        """``refuse`` as the binder and the rewrites call it."""
+        return self.refuse(reason, message, node)
+
+    def dp_refuse(self, message: str, node: exp.Expr | None, hint: str = "") -> QueryRejected:
+        """A refusal of differential privacy's query shapes (reason ``other``)."""
+        tables = ", ".join(sorted(self.dp_tables))
+        refusal = self.refuse(
+            Reason.OTHER, f"differential privacy: {message}", node, table=tables, rule="CUSTOM"
+        )
+        refusal.hint = hint
+        return refusal
+
+    def written(self, node: exp.Expr) -> str:
+        """A node as the query wrote it (the canonical tree renames what it names)."""
+        return fragment(node, self.dialect, self.request.sql)
 
     @property
     def dialect(self) -> str:
@@ -131,7 +176,7 @@ class Context:
 
 
 # -- S0 to S5 -------------------------------------------------------------------------------------
-def s0_abilities(ctx: Context) -> None:
+def s0_abilities(ctx: CheckState) -> None:
     """S0: the querier can query; every receiver can receive results."""
     abilities = ctx.collaboration.abilities
     if "CAN_QUERY" not in abilities.get(ctx.request.querier, frozenset()):
@@ -141,7 +186,7 @@ def s0_abilities(ctx: Context) -> None:
             raise ctx.refuse(Reason.OTHER, f"result receiver {receiver} does not have CAN_RECEIVE_RESULTS")
 
 
-def s1_parse(ctx: Context) -> None:
+def s1_parse(ctx: CheckState) -> None:
     """S1 and S2: the text parses into exactly one statement (one trailing ``;`` is fine)."""
     text = ctx.request.sql
     if len(text) > ctx.collaboration.max_query_chars:
@@ -150,6 +195,13 @@ def s1_parse(ctx: Context) -> None:
         )
     try:
         tokens, statements = parse(text, ctx.dialect)
+    except OverBudget as exc:
+        raise ctx.refuse(Reason.OTHER, str(exc)) from None
+    except RecursionError:
+        raise ctx.refuse(
+            Reason.PARSE_ERROR,
+            "the query nests expressions too deeply for the local engine; write it flatter",
+        ) from None
     except SqlglotError as exc:
         tokens = _tokens_or_empty(text, ctx.dialect)
         if _statement_count(tokens) > 1:
@@ -166,10 +218,17 @@ def s1_parse(ctx: Context) -> None:
     if len(present) > 1 or _statement_count(tokens) > 1:
         raise ctx.refuse(Reason.MULTI_STATEMENT, f"send exactly one SQL statement, not {len(present)}", text)
     ctx.tokens = tokens
-    ctx.tree = present[0].copy()
+    ctx.tree = present[0]
+    for hint in list(ctx.tree.find_all(exp.Hint)):  # Spark join hints change how, not what (8.6.4)
+        hint.pop()
+    try:
+        check_tree(ctx.tree)
+    except OverBudget as exc:
+        raise ctx.refuse(Reason.OTHER, str(exc), exc.node) from None
+    spans(ctx.tree)
 
 
-def s3_system_access(ctx: Context) -> None:
+def s3_system_access(ctx: CheckState) -> None:
     """S3: no file, network, extension, settings or catalog access anywhere (5.2)."""
     tree = ctx.tree
     first = ctx.tokens[0].text.upper().split()[0] if ctx.tokens and ctx.tokens[0].text.strip() else ""
@@ -189,14 +248,14 @@ def s3_system_access(ctx: Context) -> None:
         if name.startswith(_SYSTEM_TABLE_PREFIXES) and name not in ctx.collaboration.tables:
             raise ctx.refuse(Reason.FILE_OR_SYSTEM_ACCESS, "system catalog tables cannot be read", table)
     for func in tree.find_all(exp.Func):
-        name = aws_name(func).lower()
+        name = name_of(func).lower()
         if name in _DENIED_FUNCTIONS or name.startswith(_DENIED_PREFIXES) or name.endswith("_scan"):
             raise ctx.refuse(
                 Reason.FILE_OR_SYSTEM_ACCESS, f"function {name.upper()} reaches the system", func
             )
 
 
-def s4_query_only(ctx: Context) -> None:
+def s4_query_only(ctx: CheckState) -> None:
     """S4: only SELECT, WITH ... SELECT and set operations of selects."""
     tree = ctx.tree
     if not isinstance(tree, (exp.Select, exp.SetOperation)):
@@ -218,12 +277,12 @@ def s4_query_only(ctx: Context) -> None:
             )
 
 
-def bind_parameters(ctx: Context) -> None:
+def bind_parameters(ctx: CheckState) -> None:
     """Template runs: replace ``:name`` placeholders with typed literals (8.3); direct SQL has none."""
     templates.bind(ctx.tree, ctx.request.parameters)
 
 
-def s5_tables(ctx: Context) -> None:
+def s5_tables(ctx: CheckState) -> None:
     """S5: tables resolve to associations with rules of one type; receivers and analyses allowed."""
     known = ctx.collaboration.tables
     ctes = {cte.alias_or_name.lower() for cte in ctx.tree.find_all(exp.CTE)}
@@ -265,7 +324,7 @@ def s5_tables(ctx: Context) -> None:
         _check_table_access(ctx, found_table)
 
 
-def _check_table_access(ctx: Context, table: Table) -> None:
+def _check_table_access(ctx: CheckState, table: Table) -> None:
     rule = table.rule
     assert rule is not None
     kw = {"table": table.name, "rule": str(rule.type)}
@@ -283,95 +342,38 @@ def _check_table_access(ctx: Context, table: Table) -> None:
             raise ctx.refuse(Reason.OTHER, f"the custom rule does not allow result receiver {receiver}", **kw)
     if isinstance(rule, CustomRule) and rule.has_controls and ctx.collaboration.engine != "SPARK":
         raise ctx.refuse(Reason.OTHER, "thresholds and comparison controls need a SPARK collaboration", **kw)
+    if isinstance(rule, CustomRule) and rule.threshold is not None:
+        identity = rule.threshold.identity_column
+        kind = type_of(table.columns.get(identity, ""))
+        if kind not in (Type.STRING, Type.UNKNOWN):
+            raise ctx.refuse(
+                Reason.OTHER,
+                f"the identity column {identity} of {table.name} is {table.columns[identity]}, "
+                "not a string type; "
+                "AWS accepts aggregation thresholds only on string identity columns",
+                **kw,
+            )
 
 
-def s6_rules(ctx: Context) -> None:
-    """S6: the checks of the rule type (aggregation 7, list 8.1, custom 8.2 and 8.6)."""
+def s6_rules(ctx: CheckState) -> None:
+    """S6: the checks of the rule type (aggregation 7, list 8.1, custom 8.2 and 8.6).
+
+    Aggregation and list rules check their fixed query shape on the parsed tree first (what a
+    name cannot change), then bind; the custom rule approves the request first (C1). The rest of
+    every rule reads the binding.
+    """
     if ctx.rule_type is RuleType.AGGREGATION:
         flat.check_aggregation(ctx)
     elif ctx.rule_type is RuleType.LIST:
         flat.check_list(ctx)
     else:
         custom.check_approval(ctx)
-    qualify_tree(ctx)
-    if ctx.rule_type is RuleType.CUSTOM:
+        ctx.bind()
+        custom.check_differential_privacy(ctx)
         custom.check_controls(ctx)
 
 
-def qualify_tree(ctx: Context) -> None:
-    """Resolve every column to its source and expand ``*`` against the allowed columns only."""
-    schema: dict[str, object] = {
-        name: {c: (t or "VARCHAR") for c, t in table.columns.items()} for name, table in ctx.tables.items()
-    }
-    unnamed = _unnamed_outputs(ctx.tree)
-    try:
-        ctx.tree = qualify(
-            ctx.tree,
-            schema=schema,
-            dialect=ctx.dialect,
-            validate_qualify_columns=True,
-            quote_identifiers=True,
-            identify=False,
-        )
-    except OptimizeError as exc:
-        raise ctx.refuse(
-            Reason.DISALLOWED_COLUMN, f"{_first_line(exc)} (only allowed columns are visible)"
-        ) from None
-    _no_dynamic_columns(ctx)
-    ctx.lineage = Lineage(ctx.tree, ctx.tables)
-    ctx.unnamed = unnamed
-
-
-def _no_dynamic_columns(ctx: Context) -> None:
-    """After ``*`` expansion, only ``COUNT(*)`` may keep a star: DuckDB reads ``* LIKE 'e%'``,
-    ``COLUMNS('e.*')`` and ``#1`` as column selections that lineage cannot see."""
-    for node in ctx.tree.find_all(exp.Star, *_DYNAMIC_COLUMNS):
-        if isinstance(node, exp.Star) and isinstance(node.parent, exp.Count):
-            continue
-        raise ctx.refuse(
-            Reason.DISALLOWED_CONSTRUCT,
-            "columns must be named: a pattern, positional or whole-row column selection is refused",
-            node.parent if isinstance(node, exp.Star) and node.parent is not None else node,
-        )
-
-
-def _final_selects(tree: exp.Expr) -> list[exp.Select]:
-    if isinstance(tree, exp.SetOperation):
-        return _final_selects(tree.this) + _final_selects(tree.expression)
-    return [tree] if isinstance(tree, exp.Select) else []
-
-
-def _unnamed_outputs(tree: exp.Expr) -> list[list[int]]:
-    """Per final SELECT, positions of expressions the writer did not name (qualify names them _col_N)."""
-    found: list[list[int]] = []
-    for select in _final_selects(tree):
-        if any(
-            isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(p.this, exp.Star))
-            for p in select.expressions
-        ):
-            found.append([])
-            continue
-        found.append(
-            [i for i, p in enumerate(select.expressions) if not isinstance(p, (exp.Alias, exp.Column))]
-        )
-    return found
-
-
-def _restore_output_names(ctx: Context) -> None:
-    """Give unnamed outputs back their engine-chosen names (``sum(amount)``), not qualify's ``_col_N``."""
-    referenced = {c.name for c in ctx.tree.find_all(exp.Column)}
-    for select, positions in zip(_final_selects(ctx.tree), ctx.unnamed, strict=False):
-        for i in positions:
-            item = select.expressions[i]
-            if (
-                isinstance(item, exp.Alias)
-                and item.alias.startswith("_col_")
-                and item.alias not in referenced
-            ):
-                item.replace(item.this)
-
-
-STAGES: tuple[Callable[[Context], None], ...] = (
+STAGES: tuple[Callable[[CheckState], None], ...] = (
     s0_abilities,
     s1_parse,
     s3_system_access,
@@ -395,13 +397,20 @@ def check(request: Request, collaboration: Collaboration) -> Prepared:
     Raises:
         QueryRejected: the first failing stage's Verdict, before any data is read.
     """
-    ctx = Context(request, collaboration)
+    ctx = CheckState(request, collaboration)
     for stage in STAGES:
         stage(ctx)
-    suppress.apply(ctx)
-    _restore_output_names(ctx)
+    binding = ctx.bind()
+    refuse = ctx.binding_refuse
+    if ctx.dp_tables:
+        safe.nonfailing(binding)
+        ctx.dp = dp_query.build(binding, ctx.dp_tables, refuse=ctx.dp_refuse, written=ctx.written)
+    else:
+        suppress.apply(ctx, binding)
+        safe.split_aggregates(binding, refuse)
+        safe.nonfailing(binding)
     try:
-        sql = ctx.tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
+        sql = binding.tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE, copy=False)
     except UnsupportedError as exc:
         raise ctx.refuse(
             Reason.DISALLOWED_CONSTRUCT, f"cannot be run faithfully on the local engine: {_first_line(exc)}"
@@ -429,22 +438,24 @@ def enforce(request: Request, collaboration: Collaboration) -> Verdict:
 
 
 # -- helpers --------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=512)
 def parse(text: str, dialect: str) -> tuple[list[Token], tuple[exp.Expr | None, ...]]:
-    """Tokenize and parse once per (text, dialect); callers copy the trees they change.
+    """Tokenize and parse, within the token budget (the caller owns the tree and may change it).
 
     Args:
         text: the query text.
         dialect: the sqlglot dialect to read it in.
 
     Returns:
-        The tokens and the parsed statements (cached: ``parse.cache_clear()`` forgets them).
+        The tokens and the parsed statements.
 
     Raises:
         sqlglot.errors.SqlglotError: the text does not tokenize or parse.
+        OverBudget: too many tokens, or parentheses nested too deeply.
+        RecursionError: a structure nested too deeply for the parser.
     """
     d = Dialect.get_or_raise(dialect)
     tokens = d.tokenize(text)
+    check_tokens(tokens, LIMITS)
     return tokens, tuple(d.parser(error_level=ErrorLevel.RAISE).parse(tokens, text))
 
 

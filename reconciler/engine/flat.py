@@ -1,9 +1,11 @@
 """Aggregation and list rules (ANALYSIS_RULES.md sections 7 and 8.1): one flat SELECT, checked in order.
 
-Both rule types allow a single SELECT over INNER-joined tables, so columns resolve without
-scopes: by table alias, or by the one table that has the column. The stages run in the order
-the spec gives (constructs, functions, join columns, join operators, columns, dimensions, output
-shape, required join); the first violation found decides the reason.
+Both rule types allow a single SELECT over INNER-joined tables. The stages run in the order the
+spec gives (constructs, functions, join columns, join operators, columns, dimensions, output
+shape, required join); the first violation found decides the reason. The shape checks read the
+parsed tree (nothing there depends on what a name means); then the query is bound, and every
+check that needs to know which table and column a name is reads the binder's answer (a derived
+column list ``t AS v(a, b)`` renames positionally, so ``v.a`` is whatever column comes first).
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import networkx as nx
 from sqlglot import exp
 
 from reconciler.engine.facts import Table
+from reconciler.engine.functions import is_call, name_of
 from reconciler.engine.rules import AggregationRule, ListRule, Reason
-from reconciler.engine.sqlnames import aws_name, is_aggregate, is_function, strip
 
 if TYPE_CHECKING:
-    from reconciler.engine.enforce import Context
+    from reconciler.engine.enforce import CheckState
+    from reconciler.engine.scopes import Binding
 
 __all__ = ["check_aggregation", "check_list"]
 
@@ -32,29 +35,36 @@ _GROUPINGS = (exp.Rollup, exp.Cube, exp.GroupingSets)
 
 @dataclass
 class Flat:
-    """A single SELECT with its table aliases resolved to configured tables."""
+    """A single SELECT with its table references; ``resolve`` works once the query is bound."""
 
-    ctx: Context
+    ctx: CheckState
     select: exp.Select
     aliases: dict[str, Table] = field(default_factory=dict)
     on_clauses: list[exp.Expr] = field(default_factory=list)
+    binding: Binding | None = None
 
-    def resolve(self, column: exp.Column) -> tuple[str, Table] | None:
-        """(alias, table) of a column, or None when unknown or ambiguous."""
-        name = column.name.lower()
-        if column.table:
-            table = self.aliases.get(column.table.lower())
-            return (column.table.lower(), table) if table and name in table.columns else None
-        found = [(alias, t) for alias, t in self.aliases.items() if name in t.columns]
-        return found[0] if len(found) == 1 else None
+    def bind(self) -> None:
+        """Bind the query: from here on, columns resolve through the binder."""
+        self.binding = self.ctx.bind()
+
+    def resolve(self, column: exp.Column) -> tuple[int, Table, str] | None:
+        """(reference number, table, base column) of a column, or None when it is not a plain column."""
+        assert self.binding is not None, "resolve runs after bind"
+        value = self.binding.value(column)
+        if value is None or len(value.direct) != 1:
+            return None
+        (number, name) = next(iter(value.direct))
+        return number, self.binding.refs[number].table, name
+
+    def references(self) -> list[tuple[int, Table]]:
+        """Every table reference of the query, by number."""
+        assert self.binding is not None
+        return [(ref.number, ref.table) for ref in self.binding.refs]
 
     def outside_on(self) -> Iterator[exp.Column]:
-        """Columns of the query that are not inside an ON clause or a select-alias reference."""
-        aliases = {s.alias.lower() for s in self.select.expressions if isinstance(s, exp.Alias)}
+        """Columns of the query that are not inside an ON clause."""
         for column in self.select.find_all(exp.Column):
             if any(column is c or _inside(column, c) for c in self.on_clauses):
-                continue
-            if not column.table and column.name.lower() in aliases and _in_alias_clause(column):
                 continue
             yield column
 
@@ -74,11 +84,7 @@ def _inside(node: exp.Expr, ancestor: exp.Expr) -> bool:
     return False
 
 
-def _in_alias_clause(column: exp.Column) -> bool:
-    return column.find_ancestor(exp.Order, exp.Having, exp.Group) is not None
-
-
-def _flat(ctx: Context, kind: str) -> Flat:
+def _flat(ctx: CheckState, kind: str) -> Flat:
     tree = ctx.tree
     for node in tree.find_all(*_NESTED_QUERIES):
         raise ctx.refuse(
@@ -128,14 +134,15 @@ def _common_constructs(flat: Flat, kind: str) -> None:
             )
         on = join.args["on"]
         flat.on_clauses.append(on)
-        _check_on(flat, on)
+        list(_on_terms(flat, on))
 
 
-def _check_on(flat: Flat, node: exp.Expr) -> None:
+def _on_terms(flat: Flat, node: exp.Expr) -> Iterator[exp.EQ]:
+    """The ``column = column`` terms of an ON tree (refusing anything else)."""
     node = strip(node)
     if isinstance(node, (exp.And, exp.Or)):
-        _check_on(flat, node.this)
-        _check_on(flat, node.expression)
+        yield from _on_terms(flat, node.this)
+        yield from _on_terms(flat, node.expression)
         return
     ok = (
         isinstance(node, exp.EQ)
@@ -143,14 +150,27 @@ def _check_on(flat: Flat, node: exp.Expr) -> None:
         and isinstance(node.expression, exp.Column)
     )
     if ok:
-        left, right = flat.resolve(node.this), flat.resolve(node.expression)
-        ok = left is None or right is None or left[0] != right[0]
-    if not ok:
-        raise flat.ctx.refuse(
-            Reason.DISALLOWED_CONSTRUCT,
-            "a join condition compares one table's column with another's (a.k = b.k)",
-            node,
-        )
+        assert isinstance(node, exp.EQ)
+        yield node
+        return
+    raise _not_a_join_term(flat, node)
+
+
+def _check_on_references(flat: Flat) -> None:
+    """Each ``a.k = b.k`` of an ON compares columns of two different table references."""
+    for on in flat.on_clauses:
+        for equality in _on_terms(flat, on):
+            left, right = flat.resolve(equality.this), flat.resolve(equality.expression)
+            if left is not None and right is not None and left[0] == right[0]:
+                raise _not_a_join_term(flat, equality)
+
+
+def _not_a_join_term(flat: Flat, node: exp.Expr) -> Exception:
+    return flat.ctx.refuse(
+        Reason.DISALLOWED_CONSTRUCT,
+        "a join condition compares one table's column with another's (a.k = b.k)",
+        node,
+    )
 
 
 def _join_columns(flat: Flat) -> None:
@@ -162,13 +182,13 @@ def _join_columns(flat: Flat) -> None:
                 raise flat.refuse(
                     Reason.DISALLOWED_COLUMN, f"column {column.sql()} is not an allowed column", column
                 )
-            _, table = found
+            _, table, name = found
             rule = table.rule
             assert isinstance(rule, (AggregationRule, ListRule))
-            if column.name.lower() not in rule.join_columns:
+            if name not in rule.join_columns:
                 raise flat.refuse(
                     Reason.DISALLOWED_JOIN_COLUMN,
-                    f"{column.name} is not a join column of {table.name}",
+                    f"{name} is not a join column of {table.name}",
                     column,
                     table,
                 )
@@ -191,7 +211,7 @@ def _join_operators(flat: Flat) -> None:
 
 def _join_graph(flat: Flat) -> nx.Graph:
     graph = nx.Graph()
-    graph.add_nodes_from(flat.aliases)
+    graph.add_nodes_from(number for number, _ in flat.references())
     for on in flat.on_clauses:
         for eq in on.find_all(exp.EQ):
             left, right = flat.resolve(eq.this), flat.resolve(eq.expression)
@@ -200,13 +220,13 @@ def _join_graph(flat: Flat) -> nx.Graph:
     return graph
 
 
-def _required_join(flat: Flat, needs: dict[str, Table]) -> None:
-    """A8 / L6: each table in ``needs`` connects, through ON equalities, to a querier-owned table."""
+def _required_join(flat: Flat, needs: dict[int, Table]) -> None:
+    """A8 / L6: each reference in ``needs`` connects, through ON equalities, to a querier-owned one."""
     querier = flat.ctx.request.querier
     graph = _join_graph(flat)
-    owned = {a for a, t in flat.aliases.items() if t.owner == querier}
-    for alias, table in needs.items():
-        if not owned or not any(nx.has_path(graph, alias, mine) for mine in owned):
+    owned = {n for n, t in flat.references() if t.owner == querier}
+    for number, table in needs.items():
+        if not owned or not any(nx.has_path(graph, number, mine) for mine in owned):
             raise flat.refuse(
                 Reason.MISSING_REQUIRED_JOIN,
                 f"Inner join to query runner table required for table {table.name}",
@@ -216,23 +236,24 @@ def _required_join(flat: Flat, needs: dict[str, Table]) -> None:
 
 
 # -- aggregation (section 7) ----------------------------------------------------------------------
-def check_aggregation(ctx: Context) -> None:
+def check_aggregation(ctx: CheckState) -> None:
     """Stages A1 to A8 of the aggregation rule."""
     flat = _flat(ctx, "aggregation")
-    select = flat.select
     _common_constructs(flat, "aggregation")
     _a1_shape(flat)
+    flat.bind()
+    _check_on_references(flat)
     _a2_functions(flat)
     _join_columns(flat)
     _join_operators(flat)
     _a5_a6_columns(flat)
     _a7_output(flat)
     needs = {
-        a: t for a, t in flat.aliases.items() if isinstance(t.rule, AggregationRule) and t.rule.join_required
+        n: t
+        for n, t in flat.references()
+        if isinstance(t.rule, AggregationRule) and t.rule.join_required and t.owner != ctx.request.querier
     }
-    needs = {a: t for a, t in needs.items() if t.owner != ctx.request.querier}
     _required_join(flat, needs)
-    del select
 
 
 def _a1_shape(flat: Flat) -> None:
@@ -267,9 +288,7 @@ def _a1_shape(flat: Flat) -> None:
             ok = isinstance(parent, _COMPARISONS) and _is_number(other)
         else:
             ok = isinstance(parent, (exp.Alias, exp.Select)) or (
-                parent is not None
-                and is_function(parent)
-                and isinstance(parent.parent, (exp.Alias, exp.Select))
+                parent is not None and is_call(parent) and isinstance(parent.parent, (exp.Alias, exp.Select))
             )
         if not ok:
             raise ctx.refuse(
@@ -278,10 +297,10 @@ def _a1_shape(flat: Flat) -> None:
                 parent,
             )
     for func in select.find_all(exp.Func):
-        if is_function(func) and not is_aggregate(func):
+        if is_call(func) and not isinstance(func, exp.AggFunc):
             outer = func.parent
             while outer is not None and not isinstance(outer, exp.Select):
-                if is_function(outer) and not is_aggregate(outer):
+                if is_call(outer) and not isinstance(outer, exp.AggFunc):
                     raise ctx.refuse(Reason.DISALLOWED_CONSTRUCT, "scalar functions cannot be nested", outer)
                 outer = outer.parent
     having = select.args.get("having")
@@ -293,6 +312,13 @@ def _a1_shape(flat: Flat) -> None:
                 )
 
 
+def strip(node: exp.Expr) -> exp.Expr:
+    """An expression without its alias and parentheses."""
+    while isinstance(node, (exp.Alias, exp.Paren)):
+        node = node.this
+    return node
+
+
 def _is_number(node: exp.Expr | None) -> bool:
     if isinstance(node, exp.Neg):
         node = node.this
@@ -302,7 +328,7 @@ def _is_number(node: exp.Expr | None) -> bool:
 def _pair(agg: exp.AggFunc) -> tuple[str, exp.Column | None]:
     distinct = isinstance(agg.this, exp.Distinct)
     arg = agg.this.expressions[0] if distinct and agg.this.expressions else agg.this
-    name = aws_name(agg)
+    name = name_of(agg)
     return (f"{name}_DISTINCT" if distinct else name), (arg if isinstance(arg, exp.Column) else None)
 
 
@@ -313,10 +339,10 @@ def _a2_functions(flat: Flat) -> None:
         assert isinstance(table.rule, AggregationRule)
         scalars = table.rule.scalar_functions if scalars is None else scalars & table.rule.scalar_functions
     for func in select.find_all(exp.Func):
-        if not is_function(func):
+        if not is_call(func):
             continue
-        name = aws_name(func)
-        if is_aggregate(func):
+        name = name_of(func)
+        if isinstance(func, exp.AggFunc):
             if name not in _AGGREGATES:
                 raise ctx.refuse(
                     Reason.DISALLOWED_FUNCTION, f"aggregate {name} is not allowed (COUNT, SUM, AVG)", func
@@ -326,10 +352,9 @@ def _a2_functions(flat: Flat) -> None:
             found = flat.resolve(column) if column is not None else None
             if found is None:
                 continue
-            _, table = found
+            _, table, col = found
             rule = table.rule
             assert isinstance(rule, AggregationRule)
-            col = column.name.lower() if column is not None else ""
             if col in rule.listed_columns and (pair, col) not in rule.aggregate_columns:
                 raise flat.refuse(
                     Reason.DISALLOWED_FUNCTION, f"{pair} of {col} is not an allowed aggregate", func, table
@@ -343,14 +368,10 @@ def _a5_a6_columns(flat: Flat) -> None:
     for column in columns:
         found = flat.resolve(column)
         rule = found[1].rule if found else None
-        if (
-            found is None
-            or not isinstance(rule, AggregationRule)
-            or column.name.lower() not in rule.listed_columns
-        ):
+        if found is None or not isinstance(rule, AggregationRule) or found[2] not in rule.listed_columns:
             raise flat.refuse(
                 Reason.DISALLOWED_COLUMN,
-                f"Column(s) [{column.sql()}] is not allowed in the query",
+                f"Column(s) [{_written(flat, column)}] is not allowed in the query",
                 column,
                 found[1] if found else None,
             )
@@ -359,13 +380,20 @@ def _a5_a6_columns(flat: Flat) -> None:
         assert found is not None
         rule = found[1].rule
         assert isinstance(rule, AggregationRule)
-        if column.find_ancestor(exp.AggFunc) is None and column.name.lower() not in rule.dimension_columns:
+        if column.find_ancestor(exp.AggFunc) is None and found[2] not in rule.dimension_columns:
             raise flat.refuse(
                 Reason.DIMENSION_VIOLATION,
-                f"{column.name} is not a dimension column, so it can only appear inside an aggregate",
+                f"{found[2]} is not a dimension column, so it can only appear inside an aggregate",
                 column,
                 found[1],
             )
+
+
+def _written(flat: Flat, node: exp.Expr) -> str:
+    """A node as the query wrote it (the canonical tree renames columns)."""
+    from reconciler.engine.verdict import fragment
+
+    return fragment(node, flat.ctx.dialect, flat.ctx.request.sql) or node.sql()
 
 
 def _a7_output(flat: Flat) -> None:
@@ -383,7 +411,7 @@ def _a7_output(flat: Flat) -> None:
         keys.add(_norm(key))
     missing = [strip(i) for i in items if not i.find(exp.AggFunc) and _norm(strip(i)) not in keys]
     if missing:
-        listed = ", ".join(m.sql(dialect=ctx.dialect) for m in missing)
+        listed = ", ".join(_written(flat, m) for m in missing)
         raise ctx.refuse(
             Reason.NON_AGGREGATE_OUTPUT, f"Column(s) [{listed}] must appear in group by clause", missing[0]
         )
@@ -394,7 +422,7 @@ def _norm(node: exp.Expr) -> str:
 
 
 # -- list (section 8.1) ---------------------------------------------------------------------------
-def check_list(ctx: Context) -> None:
+def check_list(ctx: CheckState) -> None:
     """Stages L1 to L6 of the list rule."""
     flat = _flat(ctx, "list")
     select = flat.select
@@ -408,25 +436,27 @@ def check_list(ctx: Context) -> None:
     _common_constructs(flat, "list")
     for item in select.expressions:
         inner = strip(item)
-        if not isinstance(inner, exp.Column) and not is_function(inner):
+        if not isinstance(inner, exp.Column) and not is_call(inner):
             raise ctx.refuse(Reason.DISALLOWED_CONSTRUCT, "a list query selects columns only", item)
     limit = select.args.get("limit")
     if limit is not None and not _is_number(limit.expression):
         raise ctx.refuse(Reason.DISALLOWED_CONSTRUCT, "LIMIT takes a positive integer", limit)
     for func in select.find_all(exp.Func):
-        if is_function(func):
+        if is_call(func):
             raise ctx.refuse(
-                Reason.DISALLOWED_FUNCTION, f"list queries cannot call functions ({aws_name(func)})", func
+                Reason.DISALLOWED_FUNCTION, f"list queries cannot call functions ({name_of(func)})", func
             )
+    flat.bind()
+    _check_on_references(flat)
     _join_columns(flat)
     _join_operators(flat)
     for column in flat.outside_on():
         found = flat.resolve(column)
         rule = found[1].rule if found else None
-        if found is None or not isinstance(rule, ListRule) or column.name.lower() not in rule.list_columns:
+        if found is None or not isinstance(rule, ListRule) or found[2] not in rule.list_columns:
             raise flat.refuse(
                 Reason.DISALLOWED_COLUMN,
-                f"Column(s) [{column.sql()}] is not allowed in select or where",
+                f"Column(s) [{_written(flat, column)}] is not allowed in select or where",
                 column,
                 found[1] if found else None,
             )
@@ -438,4 +468,4 @@ def check_list(ctx: Context) -> None:
             select,
             first,
         )
-    _required_join(flat, dict(flat.aliases))
+    _required_join(flat, dict(flat.references()))

@@ -3,8 +3,8 @@
 A policy arrives API-shaped (the ``analysisRulePolicy.v1`` dicts of
 ``CreateConfiguredTableAnalysisRule``) and is turned into a frozen value here, checked once at
 load time (a bad policy is a configuration error, never a query error). The tables at the bottom
-(aggregate and scalar function names, the Spark construct allowlist of ANALYSIS_RULES.md 8.6.4)
-are what ``enforce`` reads; nothing in this module looks at SQL.
+(the aggregation rule's scalar function names) are what the checks read; the functions a query may
+call are in ``functions``. Nothing in this module looks at SQL.
 """
 
 from __future__ import annotations
@@ -27,9 +27,6 @@ __all__ = [
     "Reason",
     "Rule",
     "RuleType",
-    "SPARK_AGGREGATES",
-    "SPARK_FUNCTIONS",
-    "SPARK_WINDOW_FUNCTIONS",
     "parse_policy",
 ]
 
@@ -307,28 +304,4 @@ def parse_policy(policy: Mapping[str, Any], *, columns: Sequence[str] | None = N
 AGGREGATION_SCALAR_FUNCTIONS = frozenset(
     "ABS CAST CEILING COALESCE CONVERT CURRENT_DATE DATEADD EXTRACT FLOOR GETDATE LN LOG LOWER ROUND RTRIM "
     "SQRT SUBSTRING TO_CHAR TO_DATE TO_NUMBER TO_TIMESTAMP TRIM TRUNC UPPER".split()
-)
-
-#: Aggregates a query may use when a custom rule sets Spark-era controls (8.6.4), by AWS name.
-SPARK_AGGREGATES = frozenset(
-    "AVG COUNT SUM MIN MAX STDDEV STDDEV_SAMP STDDEV_POP VAR_SAMP VARIANCE VAR_POP SKEWNESS "
-    "APPROX_COUNT_DISTINCT COLLECT_LIST COLLECT_SET PERCENTILE APPROX_PERCENTILE MEDIAN".split()
-)
-
-#: Window-only functions allowed under the controls (window aggregates come from the list above).
-SPARK_WINDOW_FUNCTIONS = frozenset("ROW_NUMBER RANK DENSE_RANK LAG LEAD".split())
-
-#: Scalar functions allowed under the controls (8.6.4), by AWS name; anything else is refused.
-SPARK_FUNCTIONS = frozenset(
-    (
-        "ARRAY ARRAY_CONTAINS ARRAY_DISTINCT ARRAY_INTERSECT ARRAY_JOIN ARRAY_REMOVE ARRAY_SORT "
-        "ARRAY_UNION FLATTEN EXPLODE GREATEST LEAST IF COALESCE NULLIF NVL NVL2 STRUCT NAMED_STRUCT MAP "
-        "STR_TO_MAP BASE64 UNBASE64 HEX UNHEX TO_DATE DECODE ENCODE CAST CURRENT_DATE CURRENT_TIMESTAMP "
-        "TO_TIMESTAMP DATE_DIFF DATE_TRUNC DATE_PART EXTRACT CONVERT_TIMEZONE FROM_UTC_TIMESTAMP "
-        "TIMESTAMP DAY DAYOFMONTH DAYOFWEEK WEEKOFYEAR MONTH YEAR HOUR MINUTE SECOND MD5 SHA SHA1 SHA2 "
-        "XXHASH64 GET_JSON_OBJECT TO_JSON ABS CEILING FLOOR ROUND LN LOG LOG10 POWER SQRT RAND RANDOM "
-        "EXP SIGN TRUNC CARDINALITY SIZE CONCAT LOWER UPPER LENGTH SUBSTRING TRIM BTRIM LTRIM RTRIM "
-        "POSITION REPLACE REPEAT REGEXP_REPLACE REGEXP_SUBSTR SPLIT FORMAT_STRING UUID LPAD RPAD LEFT "
-        "RIGHT CONSENT_TCF_V2_DECODE CONSENT_GPP_V1_DECODE"
-    ).split()
 )

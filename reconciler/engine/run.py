@@ -8,6 +8,12 @@ auto-loading is off, and the configuration is locked, before the query, regenera
 validated tree, runs. Suppression is already part of that statement (see ``suppress``), so a
 row the rules forbid never leaves DuckDB.
 
+Every run is bounded (ANALYSIS_RULES.md 4.1 item 7): DuckDB gets a memory limit and no disk to
+spill to, a timer interrupts the statement after ``ExecutionLimits.timeout_seconds``, and at most
+``ExecutionLimits.rows`` result rows are read. A query over a limit fails with the neutral code
+``INSUFFICIENT_COMPUTE``; the limits can be raised with ``RECONCILER_QUERY_TIMEOUT`` (seconds),
+``RECONCILER_QUERY_MEMORY`` (DuckDB's notation, ``2GB``) and ``RECONCILER_QUERY_ROWS``.
+
 A query over tables with differential privacy (``Prepared.dp``) never runs its SQL as it is:
 ``reconciler.dp.execute`` answers it with noise on the same sealed connection, with the
 ``DPRun`` settings the caller got from admitting it against the privacy budget. Without them
@@ -17,7 +23,11 @@ the query is refused; no exact answer is ever returned in place of a noisy one.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+import os
+import re
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,13 +42,73 @@ from reconciler.engine.rules import AggregationRule, CustomRule, Reason
 from reconciler.engine.verdict import refuse
 from reconciler.errors import ReconcilerError
 
-__all__ = ["DPRun", "DataError", "Result", "describe", "execute", "export", "write"]
+__all__ = [
+    "DPRun",
+    "DataError",
+    "ExecutionLimits",
+    "Result",
+    "describe",
+    "execute",
+    "export",
+    "limits",
+    "write",
+]
 
 _FORMATS = {"CSV": "(FORMAT csv, HEADER true)", "PARQUET": "(FORMAT parquet)"}
 
 
 class DataError(ReconcilerError):
-    """A table's local data is missing or does not match its allowed columns, or the query failed."""
+    """A table's local data is missing or does not match its allowed columns, or the query failed.
+
+    ``code`` is the ``ProtectedQueryError`` code AWS would give (``RESOURCE_NOT_FOUND``,
+    ``INVALID_RESOURCE``, ``INSUFFICIENT_COMPUTE``, ``MALFORMED_QUERY``), and ``retryable``
+    whether running the same query again might succeed.
+    """
+
+    def __init__(
+        self, message: str, *, hint: str = "", code: str = "INVALID_RESOURCE", retryable: bool = False
+    ):
+        super().__init__(message, hint=hint)
+        self.code = code
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class ExecutionLimits:
+    """What one protected query may use while it runs (see the module docstring)."""
+
+    timeout_seconds: float = 8.0
+    memory: str = "1GB"
+    rows: int = 1_000_000
+    threads: int = 2
+
+
+def limits() -> ExecutionLimits:
+    """The execution limits, from the environment where it sets them.
+
+    Raises:
+        DataError: a variable that is not a positive number (or, for memory, not like ``2GB``).
+    """
+    base = ExecutionLimits()
+    try:
+        timeout = float(os.environ.get("RECONCILER_QUERY_TIMEOUT", base.timeout_seconds))
+        rows = int(os.environ.get("RECONCILER_QUERY_ROWS", base.rows))
+    except ValueError:
+        raise DataError(
+            "RECONCILER_QUERY_TIMEOUT and RECONCILER_QUERY_ROWS must be numbers", code="INVALID_RESOURCE"
+        ) from None
+    memory = os.environ.get("RECONCILER_QUERY_MEMORY", base.memory).strip()
+    if (
+        timeout <= 0
+        or rows <= 0
+        or not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", memory, re.I)
+    ):
+        raise DataError(
+            "RECONCILER_QUERY_TIMEOUT and RECONCILER_QUERY_ROWS must be positive and RECONCILER_QUERY_MEMORY "
+            "like 2GB",
+            code="INVALID_RESOURCE",
+        )
+    return ExecutionLimits(timeout, memory, rows, base.threads)
 
 
 @dataclass(frozen=True)
@@ -122,18 +192,34 @@ def _hidden_columns(table: Table) -> list[str]:
     return [c for c in needed if c not in table.columns]
 
 
-def _connect(tables: Sequence[Table], writable: Sequence[Path] = ()) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+def _connect(
+    tables: Sequence[Table], writable: Sequence[Path] = (), bounds: ExecutionLimits | None = None
+) -> duckdb.DuckDBPyConnection:
+    bounds = bounds or limits()
+    con = duckdb.connect(
+        config={
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "memory_limit": bounds.memory,
+            "threads": bounds.threads,
+            "temp_directory": "",
+        }
+    )
     allowed: list[str] = []
     try:
         for table in tables:
             if not table.data:
                 raise DataError(
-                    f"table {table.name!r} has no local data", hint="set localData to a CSV or Parquet file"
+                    f"table {table.name!r} has no local data",
+                    hint="set localData to a CSV or Parquet file",
+                    code="RESOURCE_NOT_FOUND",
                 )
             path = Path(table.data).resolve()
             if not path.is_file():
-                raise DataError(f"local data file {path} of table {table.name!r} does not exist")
+                raise DataError(
+                    f"local data file {path} of table {table.name!r} does not exist",
+                    code="RESOURCE_NOT_FOUND",
+                )
             columns = ", ".join(_ident(c) for c in [*table.columns, *_hidden_columns(table)])
             try:
                 con.execute(f"CREATE VIEW {_ident(table.name)} AS SELECT {columns} FROM {_reader(str(path))}")
@@ -143,6 +229,7 @@ def _connect(tables: Sequence[Table], writable: Sequence[Path] = ()) -> duckdb.D
                 ) from None
             allowed.append(str(path))
         allowed += [str(p.resolve()) for p in writable]
+        con.execute("SET TimeZone = 'UTC'")  # Spark's TIMESTAMP is UTC on AWS; never the machine's zone
         con.execute(f"SET allowed_paths = [{', '.join(_literal(p) for p in allowed)}]")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
@@ -158,16 +245,81 @@ _PLANNING_ERRORS = (
 )  # fmt: skip
 
 
-def _failed(exc: duckdb.Error) -> DataError:
-    """A runtime error's text can quote row values (``error(email)``, a failed conversion): withhold it."""
+def _failed(exc: duckdb.Error, timer: _Timer | None = None) -> DataError:
+    """A runtime error's text can quote row values (a failed conversion): withhold it; say which limit."""
+    if timer is not None and timer.fired:
+        return DataError(
+            f"the query ran longer than the local engine's limit of {timer.seconds:g} s and was stopped",
+            hint="raise RECONCILER_QUERY_TIMEOUT, or run it on less data",
+            code="INSUFFICIENT_COMPUTE",
+        )
+    text = str(exc)
+    if isinstance(exc, duckdb.OutOfMemoryException) or "Out of Memory" in text:
+        return DataError(
+            "the query needed more memory than the local engine's limit and was stopped",
+            hint="raise RECONCILER_QUERY_MEMORY, or run it on less data",
+            code="INSUFFICIENT_COMPUTE",
+        )
     if isinstance(exc, _PLANNING_ERRORS):
-        return DataError(f"the query failed: {str(exc).splitlines()[0]}")
-    kind = str(exc).split(":", 1)[0] if ":" in str(exc) else type(exc).__name__
+        return DataError(f"the query failed: {text.splitlines()[0]}", code="MALFORMED_QUERY")
+    kind = text.split(":", 1)[0] if ":" in text else type(exc).__name__
     return DataError(
         f"the query failed while reading rows ({kind[:60]}); DuckDB's message is withheld"
         " because it can quote values the rules do not let the query return",
-        hint="look for a function or conversion that can fail on some rows (TRY_CAST returns NULL instead)",
+        code="INTERNAL_ERROR",
     )
+
+
+class _Timer:
+    """Interrupts a connection's statement after ``seconds`` (DuckDB has no statement timeout)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, seconds: float) -> None:
+        self.seconds = seconds
+        self.fired = False
+        self._con = con
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def _fire(self) -> None:
+        self.fired = True
+        self._con.interrupt()
+
+    def __enter__(self) -> _Timer:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._timer.cancel()
+
+
+@contextmanager
+def _bounded(con: duckdb.DuckDBPyConnection, bounds: ExecutionLimits) -> Iterator[_Timer]:
+    """Run statements on ``con`` under the time limit; DuckDB errors become neutral DataErrors."""
+    timer = _Timer(con, bounds.timeout_seconds)
+    try:
+        with timer:
+            yield timer
+    except duckdb.Error as exc:
+        raise _failed(exc, timer) from None
+    except RuntimeError as exc:  # DuckDB raises a plain RuntimeError when interrupted in some versions
+        if timer.fired:
+            raise _failed(duckdb.InterruptException(str(exc)), timer) from None
+        raise
+
+
+def _fetch(cursor: duckdb.DuckDBPyConnection, bounds: ExecutionLimits) -> tuple[tuple[Any, ...], ...]:
+    rows: list[tuple[Any, ...]] = []
+    while True:
+        chunk = cursor.fetchmany(10_000)
+        if not chunk:
+            return tuple(rows)
+        rows += chunk
+        if len(rows) > bounds.rows:
+            raise DataError(
+                f"the query returned more than the local engine's limit of {bounds.rows:,} rows",
+                hint="aggregate further, or raise RECONCILER_QUERY_ROWS",
+                code="INSUFFICIENT_COMPUTE",
+            )
 
 
 def _admitted(prepared: Prepared, dp_run: DPRun | None) -> DPRun | None:
@@ -207,18 +359,18 @@ def execute(prepared: Prepared, dp_run: DPRun | None = None) -> Result:
         QueryRejected: a differentially private query without ``dp_run`` (nothing is read).
     """
     run = _admitted(prepared, dp_run)
-    con = _connect(prepared.tables)
+    bounds = limits()
+    con = _connect(prepared.tables, bounds=bounds)
     try:
-        if prepared.dp is not None and run is not None:
-            answer = dp.execute(
-                con, prepared.dp, users_noise=run.users_noise, noise=run.noise, query_id=run.query_id
-            )
-            return Result(answer.columns, answer.types, answer.rows, answer.to_api(), answer.private)
-        cursor = con.execute(prepared.sql)
-        description = cursor.description or []
-        rows = tuple(cursor.fetchall())
-    except duckdb.Error as exc:
-        raise _failed(exc) from None
+        with _bounded(con, bounds):
+            if prepared.dp is not None and run is not None:
+                answer = dp.execute(
+                    con, prepared.dp, users_noise=run.users_noise, noise=run.noise, query_id=run.query_id
+                )
+                return Result(answer.columns, answer.types, answer.rows, answer.to_api(), answer.private)
+            cursor = con.execute(prepared.sql)
+            description = cursor.description or []
+            rows = _fetch(cursor, bounds)
     finally:
         con.close()
     return Result(tuple(d[0] for d in description), tuple(str(d[1]) for d in description), rows)
@@ -245,14 +397,26 @@ def export(prepared: Prepared, path: Path, result_format: str = "CSV", dp_run: D
     if prepared.dp is not None:
         return write(execute(prepared, dp_run), path, result_format)
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = _connect(prepared.tables, writable=[path])
+    bounds = limits()
+    con = _connect(prepared.tables, writable=[path], bounds=bounds)
     try:
-        count = con.execute(f"COPY ({prepared.sql}) TO {_literal(str(path.resolve()))} {options}").fetchone()
-    except duckdb.Error as exc:
-        raise _failed(exc) from None
+        with _bounded(con, bounds):
+            count = con.execute(
+                f"COPY (SELECT * FROM ({prepared.sql}) LIMIT {bounds.rows + 1}) "
+                f"TO {_literal(str(path.resolve()))} "
+                f"{options}"
+            ).fetchone()
     finally:
         con.close()
-    return int(count[0]) if count else 0
+    written = int(count[0]) if count else 0
+    if written > bounds.rows:
+        path.unlink(missing_ok=True)
+        raise DataError(
+            f"the query returned more than the local engine's limit of {bounds.rows:,} rows",
+            hint="aggregate further, or raise RECONCILER_QUERY_ROWS",
+            code="INSUFFICIENT_COMPUTE",
+        )
+    return written
 
 
 def write(result: Result, path: Path, result_format: str = "CSV") -> int:

@@ -101,7 +101,10 @@ def literal(type_: str, value: str, name: str = "") -> exp.Expr:
         if kind in _INTEGER:
             return exp.Literal.number(int(value.strip()))
         if kind in _DECIMAL:
-            return exp.Literal.number(str(decimal.Decimal(value.strip())))
+            number = decimal.Decimal(value.strip())
+            if not number.is_finite():  # NaN / Infinity would be written into the SQL as names
+                raise ValueError(value)
+            return exp.Literal.number(str(number))
         if kind == "BOOLEAN":
             truth = {"true": True, "false": False}[value.strip().lower()]
             return exp.Boolean(this=truth)

@@ -16,7 +16,7 @@ from sqlglot.errors import SqlglotError
 from reconciler.engine.rules import Reason
 from reconciler.errors import QueryRejected
 
-__all__ = ["Verdict", "fragment", "refuse"]
+__all__ = ["Verdict", "fragment", "refuse", "spans"]
 
 _MAX_FRAGMENT = 200
 
@@ -76,7 +76,9 @@ def fragment(node: exp.Expr | str | None, dialect: str = "spark", source: str = 
     """
     if node is None:
         return ""
-    text = node if isinstance(node, str) else (_original(node, source, dialect) or node.sql(dialect=dialect))
+    text = (
+        node if isinstance(node, str) else (_original(node, source, dialect) or _regenerated(node, dialect))
+    )
     text = " ".join(text.split())
     return text if len(text) <= _MAX_FRAGMENT else text[: _MAX_FRAGMENT - 3] + "..."
 
@@ -85,36 +87,88 @@ def _original(node: exp.Expr, source: str, dialect: str = "spark") -> str:
     """The source text spanned by ``node``'s tokens, if it reads back as the same kind of node.
 
     Only identifiers and literals carry positions, so a span can miss a leading function name or
-    keyword (``person, 1, 2)`` for ``SUBSTRING(person, 1, 2)``); then the node is regenerated.
+    keyword (``person, 1, 2)`` for ``SUBSTRING(person, 1, 2)``, ``MAX(x) ... FROM t`` for a
+    SELECT): the span is widened by up to three words to the left until it reads back as the
+    node's kind; failing that, the node is regenerated.
     """
-    text = _span(node, source)
-    if not text or isinstance(node, (exp.Column, exp.Identifier, exp.Literal)):
-        return text
-    try:
-        same = type(sqlglot.parse_one(text, read=dialect)) is type(node)
-    except (SqlglotError, ValueError):
-        same = False
-    return text if same else ""
-
-
-def _span(node: exp.Expr, source: str) -> str:
-    spans = [(n.meta["start"], n.meta["end"]) for n in node.walk() if "start" in n.meta and "end" in n.meta]
-    if not source or not spans:
+    bounds = _bounds(node, source)
+    if bounds is None:
         return ""
-    start, end = min(s for s, _ in spans), max(e for _, e in spans) + 1
+    start, end = bounds
+    text = source[start:end]
+    if isinstance(node, (exp.Column, exp.Identifier, exp.Literal)) or len(text) > 4 * _MAX_FRAGMENT:
+        return text
+    for _ in range(4):
+        if _reads_as(text, node, dialect):
+            return text
+        before = source[:start].rstrip()
+        cut = max(before.rfind(c) for c in " \n\t(,") + 1
+        if start <= 0 or cut >= len(before):
+            break
+        start = cut
+        text = source[start:end]
+    return ""
+
+
+def _regenerated(node: exp.Expr, dialect: str) -> str:
+    """The node's SQL, with the names the query wrote where the binder put canonical ones."""
+
+    def written(child: exp.Expr) -> exp.Expr:
+        text = child.meta.get("written")
+        return exp.Var(this=text) if isinstance(text, str) else child
+
+    return node.copy().transform(written).sql(dialect=dialect)
+
+
+def _reads_as(text: str, node: exp.Expr, dialect: str) -> bool:
+    try:
+        return type(sqlglot.parse_one(text, read=dialect)) is type(node)
+    except (SqlglotError, ValueError):
+        return False
+
+
+def spans(tree: exp.Expr) -> None:
+    """Record on every node the span of query text it was parsed from (``meta["span"]``).
+
+    The binder rewrites names into canonical ones, and a refusal must still quote the SQL as the
+    user wrote it; the span survives rewriting because it lives on the node itself (and copies).
+    One pass, children before parents, without recursion.
+    """
+    order: list[exp.Expr] = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        stack.extend(node.iter_expressions())
+    for node in reversed(order):
+        found = (
+            [(node.meta["start"], node.meta["end"])] if "start" in node.meta and "end" in node.meta else []
+        )
+        found += [child.meta["span"] for child in node.iter_expressions() if "span" in child.meta]
+        if found:
+            node.meta["span"] = (min(s for s, _ in found), max(e for _, e in found))
+
+
+def _bounds(node: exp.Expr, source: str) -> tuple[int, int] | None:
+    """[start, end) of the text ``node`` was parsed from, with quotes and closing parentheses."""
+    if "span" in node.meta:
+        found = [node.meta["span"]]
+    else:
+        found = [
+            (n.meta["start"], n.meta["end"]) for n in node.walk() if "start" in n.meta and "end" in n.meta
+        ]
+    if not source or not found:
+        return None
+    start, end = min(s for s, _ in found), max(e for _, e in found) + 1
     if start > 0 and source[start - 1] in "\"'`":
         start -= 1
     if end < len(source) and source[end] in "\"'`":
         end += 1
-    text = source[start:end]
-    missing = text.count("(") - text.count(")")
-    rest = source[end:]
-    while missing > 0 and rest.lstrip().startswith(")"):
-        stripped = rest.lstrip()
-        text += rest[: len(rest) - len(stripped) + 1]
-        rest = stripped[1:]
+    missing = source[start:end].count("(") - source[start:end].count(")")
+    while missing > 0 and source[end:].lstrip().startswith(")"):
+        end = len(source) - len(source[end:].lstrip()) + 1
         missing -= 1
-    return text
+    return start, end
 
 
 def refuse(

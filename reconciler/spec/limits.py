@@ -23,7 +23,7 @@ from typing import Any
 import regex  # type: ignore[import-untyped]
 from botocore.model import Shape
 
-from reconciler.aws_model import service_model
+from reconciler.aws_model import model_pattern, service_model
 from reconciler.errors import Diagnostic
 from reconciler.spec import models as m
 from reconciler.spec.load import RawDocument, YamlPath, dotted
@@ -168,14 +168,9 @@ def member_shape(spec: str) -> Shape:
     return shape.members[member] if member else shape
 
 
-# Java's way of admitting supplementary characters, which Python regexes need as a code point range.
-_SURROGATES = "\\uD800\\uDBFF-\\uDC00\\uDFFF"
-
-
-@functools.cache
 def compiled_pattern(pattern: str) -> regex.Pattern[str]:
-    """A botocore pattern compiled once (``regex`` understands its ``\\p{L}`` classes)."""
-    return regex.compile(pattern.replace(_SURROGATES, "\\U00010000-\\U0010FFFF"))
+    """A botocore pattern compiled once, with Java's meaning (``aws_model.model_pattern``)."""
+    return model_pattern(pattern)
 
 
 @dataclass(frozen=True)

@@ -164,7 +164,9 @@ def test_refused_query_fails_with_reason_and_reads_nothing(
         membershipIdentifier=setup["membership"], protectedQueryIdentifier=qid
     )["protectedQuery"]
     assert query["status"] == "FAILED"
-    assert query["error"]["code"] == "OUTPUT_COLUMN_DISALLOWED"
+    assert query["error"]["code"] == "MALFORMED_QUERY"  # a documented ProtectedQueryError code
+    assert query["error"]["message"].startswith("query refused [output_column_disallowed]")
+    assert query["error"]["retry"] == {"retryable": False}
     assert "purchases" in query["error"]["message"] and "person" in query["error"]["message"]
     assert "result" not in query
     assert not list((emu.results_root / "results").glob(f"**/{qid}/*"))

@@ -25,7 +25,7 @@ from reconciler.dp import NoiseSource
 from reconciler.dp.noise import RandomBits
 from reconciler.emulator import protected_queries
 
-USERS = 120
+USERS = 1200  # enough users per region for its group to clear the DP group selection
 WEIGHT = {"COUNT_DISTINCT": 1, "COUNT": 2, "SUM": 3, "AVG": 4, "STDDEV": 5}
 DISTINCT_USERS = "SELECT COUNT(DISTINCT user_id) AS users FROM visits"
 
@@ -172,7 +172,7 @@ def test_get_reports_the_sensitivity_parameters_and_budget_drops_by_the_document
     assert all(p["userContributionLimit"] >= 1 for p in params)
     assert params[1]["minColumnValue"] == -params[1]["maxColumnValue"] and params[1]["maxColumnValue"] > 0
     assert "minColumnValue" not in params[0]
-    spent = WEIGHT["COUNT"] + WEIGHT["SUM"]
+    spent = WEIGHT["COUNT"] + WEIGHT["SUM"] + WEIGHT["COUNT_DISTINCT"]  # + the group selection's count
     assert _remaining(partner, dp_world) == _expected(20, 30, spent)
     again = _run(partner, dp_world, sql + " LIMIT 1")  # a repeated aggregate is charged once per query
     assert again["status"] == "SUCCESS"
@@ -228,7 +228,8 @@ def test_sql_dp_cannot_answer_fails_with_the_reason_reads_nothing_and_costs_noth
     ):
         query = _run(partner, dp_world, sql)
         assert query["status"] == "FAILED"
-        assert query["error"]["code"] == "OTHER"
+        assert query["error"]["code"] == "MALFORMED_QUERY"
+        assert query["error"]["message"].startswith("query refused [other]")
         assert "differential privacy" in query["error"]["message"] and words in query["error"]["message"]
         assert "result" not in query and "differentialPrivacy" not in query
     assert _remaining(partner, dp_world) == before

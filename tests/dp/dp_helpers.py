@@ -8,11 +8,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import duckdb
-import sqlglot
 
-from reconciler.dp import DPQuery, DPResult, NoiseSource, analyze, execute
+from reconciler.dp import DPQuery, DPResult, NoiseSource, execute
+from reconciler.engine import Collaboration, Request, Table, check, parse_policy
+from reconciler.engine.templates import Parameter, Template, request_for
 
 UTC_JAN = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+QUERIER = "111111111111"
 
 
 def connect(**tables: str) -> duckdb.DuckDBPyConnection:
@@ -31,17 +33,78 @@ def run(
     noise: int = 30,
     dp_tables: dict[str, str] | None = None,
     query_id: str = "q",
+    parameters: dict[str, str] | None = None,
 ) -> DPResult:
-    """Run ``sql`` as a DP query (seeded unless ``seed`` is None)."""
+    """Run ``sql`` (Spark SQL; ``:name`` parameters from ``parameters``) as a DP query, seeded unless None."""
     source = NoiseSource.secure() if seed is None else NoiseSource.seeded(seed)
-    query = _analyzed(sql, tuple(sorted((dp_tables or {"purchases": "user_id"}).items())))
+    query = analyze(con, sql, dp_tables, parameters)
     return execute(con, query, users_noise=noise, noise=source, query_id=query_id)
 
 
+def analyze(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    dp_tables: dict[str, str] | None = None,
+    parameters: dict[str, str] | None = None,
+) -> DPQuery:
+    """The engine's DPQuery for ``sql`` over the connection's tables (raises QueryRejected)."""
+    schema = tuple(
+        (table, tuple(con.execute(f'DESCRIBE "{table}"').fetchall()))
+        for (table,) in con.execute("SELECT table_name FROM information_schema.tables ORDER BY 1").fetchall()
+    )
+    dp = tuple(sorted((dp_tables or {"purchases": "user_id"}).items()))
+    return _analyzed(sql, schema, dp, tuple(sorted((parameters or {}).items())))
+
+
 @functools.cache
-def _analyzed(sql: str, dp_tables: tuple[tuple[str, str], ...]) -> DPQuery:
-    """Parse and analyze once per SQL text (the statistical tests run one query many times)."""
-    return analyze(sqlglot.parse_one(sql, read="duckdb"), dict(dp_tables))
+def _analyzed(
+    sql: str,
+    schema: tuple[tuple[str, tuple[tuple[object, ...], ...]], ...],
+    dp_tables: tuple[tuple[str, str], ...],
+    parameters: tuple[tuple[str, str], ...],
+) -> DPQuery:
+    """Check once per SQL text and schema (the statistical tests run one query many times)."""
+    users = dict(dp_tables)
+    tables = {}
+    for name, columns in schema:
+        custom: dict[str, object] = {"allowedAnalyses": ["ANY_QUERY"], "allowedAnalysisProviders": [QUERIER]}
+        if name in users:
+            custom["differentialPrivacy"] = {"columns": [{"name": users[name]}]}
+        names = {str(c[0]).lower(): str(c[1]) for c in columns}
+        tables[name] = Table(name, QUERIER, names, parse_policy({"custom": custom}, columns=list(names)))
+    collaboration = Collaboration("SPARK", {QUERIER: frozenset({"CAN_QUERY", "CAN_RECEIVE_RESULTS"})}, tables)
+    if parameters:
+        template = Template("t", sql, [Parameter(k, "STRING") for k, _ in parameters], "arn:t", QUERIER)
+        request = request_for(template, QUERIER, dict(parameters))
+        tables = {n: t for n, t in tables.items()}
+        collaboration = Collaboration(
+            "SPARK",
+            collaboration.abilities,
+            {
+                n: Table(
+                    n,
+                    QUERIER,
+                    t.columns,
+                    parse_policy(
+                        {"custom": {**_custom(n, users), "allowedAnalyses": ["arn:t"]}},
+                        columns=list(t.columns),
+                    ),
+                )
+                for n, t in tables.items()
+            },
+        )
+    else:
+        request = Request(QUERIER, sql)
+    prepared = check(request, collaboration)
+    assert prepared.dp is not None, "not a DP query"
+    return prepared.dp
+
+
+def _custom(name: str, users: dict[str, str]) -> dict[str, object]:
+    custom: dict[str, object] = {"allowedAnalysisProviders": [QUERIER]}
+    if name in users:
+        custom["differentialPrivacy"] = {"columns": [{"name": users[name]}]}
+    return custom
 
 
 def dlap_variance(scale: float) -> float:

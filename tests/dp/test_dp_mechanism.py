@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-import sqlglot
-from dp_helpers import connect, run
+from dp_helpers import analyze, connect, run
 
-from reconciler.dp import AggregateType, DPQueryRefused, NoiseSource, analyze, run_dp_query
+from reconciler.dp import AggregateType
+from reconciler.errors import QueryRejected
 
 DP = {"purchases": "user_id"}
 
@@ -18,7 +18,7 @@ SEGMENTS = "SELECT 'u' || i AS user_id, i % 2 AS seg FROM range(1000) t(i)"
 
 
 def _analyze(sql: str, dp: dict[str, str] = DP):  # type: ignore[no-untyped-def]
-    return analyze(sqlglot.parse_one(sql, read="duckdb"), dp)
+    return analyze(connect(purchases=PURCHASES, segs=SEGMENTS, visits=SEGMENTS), sql, dp)
 
 
 @pytest.mark.parametrize(
@@ -38,9 +38,9 @@ def _analyze(sql: str, dp: dict[str, str] = DP):  # type: ignore[no-untyped-def]
         ("SELECT COUNT(*) FROM purchases WHERE amount > (SELECT 1)", "subqueries are supported only"),
         ("SELECT COUNT(*) FROM purchases WHERE user_id IN (SELECT user_id FROM segs)", "subqueries"),
         ("SELECT region, COUNT(*) OVER () FROM purchases", "window functions"),
-        ("SELECT region, COUNT(*) FROM purchases GROUP BY ROLLUP (region)", "ROLLUP"),
+        ("SELECT region, COUNT(*) FROM purchases GROUP BY ROLLUP (region)", "ROLLUP / CUBE / GROUPING SETS"),
         ("SELECT * FROM purchases", "must aggregate"),
-        ("SELECT *, COUNT(*) FROM purchases", "SELECT * is not supported"),
+        ("SELECT *, COUNT(*) FROM purchases", "may not output the user identifier"),
         (
             "WITH c AS (SELECT region FROM purchases) SELECT COUNT(*) FROM c",
             "does not output the user identifier",
@@ -59,26 +59,44 @@ def _analyze(sql: str, dp: dict[str, str] = DP):  # type: ignore[no-untyped-def]
         (
             "WITH c AS (SELECT MAX(user_id) user_id, region FROM purchases GROUP BY region) "
             "SELECT COUNT(*) FROM c",
-            "aggregates across users",
+            "does not output the user identifier column 'user_id' (as a plain column)",
+        ),
+        (
+            "WITH c AS (SELECT user_id, region FROM purchases) SELECT c.region, COUNT(*) FROM c "
+            "CROSS JOIN purchases p GROUP BY c.region",
+            "joined INNER with an equality",
+        ),
+        (
+            "WITH c AS (SELECT CONCAT(user_id, '') AS user_id, amount FROM purchases) "
+            "SELECT SUM(amount) FROM c",
+            "does not output the user identifier",
         ),
         ("SELECT COUNT(*) FROM purchases a JOIN purchases b ON a.region = b.region", "equality on user_id"),
-        ("SELECT COUNT(*) FROM purchases a JOIN segs s USING (user_id)", "USING and NATURAL"),
-        ("SELECT COUNT(*) FROM segs", "must read the differential-privacy table"),
+        ("SELECT COUNT(*) FROM purchases a JOIN segs s USING (user_id)", None),
     ],
 )
 def test_sql_dp_cannot_answer_is_refused_with_the_reason(sql: str, reason: str | None) -> None:
     if reason is None:
         _analyze(sql)
         return
-    with pytest.raises(DPQueryRefused) as info:
+    with pytest.raises(QueryRejected) as info:
         _analyze(sql)
     assert reason in info.value.message
-    assert info.value.reason == "other"
+    assert info.value.verdict is not None
+    assert info.value.verdict.reason == ("disallowed_construct" if "ROLLUP" in sql else "other")
 
 
 def test_two_dp_tables_must_share_the_user_column() -> None:
-    with pytest.raises(DPQueryRefused, match="same user identifier"):
-        _analyze("SELECT COUNT(*) FROM purchases", {"purchases": "user_id", "visits": "visitor"})
+    with pytest.raises(QueryRejected, match="same user identifier"):
+        _analyze(
+            "SELECT COUNT(*) FROM purchases p JOIN visits v ON p.user_id = v.user_id",
+            {"purchases": "user_id", "visits": "seg"},
+        )
+
+
+def test_a_query_that_reads_no_dp_table_is_not_a_dp_query() -> None:
+    with pytest.raises(AssertionError, match="not a DP query"):
+        _analyze("SELECT seg, COUNT(*) FROM segs GROUP BY seg")
 
 
 def test_each_distinct_aggregate_is_charged_once() -> None:
@@ -165,7 +183,7 @@ def test_having_order_and_limit_see_only_noisy_values() -> None:
         assert result.rows == ((max(noisy, key=lambda g: noisy[g]), max(noisy.values())),)
     # Two regions of exactly the same size: the noisy winner changes from seed to seed.
     tied = connect(
-        purchases="SELECT 'u' || i AS user_id, ['east', 'west'][1 + i % 2] AS region FROM range(400) t(i)"
+        purchases="SELECT 'u' || i AS user_id, ['east', 'west'][1 + i % 2] AS region FROM range(4000) t(i)"
     )
     winners = {run(tied, sql, seed).rows[0][0] for seed in range(12)}
     assert winners == {"east", "west"}
@@ -197,18 +215,28 @@ def test_ctes_and_joins_with_the_queriers_table() -> None:
 )
 def test_template_parameters_are_bound_not_spliced(select: str) -> None:
     con = connect(purchases=PURCHASES)
-    sql = f"SELECT region, {select} FROM purchases WHERE region = $region GROUP BY region"
-    result = run_dp_query(
-        con, sql, DP, users_noise=30, noise=NoiseSource.seeded(1), query_id="q", parameters={"region": "west"}
-    )
+    sql = f"SELECT region, {select} FROM purchases WHERE region = :region GROUP BY region"
+    result = run(con, sql, 1, parameters={"region": "west"})
     assert [r[0] for r in result.rows] == ["west"]
-    injected = run_dp_query(
-        con,
-        sql,
-        DP,
-        users_noise=30,
-        noise=NoiseSource.seeded(1),
-        query_id="q",
-        parameters={"region": "west' OR '1'='1"},
-    )
+    injected = run(con, sql, 1, parameters={"region": "west' OR '1'='1"})
     assert injected.rows == ()
+
+
+def test_a_group_of_one_user_is_never_released_and_big_groups_are() -> None:
+    """Group keys come from the data: a group is released only when its noisy count clears the
+    partition-selection threshold, so a user alone in a group cannot be seen by its group's row."""
+    loner = " UNION ALL SELECT 'loner', 'solo', 1.0"
+    con = connect(purchases=PURCHASES + loner)
+    for seed in range(20):
+        result = run(con, "SELECT region, COUNT(*) AS n FROM purchases GROUP BY region", seed)
+        assert sorted(r[0] for r in result.rows) == ["east", "west"]
+
+
+def test_the_selection_reuses_a_distinct_user_count_and_charges_one_when_there_is_none() -> None:
+    con = connect(purchases=PURCHASES)
+    grouped = "FROM purchases GROUP BY region"
+    distinct, count, total = AggregateType.COUNT_DISTINCT, AggregateType.COUNT, AggregateType.SUM
+    assert analyze(con, f"SELECT region, COUNT(DISTINCT user_id) {grouped}").kinds == (distinct,)
+    assert analyze(con, f"SELECT region, COUNT(*) {grouped}").kinds == (count, distinct)
+    assert analyze(con, f"SELECT region, SUM(amount) {grouped}").kinds == (total, distinct)
+    assert analyze(con, "SELECT SUM(amount) FROM purchases").kinds == (total,)

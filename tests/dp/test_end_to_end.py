@@ -47,7 +47,7 @@ def test_example_template_runs_with_noise_and_says_what_it_would_cost(
     noisy = {r["age_group"]: int(r["shared_customers"]) for r in rows}
     assert noisy != exact  # six independent noisy counts all exact: probability below 1e-7
     assert "noisy answer (usersNoisePerQuery 30)" in err
-    assert "costs epsilon 0.8987 of 10 (COUNT, AVG, SUM)" in err and "spent no budget" in err
+    assert "costs epsilon 0.9986 of 10 (COUNT, AVG, SUM, COUNT_DISTINCT)" in err and "spent no budget" in err
     assert "NOT private" not in err
 
 
@@ -66,8 +66,9 @@ def test_preview_shows_cost_and_noise_and_spends_nothing(capsys: pytest.CaptureF
     assert "epsilon 10, usersNoisePerQuery 30" in out
     assert "COUNT(*): COUNT, costs epsilon 0.1997, noise +-30 x UCL rows" in out
     assert "SUM(a.purchase_amount): SUM, costs epsilon 0.2996" in out
-    assert "total cost epsilon 0.8987; remaining 10.0000 -> 9.1013" in out
-    assert "COUNT_DISTINCT 100 -> 91" in out and "AVG 25 -> 22" in out
+    assert "group selection: COUNT(DISTINCT user) per group: COUNT_DISTINCT, costs epsilon 0.0999" in out
+    assert "total cost epsilon 0.9986; remaining 10.0000 -> 9.0014" in out
+    assert "COUNT_DISTINCT 100 -> 90" in out and "AVG 25 -> 22" in out
     assert "age_group" not in out  # no rows
 
 
@@ -143,7 +144,7 @@ def test_direct_dp_query_on_the_open_copy_runs(tmp_path: Path, capsys: pytest.Ca
     rows = duckdb.sql(f"SELECT region, users FROM '{tmp_path / 'r.parquet'}' ORDER BY region").fetchall()
     assert [r[0] for r in rows] == ["east", "north", "south", "west"]
     assert all(isinstance(r[1], int) for r in rows)
-    assert "costs epsilon 0.5991 of 1 (COUNT)" in err
+    assert "costs epsilon 0.8987 of 1 (COUNT, COUNT_DISTINCT)" in err
 
 
 def _run_template_on_the_applied_stack(db: Path) -> dict[str, Any]:
@@ -181,9 +182,9 @@ def test_budget_shows_what_a_protected_query_spent_after_apply(
     kinds = [p["aggregationType"] for p in query["differentialPrivacy"]["sensitivityParameters"]]
     assert kinds == ["COUNT", "AVG", "SUM"]
     assert main(["budget", str(STACK)]) == 0
-    text = capsys.readouterr().out  # 10 - 0.8987 (COUNT 2 + AVG 4 + SUM 3 releases at N = 30)
+    text = capsys.readouterr().out  # 10 - 0.9986 (COUNT 2 + AVG 4 + SUM 3 + the group selection 1 at N = 30)
     for line in (
-        "COUNT_DISTINCT      91 of 100",
+        "COUNT_DISTINCT      90 of 100",
         "COUNT               45 of 50",
         "SUM                 30 of 33",
     ):
