@@ -19,7 +19,6 @@ escapes is a bug and is reported as one.
      │    ├── LocalBackendLockedError another process keeps its database busy (also a StateError)
      │    └── LocalFaultsError        RECONCILER_LOCAL_FAULTS is invalid
      ├── QueryRejected          a protected query broke an analysis rule (carries the Verdict)
-     │    ├── DPQueryRefused    differential privacy cannot answer it (dp.mechanism)
      │    └── BudgetExhausted   the privacy budget has no room for it (dp.accountant)
      ├── PolicyError            an analysis-rule policy AWS would refuse (engine.rules)
      ├── DataError              a table's local data is missing or wrong, or the query failed (engine.run)

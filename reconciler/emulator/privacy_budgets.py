@@ -193,7 +193,7 @@ def admit_protected_query(
 ) -> DPBudgetParams | None:
     """Charge every budget a protected query uses, or refuse it having charged nothing.
 
-    Call after the rule checks (and ``reconciler.dp.analyze``) and before reading any data. A
+    Call after the rule checks (which build the DP query) and before reading any data. A
     query that fails after this point stays charged: refunds would make errors a free probe.
 
     Args:

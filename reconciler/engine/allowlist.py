@@ -48,7 +48,7 @@ __all__ = [
     "NODES",
     "REFUSED",
     "TYPES",
-    "Node",
+    "Syntax",
     "Role",
     "datatype",
     "keyword",
@@ -79,7 +79,7 @@ class Role(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class Node:
+class Syntax:
     """One accepted expression node class: its role, the arguments it may set, and words for messages."""
 
     role: Role
@@ -88,13 +88,13 @@ class Node:
     controls: bool = True
 
 
-def _n(role: Role, args: str, words: str, *, controls: bool = True) -> Node:
-    return Node(role, frozenset(args.split()), words, controls)
+def _n(role: Role, args: str, words: str, *, controls: bool = True) -> Syntax:
+    return Syntax(role, frozenset(args.split()), words, controls)
 
 
 #: Expression nodes. Function calls (``exp.Func`` subclasses and ``Anonymous``) are looked up in
 #: ``functions.FUNCTIONS`` instead; the classes here are syntax.
-NODES: Mapping[type[exp.Expr], Node] = {
+NODES: Mapping[type[exp.Expr], Syntax] = {
     exp.Literal: _n(Role.LITERAL, "this is_string", "a literal"),
     exp.Null: _n(Role.LITERAL, "", "NULL"),
     exp.Boolean: _n(Role.LITERAL, "this", "TRUE / FALSE"),

@@ -36,7 +36,7 @@ from reconciler.engine.budget import LIMITS, Limits
 from reconciler.engine.expressions import At, Expressions
 from reconciler.engine.facts import Table
 from reconciler.engine.rules import Reason
-from reconciler.engine.scopes import Binding, Out, Ref, Refuse, Relation, Scope
+from reconciler.engine.scopes import Binding, Out, QueryScope, Refuse, Relation, TableRef
 from reconciler.engine.sources import Sources, same_span
 from reconciler.engine.values import Comparison, Value, classify, type_of, union
 from reconciler.errors import QueryRejected
@@ -100,11 +100,11 @@ class Binder:
         self.limits = limits
         self.expressions = Expressions(self)
         self.sources = Sources(self)
-        self.scopes: list[Scope] = []
-        self.refs: list[Ref] = []
+        self.scopes: list[QueryScope] = []
+        self.refs: list[TableRef] = []
         self.comparisons: list[Comparison] = []
-        self.aggregate_calls: list[tuple[exp.Func, Scope]] = []
-        self.window_calls: list[tuple[exp.Func, Scope]] = []
+        self.aggregate_calls: list[tuple[exp.Func, QueryScope]] = []
+        self.window_calls: list[tuple[exp.Func, QueryScope]] = []
         self.values: dict[int, tuple[exp.Expr, Value]] = {}
         self._visited = 0
         self._relations = 0
@@ -169,7 +169,9 @@ class Binder:
         return f"__s{self._relations}"
 
     # -- queries ----------------------------------------------------------------------------------
-    def query(self, node: exp.Expr, role: str, parent: Scope | None, ctes: Mapping[str, exp.CTE]) -> Scope:
+    def query(
+        self, node: exp.Expr, role: str, parent: QueryScope | None, ctes: Mapping[str, exp.CTE]
+    ) -> QueryScope:
         """Bind a query node (SELECT, set operation, or a parenthesised query) as a new scope."""
         self.count(node)
         while isinstance(node, exp.Subquery) and not node.args.get("alias"):
@@ -202,14 +204,14 @@ class Binder:
         node.set("with_", None)
         return found
 
-    def _scope(self, node: exp.Expr, role: str, parent: Scope | None) -> Scope:
-        scope = Scope(node, role, parent)
+    def _scope(self, node: exp.Expr, role: str, parent: QueryScope | None) -> QueryScope:
+        scope = QueryScope(node, role, parent)
         self.scopes.append(scope)
         return scope
 
     def _set_operation(
-        self, node: exp.SetOperation, role: str, parent: Scope | None, ctes: Mapping[str, exp.CTE]
-    ) -> Scope:
+        self, node: exp.SetOperation, role: str, parent: QueryScope | None, ctes: Mapping[str, exp.CTE]
+    ) -> QueryScope:
         self._check_clauses(node, "this set operation")
         if not isinstance(node, exp.Union):
             self.finding(
@@ -248,7 +250,7 @@ class Binder:
         self._set_order_limit(node, scope)
         return scope
 
-    def _set_order_limit(self, node: exp.Expr, scope: Scope) -> None:
+    def _set_order_limit(self, node: exp.Expr, scope: QueryScope) -> None:
         order = node.args.get("order")
         if order is not None:
             for ordered in order.expressions:
@@ -274,7 +276,7 @@ class Binder:
                     )
         self._limit(node, scope)
 
-    def _limit(self, node: exp.Expr, scope: Scope) -> None:
+    def _limit(self, node: exp.Expr, scope: QueryScope) -> None:
         for key in ("limit", "offset"):
             clause = node.args.get(key)
             if clause is None:
@@ -290,8 +292,8 @@ class Binder:
                 )
 
     def _select(
-        self, node: exp.Select, role: str, parent: Scope | None, ctes: Mapping[str, exp.CTE]
-    ) -> Scope:
+        self, node: exp.Select, role: str, parent: QueryScope | None, ctes: Mapping[str, exp.CTE]
+    ) -> QueryScope:
         self._check_clauses(node, "this SELECT")
         node.set("hint", None)
         ctes = self._with(node, ctes)
@@ -330,7 +332,7 @@ class Binder:
         return scope
 
     # -- SELECT list ------------------------------------------------------------------------------
-    def _projection(self, node: exp.Select, scope: Scope) -> None:
+    def _projection(self, node: exp.Select, scope: QueryScope) -> None:
         items: list[tuple[exp.Expr, Value | None]] = []
         for item in node.expressions:
             items += self._expand(item, scope)
@@ -370,7 +372,7 @@ class Binder:
         node.set("expressions", bound)
         scope.outs = outs
 
-    def _expand(self, item: exp.Expr, scope: Scope) -> list[tuple[exp.Expr, Value | None]]:
+    def _expand(self, item: exp.Expr, scope: QueryScope) -> list[tuple[exp.Expr, Value | None]]:
         """``*`` and ``t.*`` as explicit canonical columns (allowed columns only), with their Values."""
         star = item if isinstance(item, exp.Star) else None
         table = ""
@@ -414,7 +416,7 @@ class Binder:
             )
         return expanded
 
-    def _group(self, node: exp.Select, scope: Scope) -> None:
+    def _group(self, node: exp.Select, scope: QueryScope) -> None:
         group = node.args.get("group")
         if group is None:
             return
@@ -445,7 +447,7 @@ class Binder:
             keys.append(value)
         scope.group_keys = keys
 
-    def _order(self, node: exp.Select, scope: Scope) -> None:
+    def _order(self, node: exp.Select, scope: QueryScope) -> None:
         order = node.args.get("order")
         if order is None:
             return
@@ -468,7 +470,7 @@ class Binder:
             if node.args.get("limit") is not None and not visible:
                 self.expressions.record(classify(ordered, [value, value], what="a sort key under LIMIT"))
 
-    def _with_aliases(self, clause: exp.Expr, scope: Scope, words: str) -> None:
+    def _with_aliases(self, clause: exp.Expr, scope: QueryScope, words: str) -> None:
         """HAVING / QUALIFY may name SELECT aliases (when no column has the name): inline them."""
         node = scope.node
         assert isinstance(node, exp.Select)
@@ -480,7 +482,7 @@ class Binder:
                 column.replace(replacement[0])
 
     def _select_reference(
-        self, key: exp.Expr, node: exp.Select, scope: Scope, *, columns_first: bool
+        self, key: exp.Expr, node: exp.Select, scope: QueryScope, *, columns_first: bool
     ) -> tuple[exp.Expr, Value] | None:
         """A GROUP BY / ORDER BY ordinal or SELECT alias, as a copy of the item it names."""
         items = node.expressions
@@ -508,7 +510,7 @@ class Binder:
             if found is not None and found[0] is old:
                 self.remember(new, found[1])
 
-    def _visible(self, scope: Scope, name: str) -> bool:
+    def _visible(self, scope: QueryScope, name: str) -> bool:
         return any(o.name == name for r in scope.relations if not r.hidden for o in r.outs)
 
     # -- columns ----------------------------------------------------------------------------------
@@ -518,7 +520,7 @@ class Binder:
         table = column.table.lower() if column.table else ""
         if isinstance(column.this, exp.Star):
             raise self.refuse(Reason.DISALLOWED_CONSTRUCT, "columns must be named", column)
-        scope: Scope | None = at.scope
+        scope: QueryScope | None = at.scope
         while scope is not None:
             found = self._find(scope, table, name, column)
             if found is not None:
@@ -548,7 +550,7 @@ class Binder:
             column,
         )
 
-    def _find(self, scope: Scope, table: str, name: str, node: exp.Expr) -> tuple[Relation, Out] | None:
+    def _find(self, scope: QueryScope, table: str, name: str, node: exp.Expr) -> tuple[Relation, Out] | None:
         relations = [r for r in scope.relations if not r.hidden or node.find_ancestor(exp.Join)]
         if table:
             matching = [r for r in relations if r.alias == table]
@@ -579,7 +581,7 @@ class Binder:
             column.set(key, None)
         return out.value
 
-    def _lateral(self, column: exp.Column, scope: Scope, name: str) -> Value:
+    def _lateral(self, column: exp.Column, scope: QueryScope, name: str) -> Value:
         """A Spark lateral column alias: the earlier item's expression, inlined (and counted)."""
         expression, value, _chain = scope.laterals[name]
         copy = expression.copy()
@@ -588,7 +590,7 @@ class Binder:
         scope.lateral_uses.add(name)
         return value
 
-    def expression_query(self, query: exp.Expr, at: At) -> Scope:
+    def expression_query(self, query: exp.Expr, at: At) -> QueryScope:
         """A query used as a value (scalar subquery, IN (SELECT ...), EXISTS): a scope under ``at.scope``."""
         self.finding(
             Reason.DISALLOWED_CONSTRUCT,
@@ -625,7 +627,7 @@ def _output_name(item: exp.Expr) -> str:
     return " ".join(item.sql(dialect="spark").split()).lower()[:120]
 
 
-def _rename_outputs(scope: Scope, names: list[str]) -> None:
+def _rename_outputs(scope: QueryScope, names: list[str]) -> None:
     """Give the SELECTs of a later set-operation branch the first branch's output names."""
     for leaf in scope.leaves():
         items = leaf.node.expressions

@@ -19,7 +19,7 @@ from reconciler.engine import dp_query
 from reconciler.engine.facts import Table
 from reconciler.engine.functions import Function, FunctionKind, Type, lookup
 from reconciler.engine.rules import CustomRule, Reason
-from reconciler.engine.scopes import Binding, Scope
+from reconciler.engine.scopes import Binding, QueryScope
 from reconciler.engine.values import BaseColumn, Comparison
 
 if TYPE_CHECKING:
@@ -233,7 +233,7 @@ def _c6_aggregate_arguments(ctx: CheckState, binding: Binding) -> None:
             )
 
 
-def _c7_final_select(ctx: CheckState, binding: Binding, final: Scope) -> None:
+def _c7_final_select(ctx: CheckState, binding: Binding, final: QueryScope) -> None:
     items = final.node.expressions
 
     def in_items(node: exp.Expr) -> bool:

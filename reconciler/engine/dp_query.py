@@ -27,7 +27,7 @@ from sqlglot import exp
 from reconciler.dp import AggregateType, DPQuery
 from reconciler.dp.mechanism import DPAggregate
 from reconciler.engine.functions import lookup
-from reconciler.engine.scopes import Binding, Relation, Scope
+from reconciler.engine.scopes import Binding, QueryScope, Relation
 from reconciler.engine.values import Origin, Value
 
 __all__ = ["build", "check_shape"]
@@ -99,12 +99,12 @@ def check_shape(binding: Binding, dp_tables: Mapping[str, str], refuse: Refuse) 
     _final(root, binding, dp_tables, users, refuse)
 
 
-def _scope_reads_dp(scope: Scope, binding: Binding, dp_tables: Mapping[str, str]) -> bool:
+def _scope_reads_dp(scope: QueryScope, binding: Binding, dp_tables: Mapping[str, str]) -> bool:
     return any(_reads_dp(r, binding, dp_tables) for leaf in scope.leaves() for r in leaf.relations)
 
 
 def _user_level(
-    scope: Scope, binding: Binding, dp_tables: Mapping[str, str], users: set[Origin], refuse: Refuse
+    scope: QueryScope, binding: Binding, dp_tables: Mapping[str, str], users: set[Origin], refuse: Refuse
 ) -> None:
     """A CTE or derived table over DP data keeps one user per row and outputs the user identifier."""
     node = scope.node
@@ -134,7 +134,7 @@ def _user_level(
 
 
 def _joins(
-    scope: Scope, binding: Binding, dp_tables: Mapping[str, str], users: set[Origin], refuse: Refuse
+    scope: QueryScope, binding: Binding, dp_tables: Mapping[str, str], users: set[Origin], refuse: Refuse
 ) -> None:
     """Relations over DP data are joined INNER on an equality of their user identifiers."""
     first = scope.relations[0] if scope.relations else None
@@ -169,7 +169,7 @@ def _joins(
 
 
 def _final(
-    root: Scope, binding: Binding, dp_tables: Mapping[str, str], users: set[Origin], refuse: Refuse
+    root: QueryScope, binding: Binding, dp_tables: Mapping[str, str], users: set[Origin], refuse: Refuse
 ) -> None:
     node = root.node
     if not any(_reads_dp(r, binding, dp_tables) for r in root.relations):
@@ -285,7 +285,9 @@ def build(
     return DPQuery((), rows, tuple(keys), tuple(found.values()), post)
 
 
-def _user_column(root: Scope, binding: Binding, dp_tables: Mapping[str, str], users: set[Origin]) -> exp.Expr:
+def _user_column(
+    root: QueryScope, binding: Binding, dp_tables: Mapping[str, str], users: set[Origin]
+) -> exp.Expr:
     for relation in root.relations:
         if not _reads_dp(relation, binding, dp_tables):
             continue

@@ -92,7 +92,7 @@ class Prepared:
         tables: the configured tables it reads (each must be visible under its association name).
         verdict: the allowed Verdict.
         rule_type: the rule type shared by every referenced table.
-        dp: for a query over tables with differential privacy, what ``reconciler.dp.analyze``
+        dp: for a query over tables with differential privacy, what ``engine.dp_query.build``
             found (its ``kinds`` are what the budget is charged); ``run`` then answers with noise
             and never runs ``sql`` as it is.
         dp_tables: table name -> user identifier column of the tables with differential privacy.

@@ -26,7 +26,7 @@ from reconciler.engine.values import Comparison, Value, classify, combine, const
 
 if TYPE_CHECKING:
     from reconciler.engine.bind import Binder
-    from reconciler.engine.scopes import Scope
+    from reconciler.engine.scopes import QueryScope
 
 __all__ = ["At", "Expressions"]
 
@@ -51,7 +51,7 @@ class At:
         boolean: the value is used as a condition (WHERE x, NOT x, AND/OR operands).
     """
 
-    scope: Scope
+    scope: QueryScope
     clause: str
     aggregate: bool = False
     boolean: bool = False

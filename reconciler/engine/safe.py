@@ -25,7 +25,7 @@ from sqlglot import exp
 
 from reconciler.engine.functions import Type, lookup
 from reconciler.engine.rules import Reason
-from reconciler.engine.scopes import Binding, Refuse, Scope
+from reconciler.engine.scopes import Binding, QueryScope, Refuse
 
 __all__ = ["nonfailing", "split_aggregates"]
 
@@ -46,7 +46,7 @@ def split_aggregates(binding: Binding, refuse: Refuse) -> None:
             _split(scope, f"__agg{number}", refuse)
 
 
-def _split(scope: Scope, alias: str, refuse: Refuse) -> None:
+def _split(scope: QueryScope, alias: str, refuse: Refuse) -> None:
     select = scope.node
     assert isinstance(select, exp.Select)
     group = select.args.get("group")

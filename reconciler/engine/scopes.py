@@ -1,8 +1,8 @@
 """What the binder finds, as data: table references, relations, scopes and the Binding.
 
-``bind`` builds these; every check reads them (never the query's names). A ``Scope`` is one
+``bind`` builds these; every check reads them (never the query's names). A ``QueryScope`` is one
 SELECT or set operation, a ``Relation`` one FROM item as its SELECT sees it, an ``Out`` one
-column with its ``Value``, a ``Ref`` one place a configured table is read.
+column with its ``Value``, a ``TableRef`` one place a configured table is read.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from reconciler.engine.rules import Reason
 from reconciler.engine.values import Comparison, Value
 from reconciler.errors import QueryRejected
 
-__all__ = ["Binding", "Out", "Ref", "Refuse", "Relation", "Scope"]
+__all__ = ["Binding", "Out", "TableRef", "Refuse", "Relation", "QueryScope"]
 
 Refuse = Callable[[Reason, str, exp.Expr | None], QueryRejected]
 
 
 @dataclass(eq=False)
-class Ref:
+class TableRef:
     """One place the query reads a configured table (a self-join, or a CTE used twice, makes two).
 
     Attributes:
@@ -37,7 +37,7 @@ class Ref:
     number: int
     table: Table
     node: exp.Table
-    scope: Scope
+    scope: QueryScope
     emitted: bool = True
 
     @property
@@ -77,14 +77,14 @@ class Relation:
     alias: str
     canonical: str
     outs: list[Out]
-    ref: Ref | None = None
-    query: Scope | None = None
+    ref: TableRef | None = None
+    query: QueryScope | None = None
     nullable: bool = False
     hidden: bool = False
 
 
 @dataclass(eq=False)
-class Scope:
+class QueryScope:
     """One SELECT (or set operation) of the query, with what binding found in it.
 
     ``role`` is ``final`` (an output SELECT: the root, or each branch of a top-level set
@@ -94,10 +94,10 @@ class Scope:
 
     node: exp.Expr
     role: str
-    parent: Scope | None = None
+    parent: QueryScope | None = None
     relations: list[Relation] = field(default_factory=list)
     outs: list[Out] = field(default_factory=list)
-    branches: list[Scope] = field(default_factory=list)
+    branches: list[QueryScope] = field(default_factory=list)
     group_keys: list[Value] = field(default_factory=list)
     aggregated: bool = False
     windowed: bool = False
@@ -115,7 +115,7 @@ class Scope:
         """True for a SELECT, False for a set operation."""
         return isinstance(self.node, exp.Select)
 
-    def leaves(self) -> Iterator[Scope]:
+    def leaves(self) -> Iterator[QueryScope]:
         """The SELECT branches of a set operation (the scope itself for a SELECT)."""
         if self.is_select:
             yield self
@@ -140,17 +140,17 @@ class Binding:
     """
 
     tree: exp.Expr
-    root: Scope
-    scopes: list[Scope]
-    refs: list[Ref]
+    root: QueryScope
+    scopes: list[QueryScope]
+    refs: list[TableRef]
     comparisons: list[Comparison]
-    aggregate_calls: list[tuple[exp.Func, Scope]]
-    window_calls: list[tuple[exp.Func, Scope]]
+    aggregate_calls: list[tuple[exp.Func, QueryScope]]
+    window_calls: list[tuple[exp.Func, QueryScope]]
     values: dict[int, tuple[exp.Expr, Value]]
     findings: list[tuple[Reason, str, exp.Expr | None]] = field(default_factory=list)
 
     @property
-    def finals(self) -> list[Scope]:
+    def finals(self) -> list[QueryScope]:
         """The final SELECTs: the root, or every branch of a top-level set operation (8.6.7)."""
         return list(self.root.leaves())
 
@@ -168,6 +168,6 @@ class Binding:
                 self.values[id(new)] = (new, found[1])
         return copy
 
-    def emitted(self) -> list[Scope]:
+    def emitted(self) -> list[QueryScope]:
         """Scopes that are part of the canonical tree (unused CTEs are not)."""
         return [s for s in self.scopes if s.role != "unused"]

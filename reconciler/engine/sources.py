@@ -19,7 +19,7 @@ from reconciler.engine.expressions import At
 from reconciler.engine.facts import Table
 from reconciler.engine.functions import Type
 from reconciler.engine.rules import Reason
-from reconciler.engine.scopes import Out, Ref, Relation, Scope
+from reconciler.engine.scopes import Out, QueryScope, Relation, TableRef
 from reconciler.engine.values import Value, classify, combine, type_of, union
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ class Sources:
     def __init__(self, binder: Binder) -> None:
         self.binder = binder
 
-    def from_clause(self, node: exp.Select, scope: Scope, ctes: Mapping[str, exp.CTE]) -> None:
+    def from_clause(self, node: exp.Select, scope: QueryScope, ctes: Mapping[str, exp.CTE]) -> None:
         from_ = node.args.get("from_")
         if from_ is None:
             return
@@ -51,7 +51,7 @@ class Sources:
         for lateral in node.args.get("laterals") or []:
             self.lateral_view(lateral, scope)
 
-    def relation(self, item: exp.Expr, scope: Scope, ctes: Mapping[str, exp.CTE]) -> Relation:
+    def relation(self, item: exp.Expr, scope: QueryScope, ctes: Mapping[str, exp.CTE]) -> Relation:
         if isinstance(item, exp.Table):
             self.binder._check_clauses(item, "this table reference")
             if item.args.get("pivots"):
@@ -94,7 +94,7 @@ class Sources:
         )
 
     def table(
-        self, item: exp.Table, table: Table, alias: str, columns: list[str] | None, scope: Scope
+        self, item: exp.Table, table: Table, alias: str, columns: list[str] | None, scope: QueryScope
     ) -> Relation:
         if len(self.binder.refs) >= self.binder.limits.references:
             raise self.binder.refuse(
@@ -103,7 +103,7 @@ class Sources:
                 "(each CTE reference counts); simplify it",
                 item,
             )
-        ref = Ref(len(self.binder.refs), table, item, scope, emitted=scope.role != "unused")
+        ref = TableRef(len(self.binder.refs), table, item, scope, emitted=scope.role != "unused")
         self.binder.refs.append(ref)
         names = list(table.columns)
         if columns is not None and len(columns) != len(names):
@@ -129,7 +129,7 @@ class Sources:
         return Relation(alias, ref.alias, outs, ref=ref)
 
     def cte_reference(
-        self, item: exp.Table, cte: exp.CTE, alias: str, columns: list[str] | None, scope: Scope
+        self, item: exp.Table, cte: exp.CTE, alias: str, columns: list[str] | None, scope: QueryScope
     ) -> Relation:
         self.binder._used.add(id(cte))
         env = next(env for c, env in self.binder._ctes if c is cte)
@@ -147,13 +147,15 @@ class Sources:
         item.replace(subquery)
         return relation
 
-    def derived(self, item: exp.Subquery, inner: Scope, alias: str, columns: list[str] | None) -> Relation:
+    def derived(
+        self, item: exp.Subquery, inner: QueryScope, alias: str, columns: list[str] | None
+    ) -> Relation:
         relation = self.named(inner, alias, columns)
         item.set("alias", exp.TableAlias(this=exp.to_identifier(relation.canonical, quoted=True)))
         return relation
 
     def named(
-        self, inner: Scope, alias: str, columns: list[str] | None, outs: list[Out] | None = None
+        self, inner: QueryScope, alias: str, columns: list[str] | None, outs: list[Out] | None = None
     ) -> Relation:
         source = outs if outs is not None else inner.outs
         if columns is not None and len(columns) != len(source):
@@ -166,7 +168,7 @@ class Sources:
         named = [Out(columns[i] if columns else o.name, o.value, o.canonical) for i, o in enumerate(source)]
         return Relation(alias, self.binder._canonical(), named, query=inner)
 
-    def values(self, item: exp.Values, scope: Scope) -> Relation:
+    def values(self, item: exp.Values, scope: QueryScope) -> Relation:
         self.binder._check_clauses(item, "VALUES")
         rows = item.expressions
         names = alias_columns(item)
@@ -202,7 +204,7 @@ class Sources:
         item.set("alias", table_alias(canonical, [o.canonical for o in outs]))
         return Relation(alias, canonical, outs)
 
-    def unnest(self, item: exp.Unnest, scope: Scope) -> Relation:
+    def unnest(self, item: exp.Unnest, scope: QueryScope) -> Relation:
         self.binder._check_clauses(item, "UNNEST")
         if len(item.expressions) != 1:
             raise self.binder.refuse(Reason.DISALLOWED_CONSTRUCT, "UNNEST takes one array", item)
@@ -217,7 +219,7 @@ class Sources:
         item.set("alias", table_alias(canonical, ["__c0"]))
         return Relation(alias, canonical, [Out(names[0], element, "__c0")])
 
-    def lateral_view(self, lateral: exp.Expr, scope: Scope) -> None:
+    def lateral_view(self, lateral: exp.Expr, scope: QueryScope) -> None:
         if not isinstance(lateral, exp.Lateral) or not lateral.args.get("view") or lateral.args.get("outer"):
             raise self.binder.refuse(
                 Reason.DISALLOWED_CONSTRUCT, "only LATERAL VIEW explode(...) is supported", lateral
@@ -242,7 +244,7 @@ class Sources:
         lateral.set("alias", table_alias(canonical, ["__c0"]))
         scope.relations.append(Relation(alias, canonical, [Out(names[0], element, "__c0")]))
 
-    def join(self, join: exp.Join, scope: Scope, ctes: Mapping[str, exp.CTE]) -> None:
+    def join(self, join: exp.Join, scope: QueryScope, ctes: Mapping[str, exp.CTE]) -> None:
         self.binder._check_clauses(join, "this join")
         join.set("hint", None)
         side, kind = (join.side or "").upper(), (join.kind or "").upper()

@@ -32,7 +32,7 @@ from sqlglot import exp
 from reconciler.engine.facts import Table
 from reconciler.engine.functions import FunctionKind, lookup
 from reconciler.engine.rules import AggregationRule, CustomRule, Reason, RuleType
-from reconciler.engine.scopes import Binding, Ref, Relation, Scope
+from reconciler.engine.scopes import Binding, QueryScope, Relation, TableRef
 from reconciler.engine.values import Origin, type_of
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ Key = tuple[int, str]
 class _Rewrite:
     ctx: CheckState
     binding: Binding
-    refs: dict[int, Ref]
+    refs: dict[int, TableRef]
     carried: dict[int, list[Key]] = field(default_factory=dict)  # id(scope) -> keys it outputs
 
     @staticmethod
@@ -112,7 +112,7 @@ def _requirements(table: Table, threshold_minimum: int | None = None) -> list[tu
     return [(rule.threshold.identity_column, minimum)]
 
 
-def _reads_constrained(plan: _Rewrite, scope: Scope) -> bool:
+def _reads_constrained(plan: _Rewrite, scope: QueryScope) -> bool:
     return any(ref.scope is scope for ref in plan.refs.values()) or any(
         r.query is not None and _reads_constrained(plan, r.query) for r in scope.relations
     )
@@ -136,7 +136,7 @@ def _single_table_count(ctx: CheckState, binding: Binding) -> bool:
     return True
 
 
-def _minimums(plan: _Rewrite, final: Scope) -> dict[int, int]:
+def _minimums(plan: _Rewrite, final: QueryScope) -> dict[int, int]:
     """Required minimum per thresholded reference for one final SELECT (8.6.8, m_r).
 
     An override below the table-wide minimum lowers the bar only for a final SELECT that lists
@@ -175,7 +175,7 @@ def _minimums(plan: _Rewrite, final: Scope) -> dict[int, int]:
     return found
 
 
-def _sources(plan: _Rewrite, scope: Scope) -> dict[Key, list[tuple[Relation, bool]]]:
+def _sources(plan: _Rewrite, scope: QueryScope) -> dict[Key, list[tuple[Relation, bool]]]:
     """Key -> [(relation, is the base table)] for the constrained keys this SELECT reads."""
     found: dict[Key, list[tuple[Relation, bool]]] = {}
     for relation in scope.relations:
@@ -204,7 +204,7 @@ def _contribution(plan: _Rewrite, key: Key, parts: list[tuple[Relation, bool]], 
     return _call("list_distinct", combined) if aggregated else combined
 
 
-def _equalities(plan: _Rewrite, scope: Scope) -> dict[Origin, Origin]:
+def _equalities(plan: _Rewrite, scope: QueryScope) -> dict[Origin, Origin]:
     """Origin -> a representative origin equal to it on every row of the SELECT's all-INNER joins.
 
     ``ON p.user_id = i.user_id`` makes both columns hold the same value on every joined row, so
@@ -241,7 +241,7 @@ def _same_type(plan: _Rewrite, left: Origin, right: Origin) -> bool:
     return kinds[0] is kinds[1] and kinds[0].value != "unknown"
 
 
-def _origin(scope: Scope, node: exp.Expr) -> Origin | None:
+def _origin(scope: QueryScope, node: exp.Expr) -> Origin | None:
     """The base origin of a plain column of this SELECT's base tables."""
     if not isinstance(node, exp.Column):
         return None
@@ -251,7 +251,7 @@ def _origin(scope: Scope, node: exp.Expr) -> Origin | None:
     return None
 
 
-def _per_identity(plan: _Rewrite, scope: Scope, key: Key) -> bool:
+def _per_identity(plan: _Rewrite, scope: QueryScope, key: Key) -> bool:
     """True when every group of an aggregating SELECT holds one identity of ``key`` at most."""
     number, column = key
     rule = plan.refs[number].table.rule
@@ -267,11 +267,11 @@ def _per_identity(plan: _Rewrite, scope: Scope, key: Key) -> bool:
     return False
 
 
-def _aggregating(scope: Scope) -> bool:
+def _aggregating(scope: QueryScope) -> bool:
     return scope.aggregated or scope.distinct
 
 
-def _carry_select(plan: _Rewrite, scope: Scope) -> None:
+def _carry_select(plan: _Rewrite, scope: QueryScope) -> None:
     select = scope.node
     assert isinstance(select, exp.Select)
     sources = _sources(plan, scope)
@@ -301,7 +301,7 @@ def _carry_select(plan: _Rewrite, scope: Scope) -> None:
     plan.carried[id(scope)] = sorted(sources)
 
 
-def _distinct_as_group(plan: _Rewrite, scope: Scope) -> None:
+def _distinct_as_group(plan: _Rewrite, scope: QueryScope) -> None:
     """``SELECT DISTINCT a, b`` as ``GROUP BY a, b``, so identities can be gathered per group."""
     select = scope.node
     select.set("distinct", None)
@@ -315,7 +315,7 @@ def _distinct_as_group(plan: _Rewrite, scope: Scope) -> None:
 
 
 def _intermediate_threshold(
-    plan: _Rewrite, scope: Scope, key: Key, parts: list[tuple[Relation, bool]]
+    plan: _Rewrite, scope: QueryScope, key: Key, parts: list[tuple[Relation, bool]]
 ) -> None:
     """An aggregating CTE or derived table is an output too: its groups meet the minimum first."""
     minimum = dict(_requirements(plan.refs[key[0]].table)).get(key[1], 0)
@@ -326,7 +326,7 @@ def _intermediate_threshold(
 
 
 def _windows_per_identity(
-    plan: _Rewrite, scope: Scope, sources: dict[Key, list[tuple[Relation, bool]]]
+    plan: _Rewrite, scope: QueryScope, sources: dict[Key, list[tuple[Relation, bool]]]
 ) -> None:
     """A window over a thresholded table's rows below the final SELECT stays within one identity."""
     for call, owner in plan.binding.window_calls:
@@ -353,11 +353,11 @@ def _windows_per_identity(
                 )
 
 
-def _leaf_branches(scope: Scope) -> list[Scope]:
+def _leaf_branches(scope: QueryScope) -> list[QueryScope]:
     return list(scope.leaves())
 
 
-def _carry_set_operation(plan: _Rewrite, scope: Scope) -> None:
+def _carry_set_operation(plan: _Rewrite, scope: QueryScope) -> None:
     leaves = _leaf_branches(scope)
     per_leaf = [_sources(plan, leaf) for leaf in leaves]
     keys = sorted({k for sources in per_leaf for k in sources})
@@ -413,7 +413,7 @@ def _count(
     return _call("len", contribution)
 
 
-def _filter_final(plan: _Rewrite, final: Scope, minimums: dict[int, int]) -> None:
+def _filter_final(plan: _Rewrite, final: QueryScope, minimums: dict[int, int]) -> None:
     select = final.node
     assert isinstance(select, exp.Select)
     sources = _sources(plan, final)
@@ -449,7 +449,7 @@ def _filter_final(plan: _Rewrite, final: Scope, minimums: dict[int, int]) -> Non
         select.where(exp.and_(*conditions, copy=False), copy=False)
 
 
-def _counted(plan: _Rewrite, scope: Scope) -> dict[Origin, Origin]:
+def _counted(plan: _Rewrite, scope: QueryScope) -> dict[Origin, Origin]:
     """Prefer, within an equality class, an origin the query already counts distinctly (one aggregate)."""
     select = scope.node
     counted: set[Origin] = set()
