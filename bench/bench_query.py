@@ -3,9 +3,10 @@
 1. End to end: a two-table join and aggregate over 10 million generated rows (8M purchases,
    2M impressions, Parquet written by DuckDB into a temp dir), run through the engine (rule
    check, sealed DuckDB connection, threshold suppression in the statement) versus the same SQL
-   run directly on DuckDB over the same files, in the same process. Target: ratio <= 1.15.
+   run directly on DuckDB over the same files, in the same process.
+   Target: ratio <= 1.0 (the Spark-semantics layer may not cost time).
 2. Rule check: a 50-line query checked against custom rules with thresholds and comparison
-   controls, cold (new text each time, so nothing is cached) and warm. Target: < 20 ms.
+   controls, cold (new text each time, so nothing is cached) and warm. Target: <= 10 ms (issue 18).
 
 Run: ``python3 bench/bench_query.py [--rows 10000000] [--repeat 3]``.
 """
@@ -192,12 +193,12 @@ def main() -> int:
         ratio = engine_s / raw_s
         print(f"join+aggregate, raw DuckDB:   {raw_s * 1000:8.1f} ms (median of {args.repeat})")
         print(f"join+aggregate, engine:       {engine_s * 1000:8.1f} ms (median of {args.repeat})")
-        verdict = "OK" if ratio <= 1.15 else "OVER"
-        print(f"ratio engine/raw:             {ratio:8.3f}  (target <= 1.15) {verdict}")
+        verdict = "OK" if ratio <= 1.0 else "OVER"
+        print(f"ratio engine/raw:             {ratio:8.3f}  (target <= 1.0) {verdict}")
         cold, warm = bench_check(collab, max(args.repeat, 20))
         print(
-            f"rule check, 50-line query:    {cold:8.2f} ms cold, {warm:.2f} ms warm (target < 20 ms)"
-            f" {'OK' if cold < 20 else 'OVER'}"
+            f"rule check, 50-line query:    {cold:8.2f} ms cold, {warm:.2f} ms warm (target <= 10 ms)"
+            f" {'OK' if cold <= 10 else 'OVER'}"
         )
     return 0
 
