@@ -29,7 +29,7 @@ from reconciler.planner.normal_form import normalize_observed
 from reconciler.planner.registry import REGISTRY, SELF, ResourceType, descriptor
 from reconciler.planner.resource import ObservedResource
 
-__all__ = ["Crawl", "ReadCall", "own_id"]
+__all__ = ["Crawl", "ReadCall", "Tally", "own_id"]
 
 #: One read call with retries: (account, operation, parameters, service) -> response.
 ReadCall = Callable[[Account, str, Mapping[str, Any], str], dict[str, Any]]
@@ -52,6 +52,17 @@ class _Found:
     context: dict[str, str]  # identifier parameters that address it (and its children)
     parent: Address | None = None  # for untaggable kinds: named after their parent
     managed: bool = True  # False for an adopted resource (``existing: true``) and its untagged children
+
+
+@dataclass
+class Tally:
+    """How far a read has got, for a progress line: calls finished and calls known so far.
+
+    ``known`` grows while the read finds resources (each has calls of its own to make).
+    """
+
+    done: int = 0
+    known: int = 0
 
 
 class Crawl:
@@ -97,8 +108,12 @@ class Crawl:
                 self.member_keys.setdefault(resource.account_id, resource.address.part("member"))
         self.lock = threading.Lock()
 
-    def run(self, parallelism: int) -> State:
+    def run(self, parallelism: int, tally: Tally | None = None) -> State:
         """Crawl every account with ``parallelism`` workers and return what was found.
+
+        Args:
+            parallelism: worker threads.
+            tally: counts the calls as they are queued and finished (a progress line reads it).
 
         Returns:
             The observed State (normalized attributes, ids, ARNs, owners).
@@ -108,7 +123,7 @@ class Crawl:
         """
         tasks = [task for account in self.accounts for task in self._roots(account)]
         with _older_objects_frozen():
-            _run_all(tasks, parallelism)
+            _run_all(tasks, parallelism, tally or Tally())
             return self._state()
 
     # -- tasks --------------------------------------------------------------------------------
@@ -352,12 +367,14 @@ def _older_objects_frozen() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _run_all(roots: Sequence[Task], parallelism: int) -> None:
+def _run_all(roots: Sequence[Task], parallelism: int, tally: Tally) -> None:
     """Run tasks on a bounded pool; each returns follow-up tasks, which are queued at once.
 
     Workers queue the follow-ups themselves (no central loop waiting on every future), so the
     pool stays busy across levels of the crawl and the cost per task stays constant however
-    many are queued. The first error stops the run: queued tasks are skipped, and it is raised.
+    many are queued. The first error stops the run: queued tasks are skipped, and it is raised;
+    so does Ctrl-C while waiting (only the calls in flight finish). ``tally`` counts the tasks
+    (one read call each) queued and finished.
     """
     lock = threading.Lock()
     finished = threading.Event()
@@ -366,13 +383,14 @@ def _run_all(roots: Sequence[Task], parallelism: int) -> None:
 
     with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="read") as pool:
 
-        def submit(task: Task) -> None:
+        def submit(task: Task, counted: bool = True) -> None:
             nonlocal outstanding
             with lock:
                 outstanding += 1
-            pool.submit(run, task)
+                tally.known += counted
+            pool.submit(run, task, counted)
 
-        def run(task: Task) -> None:
+        def run(task: Task, counted: bool) -> None:
             nonlocal outstanding
             try:
                 if not errors:
@@ -384,13 +402,19 @@ def _run_all(roots: Sequence[Task], parallelism: int) -> None:
             finally:
                 with lock:
                     outstanding -= 1
+                    tally.done += counted
                     if outstanding == 0:
                         finished.set()
 
         if not roots:
             return
-        submit(lambda: list(roots))  # one task queues the roots, so their order is kept
-        finished.wait()
+        submit(lambda: list(roots), counted=False)  # one task queues the roots, so their order is kept
+        try:
+            finished.wait()
+        except BaseException as exc:  # Ctrl-C: skip what is queued, let the calls in flight end
+            with lock:
+                errors.append(exc)
+            raise
     if errors:
         raise errors[0]
 

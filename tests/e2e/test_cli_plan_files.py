@@ -43,13 +43,13 @@ def test_apply_with_another_as_than_the_plans_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stack = copy_stack("retail-adtech", tmp_path)
-    assert run(capsys, "plan", str(stack), "--as", "retailer")[0] == 0
     plan_file = str(tmp_path / "plans" / "retail-adtech.json")
+    assert run(capsys, "plan", str(stack), "--as", "retailer", "--out", plan_file)[0] == 0
     code, out, err = run(capsys, "apply", plan_file, "--as", "adtech", "--auto-approve")
     assert code == 1 and "--as adtech does not match the plan, which was made --as retailer" in err
     assert run(capsys, "apply", plan_file, "--as", "retailer", "--auto-approve")[0] == 0
 
-    assert run(capsys, "plan", str(stack))[0] == 0  # for every member
+    assert run(capsys, "plan", str(stack), "--out", plan_file, "--overwrite")[0] == 0  # for every member
     code, out, err = run(capsys, "apply", plan_file, "--as", "adtech", "--auto-approve")
     assert code == 1 and "made for every member (without --as)" in err
     assert live_resources(tmp_path, stack)["configured_tables"][0]["name"] == "purchases"

@@ -30,13 +30,17 @@ def test_colour_only_when_asked(retail: list[DesiredResource]) -> None:
     assert "\x1b[" in text.render(plan, color=True)
 
 
-def test_weakening_changes_are_listed_first(retail: list[DesiredResource]) -> None:
+def test_weakening_changes_come_first_and_the_text_lists_changes_in_apply_order(
+    retail: list[DesiredResource],
+) -> None:
     plan = make_plan(weakened(retail), observe(retail))
     out = text.render(plan)
-    body = out.split("Changes:")[1]
-    assert body.index("configured_table.retailer.purchases") < body.index(
-        f"association.{C}.adtech.ad_impressions"
-    )
+    privacy, body = out.split("Changes, in the order apply makes them:")
+    assert "! configured_table.retailer.purchases" in privacy
+    assert f"association.{C}.adtech.ad_impressions" not in privacy
+    listed = [line.split()[1] for line in body.splitlines() if line.startswith("  ~ ")]
+    stepped = list(dict.fromkeys(str(s.address) for s in plan.all_steps))
+    assert listed == stepped and len(listed) == 2
     assert out.splitlines()[-1].startswith("Plan: 0 to add, 2 to change")
     assert "loyalty_id added to allowedColumns on purchases" in out
     doc = stdjson.loads(json.render(plan))
