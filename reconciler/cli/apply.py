@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -115,8 +116,9 @@ def confirm_and_apply(
         else:
             progress(event)
 
+    again = resume or f"reconciler apply {ws.stack.root}"
     try:
-        with tracker:
+        with tracker, console.graceful_stop(ws.backend):
             result = workflow.apply_plan(
                 ws,
                 plan,
@@ -125,15 +127,10 @@ def confirm_and_apply(
                 on_event=on_event,
                 lock_timeout=lock_timeout,
             )
-    except KeyboardInterrupt:
-        again = resume or f"reconciler apply {ws.stack.root}"
-        if stream is not None:
-            from reconciler.render import events
-
-            not_started = [s.id for s in plan.all_steps if s.id not in tracker.started]
-            stream.emit(events.interrupted(tracker.done, [s.id for s in tracker.running], not_started))
-        click.echo(tracker.interrupted(again), err=True, nl=False)
-        raise click.exceptions.Exit(130) from None
+    except KeyboardInterrupt:  # while the state was re-read, or a second Ctrl-C
+        _interrupted(tracker, plan, again, stream)
+    if result.stopped:
+        _interrupted(tracker, plan, again, stream)
     for note in ws.notes:
         click.echo(f"note: {note}", err=True)
     if stream is not None:
@@ -142,6 +139,19 @@ def confirm_and_apply(
         stream.emit(events.apply_summary(result, ws.backend.read_retries))
         return 0 if result.ok else 1
     return summarize(result, ws.backend.read_retries)
+
+
+def _interrupted(
+    tracker: console.Progress, plan: Plan, resume: str, stream: console.JsonLines | None
+) -> NoReturn:
+    """Say what Ctrl-C left (an event too with ``--json``) and exit 130."""
+    if stream is not None:
+        from reconciler.render import events
+
+        not_started = [s.id for s in plan.all_steps if s.id not in tracker.started]
+        stream.emit(events.interrupted(tracker.done, [s.id for s in tracker.running], not_started))
+    click.echo(tracker.interrupted(resume), err=True, nl=False)
+    raise click.exceptions.Exit(130)
 
 
 def read_plan_file(target: str | None) -> Plan | None:

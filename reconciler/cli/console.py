@@ -6,7 +6,7 @@
   finished / known so far) and while steps run (steps done / total, running, retries, elapsed).
   It is drawn with rich on stderr, only when stderr is a terminal: logs and pipes get the
   per-step lines and nothing else. On Ctrl-C it says what was done, what was in flight and how
-  to resume.
+  to resume; ``graceful_stop`` makes the first Ctrl-C let the calls in flight finish.
 - ``JsonLines`` prints the events of ``--json``, one JSON object per line.
 - ``confirm`` asks as Terraform does: only ``yes`` approves; a plan with irreversible steps asks
   for the collaboration's name instead.
@@ -20,6 +20,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -28,12 +29,14 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
+from reconciler.execution.crawl import Tally
+
 if TYPE_CHECKING:
     from reconciler.execution.backend import Boto3Backend
     from reconciler.execution.executor import Event
     from reconciler.planner.model import Plan, Step
 
-__all__ = ["JsonLines", "Progress", "add_no_color", "color", "confirm", "paint"]
+__all__ = ["JsonLines", "Progress", "add_no_color", "color", "confirm", "graceful_stop", "paint"]
 
 #: Where ``--no-color`` is recorded (``click.Context.meta`` is shared by a command and its group).
 NO_COLOR = "reconciler.no_color"
@@ -112,6 +115,7 @@ class Progress:
 
     def __enter__(self) -> Progress:
         self.began = time.monotonic()
+        self.backend.reading = Tally()  # not the last read's count while this one starts
         if self.enabled:
             from rich.console import Console
             from rich.live import Live
@@ -125,7 +129,7 @@ class Progress:
                 redirect_stdout=True,
                 redirect_stderr=True,
             )
-            self._live.start()
+            self._live.start(refresh=True)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -241,6 +245,36 @@ class JsonLines:
         line = json.dumps(stamped, sort_keys=True, ensure_ascii=False, default=str)
         with self._lock:
             click.echo(line)
+
+
+@contextlib.contextmanager
+def graceful_stop(backend: Boto3Backend) -> Iterator[None]:
+    """The first Ctrl-C asks ``backend`` to stop: the calls in flight end, nothing new starts.
+
+    A read then raises ``KeyboardInterrupt`` once no call is running, and an apply returns with
+    ``stopped`` set (every step it finished is recorded), so nothing is cut off mid-call and the
+    clients are never closed under a running one. A second Ctrl-C stops at once. Where Ctrl-C is
+    ignored (a background job), it stays ignored.
+    """
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def ask(signum: int, frame: object) -> None:
+        if backend.stop.is_set():
+            raise KeyboardInterrupt
+        backend.stop.set()
+        click.echo(
+            "\nStopping: the calls in flight finish and nothing new starts (Ctrl-C again to quit at once).",
+            err=True,
+        )
+
+    previous = signal.signal(signal.SIGINT, ask)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def confirm(plan: Plan) -> bool:

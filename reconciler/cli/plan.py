@@ -73,7 +73,7 @@ def read_plan(ws: workflow.Workspace, stream: console.JsonLines | None, **option
     progress = console.Progress(ws.backend, enabled=False if stream else None)
     began = time.monotonic()
     try:
-        with progress:
+        with progress, console.graceful_stop(ws.backend):
             outcome = workflow.make_plan(ws, **options)
     except KeyboardInterrupt:
         click.echo(progress.interrupted(""), err=True, nl=False)

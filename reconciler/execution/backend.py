@@ -100,6 +100,8 @@ class Boto3Backend:
         self.on_read_retry: Callable[[str, int, RetryableBackendError], None] | None = None
         #: How far the current (or last) read has got: calls finished / known (a progress line).
         self.reading = Tally()
+        #: Set on Ctrl-C: reads skip what is queued, apply starts no new step (the CLI sets it).
+        self.stop = threading.Event()
 
     @property
     def calls(self) -> int:
@@ -158,7 +160,7 @@ class Boto3Backend:
             stack, accounts=self.accounts, call=self._read_call, known=known, adopt=adopt, foreign=foreign
         )
         self.reading = Tally()
-        state = crawl.run(self.parallelism, self.reading)
+        state = crawl.run(self.parallelism, self.reading, self.stop)
         self.problems = list(crawl.problems)
         return state
 

@@ -108,12 +108,14 @@ class Crawl:
                 self.member_keys.setdefault(resource.account_id, resource.address.part("member"))
         self.lock = threading.Lock()
 
-    def run(self, parallelism: int, tally: Tally | None = None) -> State:
+    def run(self, parallelism: int, tally: Tally | None = None, stop: threading.Event | None = None) -> State:
         """Crawl every account with ``parallelism`` workers and return what was found.
 
         Args:
             parallelism: worker threads.
             tally: counts the calls as they are queued and finished (a progress line reads it).
+            stop: once set (Ctrl-C), queued calls are skipped and, when the calls in flight have
+                ended, ``KeyboardInterrupt`` is raised.
 
         Returns:
             The observed State (normalized attributes, ids, ARNs, owners).
@@ -123,7 +125,7 @@ class Crawl:
         """
         tasks = [task for account in self.accounts for task in self._roots(account)]
         with _older_objects_frozen():
-            _run_all(tasks, parallelism, tally or Tally())
+            _run_all(tasks, parallelism, tally or Tally(), stop or threading.Event())
             return self._state()
 
     # -- tasks --------------------------------------------------------------------------------
@@ -367,13 +369,14 @@ def _older_objects_frozen() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _run_all(roots: Sequence[Task], parallelism: int, tally: Tally) -> None:
+def _run_all(roots: Sequence[Task], parallelism: int, tally: Tally, stop: threading.Event) -> None:
     """Run tasks on a bounded pool; each returns follow-up tasks, which are queued at once.
 
     Workers queue the follow-ups themselves (no central loop waiting on every future), so the
     pool stays busy across levels of the crawl and the cost per task stays constant however
-    many are queued. The first error stops the run: queued tasks are skipped, and it is raised;
-    so does Ctrl-C while waiting (only the calls in flight finish). ``tally`` counts the tasks
+    many are queued. The first error stops the run: queued tasks are skipped, and it is raised.
+    ``stop`` (Ctrl-C) skips the queued tasks too and raises ``KeyboardInterrupt`` once no call is
+    in flight, so the clients are never closed under a running call. ``tally`` counts the tasks
     (one read call each) queued and finished.
     """
     lock = threading.Lock()
@@ -393,7 +396,7 @@ def _run_all(roots: Sequence[Task], parallelism: int, tally: Tally) -> None:
         def run(task: Task, counted: bool) -> None:
             nonlocal outstanding
             try:
-                if not errors:
+                if not errors and not stop.is_set():
                     for follow_up in task():
                         submit(follow_up)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller below
@@ -409,14 +412,11 @@ def _run_all(roots: Sequence[Task], parallelism: int, tally: Tally) -> None:
         if not roots:
             return
         submit(lambda: list(roots), counted=False)  # one task queues the roots, so their order is kept
-        try:
-            finished.wait()
-        except BaseException as exc:  # Ctrl-C: skip what is queued, let the calls in flight end
-            with lock:
-                errors.append(exc)
-            raise
+        finished.wait()
     if errors:
         raise errors[0]
+    if stop.is_set():
+        raise KeyboardInterrupt
 
 
 # -- helpers driven by the service model and the descriptors -------------------------------------
