@@ -21,7 +21,7 @@ from reconciler.planner import planfile
 def command(plan_file: Path, fmt: str) -> int:
     """Print the plan saved in PLAN_FILE (by `reconciler plan --out`)."""
     plan = planfile.read(plan_file)
-    click.echo(show(plan, fmt), nl=False)
+    click.echo(show(plan, fmt))  # as plan prints it
     if fmt == "text":
         who = f" as {plan.as_member}" if plan.as_member else ""
         click.echo(
