@@ -10,7 +10,8 @@ Every rendering puts what weakens privacy and what is blocked first. The text re
 lists the changes in the order apply makes them (``Plan.in_apply_order``: a fresh stack's
 collaboration before its members); Markdown (a review comment that may be cut short) and JSON
 list them blocked, then weakening, then the rest, each group by Address
-(``Plan.ordered_changes``). Unchanged resources are counted, never listed. Nothing here computes a
+(``Plan.ordered_changes``); when that differs from apply order, Markdown says so in a note.
+Unchanged resources are counted, never listed. Nothing here computes a
 diff: the words come from ``Change.reason`` and the privacy ``Finding``s.
 
 The other modules render the other GitOps results, each imported by its own command: ``review``
