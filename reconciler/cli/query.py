@@ -121,7 +121,7 @@ def suppression_note(run: DryRun) -> str:
     rows = len(run.result.rows) if run.result is not None else 0
     lines = [
         "suppression: a row is returned only for a group with " + ", and ".join(applied) + "."
-        " Groups below that were dropped; the result never says whether any were, or which."
+        " Groups below that are dropped; the result never says whether any were, or which."
     ]
     if rows == 0:
         lines.append(
