@@ -182,3 +182,20 @@ def test_a_format_that_contradicts_out_is_refused(
     code, out, err = _query(stack, capsys, "SELECT region, COUNT(*) AS n FROM orders GROUP BY region", *extra)
     assert code == 1 and message in err and out == ""
     assert not (Path.cwd() / "rows.csv").exists()
+
+
+def test_the_note_names_each_tables_aggregation_rule_output_constraint(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    classic = str(Path(__file__).resolve().parents[2] / "specs" / "retail-adtech-classic")
+    sql = (
+        "SELECT p.store_region, COUNT(DISTINCT p.hashed_email) AS n FROM purchases p"
+        " JOIN ad_impressions a ON p.hashed_email = a.hashed_email GROUP BY p.store_region"
+    )
+    assert main(["query", classic, "--as", "retailer", "--sql", sql]) == 0
+    err = capsys.readouterr().err
+    for table in ("ad_impressions", "purchases"):
+        assert (
+            f"at least 25 distinct hashed_email of {table} (its aggregation rule's output constraint)" in err
+        )
+    assert "no row met" not in err
