@@ -55,8 +55,9 @@ def test_sealed_connection_refuses_files_even_if_checks_were_bypassed(
     other = tmp_path / "other.csv"
     other.write_text("x\n1\n")
     forged = Prepared(sql=f"SELECT * FROM read_csv('{other}')", tables=tuple(collab.tables.values()))
-    with pytest.raises(DataError, match="disabled by configuration|Permission"):
+    with pytest.raises(DataError) as refused:  # DuckDB refuses it before reading: a planning error
         execute(forged)
+    assert refused.value.code == "MALFORMED_QUERY" and refused.value.message.startswith("the query failed: ")
     with pytest.raises(DataError, match="withheld"):  # the lock refuses it; row-time text is withheld
         execute(Prepared(sql="SET enable_external_access = true", tables=tuple(collab.tables.values())))
 
