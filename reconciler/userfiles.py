@@ -23,21 +23,32 @@ from reconciler.errors import ReconcilerError, why_unusable
 __all__ = ["read_text", "write_atomically", "write_text"]
 
 
-def write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str, *, replace: bool = True) -> None:
     """Write ``text`` to ``path`` so that readers see the old or the new file, never half of one.
 
     Args:
         path: destination; its directory is created if needed.
         text: the complete new content.
+        replace: False: never replace an existing file, even one that appears while writing
+            (the finished file is hard-linked into place, which fails if the name is taken).
+
+    Raises:
+        FileExistsError: ``replace`` is False and ``path`` exists; nothing was written.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not replace and path.exists():
+        raise FileExistsError(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+            os.unlink(tmp)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -26,6 +26,8 @@ import click
 from reconciler.cli import (
     apply,
     budget,
+    complete,
+    console,
     demo,
     destroy,
     drift,
@@ -35,6 +37,7 @@ from reconciler.cli import (
     query,
     review,
     schema,
+    show,
     state,
     validate,
 )
@@ -44,7 +47,7 @@ __all__ = ["COMMAND_MODULES", "cli", "main", "run"]
 
 #: Modules of this package that each define one click command named ``command``.
 COMMAND_MODULES: tuple[ModuleType, ...] = (
-    *(validate, schema, plan, apply, drift, destroy, demo, query),
+    *(validate, schema, plan, show, apply, drift, destroy, demo, query),
     *(review, graph, budget),
     *(state, import_),
 )
@@ -61,6 +64,17 @@ INTERRUPTED = "Interrupted; if resources were being changed, `reconciler plan` s
 
 for _module in COMMAND_MODULES:
     cli.add_command(_module.command)
+
+
+def _everywhere(command: click.Command) -> None:
+    """``--no-color`` on ``command`` and, for a group, on each of its subcommands."""
+    console.add_no_color(command)
+    for sub in getattr(command, "commands", {}).values():
+        _everywhere(sub)
+
+
+_everywhere(cli)
+complete.attach(cli)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

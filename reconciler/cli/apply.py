@@ -1,19 +1,26 @@
 """``reconciler apply``: carry out a saved plan (or plan and apply a stack), step by step.
 
-Without ``--auto-approve`` the plan is shown and confirmation asked. Irreversible steps need
-``--allow-destroy``; ``lifecycle.preventDestroy`` resources are never deleted. A stale plan is
-refused. Progress is printed per step, then a summary; exit 0 when every step succeeded, 1 when
-the apply stopped (the summary lists what was done and what remains).
+Without ``--auto-approve`` the plan is shown and confirmation asked: only ``yes`` approves, and a
+plan with irreversible steps asks for the collaboration's name instead (``console.confirm``).
+Irreversible steps also need ``--allow-destroy``; ``lifecycle.preventDestroy`` resources are never
+deleted. A stale plan is refused. Each step is printed as it ends, under a live progress line on
+a terminal; then a summary. Ctrl-C lets the steps in flight finish, starts nothing new and says
+what was done and how to resume. ``--json`` prints events instead (``render.events``; it needs
+``--auto-approve``). Exit 0 when every step succeeded, 1 when the apply stopped (the summary
+lists what was done and what remains), 130 on Ctrl-C.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from reconciler import workflow
-from reconciler.cli.plan import backend_option, show, warn
+from reconciler.cli import console
+from reconciler.cli.plan import backend_option, emit_plan, json_option, read_plan, show
 from reconciler.errors import PlanError, RetryableBackendError
 from reconciler.execution.executor import ApplyResult, Event, check_permitted
 from reconciler.planner import planfile
@@ -23,16 +30,21 @@ from reconciler.planner.model import Plan
 def progress(event: Event) -> None:
     """Print one step's progress line."""
     if event.kind == "done":
-        click.echo(f"  {event.step.id}: done{f' ({event.detail})' if event.detail else ''}")
+        done = console.paint("done", "green")
+        click.echo(f"  {event.step.id}: {done}{f' ({event.detail})' if event.detail else ''}")
     elif event.kind == "retry":
-        click.echo(f"  {event.step.id}: retry {event.attempt} after: {event.detail}")
+        retry = console.paint(f"retry {event.attempt}", "yellow")
+        click.echo(f"  {event.step.id}: {retry} after: {event.detail}")
     elif event.kind == "failed":
-        click.echo(f"  {event.step.id}: FAILED: {event.detail}", err=True)
+        click.echo(
+            f"  {event.step.id}: {console.paint('FAILED', 'red', err=True, bold=True)}: {event.detail}",
+            err=True,
+        )
 
 
 def read_progress(operation: str, attempt: int, error: RetryableBackendError) -> None:
     """Print a retry of a read (reads are retried like steps, and counted with them)."""
-    click.echo(f"  read {operation}: retry {attempt} after: {error.message}")
+    click.echo(f"  read {operation}: {console.paint(f'retry {attempt}', 'yellow')} after: {error.message}")
 
 
 def summarize(result: ApplyResult, read_retries: int = 0) -> int:
@@ -40,10 +52,18 @@ def summarize(result: ApplyResult, read_retries: int = 0) -> int:
     total = result.retries + read_retries
     retries = f", {total} retr{'y' if total == 1 else 'ies'}"
     if result.ok:
-        click.echo(f"Apply complete: {len(result.done)} step(s) done{retries}.")
+        click.echo(
+            console.paint(f"Apply complete: {len(result.done)} step(s) done{retries}.", "green", bold=True)
+        )
         return 0
     click.echo(
-        f"Apply stopped: {len(result.done)} step(s) done{retries}; nothing else was started.", err=True
+        console.paint(
+            f"Apply stopped: {len(result.done)} step(s) done{retries}; nothing else was started.",
+            "red",
+            err=True,
+            bold=True,
+        ),
+        err=True,
     )
     for step, error in result.failed:
         click.echo(f"Failed: {step.id}: {error.message}", err=True)
@@ -65,27 +85,73 @@ def confirm_and_apply(
     allow_destroy: bool,
     parallelism: int,
     lock_timeout: float = 0.0,
+    stream: console.JsonLines | None = None,
+    resume: str = "",
 ) -> int:
-    """Show the plan, ask unless ``auto_approve``, apply, summarize (shared with destroy and demo)."""
+    """Show the plan, ask unless ``auto_approve``, apply, summarize (shared with destroy and demo).
+
+    Args:
+        stream: ``--json``: events instead of text (never asks: the caller checked ``auto_approve``).
+        resume: the command that carries on after Ctrl-C (default ``reconciler apply <stack path>``).
+    """
     workflow.check_target(ws, plan)  # a plan of another stack is refused before it is shown
-    click.echo(show(plan))
+    if stream is not None:
+        emit_plan(stream, plan)
+    else:
+        click.echo(show(plan))
     if plan.is_empty:
         return 0
     check_permitted(plan, allow_destroy=allow_destroy)  # refuse before asking
-    if not auto_approve and not click.confirm("Apply this plan?", default=False):
+    if not auto_approve and not console.confirm(plan):
         click.echo("Apply cancelled; nothing was changed.", err=True)
         return 1
-    result = workflow.apply_plan(
-        ws,
-        plan,
-        allow_destroy=allow_destroy,
-        parallelism=parallelism,
-        on_event=progress,
-        lock_timeout=lock_timeout,
-    )
+    tracker = console.Progress(ws.backend, plan.all_steps, enabled=False if stream else None)
+
+    def on_event(event: Event) -> None:
+        tracker.on_event(event)
+        if stream is not None:
+            from reconciler.render import events
+
+            stream.emit(events.step_event(event))
+        else:
+            progress(event)
+
+    again = resume or f"reconciler apply {ws.stack.root}"
+    try:
+        with tracker, console.graceful_stop(ws.backend):
+            result = workflow.apply_plan(
+                ws,
+                plan,
+                allow_destroy=allow_destroy,
+                parallelism=parallelism,
+                on_event=on_event,
+                lock_timeout=lock_timeout,
+            )
+    except KeyboardInterrupt:  # while the state was re-read, or a second Ctrl-C
+        _interrupted(tracker, plan, again, stream)
+    if result.stopped:
+        _interrupted(tracker, plan, again, stream)
     for note in ws.notes:
         click.echo(f"note: {note}", err=True)
+    if stream is not None:
+        from reconciler.render import events
+
+        stream.emit(events.apply_summary(result, ws.backend.read_retries))
+        return 0 if result.ok else 1
     return summarize(result, ws.backend.read_retries)
+
+
+def _interrupted(
+    tracker: console.Progress, plan: Plan, resume: str, stream: console.JsonLines | None
+) -> NoReturn:
+    """Say what Ctrl-C left (an event too with ``--json``) and exit 130."""
+    if stream is not None:
+        from reconciler.render import events
+
+        not_started = [s.id for s in plan.all_steps if s.id not in tracker.started]
+        stream.emit(events.interrupted(tracker.done, [s.id for s in tracker.running], not_started))
+    click.echo(tracker.interrupted(resume), err=True, nl=False)
+    raise click.exceptions.Exit(130)
 
 
 def read_plan_file(target: str | None) -> Plan | None:
@@ -143,6 +209,7 @@ def plan_member(saved: Plan, given: str | None) -> str | None:
 @click.option(
     "--lock-timeout", type=click.FloatRange(0), default=0.0, help="Seconds to wait for another apply."
 )
+@json_option
 def command(
     target: str | None,
     backend: str,
@@ -152,25 +219,42 @@ def command(
     allow_destroy: bool,
     parallelism: int,
     lock_timeout: float,
+    json_events: bool,
 ) -> int:
     """Apply a saved plan (PLAN_FILE) or plan and apply STACK."""
-    saved = read_plan_file(target)
-    stack: str | None = target
-    if saved is not None:
-        stack = stack_path or plan_stack(saved)
-        as_member = plan_member(saved, as_member)
-    chosen = saved.backend if saved else backend
-    with workflow.open_workspace(stack, backend=chosen, as_member=as_member) as ws:
-        ws.backend.on_read_retry = read_progress
-        if saved is None:
-            outcome = workflow.make_plan(ws, as_member=as_member)
-            warn(outcome.problems)
-        plan = saved or outcome.plan
-        return confirm_and_apply(
-            ws,
-            plan,
-            auto_approve=auto_approve,
-            allow_destroy=allow_destroy,
-            parallelism=parallelism,
-            lock_timeout=lock_timeout,
-        )
+    if json_events and not auto_approve:
+        raise click.UsageError("--json needs --auto-approve: a stream of events cannot be asked a question")
+    with console.JsonLines.maybe(json_events, "apply") as stream:
+        saved = read_plan_file(target)
+        stack: str | None = target
+        if saved is not None:
+            stack = stack_path or plan_stack(saved)
+            as_member = plan_member(saved, as_member)
+        chosen = saved.backend if saved else backend
+        with workflow.open_workspace(stack, backend=chosen, as_member=as_member) as ws:
+            ws.backend.on_read_retry = _read_retry(stream)
+            plan = saved or read_plan(ws, stream, as_member=as_member).plan
+            resume = f"reconciler apply {target}" if saved is None and target else ""
+            return confirm_and_apply(
+                ws,
+                plan,
+                auto_approve=auto_approve,
+                allow_destroy=allow_destroy,
+                parallelism=parallelism,
+                lock_timeout=lock_timeout,
+                stream=stream,
+                resume=resume,
+            )
+
+
+def _read_retry(stream: console.JsonLines | None) -> Callable[[str, int, RetryableBackendError], None]:
+    """Where a read's retries go: a line of text, or an event."""
+    if stream is None:
+        return read_progress
+
+    def emit(operation: str, attempt: int, error: RetryableBackendError) -> None:
+        from reconciler.render import events
+
+        stream.emit(events.read_retried(operation, attempt, error.message))
+
+    return emit

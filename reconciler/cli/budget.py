@@ -2,7 +2,8 @@
 
 Differential privacy budgets show how many aggregations of each type are left (the console's
 "gas gauge"); access budgets how many queries each table may still take in its period. Reads
-only (ListPrivacyBudgets as one of the stack's members); exit 0, or 1 on error.
+only (ListPrivacyBudgets as one of the stack's members, the querying one when the stack has it);
+each block is labelled by its collaboration and names the member asked; exit 0, or 1 on error.
 """
 
 from __future__ import annotations
@@ -22,8 +23,21 @@ from reconciler.planner.addresses import Kind
 def command(stack: str | None, backend: str, fmt: str) -> int:
     """Show the remaining privacy budgets of STACK's collaborations."""
     with workflow.open_workspace(stack, backend=backend) as ws:
+        querying = {
+            (c.name, key)
+            for c in ws.stack.collaborations
+            for key, m in c.members.items()
+            if "CAN_QUERY" in m.abilities
+        }
         memberships = [
-            report.Membership(str(r.address), r.id, r.account_id, r.address.part("collaboration"))
+            report.Membership(
+                str(r.address),
+                r.id,
+                r.account_id,
+                collaboration=r.address.part("collaboration"),
+                member=r.address.part("member"),
+                can_query=(r.address.part("collaboration"), r.address.part("member")) in querying,
+            )
             for r in ws.read()
             if r.address.kind is Kind.MEMBERSHIP and r.id and r.account_id
         ]

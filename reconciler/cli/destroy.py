@@ -1,7 +1,8 @@
 """``reconciler destroy``: delete everything the stack manages (children first).
 
-Deleting collaborations, memberships and members is irreversible and needs ``--allow-destroy``;
-resources with ``lifecycle.preventDestroy`` are never deleted.
+Deleting collaborations, memberships and members is irreversible and needs ``--allow-destroy``
+and, unless ``--auto-approve``, the collaboration's name typed at the prompt; resources with
+``lifecycle.preventDestroy`` are never deleted.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import click
 
 from reconciler import workflow
 from reconciler.cli.apply import confirm_and_apply, read_progress
-from reconciler.cli.plan import backend_option, warn
+from reconciler.cli.plan import backend_option, read_plan
 
 
 @click.command("destroy")
@@ -25,8 +26,12 @@ def command(
     """Delete every resource STACK manages (found by its tags)."""
     with workflow.open_workspace(stack, backend=backend) as ws:
         ws.backend.on_read_retry = read_progress
-        outcome = workflow.make_plan(ws, destroy=True)
-        warn(outcome.problems)
+        outcome = read_plan(ws, None, destroy=True)
         return confirm_and_apply(
-            ws, outcome.plan, auto_approve=auto_approve, allow_destroy=allow_destroy, parallelism=parallelism
+            ws,
+            outcome.plan,
+            auto_approve=auto_approve,
+            allow_destroy=allow_destroy,
+            parallelism=parallelism,
+            resume=f"reconciler destroy {ws.stack.root}",
         )

@@ -6,6 +6,16 @@ refused query exits 1 with the reason, the rule and table, and the offending SQL
 Tables with differential privacy are answered with noise; a note on stderr says what the query
 would cost on a fresh budget (a dry run spends none). ``--preview`` shows the cost and the
 expected noise without reading data; ``--seed`` makes the noise reproducible (NOT private).
+
+When a table's rule thresholds the result (an aggregation rule's output constraints, a custom
+rule's minimum aggregation threshold), a note on stderr says which thresholds applied. It never
+says whether any group fell below them, nor which: that would tell the querier something about
+rows they may not see (a group of one person exists), which AWS does not tell either.
+
+``--out FILE`` writes the rows there; its extension chooses the format (``.csv``, ``.json``,
+``.parquet``; anything else: the table) unless ``--format`` says otherwise, and a ``--format``
+that contradicts the extension is refused. Exit codes: 0 the query ran (with rows or none),
+1 refused by the rules, or any other error.
 """
 
 from __future__ import annotations
@@ -19,7 +29,12 @@ import click
 
 from reconciler import userfiles, workflow
 from reconciler.engine import Result, write
+from reconciler.engine.enforce import Prepared
 from reconciler.engine.from_spec import DryRun, run_query
+from reconciler.engine.rules import AggregationRule, CustomRule
+
+#: ``--out`` extension -> format (anything else: the text table).
+FORMAT_OF_EXTENSION = {".csv": "csv", ".json": "json", ".parquet": "parquet"}
 
 
 def _param(values: tuple[str, ...]) -> dict[str, str]:
@@ -52,6 +67,66 @@ def render(result: Result, fmt: str) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append(f"({len(result.rows)} row{'s' if len(result.rows) != 1 else ''})")
+    return "\n".join(lines) + "\n"
+
+
+def out_format(out: Path | None, fmt: str | None) -> str:
+    """The format to write: ``--format`` if given, else ``--out``'s extension, else the table.
+
+    Raises:
+        click.UsageError: ``--format`` contradicts the extension of ``--out``.
+    """
+    implied = FORMAT_OF_EXTENSION.get(out.suffix.lower()) if out is not None else None
+    if fmt is not None and implied is not None and fmt != implied:
+        raise click.UsageError(
+            f"--out {out} is {implied.upper()} by its extension but --format {fmt} was given;"
+            " drop one of them"
+        )
+    if fmt == "parquet" and out is None:
+        raise click.UsageError("--format parquet needs --out FILE (Parquet is not printed)")
+    return fmt or implied or "table"
+
+
+def thresholds(prepared: Prepared) -> list[str]:
+    """The thresholds that suppress groups of this query's result, one phrase per table (no data)."""
+    found = []
+    for table in sorted(prepared.tables, key=lambda t: t.name):
+        rule = table.rule
+        if isinstance(rule, AggregationRule):
+            found += [
+                f"at least {minimum} distinct {column} of {table.name}"
+                " (its aggregation rule's output constraint)"
+                for column, minimum in rule.output_constraints
+            ]
+        elif (
+            isinstance(rule, CustomRule)
+            and rule.threshold is not None
+            and table.name not in prepared.dp_tables
+        ):
+            t = rule.threshold
+            overrides = ", ".join(f"{c}: {m}" for c, m in sorted(t.overrides.items()))
+            found.append(
+                f"at least {t.minimum} distinct {t.identity_column} of {table.name}"
+                f"{f' ({overrides} for these output columns)' if overrides else ''}"
+                " (its custom rule's minimum aggregation threshold)"
+            )
+    return found
+
+
+def suppression_note(run: DryRun) -> str:
+    """Which thresholds applied; never whether any group was below them, or which."""
+    applied = thresholds(run.prepared)
+    if not applied:
+        return ""
+    rows = len(run.result.rows) if run.result is not None else 0
+    lines = [
+        "suppression: a row is returned only for a group with " + ", and ".join(applied) + "."
+        " Groups below that are dropped; the result never says whether any were, or which."
+    ]
+    if rows == 0:
+        lines.append(
+            "(no row met the thresholds, or no row matched the query: the two look alike on purpose)"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -89,13 +164,17 @@ def dp_note(run: DryRun) -> str:
 )
 @click.option("--collaboration", default=None, help="Collaboration name, when the stack declares several.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "parquet"]),
+    default=None,
+    help="Output format [default: from --out's extension, else table].",
 )
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Write rows here (.parquet: Parquet).",
+    help="Write rows here; .csv, .json, .parquet choose the format.",
 )
 @click.option(
     "--preview",
@@ -116,19 +195,21 @@ def command(
     template: str | None,
     params: tuple[str, ...],
     collaboration: str | None,
-    fmt: str,
+    fmt: str | None,
     out: Path | None,
     preview: bool,
     seed: int | None,
 ) -> int:
     """Run a protected query locally, enforcing the stack's analysis rules.
 
-    Exactly one of --sql, --file or --template. Exit code 0 with rows, 1 when refused or on error.
+    Exactly one of --sql, --file or --template. Exit code 0 when the query ran (rows or none),
+    1 when refused or on error.
     """
     if sum(x is not None for x in (sql, file, template)) != 1:
         raise click.UsageError("give exactly one of --sql, --file or --template")
     if params and template is None:
         raise click.UsageError("--param only applies to --template")
+    chosen = out_format(out, fmt)
     if file is not None:
         sql = userfiles.read_text(file, what="the query file", option="--file")
     run = run_query(
@@ -146,11 +227,11 @@ def command(
         click.echo(run.cost.to_text() if run.cost is not None else no_dp)
         return 0
     assert run.result is not None
-    if out is not None and out.suffix.lower() == ".parquet":
+    if out is not None and chosen == "parquet":
         write(run.result, out, "PARQUET")
     elif out is not None:
-        userfiles.write_text(out, render(run.result, fmt), what="the rows", option="--out")
+        userfiles.write_text(out, render(run.result, chosen), what="the rows", option="--out")
     else:
-        click.echo(render(run.result, fmt), nl=False)
-    click.echo(dp_note(run), err=True, nl=False)
+        click.echo(render(run.result, chosen), nl=False)
+    click.echo(suppression_note(run) + dp_note(run), err=True, nl=False)
     return 0

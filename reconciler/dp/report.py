@@ -3,6 +3,10 @@
 It asks the service (``ListPrivacyBudgets``, once per collaboration, as one of the stack's members)
 through a ``call`` function the caller provides, so it works the same on the local emulator and
 on AWS and never imports a backend. Rendering is a pure function of the summaries.
+
+A budget belongs to the collaboration, not to the membership it is read through, so the report is
+labelled by collaboration and names the member asked: the one who can query (whose queries spend
+the budget) when the stack has its membership, else the first by key.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["BudgetReport", "Membership", "collect", "render"]
@@ -23,23 +27,34 @@ _TYPES = ("DIFFERENTIAL_PRIVACY", "ACCESS_BUDGET")
 
 @dataclass(frozen=True)
 class Membership:
-    """One of the stack's memberships: where to ask from."""
+    """One of the stack's memberships: where to ask from.
+
+    Attributes:
+        address: its address (``membership.<collaboration>.<member>``).
+        membership_id / account_id: what the call needs.
+        collaboration: the collaboration's name (what the report is labelled by).
+        member: the member's key in the spec.
+        can_query: the member has CAN_QUERY (asked first).
+    """
 
     address: str
     membership_id: str
     account_id: str
-    collaboration_id: str = ""
+    collaboration: str = ""
+    member: str = ""
+    can_query: bool = False
 
 
 @dataclass(frozen=True)
 class BudgetReport:
-    """The budgets found per collaboration (keyed by the address of the membership asked)."""
+    """The budgets found, by collaboration name, and the member each was read as."""
 
     budgets: Mapping[str, tuple[Mapping[str, Any], ...]]
+    asked: Mapping[str, str] = field(default_factory=dict)
 
 
 def collect(memberships: Iterable[Membership], call: Call) -> BudgetReport:
-    """List the budgets of each collaboration once (the first membership found per collaboration).
+    """List the budgets of each collaboration once, as its querying member if the stack has it.
 
     Args:
         memberships: the stack's observed memberships.
@@ -48,13 +63,12 @@ def collect(memberships: Iterable[Membership], call: Call) -> BudgetReport:
     Returns:
         The ``BudgetReport``.
     """
-    seen: set[str] = set()
     out: dict[str, tuple[Mapping[str, Any], ...]] = {}
-    for m in sorted(memberships, key=lambda m: m.address):
-        key = m.collaboration_id or m.address
-        if key in seen:
+    asked: dict[str, str] = {}
+    for m in sorted(memberships, key=lambda m: (m.collaboration or m.address, not m.can_query, m.address)):
+        key = m.collaboration or m.address
+        if key in out:
             continue
-        seen.add(key)
         found: list[Mapping[str, Any]] = []
         for kind in _TYPES:
             params: dict[str, Any] = {"membershipIdentifier": m.membership_id, "privacyBudgetType": kind}
@@ -64,8 +78,9 @@ def collect(memberships: Iterable[Membership], call: Call) -> BudgetReport:
                 if not page.get("nextToken"):
                     break
                 params = {**params, "nextToken": page["nextToken"]}
-        out[m.address] = tuple(found)
-    return BudgetReport(out)
+        out[key] = tuple(found)
+        asked[key] = m.member or m.address
+    return BudgetReport(out, asked)
 
 
 def _when(value: Any) -> str:
@@ -94,7 +109,7 @@ def _lines(summary: Mapping[str, Any]) -> list[str]:
 
 
 def render(report: BudgetReport, fmt: str = "text") -> str:
-    """Text (one block per collaboration) or JSON (the API summaries).
+    """Text (one block per collaboration) or JSON (collaboration name -> the API summaries).
 
     Args:
         report: what ``collect`` returned.
@@ -109,8 +124,9 @@ def render(report: BudgetReport, fmt: str = "text") -> str:
     if not report.budgets:
         return "No memberships found: apply the stack first.\n"
     blocks = []
-    for address, summaries in report.budgets.items():
-        lines = [f"{address}:"]
+    for name, summaries in report.budgets.items():
+        asked = report.asked.get(name)
+        lines = [f"collaboration {name}" + (f" (read as member {asked})" if asked else "") + ":"]
         if not summaries:
             lines.append("  no privacy budgets (no privacy budget template in this collaboration)")
         for summary in summaries:

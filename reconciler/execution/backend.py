@@ -20,7 +20,7 @@ from botocore import xform_name
 from reconciler.errors import ReconcilerError, RetryableBackendError
 from reconciler.execution import steps
 from reconciler.execution.clients import Account, Accounts, ClientSource
-from reconciler.execution.crawl import Crawl
+from reconciler.execution.crawl import Crawl, Tally
 from reconciler.execution.retry import Backoff, with_retries
 from reconciler.execution.state import State
 from reconciler.execution.steps import StepResult
@@ -98,6 +98,10 @@ class Boto3Backend:
         #: Retries taken by reads so far, and who is told about each (the CLI prints them).
         self.read_retries = 0
         self.on_read_retry: Callable[[str, int, RetryableBackendError], None] | None = None
+        #: How far the current (or last) read has got: calls finished / known (a progress line).
+        self.reading = Tally()
+        #: Set on Ctrl-C: reads skip what is queued, apply starts no new step (the CLI sets it).
+        self.stop = threading.Event()
 
     @property
     def calls(self) -> int:
@@ -155,7 +159,8 @@ class Boto3Backend:
         crawl = Crawl(
             stack, accounts=self.accounts, call=self._read_call, known=known, adopt=adopt, foreign=foreign
         )
-        state = crawl.run(self.parallelism)
+        self.reading = Tally()
+        state = crawl.run(self.parallelism, self.reading, self.stop)
         self.problems = list(crawl.problems)
         return state
 

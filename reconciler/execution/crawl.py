@@ -29,7 +29,7 @@ from reconciler.planner.normal_form import normalize_observed
 from reconciler.planner.registry import REGISTRY, SELF, ResourceType, descriptor
 from reconciler.planner.resource import ObservedResource
 
-__all__ = ["Crawl", "ReadCall", "own_id"]
+__all__ = ["Crawl", "ReadCall", "Tally", "own_id"]
 
 #: One read call with retries: (account, operation, parameters, service) -> response.
 ReadCall = Callable[[Account, str, Mapping[str, Any], str], dict[str, Any]]
@@ -52,6 +52,17 @@ class _Found:
     context: dict[str, str]  # identifier parameters that address it (and its children)
     parent: Address | None = None  # for untaggable kinds: named after their parent
     managed: bool = True  # False for an adopted resource (``existing: true``) and its untagged children
+
+
+@dataclass
+class Tally:
+    """How far a read has got, for a progress line: calls finished and calls known so far.
+
+    ``known`` grows while the read finds resources (each has calls of its own to make).
+    """
+
+    done: int = 0
+    known: int = 0
 
 
 class Crawl:
@@ -97,8 +108,14 @@ class Crawl:
                 self.member_keys.setdefault(resource.account_id, resource.address.part("member"))
         self.lock = threading.Lock()
 
-    def run(self, parallelism: int) -> State:
+    def run(self, parallelism: int, tally: Tally | None = None, stop: threading.Event | None = None) -> State:
         """Crawl every account with ``parallelism`` workers and return what was found.
+
+        Args:
+            parallelism: worker threads.
+            tally: counts the calls as they are queued and finished (a progress line reads it).
+            stop: once set (Ctrl-C), queued calls are skipped and, when the calls in flight have
+                ended, ``KeyboardInterrupt`` is raised.
 
         Returns:
             The observed State (normalized attributes, ids, ARNs, owners).
@@ -108,7 +125,7 @@ class Crawl:
         """
         tasks = [task for account in self.accounts for task in self._roots(account)]
         with _older_objects_frozen():
-            _run_all(tasks, parallelism)
+            _run_all(tasks, parallelism, tally or Tally(), stop or threading.Event())
             return self._state()
 
     # -- tasks --------------------------------------------------------------------------------
@@ -352,12 +369,15 @@ def _older_objects_frozen() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _run_all(roots: Sequence[Task], parallelism: int) -> None:
+def _run_all(roots: Sequence[Task], parallelism: int, tally: Tally, stop: threading.Event) -> None:
     """Run tasks on a bounded pool; each returns follow-up tasks, which are queued at once.
 
     Workers queue the follow-ups themselves (no central loop waiting on every future), so the
     pool stays busy across levels of the crawl and the cost per task stays constant however
     many are queued. The first error stops the run: queued tasks are skipped, and it is raised.
+    ``stop`` (Ctrl-C) skips the queued tasks too and raises ``KeyboardInterrupt`` once no call is
+    in flight, so the clients are never closed under a running call. ``tally`` counts the tasks
+    (one read call each) queued and finished.
     """
     lock = threading.Lock()
     finished = threading.Event()
@@ -366,16 +386,17 @@ def _run_all(roots: Sequence[Task], parallelism: int) -> None:
 
     with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="read") as pool:
 
-        def submit(task: Task) -> None:
+        def submit(task: Task, counted: bool = True) -> None:
             nonlocal outstanding
             with lock:
                 outstanding += 1
-            pool.submit(run, task)
+                tally.known += counted
+            pool.submit(run, task, counted)
 
-        def run(task: Task) -> None:
+        def run(task: Task, counted: bool) -> None:
             nonlocal outstanding
             try:
-                if not errors:
+                if not errors and not stop.is_set():
                     for follow_up in task():
                         submit(follow_up)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller below
@@ -384,15 +405,18 @@ def _run_all(roots: Sequence[Task], parallelism: int) -> None:
             finally:
                 with lock:
                     outstanding -= 1
+                    tally.done += counted
                     if outstanding == 0:
                         finished.set()
 
         if not roots:
             return
-        submit(lambda: list(roots))  # one task queues the roots, so their order is kept
+        submit(lambda: list(roots), counted=False)  # one task queues the roots, so their order is kept
         finished.wait()
     if errors:
         raise errors[0]
+    if stop.is_set():
+        raise KeyboardInterrupt
 
 
 # -- helpers driven by the service model and the descriptors -------------------------------------

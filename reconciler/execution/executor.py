@@ -9,7 +9,8 @@ slow call holds up only what needs it; after every step its result is handed to
 resource created by it is found again by its tags. Transient errors are retried with capped exponential
 backoff and jitter (each retry is reported); the first terminal error stops the apply cleanly:
 steps already running finish, nothing new starts, and the result lists what was done and what
-remains. Checking that the plan is not stale is the caller's job (``workflow.apply_plan``).
+remains; ``stop`` (Ctrl-C) ends a run the same way. Checking that the plan is not stale is the
+caller's job (``workflow.apply_plan``).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class ApplyResult:
         remaining: steps not run (after a failure), in plan order.
         retries: retries taken over all steps.
         state: the State after the apply (observed + what the steps did).
+        stopped: a stop was asked for (Ctrl-C): the steps in flight finished, none started after.
     """
 
     done: tuple[StepResult, ...] = ()
@@ -65,6 +67,7 @@ class ApplyResult:
     remaining: tuple[Step, ...] = ()
     retries: int = 0
     state: State = field(default_factory=State)
+    stopped: bool = False
 
     @property
     def ok(self) -> bool:
@@ -110,6 +113,7 @@ class Executor:
         record: told (step, resource now or None after a delete) after every successful step
             (the state cache's journal).
         on_event: told about every start, retry, success and failure.
+        stop: once set (Ctrl-C), no new step starts; the steps in flight finish and are recorded.
     """
 
     def __init__(
@@ -121,8 +125,10 @@ class Executor:
         retry: Backoff | None = None,
         record: Callable[[Step, ObservedResource | None], None] | None = None,
         on_event: Callable[[Event], None] | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.backend = backend
+        self.stop = stop or threading.Event()
         self.stack = stack
         self.parallelism = max(1, parallelism)
         self.retry = retry or Backoff()
@@ -161,7 +167,7 @@ class Executor:
         running: dict[Future[StepResult], Step] = {}
         with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
             while True:
-                while ready and not failed and len(running) < self.parallelism:
+                while ready and not failed and not self.stop.is_set() and len(running) < self.parallelism:
                     step = order[heapq.heappop(ready)]
                     started.add(step.id)
                     self.on_event(Event("start", step))
@@ -184,7 +190,8 @@ class Executor:
                         if not unmet[later]:
                             heapq.heappush(ready, position[later])
         remaining = tuple(s for s in order if s.id not in started)
-        return ApplyResult(tuple(done), tuple(failed), remaining, self._retries, self._state)
+        stopped = self.stop.is_set()
+        return ApplyResult(tuple(done), tuple(failed), remaining, self._retries, self._state, stopped)
 
     def _one(self, step: Step) -> StepResult:
         def note(attempt: int, exc: RetryableBackendError) -> None:

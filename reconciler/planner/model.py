@@ -23,6 +23,7 @@ from typing import Any
 
 from reconciler.errors import PlanError, SourceLocation
 from reconciler.planner.addresses import Address, Kind
+from reconciler.planner.resource import Ref
 
 __all__ = ["FORMAT_VERSION", "Action", "Change", "FieldDiff", "Finding", "Impact", "Plan", "Step"]
 
@@ -257,6 +258,29 @@ class Plan:
 
         return tuple(sorted(self.changes, key=lambda c: (rank(c), c.address)))
 
+    def in_apply_order(self) -> tuple[Change, ...]:
+        """Changes in the order apply makes them (a fresh stack: the collaboration before its members).
+
+        Blocked changes come first (they stop the plan). The rest follow the first step that acts
+        on each; a change without a step of its own (a member invited by the collaboration's
+        creation, a child deleted with its parent) comes right after the steps of what it
+        references or goes with. Ties are broken by Address. The text and Markdown renderings
+        list changes so; ``ordered_changes`` (privacy first) is the plan file's and the review's.
+        """
+        first: dict[Address, int] = {}
+        for i, step in enumerate(self.all_steps):
+            first.setdefault(step.address, i)
+
+        def position(c: Change) -> tuple[int, int]:
+            if c.address in first:
+                return first[c.address], 0
+            related = [*_referenced(c.after), *_referenced(c.before)]
+            related += [c.deleted_with] if c.deleted_with is not None else []
+            known = [first[a] for a in related if a in first]
+            return (max(known), 1) if known else (len(first), 1)
+
+        return tuple(sorted(self.changes, key=lambda c: (not c.blocked, *position(c), c.address)))
+
     def check_applicable(self) -> None:
         """Raise PlanError if any change is blocked (names each and why)."""
         if self.blocked:
@@ -304,3 +328,14 @@ class Plan:
             steps=groups,
             as_member=member,
         )
+
+
+def _referenced(value: Any) -> list[Address]:
+    """Addresses of the Refs inside an attribute value (nested mappings and lists)."""
+    if isinstance(value, Ref):
+        return [value.address]
+    if isinstance(value, Mapping):
+        return [a for v in value.values() for a in _referenced(v)]
+    if isinstance(value, list | tuple):
+        return [a for v in value for a in _referenced(v)]
+    return []

@@ -36,6 +36,7 @@ __all__ = [
     "change_json",
     "from_json",
     "read",
+    "refuse_existing",
     "to_json",
     "write",
 ]
@@ -156,25 +157,44 @@ def from_json(doc: Any, *, origin: str = "plan", read_from: Path | None = None) 
     return plan
 
 
-def write(plan: Plan, path: str | os.PathLike[str]) -> Path:
+def refuse_existing(path: str | os.PathLike[str]) -> None:
+    """Refuse a plan file name that is taken: a plan someone reviewed is never replaced by default.
+
+    Raises:
+        PlanError: ``path`` exists (``plan --overwrite`` replaces it).
+    """
+    if os.path.lexists(path):
+        raise PlanError(
+            f"{path} already exists; plan never replaces a plan file (it may be the one that was reviewed)",
+            hint="give --out a new name, delete the old file, or pass --overwrite to replace it",
+        )
+
+
+def write(plan: Plan, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
     """Write the plan document atomically (temp file + rename).
 
     Args:
         plan: the Plan.
         path: the plan file (its directory is created if needed).
+        overwrite: False: refuse an existing file, even one that appears while the plan is made.
 
     Returns:
         The path written.
 
     Raises:
-        PlanError: the file or its directory cannot be written (a file where a directory
-            should be, a read-only or pseudo file system); nothing was written.
+        PlanError: ``overwrite`` is False and the file exists, or the file or its directory
+            cannot be written (a file where a directory should be, a read-only or pseudo file
+            system); nothing was written.
     """
     target = Path(path)
     text = json.dumps(to_json(plan, written_to=target), indent=2, sort_keys=False) + "\n"
+    if not overwrite:
+        refuse_existing(target)
     try:
-        write_atomically(target, text)
+        write_atomically(target, text, replace=overwrite)
     except OSError as exc:
+        if not overwrite and isinstance(exc, FileExistsError):
+            refuse_existing(target)  # the name was taken while the plan was made
         raise PlanError(
             f"cannot write the plan to {target}: {why_unusable(target, exc)}",
             hint="give --out a path in a directory you can write to",

@@ -2,11 +2,16 @@
 
 - ``text.render(plan, color=False)``: Terraform-like, for terminals (``+``, ``~``, ``-/+``, ``-``).
 - ``json.render(plan)``: the plan document itself (``planner.planfile.to_json``), as saved in plan files.
+- ``events``: the JSON lines of ``plan --json`` and ``apply --json`` (``schemas/events.schema.json``).
 - ``markdown.render(plan, limit=None)``: a pull-request comment: privacy first, a summary
   table, irreversible and blocked steps, then each change in a collapsible block.
 
-Every rendering lists blocked changes first, then changes that weaken privacy, then the rest,
-each group by Address; unchanged resources are counted, never listed. Nothing here computes a
+Every rendering puts what weakens privacy and what is blocked first. The text rendering then
+lists the changes in the order apply makes them (``Plan.in_apply_order``: a fresh stack's
+collaboration before its members); Markdown (a review comment that may be cut short) and JSON
+list them blocked, then weakening, then the rest, each group by Address
+(``Plan.ordered_changes``); when that differs from apply order, Markdown says so in a note.
+Unchanged resources are counted, never listed. Nothing here computes a
 diff: the words come from ``Change.reason`` and the privacy ``Finding``s.
 
 The other modules render the other GitOps results, each imported by its own command: ``review``

@@ -112,13 +112,22 @@ def field_lines(change: Change, accounts: Mapping[str, str] | None = None) -> li
     return out
 
 
+def summary_counts(plan: Plan) -> dict[str, int]:
+    """``add``, ``change``, ``replace``, ``destroy`` and ``unchanged``, as the summary line counts them."""
+    counts = plan.counts()
+    return {
+        "add": counts["create"] + counts["add-member"],
+        "change": counts["update"],
+        "replace": counts["delete-then-create"] + counts["create-then-delete"],
+        "destroy": counts["delete"] + counts["remove-member"],
+        "unchanged": counts["unchanged"],
+    }
+
+
 def summary_line(plan: Plan) -> str:
     """``Plan: 1 to add, 2 to change, 1 to replace, 0 to destroy, 1 blocked. 11 unchanged.``"""
-    counts = plan.counts()
-    add = counts["create"] + counts["add-member"]
-    change = counts["update"]
-    replace = counts["delete-then-create"] + counts["create-then-delete"]
-    destroy = counts["delete"] + counts["remove-member"]
+    n = summary_counts(plan)
+    add, change, replace, destroy = n["add"], n["change"], n["replace"], n["destroy"]
     text = f"Plan: {add} to add, {change} to change, {replace} to replace, {destroy} to destroy"
     if plan.blocked:
         text += f", {len(plan.blocked)} blocked"

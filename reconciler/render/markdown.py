@@ -78,7 +78,14 @@ def render(plan: Plan, *, limit: int | None = None) -> str:
         head += [
             f"- `{s.operation}` `{s.address}`: {_escape(s.irreversible)}" for s in plan.irreversible_steps
         ]
-    head += ["", "#### Changes", "", ""]
+    head += ["", "#### Changes", ""]
+    if plan.ordered_changes() != plan.in_apply_order():  # e.g. a fresh stack's members before it
+        head += [
+            "_Listed privacy first, then by address. Apply makes them in dependency order (what a"
+            " change references first); `reconciler show PLAN_FILE` lists them in that order._",
+            "",
+        ]
+    head.append("")
     text = "\n".join(head)
     blocks = [_details(c, plan.accounts) for c in plan.ordered_changes()]
     shown = 0

@@ -50,8 +50,8 @@ def render(plan: Plan, *, color: bool = False) -> str:
         color: ANSI colours (the CLI passes True only when stdout is a TTY).
 
     Returns:
-        Text ending with a newline: privacy and blocked notes first, then each change (blocked,
-        then weakening, then the rest), irreversible steps, and a summary line.
+        Text ending with a newline: privacy and blocked notes first, then each change (blocked
+        first, then in the order apply makes them), irreversible steps, and a summary line.
     """
     if plan.is_empty:
         return (
@@ -73,8 +73,8 @@ def render(plan: Plan, *, color: bool = False) -> str:
             _paint("x", f"  x {c.address}: {mention(c.blocked, plan.accounts)}", color) for c in plan.blocked
         )
         lines.append("")
-    lines.append("Changes:")
-    for change in plan.ordered_changes():
+    lines.append("Changes, in the order apply makes them:")
+    for change in plan.in_apply_order():
         lines.extend(_change(change, color, plan.accounts))
         lines.append("")
     if plan.irreversible_steps:

@@ -261,14 +261,7 @@ class _Composer:
                     anchors[event.anchor] = (value, 1)
             elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
                 if len(stack) >= MAX_DEPTH:
-                    raise _Abort(
-                        self.error(
-                            pos,
-                            f"the document is nested deeper than {MAX_DEPTH} levels",
-                            hint="a spec never needs this depth; check for runaway brackets",
-                        ),
-                        fatal=True,
-                    )
+                    raise _Abort(_too_deep(self.loc(*pos)), fatal=True)
                 if event.tag not in _CONTAINER_TAGS:
                     self.diagnostics.append(self.error(pos, f'unsupported YAML tag "{event.tag}"'))
                 obj: Any = {} if isinstance(event, yaml.MappingStartEvent) else []
@@ -409,10 +402,63 @@ def load_file(path: Path) -> tuple[list[RawDocument], list[Diagnostic]]:
     try:
         composer.run(iter(yaml.parse(text, Loader=_Loader)))
     except yaml.YAMLError as exc:
-        composer.diagnostics.append(_yaml_error(exc, text, display))
+        # The scanner reads a run of flow brackets ahead of the events, so a deep ``[[[[`` can
+        # reach the parser's own limit before the composer sees MAX_DEPTH: say so in our words.
+        deep = _flow_depth_exceeded(text)
+        composer.diagnostics.append(
+            _too_deep(SourceLocation(display, *deep)) if deep else _yaml_error(exc, text, display)
+        )
     except RecursionError:  # pragma: no cover - MAX_DEPTH stops nesting before this
         composer.diagnostics.append(Diagnostic("the document is nested too deeply", SourceLocation(display)))
     return composer.documents, composer.diagnostics
+
+
+def _too_deep(location: SourceLocation) -> Diagnostic:
+    return Diagnostic(
+        f"the document is nested deeper than {MAX_DEPTH} levels",
+        location,
+        hint="a spec never needs this depth; check for runaway brackets",
+        code="yaml",
+    )
+
+
+def _flow_depth_exceeded(text: str) -> tuple[int, int] | None:
+    """(line, column) where flow brackets (``[`` ``{``) first nest deeper than ``MAX_DEPTH``, if they do.
+
+    The document itself is the first level (a spec document is a mapping), as the composer counts;
+    block levels in between are not counted, so the position is at worst a little late. Quoted
+    scalars and comments are skipped. Asked only once the parser has failed, so a bracket inside a
+    plain scalar can at worst name the depth instead of the parser's own message.
+
+    >>> _flow_depth_exceeded("x: " + "[" * 64 + "]" * 64)
+    (1, 67)
+    >>> _flow_depth_exceeded("x: '" + "[" * 65 + "'") is None
+    True
+    """
+    depth, line, start, i, quote = 1, 1, 0, 0, ""
+    while i < len(text):
+        c = text[i]
+        if c == "\n":
+            line, start = line + 1, i + 1
+        elif quote:
+            if c == "\\" and quote == '"':
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c in "'\"" and (i == 0 or text[i - 1] in " \t\n[{,:"):
+            quote = c
+        elif c == "#" and (i == 0 or text[i - 1] in " \t\n"):
+            end = text.find("\n", i)
+            i = len(text) if end < 0 else end
+            continue
+        elif c in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line, i - start + 1
+        elif c in "]}":
+            depth = max(depth - 1, 0)
+        i += 1
+    return None
 
 
 def _yaml_error(exc: yaml.YAMLError, text: str, display: str) -> Diagnostic:

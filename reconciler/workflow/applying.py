@@ -114,6 +114,7 @@ def apply_plan(
             retry=retry,
             record=lambda step, now: ws.cache.record(ws.backend.name, ws.name, step.address, now),
             on_event=on_event,
+            stop=ws.backend.stop,
         )
         result = executor.run(plan, state)
         ws.cache.save(ws.backend.name, result.state)  # the journal folded into one snapshot

@@ -22,9 +22,9 @@ def _workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("name", STACKS)
 def test_plan_apply_replan_destroy(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     stack = str(copy_stack(name, tmp_path))
-    code, out, err = run(capsys, "plan", stack, "--detailed-exitcode")
-    assert code == 2, err
     plan_file = tmp_path / "plans" / f"{name}.json"
+    code, out, err = run(capsys, "plan", stack, "--detailed-exitcode", "--out", str(plan_file))
+    assert code == 2, err
     assert json.loads(plan_file.read_text())["summary"]["create"] > 0
 
     code, out, err = run(capsys, "apply", str(plan_file), "--auto-approve", "--stack", stack)
@@ -71,7 +71,10 @@ def test_removing_a_member_is_irreversible_and_refused_without_allow_destroy(
     assert run(capsys, "apply", str(stack), "--auto-approve")[0] == 0
     _remove_member(stack, "adtech")
 
-    code, out, err = run(capsys, "plan", str(stack), "--format", "json", "--detailed-exitcode")
+    plan_file = tmp_path / "plans" / "retail-adtech.json"
+    code, out, err = run(
+        capsys, "plan", str(stack), "--format", "json", "--detailed-exitcode", "--out", str(plan_file)
+    )
     assert code == 2, err
     doc = json.loads(out)
     removals = [c for c in doc["changes"] if c["action"] == "remove-member"]
@@ -79,7 +82,6 @@ def test_removing_a_member_is_irreversible_and_refused_without_allow_destroy(
     assert removals[0]["irreversible"]
     assert doc["summary"]["irreversible"] >= 1
 
-    plan_file = tmp_path / "plans" / "retail-adtech.json"
     before = live_resources(tmp_path, stack)
     code, out, err = run(capsys, "apply", str(plan_file), "--auto-approve", "--stack", str(stack))
     assert code == 1
@@ -104,11 +106,11 @@ def test_stale_plan_is_refused_naming_what_changed(
     assert run(capsys, "apply", str(stack), "--auto-approve")[0] == 0
     table_file = stack / "purchases.yaml"
     table_file.write_text(table_file.read_text().replace("description: ", "description: Changed. ", 1))
-    assert run(capsys, "plan", str(stack), "--detailed-exitcode")[0] == 2
+    plan_file = tmp_path / "plans" / "retail-adtech.json"
+    assert run(capsys, "plan", str(stack), "--detailed-exitcode", "--out", str(plan_file))[0] == 2
 
     edit_table_by_hand(tmp_path, "123456789012", "edited by hand")
 
-    plan_file = tmp_path / "plans" / "retail-adtech.json"
     code, out, err = run(capsys, "apply", str(plan_file), "--auto-approve", "--stack", str(stack))
     assert code == 1
     assert "Plan is out of date" in err and "configured_table.retailer.purchases changed (description)" in err

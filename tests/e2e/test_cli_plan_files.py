@@ -43,13 +43,13 @@ def test_apply_with_another_as_than_the_plans_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stack = copy_stack("retail-adtech", tmp_path)
-    assert run(capsys, "plan", str(stack), "--as", "retailer")[0] == 0
     plan_file = str(tmp_path / "plans" / "retail-adtech.json")
+    assert run(capsys, "plan", str(stack), "--as", "retailer", "--out", plan_file)[0] == 0
     code, out, err = run(capsys, "apply", plan_file, "--as", "adtech", "--auto-approve")
     assert code == 1 and "--as adtech does not match the plan, which was made --as retailer" in err
     assert run(capsys, "apply", plan_file, "--as", "retailer", "--auto-approve")[0] == 0
 
-    assert run(capsys, "plan", str(stack))[0] == 0  # for every member
+    assert run(capsys, "plan", str(stack), "--out", plan_file, "--overwrite")[0] == 0  # for every member
     code, out, err = run(capsys, "apply", plan_file, "--as", "adtech", "--auto-approve")
     assert code == 1 and "made for every member (without --as)" in err
     assert live_resources(tmp_path, stack)["configured_tables"][0]["name"] == "purchases"
@@ -108,3 +108,65 @@ def test_a_missing_plan_file_is_called_a_plan_file(target: str, capsys: pytest.C
     code, out, err = run(capsys, "apply", target, "--auto-approve")
     assert code == 1 and f"no plan file {target!r}" in err and "no stack" not in err
     assert "reconciler plan" in err and "Traceback" not in err
+
+
+def test_plan_saves_nothing_without_out_and_says_how_to_save(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = copy_stack("retail-adtech", tmp_path)
+    code, _, err = run(capsys, "plan", str(stack), "--as", "retailer")
+    assert code == 0
+    assert not (tmp_path / "plans").exists()
+    assert (
+        f"This plan was not saved. To apply exactly it: reconciler plan {stack} --as retailer"
+        " --out plans/retail-adtech.json" in err
+    )
+
+
+def test_out_never_replaces_an_existing_file_unless_overwrite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = copy_stack("retail-adtech", tmp_path)
+    assert run(capsys, "plan", str(stack), "--out", "reviewed.json")[0] == 0
+    reviewed = Path("reviewed.json").read_bytes()
+    (stack / "purchases.yaml").write_text(
+        (stack / "purchases.yaml").read_text().replace("description: ", "description: New. ", 1)
+    )
+    code, out, err = run(capsys, "plan", str(stack), "--out", "reviewed.json")
+    assert code == 1 and out == ""
+    assert "reviewed.json already exists; plan never replaces a plan file" in err and "--overwrite" in err
+    assert Path("reviewed.json").read_bytes() == reviewed
+    assert run(capsys, "plan", str(stack), "--out", "reviewed.json", "--overwrite")[0] == 0
+    assert Path("reviewed.json").read_bytes() != reviewed
+    code, _, err = run(capsys, "plan", str(stack), "--overwrite")
+    assert code == 1 and "--overwrite only applies with --out" in err
+
+
+def test_a_file_that_appears_while_planning_is_not_replaced(tmp_path: Path) -> None:
+    from reconciler.errors import PlanError
+    from reconciler.planner import planfile
+    from reconciler.planner.model import Plan
+
+    target = tmp_path / "p.json"
+    target.write_text("someone else's")
+    with pytest.raises(PlanError, match="already exists"):
+        planfile.write(Plan(stack="s", backend="local", changes=(), steps=()), target, overwrite=False)
+    assert target.read_text() == "someone else's" and list(tmp_path.iterdir()) == [target]
+
+
+def test_show_prints_a_saved_plan_as_plan_printed_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = copy_stack("retail-adtech", tmp_path)
+    code, planned, _ = run(capsys, "plan", str(stack), "--out", "p.json")
+    assert code == 0
+    code, shown, err = run(capsys, "show", "p.json")
+    assert code == 0 and shown == planned
+    assert "reconciler apply p.json" in err
+    code, doc, _ = run(capsys, "show", "p.json", "--format", "json")
+    saved = json.loads(Path("p.json").read_text())
+    assert json.loads(doc) == {**saved, "spec": {**saved["spec"], "from_plan": None}}  # as printed by plan
+    code, markdown, _ = run(capsys, "show", "p.json", "--format", "markdown")
+    assert markdown.startswith("### Plan for `retail-adtech` (local)")
+    code, _, err = run(capsys, "show", "missing.json")
+    assert code == 1 and "cannot read plan file missing.json" in err and "Traceback" not in err

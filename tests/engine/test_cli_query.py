@@ -113,3 +113,89 @@ def test_bad_usage_is_a_clear_error(
     assert main(["query", str(stack), *args]) == 1
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def _query(stack: Path, capsys: pytest.CaptureFixture[str], sql: str, *extra: str) -> tuple[int, str, str]:
+    code = main(["query", str(stack), "--as", "retailer", "--sql", sql, *extra])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_the_suppression_note_names_the_thresholds_and_never_the_groups(
+    stack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    grouped = "SELECT region, COUNT(*) AS n FROM orders GROUP BY region"
+    code, out, suppressed = _query(stack, capsys, grouped)  # region b (2 people) is dropped
+    assert code == 0 and "(1 row)" in out
+    assert (
+        "suppression: a row is returned only for a group with at least 3 distinct person of orders"
+        in suppressed
+    )
+    assert "never says whether any were, or which" in suppressed
+    # the note is the same whether a group was dropped or not: it tells nothing about the rows
+    code, _, kept = _query(stack, capsys, grouped.replace("GROUP BY", "WHERE region = 'a' GROUP BY"))
+    assert code == 0 and kept == suppressed
+
+
+def test_no_row_exits_0_and_says_the_thresholds_and_an_empty_match_look_alike(
+    stack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for region in ("b", "nowhere"):  # b: below the threshold; nowhere: no such rows
+        sql = f"SELECT region, COUNT(*) AS n FROM orders WHERE region = '{region}' GROUP BY region"
+        code, out, err = _query(stack, capsys, sql)
+        assert code == 0 and out.endswith("(0 rows)\n")
+        assert "no row met the thresholds, or no row matched the query" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "expected"),
+    [
+        ("rows.csv", None, "region,n\na,3\n"),
+        ("rows.JSON", None, '[\n  {\n    "region": "a",\n    "n": 3\n  }\n]\n'),
+        ("rows.txt", None, "region  n\n------  -\na       3\n(1 row)\n"),
+        ("rows.out", "csv", "region,n\na,3\n"),
+    ],
+)
+def test_out_takes_its_format_from_the_extension(
+    stack: Path, capsys: pytest.CaptureFixture[str], name: str, fmt: str | None, expected: str
+) -> None:
+    sql = "SELECT region, COUNT(*) AS n FROM orders GROUP BY region"
+    extra = ("--out", str(stack / name), *(("--format", fmt) if fmt else ()))
+    code, out, _ = _query(stack, capsys, sql, *extra)
+    assert code == 0 and out == ""
+    assert (stack / name).read_text() == expected
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ("--out", "rows.csv", "--format", "json"),
+            "--out rows.csv is CSV by its extension but --format json",
+        ),
+        (("--format", "parquet"), "--format parquet needs --out FILE"),
+    ],
+)
+def test_a_format_that_contradicts_out_is_refused(
+    stack: Path, capsys: pytest.CaptureFixture[str], extra: tuple[str, ...], message: str, tmp_path: Path
+) -> None:
+    code, out, err = _query(stack, capsys, "SELECT region, COUNT(*) AS n FROM orders GROUP BY region", *extra)
+    assert code == 1 and message in err and out == ""
+    assert not (Path.cwd() / "rows.csv").exists()
+
+
+def test_the_note_names_each_tables_aggregation_rule_output_constraint(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    classic = str(Path(__file__).resolve().parents[2] / "specs" / "retail-adtech-classic")
+    sql = (
+        "SELECT p.store_region, COUNT(DISTINCT p.hashed_email) AS n FROM purchases p"
+        " JOIN ad_impressions a ON p.hashed_email = a.hashed_email GROUP BY p.store_region"
+    )
+    assert main(["query", classic, "--as", "retailer", "--sql", sql]) == 0
+    err = capsys.readouterr().err
+    for table in ("ad_impressions", "purchases"):
+        assert (
+            f"at least 25 distinct hashed_email of {table} (its aggregation rule's output constraint)" in err
+        )
+    assert "no row met" not in err

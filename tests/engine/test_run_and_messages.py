@@ -55,8 +55,9 @@ def test_sealed_connection_refuses_files_even_if_checks_were_bypassed(
     other = tmp_path / "other.csv"
     other.write_text("x\n1\n")
     forged = Prepared(sql=f"SELECT * FROM read_csv('{other}')", tables=tuple(collab.tables.values()))
-    with pytest.raises(DataError, match="disabled by configuration|Permission"):
+    with pytest.raises(DataError) as refused:  # DuckDB refuses it before reading: a planning error
         execute(forged)
+    assert refused.value.code == "MALFORMED_QUERY" and refused.value.message.startswith("the query failed: ")
     with pytest.raises(DataError, match="withheld"):  # the lock refuses it; row-time text is withheld
         execute(Prepared(sql="SET enable_external_access = true", tables=tuple(collab.tables.values())))
 
@@ -68,6 +69,46 @@ def test_refusal_names_rule_table_and_fragment_as_written(collab: Collaboration)
     assert (verdict.reason, verdict.table, verdict.rule) == ("output_column_disallowed", "t", "CUSTOM")
     assert verdict.fragment == "UPPER(Email) AS e"
     assert "CUSTOM rule of table 't'" in err.value.message
+
+
+RULES_OF_EACH_TYPE = {
+    "AGGREGATION": {
+        "aggregation": {
+            "aggregateColumns": [{"columnNames": ["amount"], "function": "SUM"}],
+            "joinColumns": ["person"],
+            "dimensionColumns": ["region"],
+            "scalarFunctions": [],
+            "outputConstraints": [{"columnName": "person", "minimum": 2, "type": "COUNT_DISTINCT"}],
+        }
+    },
+    "LIST": {"list": {"joinColumns": ["person"], "listColumns": ["region"]}},
+    "CUSTOM": {"custom": {"allowedAnalyses": ["ANY_QUERY"], "allowedAnalysisProviders": [R]}},
+}
+
+
+@pytest.mark.parametrize("rule_type", sorted(RULES_OF_EACH_TYPE))
+def test_a_refusal_before_every_table_is_resolved_names_the_rule_type_of_those_found(
+    rule_type: str,
+) -> None:
+    """A refusal raised while S5 is still resolving tables named "CUSTOM" for every rule type."""
+    columns = {"person": "VARCHAR", "region": "VARCHAR", "amount": "DOUBLE"}
+    table = Table("t", R, columns, parse_policy(RULES_OF_EACH_TYPE[rule_type]))
+    collab = Collaboration("SPARK", {R: frozenset({"CAN_QUERY"})}, {"t": table})
+    verdict = enforce(Request(R, "SELECT t.region FROM t JOIN nosuch ON t.person = nosuch.person"), collab)
+    assert (verdict.reason, verdict.table, verdict.rule) == ("other", "t", rule_type)
+    assert f"({rule_type} rule of table 't')" in verdict.text() and "nosuch" in verdict.text()
+
+
+def test_a_refusal_of_tables_of_mixed_rule_types_names_no_single_type() -> None:
+    columns = {"person": "VARCHAR", "region": "VARCHAR", "amount": "DOUBLE"}
+    tables = {
+        name: Table(name, R, columns, parse_policy(RULES_OF_EACH_TYPE[kind]))
+        for name, kind in (("a", "AGGREGATION"), ("l", "LIST"))
+    }
+    collab = Collaboration("SPARK", {R: frozenset({"CAN_QUERY"})}, tables)
+    verdict = enforce(Request(R, "SELECT a.region FROM a JOIN l ON a.person = l.person"), collab)
+    assert verdict.rule == "" and verdict.table == "a, l"
+    assert "(table 'a, l')" in verdict.text() and "a (AGGREGATION), l (LIST)" in verdict.text()
 
 
 def test_export_writes_csv_and_parquet(collab: Collaboration, tmp_path: Path) -> None:

@@ -134,6 +134,26 @@ def test_a_terminal_error_stops_cleanly_and_lists_what_remains() -> None:
     assert ("failed", first[1].id) in [(e.kind, e.step.id) for e in events]
 
 
+def test_a_stop_lets_the_steps_in_flight_finish_and_starts_nothing_new() -> None:
+    steps = tuple(_step(n) for n in "abcdef")
+    stop = threading.Event()
+    events: list[Event] = []
+
+    def on_event(event: Event) -> None:
+        events.append(event)
+        if event.kind == "start" and event.step.id == steps[1].id:
+            stop.set()  # Ctrl-C while two steps run
+
+    backend = Scripted(delay=0.05)
+    result = Executor(backend, stack="s", parallelism=2, on_event=on_event, stop=stop).run(
+        _plan(steps), State()
+    )
+    assert result.stopped and result.ok
+    assert [r.step.id for r in result.done] == [steps[0].id, steps[1].id] == backend.ran
+    assert [s.id for s in result.remaining] == [s.id for s in steps[2:]]
+    assert [e.kind for e in events].count("start") == 2
+
+
 def test_transient_errors_are_retried_and_counted() -> None:
     steps = (_step("a"), _step("b"))
     events: list[Event] = []

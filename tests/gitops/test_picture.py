@@ -114,7 +114,7 @@ def test_graph_command_colours_what_a_plan_changes(
     edit(
         tmp_path / "specs/retail-adtech/purchases.yaml", "minimumIdentityCount: 25", "minimumIdentityCount: 5"
     )
-    assert run(capsys, "plan", "specs/retail-adtech", "--out", "plan.json")[0] == 0
+    assert run(capsys, "plan", "specs/retail-adtech", "--out", "plan.json", "--overwrite")[0] == 0
     code, out, _ = run(capsys, "graph", "specs/retail-adtech", "--plan", "plan.json", "--format", "mermaid")
     nodes, _, classes = parse(out)
     assert classes == {"update": {"table_retailer_purchases"}}

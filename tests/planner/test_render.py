@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json as stdjson
 
+from reconciler.planner import diff
 from reconciler.planner.model import Impact
 from reconciler.planner.resource import DesiredResource
 from reconciler.render import json, markdown, text
@@ -30,17 +31,46 @@ def test_colour_only_when_asked(retail: list[DesiredResource]) -> None:
     assert "\x1b[" in text.render(plan, color=True)
 
 
-def test_weakening_changes_are_listed_first(retail: list[DesiredResource]) -> None:
+def test_weakening_changes_come_first_and_the_text_lists_changes_in_apply_order(
+    retail: list[DesiredResource],
+) -> None:
     plan = make_plan(weakened(retail), observe(retail))
     out = text.render(plan)
-    body = out.split("Changes:")[1]
-    assert body.index("configured_table.retailer.purchases") < body.index(
-        f"association.{C}.adtech.ad_impressions"
-    )
+    privacy, body = out.split("Changes, in the order apply makes them:")
+    assert "! configured_table.retailer.purchases" in privacy
+    assert f"association.{C}.adtech.ad_impressions" not in privacy
+    listed = [line.split()[1] for line in body.splitlines() if line.startswith("  ~ ")]
+    stepped = list(dict.fromkeys(str(s.address) for s in plan.all_steps))
+    assert listed == stepped and len(listed) == 2
     assert out.splitlines()[-1].startswith("Plan: 0 to add, 2 to change")
     assert "loyalty_id added to allowedColumns on purchases" in out
     doc = stdjson.loads(json.render(plan))
     assert [c["impact"] for c in doc["changes"]] == [Impact.WEAKENS.value, Impact.NEUTRAL.value]
+
+
+def test_a_fresh_stacks_text_plan_lists_what_each_change_depends_on_before_it(
+    retail: list[DesiredResource],
+) -> None:
+    """It used to list members and associations (privacy first) before the collaboration."""
+    plan = make_plan(retail, [])
+    body = text.render(plan).split("Changes, in the order apply makes them:")[1]
+    listed = [line.split()[1] for line in body.splitlines() if line.startswith("  + ")]
+    assert listed[0] == f"collaboration.{C}"
+    assert sorted(listed) == sorted(str(c.address) for c in plan.changes)
+    position = {address: i for i, address in enumerate(listed)}
+    graph = diff.dependency_graph(retail, [])
+    pairs = [(str(d), str(a)) for a in graph.nodes for d in graph.dependencies(a)]
+    assert pairs and all(position[dependency] < position[dependent] for dependency, dependent in pairs)
+
+
+def test_markdown_notes_when_its_privacy_first_order_is_not_the_apply_order(
+    retail: list[DesiredResource],
+) -> None:
+    fresh = markdown.render(make_plan(retail, []))
+    assert fresh.index("`member.") < fresh.index(f"<code>collaboration.{C}</code>")  # privacy first
+    assert "Apply makes them in dependency order" in fresh
+    one = edit(retail, f"association.{C}.adtech.ad_impressions", lambda a: a.update(description="new"))
+    assert "Apply makes them in dependency order" not in markdown.render(make_plan(one, observe(retail)))
 
 
 def test_empty_plan_renders_one_line(retail: list[DesiredResource]) -> None:

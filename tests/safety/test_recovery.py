@@ -138,7 +138,7 @@ def test_a_stale_plan_is_refused_naming_what_changed(
     assert "configured_table.adtech.ad_impressions" in err and "nothing was changed" in err
 
     # The spec changes behind the plan's back.
-    assert run(capsys, "plan", str(stack), "--out", "p.json")[0] == 0
+    assert run(capsys, "plan", str(stack), "--out", "p.json", "--overwrite")[0] == 0
     _edit(stack / "purchases.yaml", description="Store purchases, v3")
     code, out, err = run(capsys, "apply", "p.json", "--auto-approve", "--stack", str(stack))
     assert code == 1 and "spec changed" in err and "configured_table.retailer.purchases" in err

@@ -74,12 +74,32 @@ def test_small_aliases_and_merge_keys_work(tmp_path: Path) -> None:
     assert docs[0].data["list"] == [{"x": 1, "y": 2}, {"x": 1, "y": 2}]
 
 
-def test_deep_nesting_is_refused_without_crashing(tmp_path: Path) -> None:
-    depth = 100_000  # libyaml's own composer segfaults on this
+@pytest.mark.parametrize("depth", [MAX_DEPTH, 100_000])  # libyaml's own composer segfaults on 100,000
+def test_deep_flow_nesting_is_refused_where_it_crosses_the_limit(tmp_path: Path, depth: int) -> None:
+    # Past ~1,000 flow levels the YAML scanner stops first (in its own words): the loader still
+    # reports its own limit, at the bracket that crossed it.
     docs, diags = load(tmp_path, "kind: A\nx: " + "[" * depth + "]" * depth + "\n")
     assert docs == []
     (d,) = diags
-    assert f"deeper than {MAX_DEPTH} levels" in d.summary
+    assert d.summary == f"the document is nested deeper than {MAX_DEPTH} levels"
+    # the document is level 1, so bracket number MAX_DEPTH is the level too many
+    assert (d.location.line, d.location.column) == (2, len("x: ") + MAX_DEPTH)
+    assert d.code == "yaml" and "runaway brackets" in d.hint
+
+
+def test_deep_block_nesting_is_refused_at_the_limit(tmp_path: Path) -> None:
+    text = "kind: A\n" + "".join(f"{'  ' * i}k{i}:\n" for i in range(MAX_DEPTH + 5)) + "  " * 70 + "end: 1\n"
+    docs, diags = load(tmp_path, text)
+    assert docs == []
+    (d,) = diags
+    assert d.summary == f"the document is nested deeper than {MAX_DEPTH} levels"
+    assert d.location.line == MAX_DEPTH + 2  # level n starts on line n + 1: the document is line 1
+
+
+def test_brackets_inside_quotes_and_comments_are_not_nesting(tmp_path: Path) -> None:
+    deep = "[" * (MAX_DEPTH + 1)
+    docs, diags = load(tmp_path, f"kind: A\nx: '{deep}'\ny: \"{deep}\"  # {deep}\n")
+    assert diags == [] and docs[0].data["x"] == deep
 
 
 @pytest.mark.parametrize(
