@@ -19,6 +19,7 @@ from botocore.model import OperationModel
 from reconciler.emulator.catalog import Catalog
 from reconciler.emulator.errors import ServiceError, access_denied, not_found
 from reconciler.emulator.store import Record, Store
+from reconciler.emulator.tokens import Paging
 
 __all__ = ["RequestContext"]
 
@@ -38,6 +39,8 @@ class RequestContext:
         catalog: the Glue stand-in (``lookup(account_id, database, table)``).
         results_root: where ``s3://BUCKET/KEY`` results land, as ``results_root/BUCKET/KEY``.
         clock: returns the emulator's current time (timezone-aware).
+        paging: for a List operation, where its page starts and how to make the next token.
+        services: the emulator's long-lived parts handlers may use (``Services``).
     """
 
     account_id: str
@@ -47,6 +50,8 @@ class RequestContext:
     catalog: Catalog
     results_root: Path
     clock: Callable[[], dt.datetime]
+    paging: Paging | None = None
+    services: Any = None
 
     # -- time and names ----------------------------------------------------------------------
 
@@ -64,13 +69,15 @@ class RequestContext:
 
     # -- errors shaped by the operation ------------------------------------------------------
 
-    def missing(self, resource_type: str | None, resource_id: str, what: str = "") -> ServiceError:
-        """ResourceNotFoundException if the operation declares it, else AccessDeniedException (as AWS)."""
+    def missing(self, resource_type: str, resource_id: str, what: str = "") -> ServiceError:
+        """ResourceNotFoundException if the operation declares it, else AccessDeniedException (as AWS).
+
+        ``resource_type`` is the model's ``ResourceType`` value naming the resource, or the one
+        it lives in when the enum has no value for its kind (``errors.not_found``).
+        """
         if any(e.name == "ResourceNotFoundException" for e in self.operation.error_shapes):
             return not_found(resource_type, resource_id, what)
-        return access_denied(
-            f"{what or (resource_type or 'resource').lower()} {resource_id} is not accessible"
-        )
+        return access_denied(f"{what or resource_type.lower()} {resource_id} is not accessible")
 
     # -- plain accessors (no permission checks) ---------------------------------------------
 

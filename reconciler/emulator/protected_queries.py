@@ -50,6 +50,7 @@ from reconciler.emulator.context import RequestContext
 from reconciler.emulator.errors import ServiceError, access_denied, conflict, validation
 from reconciler.emulator.privacy_budgets import admit_protected_query
 from reconciler.emulator.registry import operation
+from reconciler.emulator.resource_types import listing
 from reconciler.emulator.store import Record
 from reconciler.engine import templates
 from reconciler.engine.verdict import refuse
@@ -176,13 +177,7 @@ def list_protected_queries(ctx: RequestContext, params: dict[str, Any]) -> dict[
     if params.get("status"):
         records = [r for r in records if r["status"] == params["status"]]
     records.sort(key=lambda r: (-r["createTime"], r["id"]))
-    start = int(params.get("nextToken") or 0)
-    size = int(params.get("maxResults") or 100)
-    page = records[start : start + size]
-    out: dict[str, Any] = {"protectedQueries": [_summary(r) for r in page]}
-    if start + size < len(records):
-        out["nextToken"] = str(start + size)
-    return out
+    return listing(ctx, records, params, "protectedQueries", _summary)
 
 
 @operation("UpdateProtectedQuery")
@@ -214,7 +209,7 @@ def _own_query(ctx: RequestContext, membership_id: str, query_id: str) -> Record
     membership = ctx.own_membership(membership_id)
     record = ctx.store.get(_KIND, query_id)
     if record is None or record["membershipId"] != membership["id"]:
-        raise ctx.missing(None, query_id, "protected query")
+        raise ctx.missing("MEMBERSHIP", query_id, "protected query")
     return record
 
 

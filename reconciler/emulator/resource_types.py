@@ -14,8 +14,6 @@ Analysis rules are keyed ``<parent id>/<TYPE>``.
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 import uuid
 from collections.abc import Callable, Iterable
@@ -68,7 +66,9 @@ class EmulatedType:
         id_param: the identifier member in Get/Update/Delete inputs.
         scope: where it lives (see ``Scope``).
         arn: ARN resource path template over the record (``{id}``, ``{membershipId}``), or None.
-        resource_type: the value for errors' ``resourceType`` (the model's enum), or None.
+        resource_type: the value for errors' ``resourceType``: the model's enum has four values, so
+            a kind it does not name (templates) gives the kind it lives in (``MEMBERSHIP``), an
+            undocumented choice.
         build: create-time rules and derived fields: ``build(ctx, params, parent) -> fields``.
         on_update: update-time rules: ``on_update(ctx, record, changes)``.
         on_delete: delete-time rules: ``on_delete(ctx, record, {})``.
@@ -81,7 +81,7 @@ class EmulatedType:
     id_param: str
     scope: Scope
     arn: str | None
-    resource_type: str | None
+    resource_type: str
     build: Build
     on_update: Hook | None = None
     on_delete: Hook | None = None
@@ -133,26 +133,16 @@ def page(
 ) -> tuple[list[Record], str | None]:
     """One page of ``records`` (already in order) per ``maxResults``/``nextToken``.
 
-    Tokens are opaque: they encode the operation and the position after the last item returned;
-    a token from another operation, or garbage, is a ValidationException as on AWS.
+    The request's ``nextToken`` was checked before the handler ran (``tokens``): ``ctx.paging``
+    says where this page starts and makes the token for the next one.
     """
     limit = params.get("maxResults") or _max_results(ctx)
-    start = 0
-    token = params.get("nextToken")
-    if token:
-        try:
-            decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
-            if decoded["op"] != ctx.operation.name:
-                raise ValueError("token of another operation")
-            start = int(decoded["at"])
-        except (ValueError, KeyError, TypeError):
-            raise validation("The nextToken is not valid for this request", field="nextToken") from None
+    start = ctx.paging.start if ctx.paging is not None else 0
     chunk = records[start : start + limit]
     end = start + len(chunk)
-    if end >= len(records):
+    if end >= len(records) or ctx.paging is None:
         return chunk, None
-    raw = json.dumps({"op": ctx.operation.name, "at": end}).encode()
-    return chunk, base64.urlsafe_b64encode(raw).decode()
+    return chunk, ctx.paging.next_token(end)
 
 
 def listing(
@@ -407,7 +397,7 @@ EMULATED_TYPES: dict[str, EmulatedType] = {
             id_param="analysisTemplateIdentifier",
             scope=Scope.MEMBERSHIP,
             arn="membership/{membershipId}/analysistemplate/{id}",
-            resource_type=None,
+            resource_type="MEMBERSHIP",
             build=_build_analysis_template,
         ),
         EmulatedType(
@@ -416,7 +406,7 @@ EMULATED_TYPES: dict[str, EmulatedType] = {
             id_param="privacyBudgetTemplateIdentifier",
             scope=Scope.MEMBERSHIP,
             arn="membership/{membershipId}/privacybudgettemplate/{id}",
-            resource_type=None,
+            resource_type="MEMBERSHIP",
             build=_build_budget_template,
             on_update=_update_budget_template,
         ),
