@@ -46,6 +46,7 @@ from typing import Any
 
 from reconciler import engine
 from reconciler.dp import NoiseSource
+from reconciler.emulator.collaborations import DEFAULT_ENGINE
 from reconciler.emulator.context import RequestContext
 from reconciler.emulator.errors import ServiceError, access_denied, conflict, validation
 from reconciler.emulator.privacy_budgets import admit_protected_query
@@ -371,7 +372,8 @@ def _collaboration(ctx: RequestContext, collaboration_id: str) -> engine.Collabo
             )
         except engine.PolicyError as exc:
             raise validation(f"analysis rule of {table['name']}: {exc.message}") from None
-    return engine.Collaboration(collaboration.get("analyticsEngine") or "CLEAN_ROOMS_SQL", abilities, tables)
+    # Collaborations stored before the default was filled in have no engine: SPARK, as now.
+    return engine.Collaboration(collaboration.get("analyticsEngine") or DEFAULT_ENGINE, abilities, tables)
 
 
 # -- output ---------------------------------------------------------------------------------------

@@ -168,10 +168,12 @@ class CheckState:
     def refuse(
         self, reason: Reason, message: str, node: exp.Expr | str | None = None, **kw: str
     ) -> QueryRejected:
-        """A refusal; it names the referenced table(s) and rule type when no single one is blamed."""
+        """A refusal; it names the referenced tables and each one's rule type when no single one is blamed."""
         if not kw.get("table") and self.tables:
-            kw["table"] = ", ".join(sorted(self.tables))
-            kw["rule"] = str(self.rule_type)
+            names = sorted(self.tables)
+            rules = [str(self.tables[n].rule.type) if self.tables[n].rule else "-" for n in names]
+            kw["table"] = ", ".join(names)
+            kw["rule"] = rules[0] if len(set(rules)) == 1 else ", ".join(rules)
         return refuse(reason, message, node, dialect=self.dialect, source=self.request.sql, **kw)
 
 

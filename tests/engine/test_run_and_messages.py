@@ -70,6 +70,41 @@ def test_refusal_names_rule_table_and_fragment_as_written(collab: Collaboration)
     assert "CUSTOM rule of table 't'" in err.value.message
 
 
+def test_a_refusal_over_tables_of_different_rule_types_names_each_tables_own_rule() -> None:
+    aggregation = {
+        "v1": {
+            "aggregation": {
+                "aggregateColumns": [{"columnNames": ["spend"], "function": "SUM"}],
+                "joinColumns": ["person"],
+                "dimensionColumns": ["campaign"],
+                "scalarFunctions": [],
+                "outputConstraints": [{"columnName": "person", "minimum": 2, "type": "COUNT_DISTINCT"}],
+            }
+        }
+    }
+    listing = {"v1": {"list": {"joinColumns": ["person"], "listColumns": ["item"]}}}
+    tables = {
+        "ad_impressions": Table(
+            "ad_impressions",
+            R,
+            dict.fromkeys(("person", "campaign", "spend"), "VARCHAR"),
+            parse_policy(aggregation),
+        ),
+        "purchases": Table(
+            "purchases", R, dict.fromkeys(("person", "item"), "VARCHAR"), parse_policy(listing)
+        ),
+    }
+    collab = Collaboration("SPARK", {R: frozenset({"CAN_QUERY"})}, tables)
+    sql = "SELECT a.campaign, SUM(a.spend) FROM ad_impressions a JOIN purchases p ON a.person = p.person GROUP BY 1"
+    with pytest.raises(QueryRejected) as err:
+        check(Request(R, sql), collab)
+    message = err.value.message
+    assert "AGGREGATION rule of table 'ad_impressions', LIST rule of table 'purchases'" in message, message
+    assert "CUSTOM" not in message and "'ad_impressions, purchases'" not in message
+    verdict = err.value.verdict
+    assert (verdict.table, verdict.rule) == ("ad_impressions, purchases", "AGGREGATION, LIST")
+
+
 def test_export_writes_csv_and_parquet(collab: Collaboration, tmp_path: Path) -> None:
     prepared = check(Request(R, "SELECT city FROM t ORDER BY city"), collab)
     assert export(prepared, tmp_path / "out" / "r.csv", "CSV") == 2
