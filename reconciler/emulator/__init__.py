@@ -75,6 +75,7 @@ from reconciler.emulator.protocol import (
     respond,
     signature,
 )
+from reconciler.emulator.quotas import Limits
 from reconciler.emulator.registry import OPERATIONS, handler, operation, register
 from reconciler.emulator.store import Store
 from reconciler.emulator.tokens import PageTokens
@@ -185,10 +186,13 @@ class Emulator:
         now: Callable[[], dt.datetime] | None = None,
         lock_timeout: float = 5.0,
         default_account: str | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.faults = Faults.from_env()
         self.path = path
         self.default_account = default_account
+        #: The quotas in effect (AWS's defaults unless raised).
+        self.limits = limits or Limits()
         self.store = Store.open(path, lock_timeout=lock_timeout)
         self.catalog = Catalog(self.store)
         self.tokens = PageTokens.of(self.store)
@@ -328,7 +332,7 @@ class Emulator:
         if op.input_shape is not None and "nextToken" in op.input_shape.members:
             paging = self.tokens.paging(op.name, account, params)
         ctx = RequestContext(
-            account, signed.region, op, store, self.catalog, self.results_root, self.now, paging
+            account, signed.region, op, store, self.catalog, self.results_root, self.now, paging, self.limits
         )
         with store.lock:
             try:
@@ -364,6 +368,7 @@ def connect(
     now: Callable[[], dt.datetime] | None = None,
     lock_timeout: float = 5.0,
     default_account: str | None = None,
+    limits: Limits | None = None,
 ) -> Emulator:
     """Open the local Clean Rooms backend.
 
@@ -374,6 +379,7 @@ def connect(
         lock_timeout: seconds to wait for another process that holds the file.
         default_account: the account a request acts as when its access key id is not an account
             id (``identity``); None refuses such requests.
+        limits: the quotas in effect (``quotas.Limits``); default AWS's defaults.
 
     Returns:
         The ``Emulator``.
@@ -387,4 +393,5 @@ def connect(
         now=now,
         lock_timeout=lock_timeout,
         default_account=default_account,
+        limits=limits,
     )

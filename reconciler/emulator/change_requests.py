@@ -88,7 +88,7 @@ def _changes(
         else:
             types = ["EDIT_AUTO_APPROVED_CHANGE_TYPES"]
         changes.append({**change, "types": types})
-    invariants.members_per_collaboration(len(ctx.members(collaboration["id"])) - 1 + added)
+    invariants.members_per_collaboration(ctx, len(ctx.members(collaboration["id"])) - 1 + added)
     return changes
 
 

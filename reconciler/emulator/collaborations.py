@@ -78,7 +78,8 @@ def create_collaboration(ctx: RequestContext, params: dict[str, Any]) -> dict[st
     invariants.clean_rooms_sql_still_open(ctx, params.get("analyticsEngine"))
     specs = params["members"]
     invariants.distinct_member_accounts(ctx.account_id, (m["accountId"] for m in specs))
-    invariants.members_per_collaboration(len(specs))
+    invariants.members_per_collaboration(ctx, len(specs))
+    invariants.collaborations_per_account(ctx)
     cid = new_id()
     creator = new_member(
         ctx,
@@ -240,6 +241,7 @@ def create_membership(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
             f"account {ctx.account_id} is {member['status']} from collaboration {cid}; a member who left or "
             "was removed cannot rejoin"
         )
+    invariants.memberships_per_account(ctx)
     payment = invariants.membership_payment(member, params.get("paymentConfiguration"))
     invariants.result_configuration_needs_receiver(member, params)
     invariants.metrics_need_collaboration_metrics(collaboration, params)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from botocore.model import OperationModel
 
 from reconciler.emulator.catalog import Catalog
 from reconciler.emulator.errors import ServiceError, access_denied, not_found
+from reconciler.emulator.quotas import Limits
 from reconciler.emulator.store import Record, Store
 from reconciler.emulator.tokens import Paging
 
@@ -40,7 +41,8 @@ class RequestContext:
         results_root: where ``s3://BUCKET/KEY`` results land, as ``results_root/BUCKET/KEY``.
         clock: returns the emulator's current time (timezone-aware).
         paging: for a List operation, where its page starts and how to make the next token.
-        services: the emulator's long-lived parts handlers may use (``Services``).
+        limits: the quotas in effect (``quotas.Limits``).
+        queries: the emulator's protected-query runner (``queries.QueryRunner``).
     """
 
     account_id: str
@@ -51,7 +53,8 @@ class RequestContext:
     results_root: Path
     clock: Callable[[], dt.datetime]
     paging: Paging | None = None
-    services: Any = None
+    limits: Limits = field(default_factory=Limits)
+    queries: Any = None
 
     # -- time and names ----------------------------------------------------------------------
 
@@ -62,6 +65,10 @@ class RequestContext:
     def timestamp(self) -> float:
         """The current time as epoch seconds, the form records store."""
         return self.clock().timestamp()
+
+    def limit(self, quota: str) -> float:
+        """The value of ``quota`` (a name of ``quotas.QUOTAS``) in the caller's Region."""
+        return self.limits.limit(quota, self.region)
 
     def arn(self, resource: str, account_id: str | None = None) -> str:
         """``arn:aws:cleanrooms:REGION:ACCOUNT:resource`` for the caller (or ``account_id``)."""

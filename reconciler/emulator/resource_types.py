@@ -169,6 +169,8 @@ def _max_results(ctx: RequestContext) -> int:
 
 
 def _build_configured_table(ctx: RequestContext, params: dict[str, Any], parent: Record) -> dict[str, Any]:
+    invariants.configured_tables_per_account(ctx)
+    invariants.columns_per_allowlist(ctx, params["allowedColumns"])
     invariants.table_columns_unique(params["allowedColumns"])
     invariants.table_columns_in_catalog(ctx, params["tableReference"], params["allowedColumns"])
     reference = params["tableReference"]
@@ -178,6 +180,7 @@ def _build_configured_table(ctx: RequestContext, params: dict[str, Any], parent:
 
 def _update_configured_table(ctx: RequestContext, record: Record, changes: dict[str, Any]) -> None:
     if "allowedColumns" in changes:
+        invariants.columns_per_allowlist(ctx, changes["allowedColumns"])
         invariants.table_columns_unique(changes["allowedColumns"])
         reference = changes.get("tableReference") or record["tableReference"]
         invariants.table_columns_in_catalog(ctx, reference, changes["allowedColumns"])
@@ -190,6 +193,7 @@ def _update_configured_table(ctx: RequestContext, record: Record, changes: dict[
 def _build_table_rule(ctx: RequestContext, params: dict[str, Any], table: Record) -> dict[str, Any]:
     rule_type = params["analysisRuleType"]
     policy = params["analysisRulePolicy"]
+    invariants.analysis_rule_size(ctx, policy)
     invariants.rule_type_matches_policy(rule_type, policy)
     invariants.one_rule_per_table(ctx, table)
     _check_rule_policy(table, rule_type, policy)
@@ -212,6 +216,7 @@ def _check_rule_policy(table: Record, rule_type: str, policy: dict[str, Any]) ->
 
 def _update_table_rule(ctx: RequestContext, record: Record, changes: dict[str, Any]) -> None:
     if "analysisRulePolicy" in changes:
+        invariants.analysis_rule_size(ctx, changes["analysisRulePolicy"])
         invariants.rule_type_matches_policy(record["type"], changes["analysisRulePolicy"])
         table = ctx.configured_table(record["configuredTableId"]) or {}
         _check_rule_policy(table, record["type"], changes["analysisRulePolicy"])
@@ -245,6 +250,7 @@ def _build_association_rule(
 ) -> dict[str, Any]:
     rule_type = params["analysisRuleType"]
     policy = params["analysisRulePolicy"]
+    invariants.analysis_rule_size(ctx, policy)
     invariants.rule_type_matches_policy(rule_type, policy)
     if ctx.association_rule(association["id"], rule_type) is not None:
         raise conflict(
@@ -269,6 +275,7 @@ def _build_association_rule(
 
 def _update_association_rule(ctx: RequestContext, record: Record, changes: dict[str, Any]) -> None:
     if "analysisRulePolicy" in changes:
+        invariants.analysis_rule_size(ctx, changes["analysisRulePolicy"])
         invariants.rule_type_matches_policy(record["type"], changes["analysisRulePolicy"])
         changes["policy"] = changes.pop("analysisRulePolicy")
 

@@ -171,7 +171,7 @@ class CheckState:
         """A refusal; it names the referenced tables and each one's rule type when no single one is blamed."""
         if not kw.get("table") and self.tables:
             names = sorted(self.tables)
-            rules = [str(self.tables[n].rule.type) if self.tables[n].rule else "-" for n in names]
+            rules = [str(rule.type) if (rule := self.tables[n].rule) is not None else "-" for n in names]
             kw["table"] = ", ".join(names)
             kw["rule"] = rules[0] if len(set(rules)) == 1 else ", ".join(rules)
         return refuse(reason, message, node, dialect=self.dialect, source=self.request.sql, **kw)

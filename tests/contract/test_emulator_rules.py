@@ -328,7 +328,7 @@ def test_quotas(owner: Any, world: World) -> None:
     many = [{"accountId": f"99999999999{i}", "memberAbilities": [], "displayName": f"m{i}"} for i in range(6)]
     error = error_of(lambda: create_collaboration(owner, members=many))
     assert error["Error"]["Code"] == "ServiceQuotaExceededException"
-    assert error["quotaName"] == "Members per collaboration" and error["quotaValue"] == 5.0
+    assert error["quotaName"] == "Members invited per collaboration" and error["quotaValue"] == 5.0
     mid = world.owner_membership["id"]
     for i in range(25):
         owner.create_analysis_template(
