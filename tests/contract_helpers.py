@@ -6,6 +6,7 @@ Accounts, a standard collaboration, a movable clock, error extraction.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,3 +113,21 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += dt.timedelta(**delta)
+
+
+#: Protected-query statuses after which nothing changes.
+FINAL = frozenset({"SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT"})
+
+
+def finished(client: Any, membership: str, query_id: str, timeout: float = 60.0) -> dict[str, Any]:
+    """Poll GetProtectedQuery until the query ends, as a client of AWS does; return the query."""
+    deadline = time.monotonic() + timeout
+    while True:
+        query: dict[str, Any] = client.get_protected_query(
+            membershipIdentifier=membership, protectedQueryIdentifier=query_id
+        )["protectedQuery"]
+        if query["status"] in FINAL:
+            return query
+        if time.monotonic() > deadline:
+            raise AssertionError(f"protected query {query_id} is still {query['status']} after {timeout} s")
+        time.sleep(0.01)

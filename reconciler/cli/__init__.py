@@ -35,6 +35,7 @@ from reconciler.cli import (
     query,
     review,
     schema,
+    serve,
     state,
     validate,
 )
@@ -47,6 +48,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     *(validate, schema, plan, apply, drift, destroy, demo, query),
     *(review, graph, budget),
     *(state, import_),
+    serve,
 )
 
 

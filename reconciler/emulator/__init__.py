@@ -75,6 +75,7 @@ from reconciler.emulator.protocol import (
     respond,
     signature,
 )
+from reconciler.emulator.query_runner import DEFAULT_TIMEOUT, Mode, QueryRunner
 from reconciler.emulator.quotas import Limits
 from reconciler.emulator.registry import OPERATIONS, handler, operation, register
 from reconciler.emulator.store import Store
@@ -187,6 +188,8 @@ class Emulator:
         lock_timeout: float = 5.0,
         default_account: str | None = None,
         limits: Limits | None = None,
+        queries: Mode = "background",
+        query_timeout: float | None = DEFAULT_TIMEOUT,
     ) -> None:
         self.faults = Faults.from_env()
         self.path = path
@@ -204,6 +207,14 @@ class Emulator:
         else:
             self.results_root = path.parent / "results"
             self.results_root.mkdir(parents=True, exist_ok=True)
+        #: Runs protected queries (``query_runner``); ``queries.run_pending()`` is the run-now hook.
+        self.queries = QueryRunner(
+            self.store,
+            self._query_context,
+            self.results_root / ".staging",
+            mode=queries,
+            timeout=query_timeout,
+        )
 
     def client(
         self,
@@ -332,7 +343,16 @@ class Emulator:
         if op.input_shape is not None and "nextToken" in op.input_shape.members:
             paging = self.tokens.paging(op.name, account, params)
         ctx = RequestContext(
-            account, signed.region, op, store, self.catalog, self.results_root, self.now, paging, self.limits
+            account,
+            signed.region,
+            op,
+            store,
+            self.catalog,
+            self.results_root,
+            self.now,
+            paging,
+            self.limits,
+            self.queries,
         )
         with store.lock:
             try:
@@ -346,8 +366,26 @@ class Emulator:
                 faults.after_write()
         return dataclasses.replace(respond(op, output), account=account)
 
+    def _query_context(self, record: dict[str, Any]) -> RequestContext:
+        """The context a protected query's run phases work in: its owner's account and Region."""
+        op = service_model("cleanrooms").operation_model("StartProtectedQuery")
+        region = str(record["membershipArn"]).split(":")[3]
+        return RequestContext(
+            record["_account"],
+            region,
+            op,
+            self.store,
+            self.catalog,
+            self.results_root,
+            self.now,
+            None,
+            self.limits,
+            self.queries,
+        )
+
     def close(self) -> None:
-        """Release the DuckDB file (and a temporary results directory)."""
+        """Stop the query runner, then release the DuckDB file (and a temporary results directory)."""
+        self.queries.close()
         self.store.close()
         if self._temp_results is not None:
             shutil.rmtree(self._temp_results, ignore_errors=True)
@@ -369,6 +407,8 @@ def connect(
     lock_timeout: float = 5.0,
     default_account: str | None = None,
     limits: Limits | None = None,
+    queries: Mode = "background",
+    query_timeout: float | None = DEFAULT_TIMEOUT,
 ) -> Emulator:
     """Open the local Clean Rooms backend.
 
@@ -380,6 +420,9 @@ def connect(
         default_account: the account a request acts as when its access key id is not an account
             id (``identity``); None refuses such requests.
         limits: the quotas in effect (``quotas.Limits``); default AWS's defaults.
+        queries: how protected queries run: ``background`` (a thread, as AWS runs them) or
+            ``manual`` (only when ``Emulator.queries.run_pending()`` and friends are called).
+        query_timeout: seconds from its creation after which an unfinished query is TIMED_OUT.
 
     Returns:
         The ``Emulator``.
@@ -394,4 +437,6 @@ def connect(
         lock_timeout=lock_timeout,
         default_account=default_account,
         limits=limits,
+        queries=queries,
+        query_timeout=query_timeout,
     )

@@ -29,8 +29,14 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def emu(clock: Clock) -> Iterator[emulator.Emulator]:
-    with emulator.connect(now=clock) as e:
+def queries() -> str:
+    """How the emulator runs protected queries; a test parametrizes it to ``manual`` to step them."""
+    return "background"
+
+
+@pytest.fixture
+def emu(clock: Clock, queries: Any) -> Iterator[emulator.Emulator]:
+    with emulator.connect(now=clock, queries=queries) as e:
         yield e
 
 

@@ -95,7 +95,10 @@ def test_a_refusal_over_tables_of_different_rule_types_names_each_tables_own_rul
         ),
     }
     collab = Collaboration("SPARK", {R: frozenset({"CAN_QUERY"})}, tables)
-    sql = "SELECT a.campaign, SUM(a.spend) FROM ad_impressions a JOIN purchases p ON a.person = p.person GROUP BY 1"
+    sql = (
+        "SELECT a.campaign, SUM(a.spend) FROM ad_impressions a "
+        "JOIN purchases p ON a.person = p.person GROUP BY 1"
+    )
     with pytest.raises(QueryRejected) as err:
         check(Request(R, sql), collab)
     message = err.value.message
