@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import botocore.session
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -20,6 +21,26 @@ PARTNER = "222222222222"
 OUTSIDER = "333333333333"
 ROLE = "arn:aws:iam::{account}:role/cleanrooms-access"
 NO_RETRY = Config(retries={"total_max_attempts": 1})
+
+
+def http_client(
+    url: str,
+    account: str,
+    *,
+    config: Config = NO_RETRY,
+    service: str = "cleanrooms",
+    region: str = "us-east-1",
+) -> Any:
+    """A boto3-style client of ``account`` that sends real HTTP to ``url`` (``reconciler serve``)."""
+    session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    return session.create_client(
+        service,
+        region_name=region,
+        endpoint_url=url,
+        aws_access_key_id=account,
+        aws_secret_access_key="local",
+        config=config,
+    )
 
 
 def create_collaboration(client: Any, **overrides: Any) -> dict[str, Any]:

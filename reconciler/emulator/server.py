@@ -107,7 +107,7 @@ class EmulatorServer:
     def start(self) -> EmulatorServer:
         """Serve in a background thread; returns self."""
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="reconciler-serve", daemon=True
+            target=self._httpd.serve_forever, args=(0.05,), name="reconciler-serve", daemon=True
         )
         self._thread.start()
         return self

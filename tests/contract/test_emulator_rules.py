@@ -22,7 +22,6 @@ from contract_helpers import (
     join,
 )
 
-from reconciler import emulator
 from reconciler.emulator import registry
 
 
@@ -34,13 +33,9 @@ def _code(call: Any) -> str:
 
 
 @pytest.fixture
-def unchecked(emu: emulator.Emulator) -> Any:
+def unchecked(client_for: Any) -> Any:
     """A client with botocore's own parameter validation off, so only the server checks."""
-    return emu.client(
-        "cleanrooms",
-        account_id=OWNER,
-        config=Config(parameter_validation=False, retries={"total_max_attempts": 1}),
-    )
+    return client_for(OWNER, Config(parameter_validation=False, retries={"total_max_attempts": 1}))
 
 
 def test_server_rejects_pattern_enum_and_length_violations(owner: Any) -> None:
