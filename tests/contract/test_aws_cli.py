@@ -99,9 +99,9 @@ def _start_server(workspace: Path, *extra: str) -> tuple[subprocess.Popen[str], 
     )
 
 
-def _stop(process: subprocess.Popen[str]) -> str:
-    """SIGTERM the server; it must exit 0 and say so. Returns the rest of its output."""
-    process.send_signal(signal.SIGTERM)
+def _stop(process: subprocess.Popen[str], signum: int = signal.SIGTERM) -> str:
+    """Signal the server to stop; it must exit 0. Returns the rest of its output."""
+    process.send_signal(signum)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     assert "Traceback" not in err
@@ -376,7 +376,7 @@ def test_the_state_outlives_the_server(tmp_path: Path) -> None:
         "--query-log-status",
         "DISABLED",
     )
-    _stop(process)
+    assert "Stopped; the state is kept in" in _stop(process, signal.SIGINT)  # Ctrl-C
     process, url = _start_server(tmp_path)
     try:
         again = Served(process, url, tmp_path, tmp_path / "unused")
