@@ -76,7 +76,7 @@ from reconciler.emulator.protocol import (
     signature,
 )
 from reconciler.emulator.query_runner import DEFAULT_TIMEOUT, Mode, QueryRunner
-from reconciler.emulator.quotas import Limits
+from reconciler.emulator.quotas import QuotaLimits
 from reconciler.emulator.registry import OPERATIONS, handler, operation, register
 from reconciler.emulator.store import Store
 from reconciler.emulator.tokens import PageTokens
@@ -187,7 +187,7 @@ class Emulator:
         now: Callable[[], dt.datetime] | None = None,
         lock_timeout: float = 5.0,
         default_account: str | None = None,
-        limits: Limits | None = None,
+        limits: QuotaLimits | None = None,
         queries: Mode = "background",
         query_timeout: float | None = DEFAULT_TIMEOUT,
     ) -> None:
@@ -195,7 +195,7 @@ class Emulator:
         self.path = path
         self.default_account = default_account
         #: The quotas in effect (AWS's defaults unless raised).
-        self.limits = limits or Limits()
+        self.limits = limits or QuotaLimits()
         self.store = Store.open(path, lock_timeout=lock_timeout)
         self.catalog = Catalog(self.store)
         self.tokens = PageTokens.of(self.store)
@@ -406,7 +406,7 @@ def connect(
     now: Callable[[], dt.datetime] | None = None,
     lock_timeout: float = 5.0,
     default_account: str | None = None,
-    limits: Limits | None = None,
+    limits: QuotaLimits | None = None,
     queries: Mode = "background",
     query_timeout: float | None = DEFAULT_TIMEOUT,
 ) -> Emulator:
@@ -419,7 +419,7 @@ def connect(
         lock_timeout: seconds to wait for another process that holds the file.
         default_account: the account a request acts as when its access key id is not an account
             id (``identity``); None refuses such requests.
-        limits: the quotas in effect (``quotas.Limits``); default AWS's defaults.
+        limits: the quotas in effect (``quotas.QuotaLimits``); default AWS's defaults.
         queries: how protected queries run: ``background`` (a thread, as AWS runs them) or
             ``manual`` (only when ``Emulator.queries.run_pending()`` and friends are called).
         query_timeout: seconds from its creation after which an unfinished query is TIMED_OUT.

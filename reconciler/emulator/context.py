@@ -18,7 +18,7 @@ from botocore.model import OperationModel
 
 from reconciler.emulator.catalog import Catalog
 from reconciler.emulator.errors import ServiceError, access_denied, not_found
-from reconciler.emulator.quotas import Limits
+from reconciler.emulator.quotas import QuotaLimits
 from reconciler.emulator.store import Record, Store
 from reconciler.emulator.tokens import Paging
 
@@ -41,7 +41,7 @@ class RequestContext:
         results_root: where ``s3://BUCKET/KEY`` results land, as ``results_root/BUCKET/KEY``.
         clock: returns the emulator's current time (timezone-aware).
         paging: for a List operation, where its page starts and how to make the next token.
-        limits: the quotas in effect (``quotas.Limits``).
+        limits: the quotas in effect (``quotas.QuotaLimits``).
         queries: the emulator's protected-query runner (``queries.QueryRunner``).
     """
 
@@ -53,7 +53,7 @@ class RequestContext:
     results_root: Path
     clock: Callable[[], dt.datetime]
     paging: Paging | None = None
-    limits: Limits = field(default_factory=Limits)
+    limits: QuotaLimits = field(default_factory=QuotaLimits)
     queries: Any = None
 
     # -- time and names ----------------------------------------------------------------------

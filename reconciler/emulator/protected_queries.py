@@ -77,7 +77,7 @@ from reconciler.errors import QueryRejected, ReconcilerError
 __all__ = [
     "FINISHED",
     "KIND",
-    "Outcome",
+    "RunOutcome",
     "Run",
     "begin",
     "execute",
@@ -302,7 +302,7 @@ class Run:
 
 
 @dataclass
-class Outcome:
+class RunOutcome:
     """How a run ended: the fields it sets on the query, and the staged files to move into place."""
 
     fields: dict[str, Any]
@@ -337,7 +337,7 @@ def prepare_run(ctx: RequestContext, record: Record) -> Run:
     return run
 
 
-def execute(run: Run, staging: Path) -> Outcome:
+def execute(run: Run, staging: Path) -> RunOutcome:
     """Run the query and write its result files under ``staging`` (no store access: no lock needed).
 
     The one place a protected query is executed: the engine answers the prepared statement
@@ -364,10 +364,10 @@ def execute(run: Run, staging: Path) -> Outcome:
     except ReconcilerError as exc:
         fields = {"status": "FAILED", "error": _error(exc)}
     fields["statistics"] = {"totalDurationInMillis": int((time.perf_counter() - started) * 1000)}
-    return Outcome(fields, staged)
+    return RunOutcome(fields, staged)
 
 
-def finish(ctx: RequestContext, query_id: str, outcome: Outcome, timeout: float | None) -> str:
+def finish(ctx: RequestContext, query_id: str, outcome: RunOutcome, timeout: float | None) -> str:
     """End a run: SUCCESS or FAILED, unless it was cancelled or timed out meanwhile (then discarded).
 
     Call it under the store lock. Returns the query's status afterwards.
@@ -399,7 +399,7 @@ def fail(ctx: RequestContext, query_id: str, message: str) -> None:
     _log(ctx, ended)
 
 
-def _discard(outcome: Outcome) -> None:
+def _discard(outcome: RunOutcome) -> None:
     for staged, _ in outcome.staged:
         staged.unlink(missing_ok=True)
         if staged.parent.exists() and not any(staged.parent.iterdir()):

@@ -5,11 +5,11 @@
 quota: its name as AWS writes it, the default (per Region where the page gives Region values),
 whether Service Quotas can raise it, and where the emulator enforces it (``enforced``; a quota of
 something the emulator does not model says why not). This table is the only place a quota's
-value is written: handlers read it through ``Limits.limit`` (``RequestContext.limit``), and a
+value is written: handlers read it through ``QuotaLimits.limit`` (``RequestContext.limit``), and a
 test checks the few limits the rule engine keeps as its own constants against it.
 
-``Limits`` are the quotas in effect: the defaults, with adjustable ones raised as Service
-Quotas would raise them (``Limits(raised={...})``; a local quota file feeds it). A quota the
+``QuotaLimits`` are the quotas in effect: the defaults, with adjustable ones raised as Service
+Quotas would raise them (``QuotaLimits(raised={...})``; a local quota file feeds it). A quota the
 page marks not adjustable cannot be raised, and no quota can be lowered below AWS's default
 (the emulator would then refuse what AWS accepts).
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["QUOTAS", "Limits", "Quota", "QuotaError", "quota"]
+__all__ = ["QUOTAS", "QuotaLimits", "Quota", "QuotaError", "quota"]
 
 
 class QuotaError(ValueError):
@@ -233,7 +233,7 @@ def quota(name: str) -> Quota:
     return _BY_NAME[name]
 
 
-class Limits:
+class QuotaLimits:
     """The quotas in effect: AWS's defaults, with adjustable ones raised.
 
     Args:
