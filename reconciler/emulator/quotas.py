@@ -9,7 +9,8 @@ value is written: handlers read it through ``QuotaLimits.limit`` (``RequestConte
 test checks the few limits the rule engine keeps as its own constants against it.
 
 ``QuotaLimits`` are the quotas in effect: the defaults, with adjustable ones raised as Service
-Quotas would raise them (``QuotaLimits(raised={...})``; a local quota file feeds it). A quota the
+Quotas would raise them (``QuotaLimits(raised={...})``, for the remaining-resources issue's
+quota file to feed; no file is read yet). A quota the
 page marks not adjustable cannot be raised, and no quota can be lowered below AWS's default
 (the emulator would then refuse what AWS accepts).
 
