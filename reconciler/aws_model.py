@@ -7,12 +7,13 @@ strings all come from here at run time, never copied by hand.
 from __future__ import annotations
 
 import functools
+import re
 
 import botocore.session
 import regex  # type: ignore[import-untyped]
 from botocore.model import ServiceModel
 
-__all__ = ["model_pattern", "service_model"]
+__all__ = ["documented_values", "model_pattern", "service_model"]
 
 # Java's way of admitting supplementary characters, which Python regexes need as a code point range.
 _SURROGATES = "\\uD800\\uDBFF-\\uDC00\\uDFFF"
@@ -67,3 +68,17 @@ def _java(pattern: str) -> str:
         out.append(char)
         i += 1
     return "".join(out)
+
+
+@functools.cache
+def documented_values(shape: str, member: str, service_name: str = "cleanrooms") -> tuple[str, ...]:
+    """The values a string member's documentation lists as ``<code>VALUE</code>`` (when it has no enum).
+
+    Some members (``ProtectedQueryError.code``) are plain strings whose valid values the model
+    states only in prose; this reads them from there, in order.
+
+    >>> documented_values("ProtectedQueryError", "code")[:2]
+    ('MALFORMED_QUERY', 'RESOURCE_NOT_FOUND')
+    """
+    documentation = service_model(service_name).shape_for(shape).members[member].documentation
+    return tuple(dict.fromkeys(re.findall(r"<code>([A-Z][A-Z0-9_]+)</code>", documentation)))

@@ -6,10 +6,12 @@ Accounts, a standard collaboration, a movable clock, error extraction.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import botocore.session
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -19,6 +21,26 @@ PARTNER = "222222222222"
 OUTSIDER = "333333333333"
 ROLE = "arn:aws:iam::{account}:role/cleanrooms-access"
 NO_RETRY = Config(retries={"total_max_attempts": 1})
+
+
+def http_client(
+    url: str,
+    account: str,
+    *,
+    config: Config = NO_RETRY,
+    service: str = "cleanrooms",
+    region: str = "us-east-1",
+) -> Any:
+    """A boto3-style client of ``account`` that sends real HTTP to ``url`` (``reconciler serve``)."""
+    session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    return session.create_client(
+        service,
+        region_name=region,
+        endpoint_url=url,
+        aws_access_key_id=account,
+        aws_secret_access_key="local",
+        config=config,
+    )
 
 
 def create_collaboration(client: Any, **overrides: Any) -> dict[str, Any]:
@@ -112,3 +134,21 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += dt.timedelta(**delta)
+
+
+#: Protected-query statuses after which nothing changes.
+FINAL = frozenset({"SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT"})
+
+
+def finished(client: Any, membership: str, query_id: str, timeout: float = 60.0) -> dict[str, Any]:
+    """Poll GetProtectedQuery until the query ends, as a client of AWS does; return the query."""
+    deadline = time.monotonic() + timeout
+    while True:
+        query: dict[str, Any] = client.get_protected_query(
+            membershipIdentifier=membership, protectedQueryIdentifier=query_id
+        )["protectedQuery"]
+        if query["status"] in FINAL:
+            return query
+        if time.monotonic() > deadline:
+            raise AssertionError(f"protected query {query_id} is still {query['status']} after {timeout} s")
+        time.sleep(0.01)

@@ -37,6 +37,7 @@ from reconciler.cli import (
     query,
     review,
     schema,
+    serve,
     show,
     state,
     validate,
@@ -50,6 +51,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     *(validate, schema, plan, show, apply, drift, destroy, demo, query),
     *(review, graph, budget),
     *(state, import_),
+    serve,
 )
 
 

@@ -7,8 +7,11 @@ by the service model's HTTP bindings, validated against the model, dispatched to
 table of that service, committed to DuckDB, and answered as the service answers (REST-JSON,
 AWS error codes). A service is emulated once handlers are registered for it (``cleanrooms``
 today; ``cleanroomsml`` resource types would join ``resource_types.EMULATED_TYPES``). No
-request ever reaches the network. The calling account is read from the request's credentials
-(the client's access key is ``LOCAL<account id>``), so one emulator serves many accounts.
+request ever reaches the network, unless ``reconciler serve`` (``server``) puts the same
+dispatch behind an HTTP listener on 127.0.0.1 for the AWS CLI, Terraform and other SDKs. The
+calling account is read from the request's SigV4 credential (``identity``): the client's access
+key is ``LOCAL<account id>`` in process, or the 12-digit account id itself, so one emulator
+serves many accounts.
 
 Interfaces for other packages:
 
@@ -25,19 +28,20 @@ Interfaces for other packages:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import logging
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import botocore.session
-from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse, HeadersDict
 from botocore.config import Config
 
 from reconciler.aws_model import service_model
@@ -60,9 +64,22 @@ from reconciler.emulator.errors import (
 )
 from reconciler.emulator.errors import validation as validation_error
 from reconciler.emulator.faults import Faults
-from reconciler.emulator.protocol import EmulatorRoutingError, Router, error_response, parse_request, respond
+from reconciler.emulator.identity import account_of
+from reconciler.emulator.protocol import (
+    EmulatorRoutingError,
+    Router,
+    WireRequest,
+    WireResponse,
+    error_response,
+    parse_request,
+    respond,
+    signature,
+)
+from reconciler.emulator.query_runner import DEFAULT_TIMEOUT, Mode, QueryRunner
+from reconciler.emulator.quotas import QuotaLimits
 from reconciler.emulator.registry import OPERATIONS, handler, operation, register
 from reconciler.emulator.store import Store
+from reconciler.emulator.tokens import PageTokens
 from reconciler.emulator.validation import validate_input
 
 __all__ = [
@@ -130,7 +147,6 @@ REQUIRED_OPERATIONS: tuple[str, ...] = tuple(
 IMPLEMENTED_OPERATIONS: frozenset[str] = frozenset(OPERATIONS["cleanrooms"])
 
 _log = logging.getLogger(__name__)
-_CREDENTIAL = re.compile(r"Credential=LOCAL(\d{12})/\d{8}/([a-z0-9-]+)/")
 
 
 @functools.cache
@@ -144,6 +160,16 @@ def _botocore_session() -> botocore.session.Session:
     return botocore.session.Session(session_vars={"profile": (None, None, None, None)})
 
 
+class _Body:
+    """The minimal raw-stream object ``AWSResponse.content`` reads from."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._data
+
+
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -155,12 +181,24 @@ class Emulator:
     """
 
     def __init__(
-        self, path: Path | None, *, now: Callable[[], dt.datetime] | None = None, lock_timeout: float = 5.0
+        self,
+        path: Path | None,
+        *,
+        now: Callable[[], dt.datetime] | None = None,
+        lock_timeout: float = 5.0,
+        default_account: str | None = None,
+        limits: QuotaLimits | None = None,
+        queries: Mode = "background",
+        query_timeout: float | None = DEFAULT_TIMEOUT,
     ) -> None:
         self.faults = Faults.from_env()
         self.path = path
+        self.default_account = default_account
+        #: The quotas in effect (AWS's defaults unless raised).
+        self.limits = limits or QuotaLimits()
         self.store = Store.open(path, lock_timeout=lock_timeout)
         self.catalog = Catalog(self.store)
+        self.tokens = PageTokens.of(self.store)
         self._clock = now or _utc_now
         self._temp_results: Path | None = None
         if path is None:
@@ -169,6 +207,14 @@ class Emulator:
         else:
             self.results_root = path.parent / "results"
             self.results_root.mkdir(parents=True, exist_ok=True)
+        #: Runs protected queries (``query_runner``); ``queries.run_pending()`` is the run-now hook.
+        self.queries = QueryRunner(
+            self.store,
+            self._query_context,
+            self.results_root / ".staging",
+            mode=queries,
+            timeout=query_timeout,
+        )
 
     def client(
         self,
@@ -221,27 +267,68 @@ class Emulator:
 
         Returns:
             The HTTP response AWS would give (errors included, as AWS sends them).
+
+        Raises:
+            EmulatorRoutingError: the request matches no operation of the model (a bug).
+        """
+        body = request.body
+        raw = body if isinstance(body, bytes) else body.encode() if isinstance(body, str) else b""
+        if body is not None and not isinstance(body, bytes | str):
+            raw = body.read()
+        headers = {
+            k.lower(): v.decode() if isinstance(v, bytes) else str(v) for k, v in request.headers.items()
+        }
+        wire = WireRequest(request.method or "GET", request.url, headers, raw)
+        answer = self.handle(service, wire)
+        return AWSResponse(request.url, answer.status, HeadersDict(answer.headers), _Body(answer.body))
+
+    def handle(self, service: str, request: WireRequest) -> WireResponse:
+        """Answer one request of ``service`` as the service would, whichever transport carried it.
+
+        Args:
+            service: an emulated service (``cleanrooms``).
+            request: the request.
+
+        Returns:
+            The response (an error answer for anything the service would refuse).
+
+        Raises:
+            EmulatorRoutingError: no operation of the model matches (the HTTP server answers 404).
+            LocalBackendError: the local backend itself cannot answer.
         """
         model = service_model(service)
+        trace: dict[str, str] = {}
         try:
-            return self._dispatch(service, request)
+            return self._dispatch(service, request, trace)
         except ServiceError as error:
-            return error_response(request.url, model, error)
+            answer = error_response(model, error)
         except (EmulatorRoutingError, LocalBackendError):
             raise
         except Exception as exc:  # noqa: BLE001 - a handler bug is answered as AWS answers its own bugs
             _log.exception("local backend handler failed")
             message = f"internal error in the local backend ({type(exc).__name__}: {exc}); a reconciler bug"
-            return error_response(request.url, model, ServiceError("InternalServerException", message))
+            answer = error_response(model, ServiceError("InternalServerException", message))
+        return dataclasses.replace(
+            answer, operation=trace.get("operation", ""), account=trace.get("account", "")
+        )
 
-    def _dispatch(self, service: str, request: AWSPreparedRequest) -> AWSResponse:
-        header = request.headers.get("Authorization", b"")
-        caller = _CREDENTIAL.search(header.decode() if isinstance(header, bytes) else header)
-        if caller is None:
+    def _dispatch(self, service: str, request: WireRequest, trace: dict[str, str]) -> WireResponse:
+        signed = signature(request)
+        if signed is None:
             raise ServiceError(
-                "UnrecognizedClientException", "The security token included in the request is invalid"
+                "MissingAuthenticationTokenException",
+                "Missing Authentication Token: sign requests with SigV4 (any secret key works locally)",
             )
+        account = account_of(signed.access_key_id, self.default_account)
+        if account is None:
+            raise ServiceError(
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid: locally, the access key id is the "
+                "12-digit account to act as",
+            )
+        trace["account"] = account
         op, params = parse_request(request, _router(service))
+        trace["operation"] = op.name
         faults = self.faults
         if faults.active:
             faults.before_call()
@@ -252,8 +339,20 @@ class Emulator:
                 f"{op.name} is not supported by the local backend", reason="INVALID_CONFIGURATION"
             )
         store = self.store
+        paging = None
+        if op.input_shape is not None and "nextToken" in op.input_shape.members:
+            paging = self.tokens.paging(op.name, account, params)
         ctx = RequestContext(
-            caller.group(1), caller.group(2), op, store, self.catalog, self.results_root, self.now
+            account,
+            signed.region,
+            op,
+            store,
+            self.catalog,
+            self.results_root,
+            self.now,
+            paging,
+            self.limits,
+            self.queries,
         )
         with store.lock:
             try:
@@ -265,10 +364,28 @@ class Emulator:
             store.commit()
             if wrote and faults.active:
                 faults.after_write()
-        return respond(request.url, op, output)
+        return dataclasses.replace(respond(op, output), account=account)
+
+    def _query_context(self, record: dict[str, Any]) -> RequestContext:
+        """The context a protected query's run phases work in: its owner's account and Region."""
+        op = service_model("cleanrooms").operation_model("StartProtectedQuery")
+        region = str(record["membershipArn"]).split(":")[3]
+        return RequestContext(
+            record["_account"],
+            region,
+            op,
+            self.store,
+            self.catalog,
+            self.results_root,
+            self.now,
+            None,
+            self.limits,
+            self.queries,
+        )
 
     def close(self) -> None:
-        """Release the DuckDB file (and a temporary results directory)."""
+        """Stop the query runner, then release the DuckDB file (and a temporary results directory)."""
+        self.queries.close()
         self.store.close()
         if self._temp_results is not None:
             shutil.rmtree(self._temp_results, ignore_errors=True)
@@ -284,7 +401,14 @@ class Emulator:
 
 
 def connect(
-    path: str | Path | None = None, *, now: Callable[[], dt.datetime] | None = None, lock_timeout: float = 5.0
+    path: str | Path | None = None,
+    *,
+    now: Callable[[], dt.datetime] | None = None,
+    lock_timeout: float = 5.0,
+    default_account: str | None = None,
+    limits: QuotaLimits | None = None,
+    queries: Mode = "background",
+    query_timeout: float | None = DEFAULT_TIMEOUT,
 ) -> Emulator:
     """Open the local Clean Rooms backend.
 
@@ -293,6 +417,12 @@ def connect(
             passes ``DEFAULT_PATH``.
         now: optional clock returning the current ``datetime`` (tests move it).
         lock_timeout: seconds to wait for another process that holds the file.
+        default_account: the account a request acts as when its access key id is not an account
+            id (``identity``); None refuses such requests.
+        limits: the quotas in effect (``quotas.QuotaLimits``); default AWS's defaults.
+        queries: how protected queries run: ``background`` (a thread, as AWS runs them) or
+            ``manual`` (only when ``Emulator.queries.run_pending()`` and friends are called).
+        query_timeout: seconds from its creation after which an unfinished query is TIMED_OUT.
 
     Returns:
         The ``Emulator``.
@@ -301,4 +431,12 @@ def connect(
         LocalBackendLockedError: another process keeps the file busy beyond ``lock_timeout``.
         LocalFaultsError: ``RECONCILER_LOCAL_FAULTS`` is invalid.
     """
-    return Emulator(Path(path) if path is not None else None, now=now, lock_timeout=lock_timeout)
+    return Emulator(
+        Path(path) if path is not None else None,
+        now=now,
+        lock_timeout=lock_timeout,
+        default_account=default_account,
+        limits=limits,
+        queries=queries,
+        query_timeout=query_timeout,
+    )

@@ -88,7 +88,7 @@ def _changes(
         else:
             types = ["EDIT_AUTO_APPROVED_CHANGE_TYPES"]
         changes.append({**change, "types": types})
-    invariants.members_per_collaboration(len(ctx.members(collaboration["id"])) - 1 + added)
+    invariants.members_per_collaboration(ctx, len(ctx.members(collaboration["id"])) - 1 + added)
     return changes
 
 
@@ -160,7 +160,7 @@ def _request(ctx: RequestContext, params: dict[str, Any]) -> tuple[Record, Recor
     collaboration = ctx.visible_collaboration(params["collaborationIdentifier"])
     record = ctx.store.get("change_request", params["changeRequestIdentifier"])
     if record is None or record["collaborationId"] != collaboration["id"]:
-        raise ctx.missing(None, params["changeRequestIdentifier"], "change request")
+        raise ctx.missing("COLLABORATION", params["changeRequestIdentifier"], "change request")
     return collaboration, record
 
 

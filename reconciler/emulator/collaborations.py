@@ -20,7 +20,12 @@ from reconciler.emulator.registry import operation
 from reconciler.emulator.resource_types import input_fields, listing, new_id, output_fields, summary_fields
 from reconciler.emulator.store import Record
 
-__all__ = ["collaboration_view", "new_member"]
+__all__ = ["DEFAULT_ENGINE", "collaboration_view", "new_member"]
+
+#: The engine of a collaboration created without ``analyticsEngine``: SPARK, the only engine AWS
+#: still offers new collaborations (Clean Rooms SQL closed to them after 2025-07-16 and its
+#: support ended in December 2025), so AWS's default is taken to be SPARK as well.
+DEFAULT_ENGINE = "SPARK"
 
 _COLLAB_KEY, _COLLAB_FIELDS = output_fields("GetCollaboration")
 _COLLAB_LIST_KEY, _COLLAB_SUMMARY = summary_fields("ListCollaborations")
@@ -73,7 +78,8 @@ def create_collaboration(ctx: RequestContext, params: dict[str, Any]) -> dict[st
     invariants.clean_rooms_sql_still_open(ctx, params.get("analyticsEngine"))
     specs = params["members"]
     invariants.distinct_member_accounts(ctx.account_id, (m["accountId"] for m in specs))
-    invariants.members_per_collaboration(len(specs))
+    invariants.members_per_collaboration(ctx, len(specs))
+    invariants.collaborations_per_account(ctx)
     cid = new_id()
     creator = new_member(
         ctx,
@@ -102,9 +108,10 @@ def create_collaboration(ctx: RequestContext, params: dict[str, Any]) -> dict[st
     for key in ("name", "description", "creatorDisplayName", "dataEncryptionMetadata", "queryLogStatus"):
         if params.get(key) is not None:
             record[key] = params[key]
-    for key in ("jobLogStatus", "analyticsEngine", "allowedResultRegions", "isMetricsEnabled"):
+    for key in ("jobLogStatus", "allowedResultRegions", "isMetricsEnabled"):
         if params.get(key) is not None:
             record[key] = params[key]
+    record["analyticsEngine"] = params.get("analyticsEngine") or DEFAULT_ENGINE
     if params.get("autoApprovedChangeRequestTypes") is not None:
         record["autoApprovedChangeTypes"] = params["autoApprovedChangeRequestTypes"]
     ctx.store.put("collaboration", cid, record)
@@ -234,6 +241,7 @@ def create_membership(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
             f"account {ctx.account_id} is {member['status']} from collaboration {cid}; a member who left or "
             "was removed cannot rejoin"
         )
+    invariants.memberships_per_account(ctx)
     payment = invariants.membership_payment(member, params.get("paymentConfiguration"))
     invariants.result_configuration_needs_receiver(member, params)
     invariants.metrics_need_collaboration_metrics(collaboration, params)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,9 @@ from botocore.model import OperationModel
 
 from reconciler.emulator.catalog import Catalog
 from reconciler.emulator.errors import ServiceError, access_denied, not_found
+from reconciler.emulator.quotas import QuotaLimits
 from reconciler.emulator.store import Record, Store
+from reconciler.emulator.tokens import Paging
 
 __all__ = ["RequestContext"]
 
@@ -38,6 +40,9 @@ class RequestContext:
         catalog: the Glue stand-in (``lookup(account_id, database, table)``).
         results_root: where ``s3://BUCKET/KEY`` results land, as ``results_root/BUCKET/KEY``.
         clock: returns the emulator's current time (timezone-aware).
+        paging: for a List operation, where its page starts and how to make the next token.
+        limits: the quotas in effect (``quotas.QuotaLimits``).
+        queries: the emulator's protected-query runner (``queries.QueryRunner``).
     """
 
     account_id: str
@@ -47,6 +52,9 @@ class RequestContext:
     catalog: Catalog
     results_root: Path
     clock: Callable[[], dt.datetime]
+    paging: Paging | None = None
+    limits: QuotaLimits = field(default_factory=QuotaLimits)
+    queries: Any = None
 
     # -- time and names ----------------------------------------------------------------------
 
@@ -58,19 +66,25 @@ class RequestContext:
         """The current time as epoch seconds, the form records store."""
         return self.clock().timestamp()
 
+    def limit(self, quota: str) -> float:
+        """The value of ``quota`` (a name of ``quotas.QUOTAS``) in the caller's Region."""
+        return self.limits.limit(quota, self.region)
+
     def arn(self, resource: str, account_id: str | None = None) -> str:
         """``arn:aws:cleanrooms:REGION:ACCOUNT:resource`` for the caller (or ``account_id``)."""
         return f"arn:aws:cleanrooms:{self.region}:{account_id or self.account_id}:{resource}"
 
     # -- errors shaped by the operation ------------------------------------------------------
 
-    def missing(self, resource_type: str | None, resource_id: str, what: str = "") -> ServiceError:
-        """ResourceNotFoundException if the operation declares it, else AccessDeniedException (as AWS)."""
+    def missing(self, resource_type: str, resource_id: str, what: str = "") -> ServiceError:
+        """ResourceNotFoundException if the operation declares it, else AccessDeniedException (as AWS).
+
+        ``resource_type`` is the model's ``ResourceType`` value naming the resource, or the one
+        it lives in when the enum has no value for its kind (``errors.not_found``).
+        """
         if any(e.name == "ResourceNotFoundException" for e in self.operation.error_shapes):
             return not_found(resource_type, resource_id, what)
-        return access_denied(
-            f"{what or (resource_type or 'resource').lower()} {resource_id} is not accessible"
-        )
+        return access_denied(f"{what or resource_type.lower()} {resource_id} is not accessible")
 
     # -- plain accessors (no permission checks) ---------------------------------------------
 

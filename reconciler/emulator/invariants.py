@@ -3,13 +3,15 @@
 Each function checks one thing AWS checks (a quota, a lifecycle rule, a consistency rule
 between fields) and raises a ``ServiceError`` when it does not hold. Handlers call them by
 name, so the list below is also the list of what the emulator enforces beyond the model's
-field constraints (those are in ``validation``).
+field constraints (those are in ``validation``). Quota checks read their limits from the
+quotas table (``quotas.QUOTAS``) through ``ctx.limit``, in the caller's Region.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sized
 from typing import Any
 
 from reconciler.emulator.context import RequestContext
@@ -18,8 +20,13 @@ from reconciler.emulator.store import Record
 
 __all__ = [
     "CLEAN_ROOMS_SQL_CLOSED_AFTER",
-    "QUOTAS",
     "analyses_or_providers",
+    "analysis_rule_size",
+    "collaborations_per_account",
+    "columns_per_allowlist",
+    "configured_tables_per_account",
+    "memberships_per_account",
+    "ongoing_queries_per_membership",
     "budget_type_matches_parameters",
     "clean_rooms_sql_still_open",
     "creator_only",
@@ -42,13 +49,8 @@ __all__ = [
     "metrics_need_collaboration_metrics",
     "result_configuration_needs_receiver",
     "unique_association_name",
+    "within_quota",
 ]
-
-#: Documented default quotas (ANALYSIS_RULES.md section 9: the AWS quotas page).
-QUOTAS: dict[str, int] = {
-    "Members per collaboration": 5,
-    "Analysis templates per membership": 25,
-}
 
 #: AWS stopped accepting the Clean Rooms SQL engine for collaborations created after this day.
 CLEAN_ROOMS_SQL_CLOSED_AFTER = dt.date(2025, 7, 16)
@@ -83,11 +85,40 @@ def distinct_member_accounts(creator: str, accounts: Iterable[str]) -> None:
         seen.add(account)
 
 
-def members_per_collaboration(count: int) -> None:
-    """At most the documented number of invited members per collaboration."""
-    limit = QUOTAS["Members per collaboration"]
+def within_quota(ctx: RequestContext, name: str, count: int) -> None:
+    """``count`` (what there would be after the call) stays within quota ``name``.
+
+    Raises:
+        ServiceError: ServiceQuotaExceededException naming the quota and its value.
+    """
+    limit = ctx.limit(name)
     if count > limit:
-        raise quota_exceeded("Members per collaboration", limit)
+        raise quota_exceeded(name, limit)
+
+
+def members_per_collaboration(ctx: RequestContext, count: int) -> None:
+    """At most the quota of invited members (the creator aside) per collaboration."""
+    within_quota(ctx, "Members invited per collaboration", count)
+
+
+def collaborations_per_account(ctx: RequestContext) -> None:
+    """The caller has created fewer collaborations (in this Region, not deleted) than its quota."""
+    mine = [
+        r
+        for r in ctx.store.find("collaboration", creatorAccountId=ctx.account_id)
+        if r["arn"].split(":")[3] == ctx.region
+    ]
+    within_quota(ctx, "Collaborations created per account", len(mine) + 1)
+
+
+def memberships_per_account(ctx: RequestContext) -> None:
+    """The caller has fewer ACTIVE memberships (in this Region) than its quota."""
+    active = [
+        r
+        for r in ctx.store.find("membership", _account=ctx.account_id, status="ACTIVE")
+        if r["arn"].split(":")[3] == ctx.region
+    ]
+    within_quota(ctx, "Memberships per account", len(active) + 1)
 
 
 def one_querier(members: Iterable[Record]) -> None:
@@ -201,6 +232,29 @@ def membership_has_no_subresources(ctx: RequestContext, membership: Record) -> N
 
 
 # -- configured tables and their rules ------------------------------------------------------
+
+
+def columns_per_allowlist(ctx: RequestContext, columns: Sized) -> None:
+    """``allowedColumns`` lists at most the quota of columns."""
+    within_quota(ctx, "Columns per configured table allowlist", len(columns))
+
+
+def configured_tables_per_account(ctx: RequestContext) -> None:
+    """The caller has fewer configured tables (in this Region) than its quota."""
+    mine = [
+        r
+        for r in ctx.store.find("configured_table", _account=ctx.account_id)
+        if r["arn"].split(":")[3] == ctx.region
+    ]
+    within_quota(ctx, "Configured tables per account", len(mine) + 1)
+
+
+def analysis_rule_size(ctx: RequestContext, policy: dict[str, Any]) -> None:
+    """An analysis rule's policy, as JSON, is at most the quota's kilobytes (1,000 bytes each)."""
+    size = len(json.dumps(policy, separators=(",", ":")).encode())
+    limit = ctx.limit("Analysis rule size") * 1000
+    if size > limit:
+        raise quota_exceeded("Analysis rule size", ctx.limit("Analysis rule size"))
 
 
 def table_columns_unique(columns: list[str]) -> None:
@@ -358,10 +412,19 @@ def unique_association_name(ctx: RequestContext, membership: Record, name: str) 
 
 
 def templates_per_membership(ctx: RequestContext, membership: Record) -> None:
-    """At most the documented number of analysis templates per membership."""
-    limit = QUOTAS["Analysis templates per membership"]
-    if len(ctx.store.find("analysis_template", membershipId=membership["id"])) >= limit:
-        raise quota_exceeded("Analysis templates per membership", limit)
+    """At most the quota of analysis templates per membership."""
+    count = len(ctx.store.find("analysis_template", membershipId=membership["id"]))
+    within_quota(ctx, "Analysis templates per membership", count + 1)
+
+
+def ongoing_queries_per_membership(ctx: RequestContext, membership: Record) -> None:
+    """At most the quota of protected queries SUBMITTED or STARTED per membership."""
+    ongoing = [
+        r
+        for r in ctx.store.find("protected_query", membershipId=membership["id"])
+        if r["status"] in ("SUBMITTED", "STARTED")
+    ]
+    within_quota(ctx, "Concurrent ongoing queries per membership", len(ongoing) + 1)
 
 
 def one_budget_template_per_collaboration(ctx: RequestContext, membership: Record) -> None:

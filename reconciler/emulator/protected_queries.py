@@ -1,13 +1,23 @@
-"""Protected queries in the emulator: Start, Get, List and Update (cancel), run by the local engine.
+"""Protected queries in the emulator: Start, Get, List and Update (cancel), and the run itself.
 
-``StartProtectedQuery`` checks the caller (an ACTIVE member who can query) and records the query
-as SUBMITTED; the query runs the first time anyone reads it (Get or List), so a test can cancel
-it in between, as it could cancel a running query on AWS. Running means: gather the
-collaboration's associations, rules and the Glue stand-in's files into engine facts, check the
-query with ``reconciler.engine.check`` (a refusal makes the query FAILED with the reason and
-fragment in ``error``, and reads no data), execute it, and write the result as CSV or Parquet
-under ``results_root/BUCKET/KEY_PREFIX/<query id>/``. When the membership's query log is
-ENABLED, each finished query appends one JSON line to ``results_root/query-logs/<membership>.jsonl``.
+``StartProtectedQuery`` checks the caller (an ACTIVE member who can query), the membership's
+quota of ongoing queries, and that the output is complete, and records the query as SUBMITTED.
+The query then runs off the request path, as on AWS: the emulator's ``QueryRunner``
+(``query_runner``) moves it SUBMITTED -> STARTED (``begin``), runs it (``prepare_run`` under the
+store lock, then ``execute`` without it) and ends it SUCCESS or FAILED (``finish``). Meanwhile
+``UpdateProtectedQuery`` may cancel it (CANCELLED: a run that was under way is thrown away), and
+a query not finished within the runner's timeout of its creation ends TIMED_OUT (checked when
+the runner picks it up, when it finishes, and whenever Get or List reads it). Clients poll
+GetProtectedQuery until the status is final, as they do on AWS.
+
+Running means: gather the collaboration's associations, rules and the Glue stand-in's files into
+engine facts, check the query with ``reconciler.engine.check`` (a refusal makes the query FAILED
+with the reason and fragment in ``error``, and reads no data), execute it, and write the result
+as CSV or Parquet under ``results_root/BUCKET/KEY_PREFIX/<query id>/``: first into
+``results_root/.staging/<query id>/``, moved into place only when the query ends SUCCESS (a
+bucket name cannot start with a dot, so the staging area is no bucket's). When the membership's
+query log is ENABLED, each finished query appends one JSON line to
+``results_root/query-logs/<membership>.jsonl``.
 
 Privacy budgets: StartProtectedQuery also checks the query against the rules, synchronously and
 without reading data. A query the rules allow is admitted against the budgets it uses
@@ -15,21 +25,23 @@ without reading data. A query the rules allow is admitted against the budgets it
 of a query over tables with differential privacy, and the ACCESS_BUDGET of every table it
 reads). When a budget is short, StartProtectedQuery answers ValidationException and nothing is
 recorded or spent. An admitted query stays charged whatever happens next (failure,
-cancellation): refunds would make errors a free probe. A refused query is charged nothing and
-becomes FAILED when it runs, as before. A query over DP tables runs with the usersNoisePerQuery
-it was charged with, with noise from ``noise_source`` (the CSPRNG; only tests replace it, and
-no request can), and its ``differentialPrivacy`` holds the chosen sensitivity parameters.
+cancellation, timeout): refunds would make errors a free probe. A refused query is charged
+nothing and becomes FAILED when it runs. A query over DP tables runs with the
+usersNoisePerQuery it was charged with, with noise from ``noise_source`` (the CSPRNG; only tests
+replace it, and no request can), and its ``differentialPrivacy`` holds the chosen sensitivity
+parameters. Its text may be at most the quota "Query text length (with differential privacy)".
 
 A query that could not be checked when it started (its data was missing, say) was charged
-nothing, so it never runs later even if it would pass then: it ends FAILED.
+nothing, so it never runs later even if it would pass then: it ends FAILED with the reason.
 
 The check runs once per query, at Start: its outcome (the prepared statement, or the refusal)
 is kept in memory by query id and reused when the query runs; only a query started by another
-process is checked again when it runs. A FAILED query's ``error.code`` is one of the codes the
-API documents (MALFORMED_QUERY for a refusal, RESOURCE_NOT_FOUND for missing data,
-INSUFFICIENT_COMPUTE for a run over the engine's time, memory or row limits, ...), with
-``retry.retryable``. Result files stay under ``results_root``: a key prefix is an S3 key, not a
-path, so segments such as ``..`` are written as escaped names (``%2E%2E``) rather than followed.
+process is checked again when it runs. A FAILED query's ``error.code`` is one of the values the
+model documents for ``ProtectedQueryError.code`` (MALFORMED_QUERY for a refusal, RESOURCE_NOT_FOUND for
+missing data, INSUFFICIENT_COMPUTE for a run over the engine's time, memory or row limits,
+INTERNAL_ERROR for a bug), always with ``retry.retryable``. Result files stay under
+``results_root``: a key prefix is an S3 key, not a path, so segments such as ``..`` are written as
+escaped names (``%2E%2E``) rather than followed.
 
 Record layout (kind ``protected_query``): the API's ``ProtectedQuery`` shape plus ``_account``,
 ``_admitted`` once charged, and ``_usersNoisePerQuery`` when charged to a DP budget.
@@ -39,30 +51,53 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reconciler import engine
+from reconciler.aws_model import documented_values
 from reconciler.dp import NoiseSource
+from reconciler.emulator import invariants
+from reconciler.emulator.collaborations import DEFAULT_ENGINE
 from reconciler.emulator.context import RequestContext
 from reconciler.emulator.errors import ServiceError, access_denied, conflict, validation
 from reconciler.emulator.privacy_budgets import admit_protected_query
 from reconciler.emulator.registry import operation
+from reconciler.emulator.resource_types import listing
 from reconciler.emulator.store import Record
 from reconciler.engine import templates
 from reconciler.engine.verdict import refuse
 from reconciler.errors import QueryRejected, ReconcilerError
 
-__all__ = ["noise_source", "run_pending"]
+__all__ = [
+    "FINISHED",
+    "KIND",
+    "RunOutcome",
+    "Run",
+    "begin",
+    "execute",
+    "expire",
+    "fail",
+    "finish",
+    "noise_source",
+    "prepare_run",
+]
 
-_KIND = "protected_query"
+#: The store kind of protected queries.
+KIND = "protected_query"
 #: The check's outcome per query id, from Start to the run (this process only).
 _CHECKED: dict[str, engine.Prepared | QueryRejected | ReconcilerError] = {}
 _CHECKED_MAX = 10_000
-_FINISHED = ("SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT")
+#: Statuses after which a protected query never changes again.
+FINISHED = ("SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT")
 _SUMMARY_FIELDS = ("id", "membershipId", "membershipArn", "createTime", "status")
+#: The codes the model documents for ``ProtectedQueryError.code`` (a failure's code is one of them).
+ERROR_CODES = frozenset(documented_values("ProtectedQueryError", "code"))
 
 
 @operation("StartProtectedQuery")
@@ -83,6 +118,7 @@ def start_protected_query(ctx: RequestContext, params: dict[str, Any]) -> dict[s
             "no resultConfiguration was given and the membership has no defaultResultConfiguration",
             field="resultConfiguration",
         )
+    invariants.ongoing_queries_per_membership(ctx, membership)
     query_id = str(uuid.UUID(int=uuid.uuid4().int))
     record: Record = {
         "id": query_id,
@@ -97,7 +133,9 @@ def start_protected_query(ctx: RequestContext, params: dict[str, Any]) -> dict[s
     if params.get("computeConfiguration"):
         record["computeConfiguration"] = params["computeConfiguration"]
     record.update(_admit(ctx, record, membership["collaborationId"]))
-    ctx.store.put(_KIND, query_id, record)
+    ctx.store.put(KIND, query_id, record)
+    if ctx.queries is not None:
+        ctx.queries.wake()
     return {"protectedQuery": _view(record)}
 
 
@@ -141,11 +179,15 @@ def _checked(ctx: RequestContext, record: Record, collaboration_id: str) -> engi
     outcome = _CHECKED.pop(record["id"], None)
     if isinstance(outcome, QueryRejected):
         raise outcome
+    uncharged = "so it was charged to no budget and cannot run now; start it again"
+    if isinstance(outcome, ReconcilerError):  # missing data, say: keep its code, say why it cannot run
+        code = outcome.code if isinstance(outcome, engine.DataError) else "INVALID_RESOURCE"
+        raise engine.DataError(
+            f"{outcome.message}; it could not be checked when it was started, {uncharged}", code=code
+        )
     if not record.get("_admitted"):
         raise refuse(
-            engine.Reason.OTHER,
-            "the query did not pass the checks when it was started, so it was charged to no budget and "
-            "cannot run now; start it again",
+            engine.Reason.OTHER, f"the query did not pass the checks when it was started, {uncharged}"
         )
     if isinstance(outcome, engine.Prepared):
         return outcome
@@ -163,25 +205,29 @@ def noise_source(query_id: str) -> NoiseSource:
 
 @operation("GetProtectedQuery")
 def get_protected_query(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    """The query (run first if it was still waiting)."""
+    """The query as it stands (SUBMITTED, STARTED, or how it ended)."""
     record = _own_query(ctx, params["membershipIdentifier"], params["protectedQueryIdentifier"])
-    return {"protectedQuery": _view(_run_if_pending(ctx, record))}
+    record = _reading(ctx, [record])[0]
+    return {"protectedQuery": _view(record)}
 
 
 @operation("ListProtectedQueries")
 def list_protected_queries(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     """Summaries of the membership's queries, newest first, optionally filtered by status."""
     membership = ctx.own_membership(params["membershipIdentifier"])
-    records = [_run_if_pending(ctx, r) for r in ctx.store.find(_KIND, membershipId=membership["id"])]
+    records = _reading(ctx, ctx.store.find(KIND, membershipId=membership["id"]))
     if params.get("status"):
         records = [r for r in records if r["status"] == params["status"]]
     records.sort(key=lambda r: (-r["createTime"], r["id"]))
-    start = int(params.get("nextToken") or 0)
-    size = int(params.get("maxResults") or 100)
-    page = records[start : start + size]
-    out: dict[str, Any] = {"protectedQueries": [_summary(r) for r in page]}
-    if start + size < len(records):
-        out["nextToken"] = str(start + size)
+    return listing(ctx, records, params, "protectedQueries", _summary)
+
+
+def _reading(ctx: RequestContext, records: list[Record]) -> list[Record]:
+    """Records about to be read: overdue ones end TIMED_OUT, and the runner is woken for the rest."""
+    timeout = ctx.queries.timeout if ctx.queries is not None else None
+    out = [expire(ctx, r, timeout) for r in records]
+    if ctx.queries is not None and any(r["status"] not in FINISHED for r in out):
+        ctx.queries.wake()
     return out
 
 
@@ -191,56 +237,185 @@ def update_protected_query(ctx: RequestContext, params: dict[str, Any]) -> dict[
     record = _own_query(ctx, params["membershipIdentifier"], params["protectedQueryIdentifier"])
     if params["targetStatus"] != "CANCELLED":
         raise validation("targetStatus must be CANCELLED", field="targetStatus")
-    if record["status"] in _FINISHED:
+    record = _reading(ctx, [record])[0]
+    if record["status"] in FINISHED:
         raise conflict(
             f"protected query {record['id']} is {record['status']} and can no longer be cancelled",
             reason="INVALID_STATE",
             resource_id=record["id"],
+            resource_type="MEMBERSHIP",
         )
     record = {**record, "status": "CANCELLED"}
-    ctx.store.put(_KIND, record["id"], record)
+    ctx.store.put(KIND, record["id"], record)
     _log(ctx, record)
     return {"protectedQuery": _view(record)}
 
 
-def run_pending(ctx: RequestContext, membership_id: str) -> None:
-    """Run every SUBMITTED query of a membership (for callers that want results without a Get)."""
-    for record in ctx.store.find(_KIND, membershipId=membership_id, status="SUBMITTED"):
-        _run_if_pending(ctx, record)
-
-
-# -- running --------------------------------------------------------------------------------------
 def _own_query(ctx: RequestContext, membership_id: str, query_id: str) -> Record:
     membership = ctx.own_membership(membership_id)
-    record = ctx.store.get(_KIND, query_id)
+    record = ctx.store.get(KIND, query_id)
     if record is None or record["membershipId"] != membership["id"]:
-        raise ctx.missing(None, query_id, "protected query")
+        raise ctx.missing("MEMBERSHIP", query_id, "protected query")
     return record
 
 
-def _run_if_pending(ctx: RequestContext, record: Record) -> Record:
-    if record["status"] != "SUBMITTED":
+# -- the run, in phases (``query_runner.QueryRunner`` calls them) ----------------------------------
+
+
+def expire(ctx: RequestContext, record: Record, timeout: float | None) -> Record:
+    """``record``, or TIMED_OUT (stored) when it has not finished within ``timeout`` of its creation."""
+    if record["status"] in FINISHED or timeout is None or ctx.timestamp() - record["createTime"] <= timeout:
         return record
-    started = time.perf_counter()
+    ended = {**record, "status": "TIMED_OUT"}
+    ctx.store.put(KIND, record["id"], ended)
+    _log(ctx, ended)
+    return ended
+
+
+def begin(ctx: RequestContext, record: Record, timeout: float | None) -> bool:
+    """SUBMITTED -> STARTED; False (and nothing to run) when it is no longer SUBMITTED or timed out."""
+    if record["status"] != "SUBMITTED" or expire(ctx, record, timeout)["status"] != "SUBMITTED":
+        return False
+    ctx.store.put(KIND, record["id"], {**record, "status": "STARTED"})
+    return True
+
+
+@dataclass
+class Run:
+    """What running one STARTED query needs, gathered under the store lock (``prepare_run``).
+
+    Attributes:
+        query_id: the query.
+        prepared: the checked statement, or None when the query fails without running.
+        failure: why it fails without running (a refusal, missing data), or None.
+        outputs: (final path, format) of every result file to write.
+        result: the API's ``result`` member for a SUCCESS.
+        dp: the noise setting it was admitted with (queries over DP tables).
+    """
+
+    query_id: str
+    prepared: engine.Prepared | None = None
+    failure: ReconcilerError | None = None
+    outputs: list[tuple[Path, str]] = field(default_factory=list)
+    result: dict[str, Any] = field(default_factory=dict)
+    dp: engine.DPRun | None = None
+
+
+@dataclass
+class RunOutcome:
+    """How a run ended: the fields it sets on the query, and the staged files to move into place."""
+
+    fields: dict[str, Any]
+    staged: list[tuple[Path, Path]] = field(default_factory=list)
+
+
+def prepare_run(ctx: RequestContext, record: Record) -> Run:
+    """Gather what the run of a STARTED query needs (reads the store; call it under the store lock)."""
+    run = Run(record["id"])
+    membership = ctx.membership(record["membershipId"])
     try:
-        updated = {**record, **_execute(ctx, record)}
+        if membership is None:
+            raise engine.DataError("the query's membership no longer exists", code="RESOURCE_NOT_FOUND")
+        output = record["resultConfiguration"]["outputConfiguration"]
+        run.prepared = _checked(ctx, record, membership["collaborationId"])
+        run.dp = _dp_run(record)
+        if "s3" in output:
+            s3 = output["s3"]
+            fmt = s3.get("resultFormat", "CSV").upper()
+            key = f"{s3.get('keyPrefix', '').strip('/')}/{record['id']}/result.{fmt.lower()}".lstrip("/")
+            run.outputs = [(_result_path(ctx.results_root, s3["bucket"], key), fmt)]
+            run.result = {"output": {"s3": {"location": f"s3://{s3['bucket']}/{key}"}}}
+        else:
+            receivers = _receivers(record["_account"], output)
+            base = ctx.results_root / "members"
+            run.outputs = [(base / a / record["id"] / "result.csv", "CSV") for a in receivers]
+            run.result = {"output": {"memberList": [{"accountId": a} for a in receivers]}}
     except ReconcilerError as exc:
-        updated = {**record, "status": "FAILED", "error": _error(exc)}
-    millis = int((time.perf_counter() - started) * 1000)
-    updated["statistics"] = {"totalDurationInMillis": millis}
-    ctx.store.put(_KIND, record["id"], updated)
-    _log(ctx, updated)
-    return updated
+        run.failure = exc
+    except ServiceError as exc:
+        run.failure = engine.DataError(exc.message, code="INVALID_RESOURCE")
+    return run
+
+
+def execute(run: Run, staging: Path) -> RunOutcome:
+    """Run the query and write its result files under ``staging`` (no store access: no lock needed).
+
+    The one place a protected query is executed: the engine answers the prepared statement
+    (with noise when it reads tables with differential privacy), and every receiver gets the
+    same rows.
+    """
+    started = time.perf_counter()
+    staged: list[tuple[Path, Path]] = []
+    try:
+        if run.failure is not None or run.prepared is None:
+            raise run.failure or engine.DataError("nothing to run", code="INTERNAL_ERROR")
+        prepared = run.prepared
+        answer = engine.execute(prepared, run.dp) if prepared.dp is not None else None
+        for index, (final, fmt) in enumerate(run.outputs):
+            path = staging / run.query_id / f"{index}.{fmt.lower()}"
+            if answer is not None:  # a noisy answer is released once: the same rows to every receiver
+                engine.write(answer, path, fmt)
+            else:
+                engine.export(prepared, path, fmt)
+            staged.append((path, final))
+        fields: dict[str, Any] = {"status": "SUCCESS", "result": run.result}
+        if answer is not None:
+            fields["differentialPrivacy"] = answer.differential_privacy
+    except ReconcilerError as exc:
+        fields = {"status": "FAILED", "error": _error(exc)}
+    fields["statistics"] = {"totalDurationInMillis": int((time.perf_counter() - started) * 1000)}
+    return RunOutcome(fields, staged)
+
+
+def finish(ctx: RequestContext, query_id: str, outcome: RunOutcome, timeout: float | None) -> str:
+    """End a run: SUCCESS or FAILED, unless it was cancelled or timed out meanwhile (then discarded).
+
+    Call it under the store lock. Returns the query's status afterwards.
+    """
+    record = ctx.store.get(KIND, query_id)
+    if record is not None:
+        record = expire(ctx, record, timeout)
+    if record is None or record["status"] != "STARTED":
+        _discard(outcome)
+        return record["status"] if record is not None else "DELETED"
+    for staged, final in outcome.staged:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, final)
+    _discard(outcome)
+    ended = {**record, **outcome.fields}
+    ctx.store.put(KIND, query_id, ended)
+    _log(ctx, ended)
+    return str(ended["status"])
+
+
+def fail(ctx: RequestContext, query_id: str, message: str) -> None:
+    """End an unfinished query FAILED with INTERNAL_ERROR (the runner met a bug); under the store lock."""
+    record = ctx.store.get(KIND, query_id)
+    if record is None or record["status"] in FINISHED:
+        return
+    error = {"code": "INTERNAL_ERROR", "message": message, "retry": {"retryable": True}}
+    ended = {**record, "status": "FAILED", "error": error}
+    ctx.store.put(KIND, query_id, ended)
+    _log(ctx, ended)
+
+
+def _discard(outcome: RunOutcome) -> None:
+    for staged, _ in outcome.staged:
+        staged.unlink(missing_ok=True)
+        if staged.parent.exists() and not any(staged.parent.iterdir()):
+            shutil.rmtree(staged.parent, ignore_errors=True)
 
 
 def _error(exc: ReconcilerError) -> dict[str, Any]:
-    """The API's ``ProtectedQueryError`` for a failure: a documented code, the message, retry."""
+    """The API's ``ProtectedQueryError`` for a failure: a code of the model's enum, the message, retry."""
     if isinstance(exc, QueryRejected):
         code, retryable, message = "MALFORMED_QUERY", False, exc.message  # it names the reason class
     elif isinstance(exc, engine.DataError):
         code, retryable, message = exc.code, exc.retryable, exc.message
     else:
         code, retryable, message = "INVALID_RESOURCE", False, exc.message
+    if code not in ERROR_CODES:  # an engine code the API does not have: say so rather than invent one
+        code, message = "UNKNOWN_ERROR", f"{message} (local code {code})"
     return {"code": code, "message": message, "retry": {"retryable": retryable}}
 
 
@@ -248,37 +423,16 @@ def _prepare(ctx: RequestContext, record: Record, collaboration_id: str) -> engi
     """Check the query against the collaboration's rules (reads no data)."""
     receivers = _receivers(record["_account"], record["resultConfiguration"]["outputConfiguration"])
     request = _request(ctx, record, collaboration_id, receivers)
-    return engine.check(request, _collaboration(ctx, collaboration_id))
-
-
-def _execute(ctx: RequestContext, record: Record) -> dict[str, Any]:
-    membership = ctx.membership(record["membershipId"])
-    assert membership is not None
-    output = record["resultConfiguration"]["outputConfiguration"]
-    receivers = _receivers(record["_account"], output)
-    prepared = _checked(ctx, record, membership["collaborationId"])
-    answer = engine.execute(prepared, _dp_run(record)) if prepared.dp is not None else None
-
-    def write(path: Path, fmt: str) -> None:
-        """A noisy answer is released once and the same rows go to every receiver."""
-        if answer is not None:
-            engine.write(answer, path, fmt)
-        else:
-            engine.export(prepared, path, fmt)
-
-    if "s3" in output:
-        s3 = output["s3"]
-        fmt = s3.get("resultFormat", "CSV").upper()
-        key = f"{s3.get('keyPrefix', '').strip('/')}/{record['id']}/result.{fmt.lower()}".lstrip("/")
-        write(_result_path(ctx.results_root, s3["bucket"], key), fmt)
-        result: dict[str, Any] = {"output": {"s3": {"location": f"s3://{s3['bucket']}/{key}"}}}
-    else:
-        for account in receivers:
-            write(ctx.results_root / "members" / account / record["id"] / "result.csv", "CSV")
-        result = {"output": {"memberList": [{"accountId": a} for a in receivers]}}
-    if answer is not None:
-        return {"status": "SUCCESS", "result": result, "differentialPrivacy": answer.differential_privacy}
-    return {"status": "SUCCESS", "result": result}
+    prepared = engine.check(request, _collaboration(ctx, collaboration_id))
+    quota = "Query text length (with differential privacy)"
+    size, limit = len(request.sql.encode()), ctx.limit(quota)
+    if prepared.dp is not None and size > limit * 1000:
+        raise refuse(
+            engine.Reason.OTHER,
+            f"a query over tables with differential privacy may be at most {limit:g} KB long (the quota "
+            f"{quota!r}); this one is {size:,} bytes",
+        )
+    return prepared
 
 
 def _result_path(root: Path, bucket: str, key: str) -> Path:
@@ -376,7 +530,8 @@ def _collaboration(ctx: RequestContext, collaboration_id: str) -> engine.Collabo
             )
         except engine.PolicyError as exc:
             raise validation(f"analysis rule of {table['name']}: {exc.message}") from None
-    return engine.Collaboration(collaboration.get("analyticsEngine") or "CLEAN_ROOMS_SQL", abilities, tables)
+    # Collaborations stored before the default was filled in have no engine: SPARK, as now.
+    return engine.Collaboration(collaboration.get("analyticsEngine") or DEFAULT_ENGINE, abilities, tables)
 
 
 # -- output ---------------------------------------------------------------------------------------

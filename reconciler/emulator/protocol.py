@@ -1,11 +1,19 @@
 """The REST-JSON wire protocol of Clean Rooms, read from botocore's model, in both directions.
 
+Requests and responses are transport-neutral values: ``WireRequest`` (method, raw target, headers,
+body) and ``WireResponse`` (status, headers, body). The in-process transport (botocore's
+``before-send`` hook) and the HTTP one (``reconciler.emulator.server``) each convert to and from
+them, so both are answered by the same code, byte for byte.
+
 ``Router`` finds the operation for an HTTP method and path from the model's ``requestUri``
 templates (labels, greedy labels, literal query parts). ``parse_request`` turns path labels,
 query string, headers and JSON body into the operation's input dict. ``respond`` and
-``error_response`` build ``AWSResponse`` objects the way the service answers: the operation's
-status code and a JSON body (timestamps as epoch seconds), or for errors the error shape's
-status, an ``x-amzn-errortype`` header and a body with ``message`` and the shape's fields.
+``error_response`` build the responses the service sends: the operation's status code and a JSON
+body (timestamps as epoch seconds), or for errors the error shape's status, an
+``x-amzn-errortype`` header and a body with ``message`` and the shape's fields. An error answer
+that lacks a member its shape requires, or carries a value outside the shape's enum, is a bug of
+the emulator: it is answered as ``InternalServerException`` instead, so a test finds it.
+``signature`` reads the SigV4 ``Authorization`` header (access key, date, region, service).
 Nothing here knows about resources.
 """
 
@@ -13,20 +21,101 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from reconciler.emulator.errors import ServiceError
 
-__all__ = ["EmulatorRoutingError", "Route", "Router", "error_response", "parse_request", "respond"]
+__all__ = [
+    "EmulatorRoutingError",
+    "Route",
+    "Router",
+    "Signature",
+    "WireRequest",
+    "WireResponse",
+    "error_response",
+    "parse_request",
+    "respond",
+    "signature",
+]
 
 _LABEL = re.compile(r"\{([^}+]+)(\+?)\}")
+_SIGV4 = re.compile(
+    r"AWS4-HMAC-SHA256\s+Credential=([^/,\s]+)/(\d{8})/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request\s*,"
+)
+_log = logging.getLogger(__name__)
+
+#: Errors every AWS service may send that are not in a service model: code -> HTTP status.
+COMMON_ERRORS: dict[str, int] = {
+    "MissingAuthenticationTokenException": 403,
+    "UnrecognizedClientException": 403,
+    "UnknownOperationException": 404,
+    "SerializationException": 400,
+    "RequestEntityTooLargeException": 413,
+}
+
+
+@dataclass(frozen=True)
+class WireRequest:
+    """One HTTP request as it arrived.
+
+    Attributes:
+        method: ``GET``, ``POST``, ...
+        target: the request target, still percent-encoded: ``/path?query`` or a full URL.
+        headers: header names in lower case -> values.
+        body: the raw body.
+    """
+
+    method: str
+    target: str
+    headers: Mapping[str, str]
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class WireResponse:
+    """One HTTP response, plus what the request log says about it (never sent).
+
+    Attributes:
+        status: the HTTP status code.
+        headers: response headers.
+        body: the raw body.
+        operation: the operation answered ("" when the request matched none).
+        account: the calling account ("" when it was not recognised).
+        error: the error code of an error answer ("" on success).
+    """
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    operation: str = ""
+    account: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What a SigV4 ``Authorization`` header says: who signed, when, for which region and service."""
+
+    access_key_id: str
+    date: str
+    region: str
+    service: str
+
+
+def signature(request: WireRequest) -> Signature | None:
+    """The request's SigV4 credential scope, or None when it carries no SigV4 ``Authorization``.
+
+    The signature itself is not checked: the emulator has no secret keys to check it with.
+    """
+    hit = _SIGV4.match(request.headers.get("authorization", "").strip())
+    return None if hit is None else Signature(*hit.groups())
 
 
 class EmulatorRoutingError(RuntimeError):
@@ -89,13 +178,17 @@ def _compile(op: OperationModel) -> Route:
     return Route(op, re.compile(pattern + r"/?\Z"), literal, specificity)
 
 
-def parse_request(request: AWSPreparedRequest, router: Router) -> tuple[OperationModel, dict[str, Any]]:
-    """Route a prepared request and build the input dict from its path, query, headers and body.
+def parse_request(request: WireRequest, router: Router) -> tuple[OperationModel, dict[str, Any]]:
+    """Route a request and build the input dict from its path, query, headers and body.
 
     Returns:
         The operation and its input (member names as keys, values typed per the shapes).
+
+    Raises:
+        EmulatorRoutingError: no operation of the model has this method and path.
+        ServiceError: SerializationException when the body is not a JSON object.
     """
-    url = urlsplit(request.url)
+    url = urlsplit(request.target)
     query = parse_qs(url.query, keep_blank_values=True)
     op, labels = router.match(request.method or "GET", url.path, query)
     shape = op.input_shape
@@ -122,15 +215,13 @@ def parse_request(request: AWSPreparedRequest, router: Router) -> tuple[Operatio
                 else:
                     params[name] = _scalar(member, values[0])
         elif where == "header":
-            header = request.headers.get(wire)
+            header = request.headers.get(wire.lower())
             if header is not None:
-                params[name] = _scalar(member, header.decode() if isinstance(header, bytes) else header)
+                params[name] = _scalar(member, header)
         elif where is None:
             body_members[wire] = name
-    body = request.body
-    if body_members and body:
-        raw = body if isinstance(body, bytes | str) else body.read()
-        document = json.loads(raw) if raw else {}
+    if body_members and request.body:
+        document = _document(request.body)
         payload = shape.serialization.get("payload")
         if payload:
             params[payload] = document
@@ -139,6 +230,16 @@ def parse_request(request: AWSPreparedRequest, router: Router) -> tuple[Operatio
                 if wire in document:
                     params[name] = document[wire]
     return op, params
+
+
+def _document(raw: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ServiceError("SerializationException", f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise ServiceError("SerializationException", "the request body must be a JSON object")
+    return document
 
 
 def _is_bound(shape: Shape, wire: str) -> bool:
@@ -162,38 +263,41 @@ def _scalar(shape: Shape, text: str) -> Any:
     return text
 
 
-class _Body:
-    """The minimal raw-stream object ``AWSResponse.content`` reads from."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self._data
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value.timestamp()
     raise TypeError(f"cannot serialize {type(value).__name__}")
 
 
-def respond(url: str, op: OperationModel, output: dict[str, Any] | None) -> AWSResponse:
+def respond(op: OperationModel, output: dict[str, Any] | None) -> WireResponse:
     """The success response for ``op`` carrying ``output`` (already shaped as the output shape)."""
     status = int(op.http.get("responseCode", 200))
     data = b"" if status == 204 else json.dumps(output or {}, default=_json_default).encode()
     headers = {"content-type": "application/json", "x-amzn-requestid": "local"}
-    return AWSResponse(url, status, headers, _Body(data))
+    return WireResponse(status, headers, data, operation=op.name)
 
 
-def error_response(url: str, model: ServiceModel, error: ServiceError) -> AWSResponse:
-    """The error response for ``error``: status from its shape, ``x-amzn-errortype``, JSON body."""
-    status = 400
-    try:
-        shape = model.shape_for(error.code)
+def error_response(model: ServiceModel, error: ServiceError) -> WireResponse:
+    """The error response for ``error``: status from its shape, ``x-amzn-errortype``, JSON body.
+
+    An error the model defines must carry every member its shape requires, with enum values
+    from the shape; otherwise (and for a code neither the model nor ``COMMON_ERRORS`` knows) the
+    answer is an ``InternalServerException`` naming the emulator's bug.
+    """
+    shape = _error_shape(model, error.code)
+    problem = _problem(shape, error) if shape is not None else ""
+    if shape is None and error.code not in COMMON_ERRORS:
+        problem = f"{error.code} is not an error of the {model.service_name} model"
+    if problem:
+        _log.error("malformed error answer: %s", problem)
+        error = ServiceError(
+            "InternalServerException", f"the local backend built a malformed {error.code} ({problem}); a bug"
+        )
+        shape = _error_shape(model, error.code)
+    if shape is not None:
         status = int(shape.metadata.get("error", {}).get("httpStatusCode", 400))
-    except Exception:  # noqa: BLE001 - a code the model does not define keeps the generic 400
-        shape = None
+    else:
+        status = COMMON_ERRORS[error.code]
     body: dict[str, Any] = {"message": error.message}
     for key, value in error.fields.items():
         if shape is None or key in shape.members:
@@ -203,4 +307,25 @@ def error_response(url: str, model: ServiceModel, error: ServiceError) -> AWSRes
         "x-amzn-errortype": error.code,
         "x-amzn-requestid": "local",
     }
-    return AWSResponse(url, status, headers, _Body(json.dumps(body).encode()))
+    return WireResponse(status, headers, json.dumps(body).encode(), error=error.code)
+
+
+def _error_shape(model: ServiceModel, code: str) -> Shape | None:
+    for shape in model.error_shapes:
+        if shape.name == code:
+            return shape
+    return None
+
+
+def _problem(shape: Shape, error: ServiceError) -> str:
+    """What is wrong with ``error`` as an instance of ``shape`` ("" when nothing)."""
+    values = {"message": error.message, **error.fields}
+    missing = [m for m in shape.required_members if values.get(m) is None]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    for key, value in error.fields.items():
+        member = shape.members.get(key)
+        enum = member.metadata.get("enum") if member is not None else None
+        if enum and value not in enum:
+            return f"{key} {value!r} is not one of {', '.join(enum)}"
+    return ""

@@ -14,8 +14,6 @@ Analysis rules are keyed ``<parent id>/<TYPE>``.
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 import uuid
 from collections.abc import Callable, Iterable
@@ -68,7 +66,9 @@ class EmulatedType:
         id_param: the identifier member in Get/Update/Delete inputs.
         scope: where it lives (see ``Scope``).
         arn: ARN resource path template over the record (``{id}``, ``{membershipId}``), or None.
-        resource_type: the value for errors' ``resourceType`` (the model's enum), or None.
+        resource_type: the value for errors' ``resourceType``: the model's enum has four values, so
+            a kind it does not name (templates) gives the kind it lives in (``MEMBERSHIP``), an
+            undocumented choice.
         build: create-time rules and derived fields: ``build(ctx, params, parent) -> fields``.
         on_update: update-time rules: ``on_update(ctx, record, changes)``.
         on_delete: delete-time rules: ``on_delete(ctx, record, {})``.
@@ -81,7 +81,7 @@ class EmulatedType:
     id_param: str
     scope: Scope
     arn: str | None
-    resource_type: str | None
+    resource_type: str
     build: Build
     on_update: Hook | None = None
     on_delete: Hook | None = None
@@ -133,26 +133,16 @@ def page(
 ) -> tuple[list[Record], str | None]:
     """One page of ``records`` (already in order) per ``maxResults``/``nextToken``.
 
-    Tokens are opaque: they encode the operation and the position after the last item returned;
-    a token from another operation, or garbage, is a ValidationException as on AWS.
+    The request's ``nextToken`` was checked before the handler ran (``tokens``): ``ctx.paging``
+    says where this page starts and makes the token for the next one.
     """
     limit = params.get("maxResults") or _max_results(ctx)
-    start = 0
-    token = params.get("nextToken")
-    if token:
-        try:
-            decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
-            if decoded["op"] != ctx.operation.name:
-                raise ValueError("token of another operation")
-            start = int(decoded["at"])
-        except (ValueError, KeyError, TypeError):
-            raise validation("The nextToken is not valid for this request", field="nextToken") from None
+    start = ctx.paging.start if ctx.paging is not None else 0
     chunk = records[start : start + limit]
     end = start + len(chunk)
-    if end >= len(records):
+    if end >= len(records) or ctx.paging is None:
         return chunk, None
-    raw = json.dumps({"op": ctx.operation.name, "at": end}).encode()
-    return chunk, base64.urlsafe_b64encode(raw).decode()
+    return chunk, ctx.paging.next_token(end)
 
 
 def listing(
@@ -179,6 +169,8 @@ def _max_results(ctx: RequestContext) -> int:
 
 
 def _build_configured_table(ctx: RequestContext, params: dict[str, Any], parent: Record) -> dict[str, Any]:
+    invariants.configured_tables_per_account(ctx)
+    invariants.columns_per_allowlist(ctx, params["allowedColumns"])
     invariants.table_columns_unique(params["allowedColumns"])
     invariants.table_columns_in_catalog(ctx, params["tableReference"], params["allowedColumns"])
     reference = params["tableReference"]
@@ -188,6 +180,7 @@ def _build_configured_table(ctx: RequestContext, params: dict[str, Any], parent:
 
 def _update_configured_table(ctx: RequestContext, record: Record, changes: dict[str, Any]) -> None:
     if "allowedColumns" in changes:
+        invariants.columns_per_allowlist(ctx, changes["allowedColumns"])
         invariants.table_columns_unique(changes["allowedColumns"])
         reference = changes.get("tableReference") or record["tableReference"]
         invariants.table_columns_in_catalog(ctx, reference, changes["allowedColumns"])
@@ -200,6 +193,7 @@ def _update_configured_table(ctx: RequestContext, record: Record, changes: dict[
 def _build_table_rule(ctx: RequestContext, params: dict[str, Any], table: Record) -> dict[str, Any]:
     rule_type = params["analysisRuleType"]
     policy = params["analysisRulePolicy"]
+    invariants.analysis_rule_size(ctx, policy)
     invariants.rule_type_matches_policy(rule_type, policy)
     invariants.one_rule_per_table(ctx, table)
     _check_rule_policy(table, rule_type, policy)
@@ -222,6 +216,7 @@ def _check_rule_policy(table: Record, rule_type: str, policy: dict[str, Any]) ->
 
 def _update_table_rule(ctx: RequestContext, record: Record, changes: dict[str, Any]) -> None:
     if "analysisRulePolicy" in changes:
+        invariants.analysis_rule_size(ctx, changes["analysisRulePolicy"])
         invariants.rule_type_matches_policy(record["type"], changes["analysisRulePolicy"])
         table = ctx.configured_table(record["configuredTableId"]) or {}
         _check_rule_policy(table, record["type"], changes["analysisRulePolicy"])
@@ -255,6 +250,7 @@ def _build_association_rule(
 ) -> dict[str, Any]:
     rule_type = params["analysisRuleType"]
     policy = params["analysisRulePolicy"]
+    invariants.analysis_rule_size(ctx, policy)
     invariants.rule_type_matches_policy(rule_type, policy)
     if ctx.association_rule(association["id"], rule_type) is not None:
         raise conflict(
@@ -279,6 +275,7 @@ def _build_association_rule(
 
 def _update_association_rule(ctx: RequestContext, record: Record, changes: dict[str, Any]) -> None:
     if "analysisRulePolicy" in changes:
+        invariants.analysis_rule_size(ctx, changes["analysisRulePolicy"])
         invariants.rule_type_matches_policy(record["type"], changes["analysisRulePolicy"])
         changes["policy"] = changes.pop("analysisRulePolicy")
 
@@ -407,7 +404,7 @@ EMULATED_TYPES: dict[str, EmulatedType] = {
             id_param="analysisTemplateIdentifier",
             scope=Scope.MEMBERSHIP,
             arn="membership/{membershipId}/analysistemplate/{id}",
-            resource_type=None,
+            resource_type="MEMBERSHIP",
             build=_build_analysis_template,
         ),
         EmulatedType(
@@ -416,7 +413,7 @@ EMULATED_TYPES: dict[str, EmulatedType] = {
             id_param="privacyBudgetTemplateIdentifier",
             scope=Scope.MEMBERSHIP,
             arn="membership/{membershipId}/privacybudgettemplate/{id}",
-            resource_type=None,
+            resource_type="MEMBERSHIP",
             build=_build_budget_template,
             on_update=_update_budget_template,
         ),

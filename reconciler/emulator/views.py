@@ -55,7 +55,7 @@ def get_collaboration_analysis_template(ctx: RequestContext, params: dict[str, A
     for record in _shared(ctx, "analysis_template", collaboration["id"]):
         if record["arn"] == params["analysisTemplateArn"]:
             return {_TEMPLATE_KEY: ctx.view(record, _TEMPLATE_FIELDS)}
-    raise ctx.missing(None, params["analysisTemplateArn"], "analysis template")
+    raise ctx.missing("COLLABORATION", params["analysisTemplateArn"], "analysis template")
 
 
 @operation("ListCollaborationAnalysisTemplates")
@@ -89,7 +89,7 @@ def get_collaboration_privacy_budget_template(ctx: RequestContext, params: dict[
     for record in _shared(ctx, "privacy_budget_template", collaboration["id"]):
         if record["id"] == params["privacyBudgetTemplateIdentifier"]:
             return {_BUDGET_KEY: ctx.view(record, _BUDGET_FIELDS)}
-    raise ctx.missing(None, params["privacyBudgetTemplateIdentifier"], "privacy budget template")
+    raise ctx.missing("COLLABORATION", params["privacyBudgetTemplateIdentifier"], "privacy budget template")
 
 
 @operation("ListCollaborationPrivacyBudgetTemplates")
@@ -154,7 +154,7 @@ def schema_of(ctx: RequestContext, association: Record) -> dict[str, Any]:
 def _association(ctx: RequestContext, collaboration_id: str, name: str) -> Record:
     record = ctx.association_by_name(collaboration_id, name)
     if record is None:
-        raise ctx.missing(None, name, "schema")
+        raise ctx.missing("CONFIGURED_TABLE_ASSOCIATION", name, "schema")
     return record
 
 
@@ -221,7 +221,9 @@ def get_schema_analysis_rule(ctx: RequestContext, params: dict[str, Any]) -> dic
     collaboration = ctx.visible_collaboration(params["collaborationIdentifier"])
     rule = _schema_rule(ctx, collaboration["id"], params["name"], params["type"])
     if rule is None:
-        raise ctx.missing(None, f"{params['name']}/{params['type']}", "schema analysis rule")
+        raise ctx.missing(
+            "CONFIGURED_TABLE_ASSOCIATION", f"{params['name']}/{params['type']}", "schema analysis rule"
+        )
     return {_RULE_KEY: ctx.view(rule, _RULE_FIELDS)}
 
 

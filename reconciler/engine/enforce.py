@@ -168,15 +168,12 @@ class CheckState:
     def refuse(
         self, reason: Reason, message: str, node: exp.Expr | str | None = None, **kw: str
     ) -> QueryRejected:
-        """A refusal; it names the referenced table(s) and rule type when no single one is blamed.
-
-        The type comes from the tables found so far, never from ``rule_type`` (CUSTOM until S5 has
-        seen every table), so a refusal of an AGGREGATION or LIST query never names a CUSTOM rule.
-        """
+        """A refusal; it names the referenced tables and each one's rule type when no single one is blamed."""
         if not kw.get("table") and self.tables:
-            kw["table"] = ", ".join(sorted(self.tables))
-            types = {str(t.rule.type) for t in self.tables.values() if t.rule is not None}
-            kw["rule"] = types.pop() if len(types) == 1 else ""  # mixed: the message lists each
+            names = sorted(self.tables)
+            rules = [str(rule.type) if (rule := self.tables[n].rule) is not None else "-" for n in names]
+            kw["table"] = ", ".join(names)
+            kw["rule"] = rules[0] if len(set(rules)) == 1 else ", ".join(rules)
         return refuse(reason, message, node, dialect=self.dialect, source=self.request.sql, **kw)
 
 

@@ -30,8 +30,10 @@ class Verdict:
         reason: the reason class of the first failing stage (None when allowed).
         message: what is wrong, in words a query writer can act on.
         fragment: the offending SQL fragment (as written in the collaboration's dialect).
-        table: the association name whose rule was broken ("" when no single table is to blame).
-        rule: that table's rule type ("AGGREGATION", "LIST", "CUSTOM"), or "".
+        table: the association name whose rule was broken; when no single table is to blame, the
+            referenced tables, comma-separated ("" when there are none).
+        rule: that table's rule type ("AGGREGATION", "LIST", "CUSTOM"), or "". For several tables:
+            their shared type, or each table's type in the order of ``table``, comma-separated.
     """
 
     allowed: bool
@@ -52,10 +54,19 @@ class Verdict:
         """One line for humans: ``query refused [reason] (LIST rule of table t): message: `fragment```."""
         if self.allowed:
             return "query allowed"
-        where = f" ({self.rule} rule of table {self.table!r})" if self.table and self.rule else ""
-        where = where or (f" (table {self.table!r})" if self.table else "")
+        where = f" ({self._where()})" if self.table else ""
         frag = f": `{self.fragment}`" if self.fragment else ""
         return f"query refused [{self.reason}]{where}: {self.message}{frag}"
+
+    def _where(self) -> str:
+        """``LIST rule of table 't'``; ``CUSTOM rule of tables 'a', 'b'``; or each table's own rule."""
+        tables = self.table.split(", ")
+        rules = self.rule.split(", ") if self.rule else []
+        if len(rules) == len(tables) > 1:
+            return ", ".join(f"{r} rule of table {t!r}" for t, r in zip(tables, rules, strict=True))
+        named = ", ".join(repr(t) for t in tables)
+        noun = "table" if len(tables) == 1 else "tables"
+        return f"{rules[0]} rule of {noun} {named}" if rules else f"{noun} {named}"
 
     def to_json(self) -> dict[str, str | bool | None]:
         """The structured error of section 4: reason, message, offending fragment (plus table, rule)."""

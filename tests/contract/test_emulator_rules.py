@@ -22,7 +22,6 @@ from contract_helpers import (
     join,
 )
 
-from reconciler import emulator
 from reconciler.emulator import registry
 
 
@@ -34,13 +33,9 @@ def _code(call: Any) -> str:
 
 
 @pytest.fixture
-def unchecked(emu: emulator.Emulator) -> Any:
+def unchecked(client_for: Any) -> Any:
     """A client with botocore's own parameter validation off, so only the server checks."""
-    return emu.client(
-        "cleanrooms",
-        account_id=OWNER,
-        config=Config(parameter_validation=False, retries={"total_max_attempts": 1}),
-    )
+    return client_for(OWNER, Config(parameter_validation=False, retries={"total_max_attempts": 1}))
 
 
 def test_server_rejects_pattern_enum_and_length_violations(owner: Any) -> None:
@@ -328,7 +323,7 @@ def test_quotas(owner: Any, world: World) -> None:
     many = [{"accountId": f"99999999999{i}", "memberAbilities": [], "displayName": f"m{i}"} for i in range(6)]
     error = error_of(lambda: create_collaboration(owner, members=many))
     assert error["Error"]["Code"] == "ServiceQuotaExceededException"
-    assert error["quotaName"] == "Members per collaboration" and error["quotaValue"] == 5.0
+    assert error["quotaName"] == "Members invited per collaboration" and error["quotaValue"] == 5.0
     mid = world.owner_membership["id"]
     for i in range(25):
         owner.create_analysis_template(

@@ -10,7 +10,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from contract_helpers import OWNER, PARTNER, associate, create_table, error_of
+from contract_helpers import OWNER, PARTNER, associate, create_table, error_of, finished
 
 from reconciler import emulator
 
@@ -121,9 +121,7 @@ def test_query_runs_and_writes_only_groups_above_the_threshold(
         setup["membership"],
         queryString="SELECT region, SUM(amount) AS total FROM purchases GROUP BY region",
     )
-    query = partner.get_protected_query(
-        membershipIdentifier=setup["membership"], protectedQueryIdentifier=qid
-    )["protectedQuery"]
+    query = finished(partner, setup["membership"], qid)
     assert query["status"] == "SUCCESS", query.get("error")
     assert query["statistics"]["totalDurationInMillis"] >= 0
     with _result_path(emu, query).open() as handle:
@@ -145,9 +143,7 @@ def test_join_across_members_with_parquet_output(
         "GROUP BY i.channel"
     )
     qid = _start(partner, setup["membership"], fmt="PARQUET", queryString=sql)
-    query = partner.get_protected_query(
-        membershipIdentifier=setup["membership"], protectedQueryIdentifier=qid
-    )["protectedQuery"]
+    query = finished(partner, setup["membership"], qid)
     assert query["status"] == "SUCCESS", query.get("error")
     path = _result_path(emu, query)
     assert path.suffix == ".parquet"
@@ -160,9 +156,7 @@ def test_refused_query_fails_with_reason_and_reads_nothing(
     emu: emulator.Emulator, partner: Any, setup: dict[str, Any]
 ) -> None:
     qid = _start(partner, setup["membership"], queryString="SELECT person, region FROM purchases")
-    query = partner.get_protected_query(
-        membershipIdentifier=setup["membership"], protectedQueryIdentifier=qid
-    )["protectedQuery"]
+    query = finished(partner, setup["membership"], qid)
     assert query["status"] == "FAILED"
     assert query["error"]["code"] == "MALFORMED_QUERY"  # a documented ProtectedQueryError code
     assert query["error"]["message"].startswith("query refused [output_column_disallowed]")
@@ -172,7 +166,10 @@ def test_refused_query_fails_with_reason_and_reads_nothing(
     assert not list((emu.results_root / "results").glob(f"**/{qid}/*"))
 
 
-def test_cancel_before_it_runs_then_conflict(partner: Any, setup: dict[str, Any]) -> None:
+@pytest.mark.parametrize("queries", ["manual"])  # nothing runs until run_pending()
+def test_cancel_before_it_runs_then_conflict(
+    emu: emulator.Emulator, partner: Any, setup: dict[str, Any]
+) -> None:
     membership = setup["membership"]
     qid = _start(partner, membership, queryString="SELECT region, COUNT(*) FROM purchases GROUP BY region")
     cancelled = partner.update_protected_query(
@@ -183,6 +180,7 @@ def test_cancel_before_it_runs_then_conflict(partner: Any, setup: dict[str, Any]
         "protectedQuery"
     ]
     assert got["status"] == "CANCELLED"
+    assert emu.queries.run_pending() == []  # a cancelled query never runs
     again = error_of(
         lambda: partner.update_protected_query(
             membershipIdentifier=membership, protectedQueryIdentifier=qid, targetStatus="CANCELLED"
@@ -197,6 +195,8 @@ def test_list_filters_by_status_and_logs_every_finished_query(
     membership = setup["membership"]
     ok = _start(partner, membership, queryString="SELECT region, COUNT(*) FROM purchases GROUP BY region")
     bad = _start(partner, membership, queryString="SELECT 1; SELECT 2")
+    for qid in (ok, bad):
+        finished(partner, membership, qid)
     listed = partner.list_protected_queries(membershipIdentifier=membership)["protectedQueries"]
     assert {q["id"]: q["status"] for q in listed} == {ok: "SUCCESS", bad: "FAILED"}
     failed = partner.list_protected_queries(membershipIdentifier=membership, status="FAILED")[
@@ -218,16 +218,12 @@ def test_template_run_binds_parameters(emu: emulator.Emulator, partner: Any, set
         analysisParameters=[{"name": "floor", "type": "DOUBLE", "defaultValue": "0"}],
     )["analysisTemplate"]
     qid = _start(partner, membership, analysisTemplateArn=template["arn"], parameters={"floor": "5"})
-    query = partner.get_protected_query(membershipIdentifier=membership, protectedQueryIdentifier=qid)[
-        "protectedQuery"
-    ]
+    query = finished(partner, membership, qid)
     assert query["status"] == "SUCCESS", query.get("error")
     with _result_path(emu, query).open() as handle:
         assert sorted(r["region"] for r in csv.DictReader(handle)) == ["a", "b"]
     bad = _start(partner, membership, analysisTemplateArn=template["arn"], parameters={"floor": "5 OR 1=1"})
-    failed = partner.get_protected_query(membershipIdentifier=membership, protectedQueryIdentifier=bad)[
-        "protectedQuery"
-    ]
+    failed = finished(partner, membership, bad)
     assert failed["status"] == "FAILED" and "not a valid DOUBLE" in failed["error"]["message"]
 
 

@@ -18,7 +18,16 @@ from typing import Any
 import duckdb
 import pytest
 from conftest import Clock
-from contract_helpers import OWNER, PARTNER, associate, create_collaboration, create_table, error_of, join
+from contract_helpers import (
+    OWNER,
+    PARTNER,
+    associate,
+    create_collaboration,
+    create_table,
+    error_of,
+    finished,
+    join,
+)
 
 from reconciler import emulator
 from reconciler.dp import NoiseSource
@@ -88,11 +97,7 @@ def _start(partner: Any, world: dict[str, Any], sql: str) -> str:
 
 
 def _run(partner: Any, world: dict[str, Any], sql: str) -> dict[str, Any]:
-    qid = _start(partner, world, sql)
-    query: dict[str, Any] = partner.get_protected_query(
-        membershipIdentifier=world["membership"], protectedQueryIdentifier=qid
-    )["protectedQuery"]
-    return query
+    return finished(partner, world["membership"], _start(partner, world, sql))
 
 
 def _rows(emu: emulator.Emulator, query: dict[str, Any]) -> list[dict[str, str]]:
@@ -242,15 +247,15 @@ def test_dp_table_cannot_be_queried_without_a_budget_template(partner: Any, dp_w
     assert "differential privacy budget template" in error["Error"]["Message"]
 
 
+@pytest.mark.parametrize("queries", ["manual"])  # the run waits for run_pending()
 def test_a_query_that_fails_after_admission_stays_charged(
-    owner: Any, partner: Any, dp_world: dict[str, Any]
+    emu: emulator.Emulator, owner: Any, partner: Any, dp_world: dict[str, Any]
 ) -> None:
     _budget(owner, dp_world, epsilon=5, noise=30)
     qid = _start(partner, dp_world, DISTINCT_USERS)
     dp_world["data"].unlink()  # the data vanishes between admission and the run
-    membership = dp_world["membership"]
-    query = partner.get_protected_query(membershipIdentifier=membership, protectedQueryIdentifier=qid)
-    query = query["protectedQuery"]
+    assert emu.queries.run_pending() == [qid]
+    query = finished(partner, dp_world["membership"], qid)
     assert query["status"] == "FAILED" and "does not exist" in query["error"]["message"]
     assert _remaining(partner, dp_world) == _expected(5, 30, 1)
 
@@ -294,9 +299,8 @@ def test_a_query_that_could_not_be_checked_at_start_never_runs_uncharged(
     data.unlink()  # Start cannot check the query: nothing is charged
     qid = _start(partner, dp_world, DISTINCT_USERS)
     data.write_bytes(saved)  # by the time it would run, it would pass
-    membership = dp_world["membership"]
-    query = partner.get_protected_query(membershipIdentifier=membership, protectedQueryIdentifier=qid)
-    query = query["protectedQuery"]
+    query = finished(partner, dp_world["membership"], qid)
     assert query["status"] == "FAILED" and "charged to no budget" in query["error"]["message"]
+    assert query["error"]["code"] == "INVALID_RESOURCE"  # the engine's code for the missing data, kept
     assert "result" not in query
     assert _remaining(partner, dp_world) == _expected(5, 30, 0)

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import pytest
 from botocore.exceptions import ClientError
-from contract_helpers import OWNER, PARTNER, associate, create_table, error_of
+from contract_helpers import OWNER, PARTNER, associate, create_table, error_of, finished
 
 from reconciler import emulator
 
@@ -88,10 +88,7 @@ def _run(
         sqlParameters={"queryString": SQL},
         resultConfiguration={"outputConfiguration": {"s3": s3}},
     )["protectedQuery"]
-    query: dict[str, Any] = partner.get_protected_query(
-        membershipIdentifier=membership, protectedQueryIdentifier=started["id"]
-    )["protectedQuery"]
-    return query
+    return finished(partner, membership, started["id"])
 
 
 def _check_landed(emu: emulator.Emulator, query: dict[str, Any], key_prefix: str) -> Path:

@@ -164,6 +164,7 @@ def _run_template_on_the_applied_stack(db: Path) -> dict[str, Any]:
             membershipIdentifier=membership["id"],
             sqlParameters={"analysisTemplateArn": template["arn"], "parameters": {"region": "east"}},
         )["protectedQuery"]
+        emu.queries.run_pending()  # the run-now hook: the query ends before the emulator closes
         query: dict[str, Any] = client.get_protected_query(
             membershipIdentifier=membership["id"], protectedQueryIdentifier=started["id"]
         )["protectedQuery"]

@@ -97,7 +97,7 @@ def run_e2e(case_id: str, data_dir: Path) -> dict[str, Any]:
     sys.path.insert(0, str(HERE.parent))
     import dos_cases
     from botocore.exceptions import ClientError
-    from contract_helpers import NO_RETRY, associate, create_table  # type: ignore[import-not-found]
+    from contract_helpers import NO_RETRY, associate, create_table, finished  # type: ignore[import-not-found]
 
     from reconciler import emulator
 
@@ -143,9 +143,7 @@ def run_e2e(case_id: str, data_dir: Path) -> dict[str, Any]:
                 },
             )["protectedQuery"]
             out["start_seconds"] = time.perf_counter() - start
-            query = querier.get_protected_query(
-                membershipIdentifier=membership, protectedQueryIdentifier=started["id"]
-            )["protectedQuery"]
+            query = finished(querier, membership, started["id"], timeout=600.0)
             error = query.get("error") or {}
             out.update(
                 outcome="finished",

@@ -99,16 +99,42 @@ def test_a_refusal_before_every_table_is_resolved_names_the_rule_type_of_those_f
     assert f"({rule_type} rule of table 't')" in verdict.text() and "nosuch" in verdict.text()
 
 
-def test_a_refusal_of_tables_of_mixed_rule_types_names_no_single_type() -> None:
-    columns = {"person": "VARCHAR", "region": "VARCHAR", "amount": "DOUBLE"}
+def test_a_refusal_over_tables_of_different_rule_types_names_each_tables_own_rule() -> None:
+    aggregation = {
+        "v1": {
+            "aggregation": {
+                "aggregateColumns": [{"columnNames": ["spend"], "function": "SUM"}],
+                "joinColumns": ["person"],
+                "dimensionColumns": ["campaign"],
+                "scalarFunctions": [],
+                "outputConstraints": [{"columnName": "person", "minimum": 2, "type": "COUNT_DISTINCT"}],
+            }
+        }
+    }
+    listing = {"v1": {"list": {"joinColumns": ["person"], "listColumns": ["item"]}}}
     tables = {
-        name: Table(name, R, columns, parse_policy(RULES_OF_EACH_TYPE[kind]))
-        for name, kind in (("a", "AGGREGATION"), ("l", "LIST"))
+        "ad_impressions": Table(
+            "ad_impressions",
+            R,
+            dict.fromkeys(("person", "campaign", "spend"), "VARCHAR"),
+            parse_policy(aggregation),
+        ),
+        "purchases": Table(
+            "purchases", R, dict.fromkeys(("person", "item"), "VARCHAR"), parse_policy(listing)
+        ),
     }
     collab = Collaboration("SPARK", {R: frozenset({"CAN_QUERY"})}, tables)
-    verdict = enforce(Request(R, "SELECT a.region FROM a JOIN l ON a.person = l.person"), collab)
-    assert verdict.rule == "" and verdict.table == "a, l"
-    assert "(table 'a, l')" in verdict.text() and "a (AGGREGATION), l (LIST)" in verdict.text()
+    sql = (
+        "SELECT a.campaign, SUM(a.spend) FROM ad_impressions a "
+        "JOIN purchases p ON a.person = p.person GROUP BY 1"
+    )
+    with pytest.raises(QueryRejected) as err:
+        check(Request(R, sql), collab)
+    message = err.value.message
+    assert "AGGREGATION rule of table 'ad_impressions', LIST rule of table 'purchases'" in message, message
+    assert "CUSTOM" not in message and "'ad_impressions, purchases'" not in message
+    verdict = err.value.verdict
+    assert (verdict.table, verdict.rule) == ("ad_impressions, purchases", "AGGREGATION, LIST")
 
 
 def test_export_writes_csv_and_parquet(collab: Collaboration, tmp_path: Path) -> None:
