@@ -140,8 +140,10 @@ def build(stack: Stack, collaboration: str | None = None) -> SpecQuery:
     if collaboration is None and len(collabs) == 1:
         chosen = collabs[0]
     else:
-        names = [c.name for c in collabs]
-        found = stack.collaboration(collaboration or "")
+        names = [c.key for c in collabs]
+        found = stack.collaboration(collaboration or "") or next(
+            (c for c in collabs if c.name == collaboration), None
+        )
         if found is None:
             raise ReconcilerError(
                 "name the collaboration to query"
@@ -154,7 +156,7 @@ def build(stack: Stack, collaboration: str | None = None) -> SpecQuery:
     abilities = {m.accountId: frozenset(m.abilities) for m in chosen.members.values()}
     templates = {}
     for t in stack.analysis_templates:
-        if t.collaboration != chosen.name:
+        if t.collaboration != chosen.key:
             continue
         params = [Parameter(p.name, p.type, p.defaultValue) for p in t.parameters]
         sql = stack.template_sql(t) or ""
@@ -164,7 +166,7 @@ def build(stack: Stack, collaboration: str | None = None) -> SpecQuery:
     tables: dict[str, Table] = {}
     for ct in stack.configured_tables:
         for association in ct.associations:
-            if association.collaboration != chosen.name:
+            if association.collaboration != chosen.key:
                 continue
             tables[association.name.lower()] = _table(stack, ct, association, accounts, templates)
     engine = chosen.analyticsEngine or "SPARK"
@@ -172,7 +174,7 @@ def build(stack: Stack, collaboration: str | None = None) -> SpecQuery:
         (
             dp.DPBudgetParams(p.epsilon, p.usersNoisePerQuery, t.autoRefresh or "NONE")
             for t in stack.privacy_budget_templates
-            if t.collaboration == chosen.name
+            if t.collaboration == chosen.key
             and t.privacyBudgetType == "DIFFERENTIAL_PRIVACY"
             and (p := t.parameters.differentialPrivacy) is not None
         ),

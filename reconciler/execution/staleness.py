@@ -23,12 +23,20 @@ from typing import Any
 from reconciler.execution.state import State
 from reconciler.planner import build, diff, planfile
 from reconciler.planner.model import Plan
+from reconciler.planner.moves import Move
 from reconciler.planner.resource import DesiredResource
 
 __all__ = ["fresh_plan", "reasons"]
 
 
-def fresh_plan(want: Sequence[DesiredResource], state: State, *, stack: str, backend: str) -> Plan:
+def fresh_plan(
+    want: Sequence[DesiredResource],
+    state: State,
+    *,
+    stack: str,
+    backend: str,
+    moves: Sequence[Move] = (),
+) -> Plan:
     """The plan that ``want`` and ``state`` call for now (as ``workflow.make_plan`` builds it).
 
     Args:
@@ -36,11 +44,14 @@ def fresh_plan(want: Sequence[DesiredResource], state: State, *, stack: str, bac
         state: the State observed now.
         stack: the stack name.
         backend: the backend name.
+        moves: the spec's moves, carried out as the saved plan's were.
 
     Returns:
         The Plan, with fingerprints of ``want`` and ``state``.
     """
-    return build.from_resources(want, list(state.resources.values()), stack=stack, backend=backend)
+    return build.from_resources(
+        want, list(state.resources.values()), stack=stack, backend=backend, moves=moves
+    )
 
 
 def _canonical(value: Any) -> str:

@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from reconciler.planner.addresses import Address, parse
+from reconciler.planner.normal_form import ADDRESS_TAG, STACK_TAG
 from reconciler.planner.resource import ObservedResource, decode, encode, fingerprint
 from reconciler.userfiles import write_atomically
 
@@ -36,10 +37,6 @@ __all__ = [
     "resource_json",
 ]
 
-#: Tag naming the stack that manages a resource.
-STACK_TAG = "reconciler:stack"
-#: Tag naming the resource's Address within its stack.
-ADDRESS_TAG = "reconciler:address"
 #: Version of the ``.reconciler/state.json`` document. 2: keys spelt as in every other file the
 #: tool writes (``format_version``, ``account_id``); a version-1 cache (``formatVersion``,
 #: ``accountId``) is still read, and rewritten as version 2 by the next save.

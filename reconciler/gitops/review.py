@@ -347,8 +347,9 @@ def review_stack(base: Side, head: Side, path: str, extra_policies: Sequence[Pat
         return replace(result, notes=(*result.notes, f"changes not computed: {why}"))
     want = desired.resources(head_stack) if head_stack is not None else []
     have = desired.resources(base_stack) if base_stack is not None else []
+    moves = desired.moves(head_stack) if head_stack is not None else ()
     changes = [replace(c, source=(head if c.after is not None else base).locate(c.source))
-               for c in diff.compare_specs(have, want)]  # fmt: skip
+               for c in diff.compare_specs(have, want, moves)]  # fmt: skip
     moving = tuple(c for c in changes if c.action is not Action.NO_OP)
     drawn = picture.build(head_stack, moving) if head_stack is not None else None
     return replace(result, changes=moving, unchanged=len(changes) - len(moving), picture=drawn)

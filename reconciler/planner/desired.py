@@ -26,7 +26,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from reconciler.planner.addresses import Address, Kind
+from reconciler.planner.addresses import Address, Kind, parse
+from reconciler.planner.moves import Move
 from reconciler.planner.normal_form import canonical
 from reconciler.planner.resource import DesiredResource, Ref
 from reconciler.spec import (
@@ -37,14 +38,14 @@ from reconciler.spec import (
     Stack,
 )
 
-__all__ = ["resources"]
+__all__ = ["moves", "resources"]
 
 #: Spec field name -> API field name, where the spec reads better than the API.
 _RENAMES = {"abilities": "memberAbilities", "mlAbilities": "mlMemberAbilities"}
 _TEMPLATE_RENAMES = {**_RENAMES, "parameters": "analysisParameters"}
 _SPEC_ONLY = {"lifecycle", "credentials", "membership", "kind", "owner", "localData", "associations",
               "analysisRule", "collaboration", "creator", "members", "region", "existing",
-              "collaborationId", "referencedTables", "source"}  # fmt: skip
+              "collaborationId", "referencedTables", "source", "key"}  # fmt: skip
 
 
 def _dump(model: BaseModel, *, renames: Mapping[str, str] = _RENAMES) -> dict[str, Any]:
@@ -105,7 +106,7 @@ def _payments(collab: CollaborationSpec) -> dict[str, dict[str, Any]]:
 
 
 def _collaboration(ctx: _Lookups, collab: CollaborationSpec) -> Iterator[DesiredResource]:
-    name = collab.name
+    name = collab.key  # the address is the stable key; the API's name is an attribute like any other
     address = Address.of(Kind.COLLABORATION, name)
     ref = Ref(address)
     payments = _payments(collab)
@@ -172,11 +173,11 @@ def _template_arn(ctx: _Lookups, name: str, collabs: list[str]) -> Any:
 
 def _configured_table(ctx: _Lookups, table: ConfiguredTableSpec) -> Iterator[DesiredResource]:
     owner = table.owner
-    address = Address.of(Kind.CONFIGURED_TABLE, owner, table.name)
+    address = Address.of(Kind.CONFIGURED_TABLE, owner, table.key)
     yield ctx.resource(address, _dump(table), table, owner)
     rule = table.analysisRule
     collabs = [a.collaboration for a in table.associations]
-    rule_address = Address.of(Kind.ANALYSIS_RULE, owner, table.name)
+    rule_address = Address.of(Kind.ANALYSIS_RULE, owner, table.key)
     if rule is not None:
         policy = _policy(ctx, rule.type, rule.policy.model_dump(exclude_none=True), collabs)
         attrs = {
@@ -266,3 +267,15 @@ def resources(stack: Stack) -> list[DesiredResource]:
     out.extend(_template(ctx, t) for t in stack.analysis_templates)
     out.extend(_budget(ctx, b) for b in stack.privacy_budget_templates)
     return sorted(out, key=lambda r: r.address)
+
+
+def moves(stack: Stack) -> tuple[Move, ...]:
+    """The stack's ``kind: Moved`` documents as Moves (validated: addresses parse, kinds match).
+
+    Args:
+        stack: from ``reconciler.spec.load_stack``.
+
+    Returns:
+        One Move per document, in file order.
+    """
+    return tuple(Move(parse(m.from_), parse(m.to), stack.locate(m)) for m in stack.moved)

@@ -26,7 +26,7 @@ diff between two specs (base and head of a pull request) with no backend.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -35,6 +35,8 @@ from deepdiff import DeepDiff
 from reconciler.planner.addresses import Address, Kind
 from reconciler.planner.graph import DependencyGraph
 from reconciler.planner.model import Action, Change, FieldDiff
+from reconciler.planner.moves import Move, Moved
+from reconciler.planner.moves import apply as apply_moves
 from reconciler.planner.privacy import assess
 from reconciler.planner.registry import descriptor, is_create_only
 from reconciler.planner.resource import DesiredResource, ObservedResource, Ref
@@ -252,13 +254,95 @@ def _one(
 def _replace_reason(kind: Kind, forced: tuple[str, ...], stuck: tuple[str, ...]) -> str:
     """Why a replacement: create-only fields changed, or optional fields Update* cannot clear removed."""
     changed = [p for p in forced if p not in stuck]
-    words = [f"{', '.join(changed)} cannot be changed in place"] if changed else []
+    words = []
+    if "name" in changed:
+        changed.remove("name")
+        words.append(f"AWS cannot rename {_a(kind)} ({_no_name(kind)}): a new one is made with the new name")
+    words += [f"{', '.join(changed)} cannot be changed in place"] if changed else []
     if stuck:
         words.append(
             f"{', '.join(stuck)} cannot be removed in place ({descriptor(kind).update} cannot clear it;"
             " keep a value in the spec to avoid the replacement)"
         )
     return "; ".join(words)
+
+
+def _moves(changes: dict[Address, Change], moved: Moved) -> None:
+    """Moved resources say where they came from; a move onto a taken address is blocked."""
+    for address, origin in moved.origins.items():
+        change = changes.get(address)
+        if change is None:
+            continue
+        change = replace(change, moved_from=origin)
+        if change.action is Action.NO_OP and descriptor(address.kind).taggable:
+            change = replace(
+                change, action=Action.UPDATE, reason=f"moved from {origin}: its identity tag follows"
+            )
+        elif change.action is Action.UPDATE and not change.reason:
+            change = replace(change, reason=f"moved from {origin}")
+        changes[address] = change
+    for old, new in moved.conflicts.items():
+        change = changes.get(old)
+        if change is not None:
+            changes[old] = replace(
+                change,
+                blocked=f"a Moved document moves {old} to {new}, but the backend already holds a resource at"
+                f" {new}; keep one of them: `reconciler state rm` the one to let go, or remove the Moved"
+                " document",
+            )
+
+
+def _a(kind: Kind) -> str:
+    words = kind.value.replace("_", " ")
+    return ("an " if words[0] in "aeiou" else "a ") + words
+
+
+def _no_name(kind: Kind) -> str:
+    update = descriptor(kind).update
+    return f"{update} takes no name" if update else f"{kind} has no update call"
+
+
+def _renames(changes: dict[Address, Change]) -> None:
+    """Say so when a delete and a create look like one resource renamed, and what a rename takes.
+
+    A create and a delete of one kind under the same parent (one of each) are probably a rename.
+    Where the API renames in place (UpdateCollaboration, UpdateConfiguredTable take ``name``) the
+    address must stay: the hint says to keep the old ``key``, or declare a Moved document. Where
+    it cannot (associations, templates), the plan says that a rename is a new resource and why.
+    """
+    groups: dict[tuple[Kind, tuple[str, ...]], tuple[list[Change], list[Change]]] = {}
+    for change in changes.values():
+        if change.kind not in _RENAMEABLE or change.blocked:
+            continue
+        group = groups.setdefault((change.kind, change.address.parts[:-1]), ([], []))
+        if change.action is Action.CREATE:
+            group[0].append(change)
+        elif change.action is Action.DELETE and (change.before or {}).get("name") is not None:
+            group[1].append(change)
+    for (kind, _), (created, deleted) in groups.items():
+        if len(created) != 1 or len(deleted) != 1:
+            continue
+        new, old = created[0], deleted[0]
+        if "name" in descriptor(kind).updatable:
+            hint = (
+                f"if this is {old.address} renamed, keep its address so that it is renamed in place: give it"
+                f" `key: {old.address.parts[-1]}` in the spec, or declare `kind: Moved` from {old.address}"
+                f" to {new.address}"
+            )
+        else:
+            hint = (
+                f"if this is {old.address} renamed: AWS cannot rename {_a(kind)} ({_no_name(kind)}), so the"
+                " old one is deleted and a new one created; whatever names the old one must change too"
+            )
+        changes[new.address] = replace(new, reason="; ".join(filter(None, (new.reason, hint))))
+        if not old.reason or old.reason == "not in the spec any more":
+            changes[old.address] = replace(
+                old, reason=f"not in the spec any more (replaced by {new.address}?)"
+            )
+
+
+#: Kinds whose address ends in a name (or key) a user may rename.
+_RENAMEABLE = frozenset({Kind.COLLABORATION, Kind.CONFIGURED_TABLE, Kind.ASSOCIATION, Kind.ANALYSIS_TEMPLATE})
 
 
 def _cascade(changes: dict[Address, Change], graph: DependencyGraph[Address]) -> None:
@@ -328,13 +412,17 @@ def compute(
     observed: Iterable[Baseline],
     *,
     graph: DependencyGraph[Address] | None = None,
+    moved: Moved | None = None,
 ) -> list[Change]:
     """Diff a spec's resources against what a backend observed.
 
     Args:
         desired: resources from ``desired.resources(stack)`` (normal form).
-        observed: resources a backend read (normal form; unmanaged ones are never deleted).
+        observed: resources a backend read (normal form; unmanaged ones are never deleted), with
+            the spec's moves already carried out (``moves.apply``) when ``moved`` is given.
         graph: ``dependency_graph(desired, observed)`` when the caller already has it.
+        moved: what ``moves.apply`` did: moved resources get ``moved_from`` (and their identity
+            tag rewritten), moves that could not happen are blocked.
 
     Returns:
         One Change per address (NO_OP included), sorted by Address, with privacy assessed.
@@ -348,6 +436,9 @@ def compute(
         change = _one(want.get(address), have.get(address), collabs)
         if change is not None:
             changes[address] = change
+    if moved is not None:
+        _moves(changes, moved)
+    _renames(changes)
     _cascade(changes, graph)
     ending: dict[Address, Baseline] = {}  # collaborations that go, with what they go with
     for a, c in changes.items():
@@ -383,14 +474,19 @@ def _deleted_with(
     return None
 
 
-def compare_specs(base: Iterable[DesiredResource], head: Iterable[DesiredResource]) -> list[Change]:
+def compare_specs(
+    base: Iterable[DesiredResource], head: Iterable[DesiredResource], moves: Sequence[Move] = ()
+) -> list[Change]:
     """Diff two specs (for ``review``): what applying ``head`` over ``base`` would change.
 
     Args:
         base: desired resources at the base revision (treated as observed and managed).
         head: desired resources at the head revision.
+        moves: the head's moves (``kind: Moved``), carried out on the base first.
 
     Returns:
         Changes as ``compute`` returns them; no backend is involved.
     """
-    return compute(head, base)
+    moved = apply_moves(list(base), moves)
+    head = list(head)
+    return compute(head, moved.resources, graph=dependency_graph(head, moved.resources), moved=moved)

@@ -125,6 +125,8 @@ class Change:
         observed_arn: its ARN.
         deleted_with: the parent whose deletion removes this too (a member, the creator's
             membership: both go with their collaboration), so it has no delete call of its own.
+        moved_from: the address the backend holds the resource under, when a move (``kind:
+            Moved``) brought it here; its identity tag is rewritten by the plan.
     """
 
     address: Address
@@ -145,6 +147,7 @@ class Change:
     observed_id: str | None = None
     observed_arn: str | None = None
     deleted_with: Address | None = None
+    moved_from: Address | None = None
 
     @property
     def kind(self) -> Kind:

@@ -236,7 +236,7 @@ def check_template_tables(stack: Stack) -> Iterator[Diagnostic]:
         template-referenced-tables (error): ``referencedTables`` differs from the tables the SQL reads.
             Fix: list exactly the association names the SQL reads, or leave ``referencedTables`` out.
     """
-    collaborations = {c.name for c in stack.collaborations}
+    collaborations = {c.key for c in stack.collaborations}
     by_collaboration = _associations(stack)
     for template in stack.analysis_templates:
         query = _query(stack, template)
@@ -293,7 +293,7 @@ def check_template_rules(stack: Stack) -> Iterator[Diagnostic]:
             Fix: add the template's name to that table's ``allowedAnalyses``.
     """
     by_collaboration = _associations(stack)
-    members = {c.name: c.members for c in reversed(stack.collaborations)}
+    members = {c.key: c.members for c in reversed(stack.collaborations)}
     for template in stack.analysis_templates:
         query = _query(stack, template)
         if query is None:

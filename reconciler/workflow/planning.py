@@ -74,6 +74,7 @@ def make_plan(
         as_member=as_member,
         spec_path=str(ws.stack.root.resolve()),
         accounts={a.account_id: a.member for a in accounts_of(ws.stack)},
+        moves=ws.moves(),
     )
     if as_member is not None:
         plan = plan.for_member(as_member)

@@ -19,6 +19,7 @@ from reconciler.execution.backend import Boto3Backend
 from reconciler.execution.clients import AwsClients, ClientSource, LocalClients
 from reconciler.execution.state import State, StateCache
 from reconciler.planner import desired as desired_mod
+from reconciler.planner.moves import Move
 from reconciler.planner.resource import DesiredResource
 from reconciler.spec import Stack, load_stack
 from reconciler.workflow.stacks import accounts_of, find_stack, stack_name
@@ -76,6 +77,10 @@ class Workspace:
     def desired(self) -> list[DesiredResource]:
         """The spec's resources in normal form."""
         return list(desired_mod.resources(self.stack))
+
+    def moves(self) -> tuple[Move, ...]:
+        """The spec's moves (``kind: Moved``), carried out on what the backend holds before a diff."""
+        return desired_mod.moves(self.stack)
 
     def read(self, desired: Sequence[DesiredResource] | None = None) -> State:
         """Observe the stack's resources (and the adopted ones ``desired`` names); refresh the cache."""
