@@ -36,8 +36,11 @@ ReadCall = Callable[[Account, str, Mapping[str, Any], str], dict[str, Any]]
 #: A unit of the crawl's work; it returns the tasks that follow from what it found.
 Task = Callable[[], list[Callable[[], Any]]]
 
-#: Member statuses that mean the resource is gone for good (they are not observed state).
+#: Statuses that mean the resource is gone for good (they are not observed state)...
 _GONE_STATUSES = frozenset({"REMOVED", "LEFT", "COLLABORATION_DELETED", "DELETED"})
+#: ... except a member's: one that left or was removed can never rejoin, so the plan must know it
+#: (to refuse adding it back), and it is observed with its final status (``ObservedResource.gone``).
+_FINAL_MEMBER_STATUSES = frozenset({"LEFT", "REMOVED"})
 
 
 @dataclass
@@ -141,7 +144,9 @@ class Crawl:
             if page.get("nextToken"):
                 out.append(self._list(d, account, parent, context, page["nextToken"]))
             for item in page.get(d.list_key, []):
-                if item.get("status") in _GONE_STATUSES or item.get("memberStatus") in _GONE_STATUSES:
+                final = d.kind is Kind.MEMBER and item.get("status") in _FINAL_MEMBER_STATUSES
+                gone = item.get("status") in _GONE_STATUSES or item.get("memberStatus") in _GONE_STATUSES
+                if gone and not final:
                     continue
                 if d.taggable:
                     out.extend(self._summary(d, account, item, context))
@@ -303,6 +308,9 @@ class Crawl:
                 id=own_id(f.kind, f.raw, f.context),
                 arn=f.raw.get("arn"),
                 managed=f.managed,
+                gone=str(f.raw.get("status"))
+                if f.kind is Kind.MEMBER and f.raw.get("status") in _FINAL_MEMBER_STATUSES
+                else "",
             )
         return State(resources, self.stack)
 

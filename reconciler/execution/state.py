@@ -72,9 +72,10 @@ def resource_json(r: ObservedResource) -> dict[str, Any]:
         r: the observed resource.
 
     Returns:
-        ``{"address", "id", "arn", "owner", "account_id", "attributes"}`` (attributes encoded).
+        ``{"address", "id", "arn", "owner", "account_id", "attributes"}`` (attributes encoded), plus
+        ``"gone"`` (``LEFT``, ``REMOVED``) for a member that ended for good.
     """
-    return {
+    out = {
         "address": str(r.address),
         "id": r.id,
         "arn": r.arn,
@@ -82,6 +83,9 @@ def resource_json(r: ObservedResource) -> dict[str, Any]:
         "account_id": r.account_id,
         "attributes": encode(dict(r.attributes)),
     }
+    if r.gone:
+        out["gone"] = r.gone  # written only when set: older caches read the same
+    return out
 
 
 def _resource_from(data: Mapping[str, Any]) -> ObservedResource:
@@ -92,6 +96,7 @@ def _resource_from(data: Mapping[str, Any]) -> ObservedResource:
         account_id=data.get("account_id", data.get("accountId")),  # accountId: version 1
         id=data.get("id"),
         arn=data.get("arn"),
+        gone=str(data.get("gone") or ""),
     )
 
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
-from reconciler.planner.addresses import Address, Kind
+from reconciler.planner.addresses import NAME_PARTS, Address, Kind
 from reconciler.planner.graph import DependencyGraph
 from reconciler.planner.model import Action, Change, FieldDiff
 from reconciler.planner.moves import Move, Moved
@@ -187,6 +187,55 @@ def _new_member(desired: DesiredResource) -> dict[str, Any]:
     return {"action": Action.ADD_MEMBER, "reason": "added through an ADD_MEMBER collaboration change request"}
 
 
+#: Why a member's final status is final, by status.
+_FINAL = {
+    "LEFT": "left the collaboration, and a member who leaves can never rejoin it",
+    "REMOVED": "was removed from the collaboration, and a removed member can never rejoin it",
+}
+
+
+def _gone(desired: DesiredResource, observed: ObservedResource) -> Change:
+    """A member the spec still has who left or was removed: shown as such, never added again."""
+    member = desired.address.part("member")
+    collab = desired.address.part("collaboration")
+    return Change(
+        desired.address,
+        Action.ADD_MEMBER,
+        before=observed.attributes,
+        after=desired.attributes,
+        gone=observed.gone,
+        blocked=f"{member} {_FINAL.get(observed.gone, observed.gone)} (status {observed.gone});"
+        f" AWS refuses to add it back: delete {member} from the members of {collab} in the spec (with its"
+        " membership and what it shares there), or declare a new collaboration",
+    )
+
+
+def _final_members(changes: dict[Address, Change]) -> None:
+    """What a member who left or was removed would own in that collaboration cannot be made either."""
+    gone = {
+        (c.address.part("collaboration"), c.address.part("member")): c for c in changes.values() if c.gone
+    }
+    if not gone:
+        return
+    for address, change in list(changes.items()):
+        if change.gone or change.after is None or change.before is not None or address.collaboration is None:
+            continue
+        names = NAME_PARTS[address.kind]
+        who = (
+            address.part("member")
+            if "member" in names
+            else address.part("owner")
+            if "owner" in names
+            else None
+        )
+        member = gone.get((address.collaboration, who or ""))
+        if member is not None:
+            changes[address] = replace(
+                change,
+                blocked=f"its member {who} {member.gone.lower()} the collaboration; see {member.address}",
+            )
+
+
 def _replace_action(kind: Kind, diffs: tuple[FieldDiff, ...]) -> Action:
     names = {fd.path.split(".", 1)[0] for fd in diffs}
     return (
@@ -198,6 +247,8 @@ def _one(
     desired: DesiredResource | None, observed: Baseline | None, observed_collabs: set[Address]
 ) -> Change | None:
     """The Change for one address, before replacements cascade and privacy is assessed."""
+    if isinstance(observed, ObservedResource) and observed.gone:
+        return None if desired is None else _gone(desired, observed)
     if desired is None:
         assert observed is not None
         if isinstance(observed, ObservedResource) and not observed.managed:
@@ -438,6 +489,7 @@ def compute(
             changes[address] = change
     if moved is not None:
         _moves(changes, moved)
+    _final_members(changes)
     _renames(changes)
     _cascade(changes, graph)
     ending: dict[Address, Baseline] = {}  # collaborations that go, with what they go with
@@ -449,23 +501,30 @@ def compute(
             and (c.action.is_replace or c.action is Action.DELETE)
         ):
             ending[a] = side
+    removed = {a for a, c in changes.items() if c.action is Action.REMOVE_MEMBER}
     out = []
     for address, change in sorted(changes.items()):
         collab = Address.of(Kind.COLLABORATION, address.parts[0]) if address.collaboration else None
         parent = want.get(collab) or have.get(collab) if collab else None
         caller = parent if descriptor(address.kind).called_by_collaboration_owner else None
-        out.append(
-            _finish(
-                change, want.get(address), have.get(address), caller, _deleted_with(address, collab, ending)
-            )
-        )
+        gone_with = _deleted_with(address, collab, ending, removed)
+        out.append(_finish(change, want.get(address), have.get(address), caller, gone_with))
     return out
 
 
 def _deleted_with(
-    address: Address, collab: Address | None, ending: Mapping[Address, Baseline]
+    address: Address, collab: Address | None, ending: Mapping[Address, Baseline], removed: set[Address]
 ) -> Address | None:
-    """A member, and the creator's membership, go with their collaboration (no call of their own)."""
+    """What goes with its parent, with no call of its own.
+
+    A member, and the creator's membership, go with their collaboration; a removed member's
+    membership goes with the member (DeleteMember by the creator ends it: status REMOVED), so the
+    member is not also made to leave, which would leave nothing for DeleteMember to remove.
+    """
+    if address.kind is Kind.MEMBERSHIP:
+        member = Address(Kind.MEMBER, address.parts)
+        if member in removed:
+            return member
     if collab is None or collab not in ending:
         return None
     creator = ending[collab].owner

@@ -127,6 +127,8 @@ class Change:
             membership: both go with their collaboration), so it has no delete call of its own.
         moved_from: the address the backend holds the resource under, when a move (``kind:
             Moved``) brought it here; its identity tag is rewritten by the plan.
+        gone: the live member's final status (``LEFT``, ``REMOVED``) when the spec still names a
+            member that can never come back (the change is blocked, with the fix).
     """
 
     address: Address
@@ -148,6 +150,7 @@ class Change:
     observed_arn: str | None = None
     deleted_with: Address | None = None
     moved_from: Address | None = None
+    gone: str = ""
 
     @property
     def kind(self) -> Kind:

@@ -63,7 +63,7 @@ def to_json(plan: Plan, *, written_to: Path | None = None) -> dict[str, Any]:
           "changes": [{"address", "kind", "action", "impact", "findings": [{impact, reason,
                        path, rule}], "reason", "requires_replace": [path], "irreversible",
                        "blocked", "owner", "account_id", "prevent_destroy", "source",
-                       "observed_id", "observed_arn", "deleted_with", "moved_from",
+                       "observed_id", "observed_arn", "deleted_with", "moved_from", "gone",
                        "field_diffs": [{path, before, after}],
                        "before", "after"}],
           "steps": [[{"id", "address", "role", "operation", "params", "owner",
@@ -236,6 +236,7 @@ def change_json(c: Change) -> dict[str, Any]:
         "observed_arn": c.observed_arn,
         "deleted_with": str(c.deleted_with) if c.deleted_with else None,
         "moved_from": str(c.moved_from) if c.moved_from else None,
+        "gone": c.gone,
         "field_diffs": [
             {"path": d.path, "before": encode(d.before), "after": encode(d.after)} for d in c.field_diffs
         ],
@@ -322,6 +323,7 @@ def _change_from(d: Mapping[str, Any]) -> Change:
         observed_arn=_optional_str(d["observed_arn"]),
         deleted_with=parse(d["deleted_with"]) if d.get("deleted_with") else None,
         moved_from=parse(d["moved_from"]) if d.get("moved_from") else None,
+        gone=_text(d.get("gone", "")),
     )
 
 

@@ -105,6 +105,8 @@ class ObservedResource:
         managed: it carries this stack's tags (or its parent does), so a spec without it means
             DELETE. Unmanaged resources (adopted ones, other members' seen through a shared
             collaboration) are never touched.
+        gone: the final status of a resource that ended for good and can never come back (a
+            member that ``LEFT`` or was ``REMOVED``), "" for a live one. The plan never re-creates it.
     """
 
     address: Address
@@ -114,6 +116,7 @@ class ObservedResource:
     id: str | None = None
     arn: str | None = None
     managed: bool = True
+    gone: str = ""
 
     @property
     def kind(self) -> Kind:
@@ -169,7 +172,14 @@ def fingerprint(resources: Iterable[DesiredResource | ObservedResource]) -> str:
         Hex digest; order of ``resources`` does not matter.
     """
     rows = sorted(
-        (str(r.address), r.attributes, r.id, r.arn if isinstance(r, ObservedResource) else None, r.account_id)
+        (
+            str(r.address),
+            r.attributes,
+            r.id,
+            r.arn if isinstance(r, ObservedResource) else None,
+            r.account_id,
+            *([r.gone] if isinstance(r, ObservedResource) and r.gone else []),
+        )
         for r in resources
     )
     return hashlib.sha256(json.dumps(rows, sort_keys=True, default=_json_default).encode()).hexdigest()
