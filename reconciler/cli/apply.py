@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from reconciler import workflow
-from reconciler.cli.plan import backend_option, show, warn
+from reconciler.cli.plan import backend_option, show, target_option, warn
 from reconciler.errors import PlanError, RetryableBackendError
 from reconciler.execution.executor import ApplyResult, Event, check_permitted
 from reconciler.planner import planfile
@@ -65,9 +65,17 @@ def confirm_and_apply(
     allow_destroy: bool,
     parallelism: int,
     lock_timeout: float = 0.0,
+    saved: bool = False,
 ) -> int:
-    """Show the plan, ask unless ``auto_approve``, apply, summarize (shared with destroy and demo)."""
+    """Show the plan, ask unless ``auto_approve``, apply, summarize (shared with destroy and demo).
+
+    ``saved``: the plan comes from a file, so even an empty one is checked against the spec and
+    the live state first (``apply_plan`` refuses it if stale).
+    """
     workflow.check_target(ws, plan)  # a plan of another stack is refused before it is shown
+    if plan.is_empty and saved:
+        # an empty saved plan is checked like any other: "nothing to do" only if that is still true
+        workflow.apply_plan(ws, plan, lock_timeout=lock_timeout)
     click.echo(show(plan))
     if plan.is_empty:
         return 0
@@ -143,7 +151,10 @@ def plan_member(saved: Plan, given: str | None) -> str | None:
 @click.option(
     "--lock-timeout", type=click.FloatRange(0), default=0.0, help="Seconds to wait for another apply."
 )
+@target_option
+@click.pass_context
 def command(
+    ctx: click.Context,
     target: str | None,
     backend: str,
     stack_path: str | None,
@@ -152,6 +163,7 @@ def command(
     allow_destroy: bool,
     parallelism: int,
     lock_timeout: float,
+    targets: tuple[str, ...],
 ) -> int:
     """Apply a saved plan (PLAN_FILE) or plan and apply STACK."""
     saved = read_plan_file(target)
@@ -159,11 +171,13 @@ def command(
     if saved is not None:
         stack = stack_path or plan_stack(saved)
         as_member = plan_member(saved, as_member)
+        given = ctx.get_parameter_source("backend") is not click.core.ParameterSource.DEFAULT
+        plan_flags(saved, backend if given else None, targets)
     chosen = saved.backend if saved else backend
     with workflow.open_workspace(stack, backend=chosen, as_member=as_member) as ws:
         ws.backend.on_read_retry = read_progress
         if saved is None:
-            outcome = workflow.make_plan(ws, as_member=as_member)
+            outcome = workflow.make_plan(ws, as_member=as_member, targets=targets)
             warn(outcome.problems)
         plan = saved or outcome.plan
         return confirm_and_apply(
@@ -173,4 +187,20 @@ def command(
             allow_destroy=allow_destroy,
             parallelism=parallelism,
             lock_timeout=lock_timeout,
+            saved=saved is not None,
+        )
+
+
+def plan_flags(saved: Plan, backend: str | None, targets: tuple[str, ...]) -> None:
+    """Flags that a saved plan already decides must agree with it (never silently ignored)."""
+    if backend is not None and backend != saved.backend:
+        raise PlanError(
+            f"--backend {backend} does not match the plan, which was made on the {saved.backend} backend",
+            hint=f"drop --backend (the plan file records it), or make a plan with --backend {backend}",
+        )
+    if targets and tuple(targets) != saved.targets:
+        made = f"--target {' --target '.join(saved.targets)}" if saved.targets else "without --target"
+        raise PlanError(
+            f"--target cannot change a saved plan, which was made {made}",
+            hint="drop --target (the plan file records it), or make a plan with the targets you want",
         )

@@ -47,6 +47,17 @@ def show(plan: Plan, fmt: str = "text") -> str:
     return render.text.render(plan, color=sys.stdout.isatty())
 
 
+def target_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--target ADDRESS`` (repeatable): only these resources, and what they need."""
+    return click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="ADDRESS",
+        help="Plan only this resource (and what lives under it), with the changes it needs; repeatable.",
+    )(fn)
+
+
 def warn(problems: tuple[str, ...]) -> None:
     """Print notes from reading the state (corrupt cache, bad tags) to stderr."""
     for problem in problems:
@@ -62,6 +73,7 @@ def warn(problems: tuple[str, ...]) -> None:
 )
 @format_option
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
+@target_option
 def command(
     stack: str | None,
     backend: str,
@@ -69,10 +81,11 @@ def command(
     out: Path | None,
     fmt: str,
     detailed_exitcode: bool,
+    targets: tuple[str, ...],
 ) -> int:
     """Show what apply would change to make STACK's resources match its spec, and save the plan."""
     with workflow.open_workspace(stack, backend=backend, as_member=as_member) as ws:
-        outcome = workflow.make_plan(ws, as_member=as_member)
+        outcome = workflow.make_plan(ws, as_member=as_member, targets=targets)
     warn(outcome.problems)
     path = planfile.write(outcome.plan, out or workflow.default_plan_path(ws))
     click.echo(show(outcome.plan, fmt))

@@ -22,6 +22,7 @@ from typing import Any
 
 from reconciler.execution.state import State
 from reconciler.planner import build, diff, planfile
+from reconciler.planner.addresses import parse
 from reconciler.planner.model import Plan
 from reconciler.planner.moves import Move
 from reconciler.planner.resource import DesiredResource
@@ -149,12 +150,15 @@ def _altered(
 ) -> list[str]:
     """Steps and changes of ``saved`` that differ from the fresh plan's (same fingerprints).
 
-    A plan made with ``--as MEMBER`` records that member, and is compared with the fresh plan
-    restricted to it.
+    A plan made with ``--as MEMBER`` or ``--target`` records them, and is compared with the fresh
+    plan restricted the same way.
     """
     expected = fresh
     if saved.as_member is not None:
-        expected = fresh.for_member(saved.as_member)
+        expected = expected.for_member(saved.as_member)
+    if saved.targets:
+        expected = expected.for_targets(tuple(parse(t) for t in saved.targets))
+    if expected is not fresh:
         fresh_changes = _changes(expected)
     out = [
         a

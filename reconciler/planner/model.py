@@ -23,6 +23,7 @@ from typing import Any
 
 from reconciler.errors import PlanError, SourceLocation
 from reconciler.planner.addresses import Address, Kind
+from reconciler.planner.moves import under
 
 __all__ = ["FORMAT_VERSION", "Action", "Change", "FieldDiff", "Finding", "Impact", "Plan", "Step"]
 
@@ -208,6 +209,10 @@ class Plan:
             from ("" when unknown); after ``read``, the best existing candidate (see ``read``).
         accounts: account id -> member key of every member of the stack, so renderings can
             name the member behind an account id.
+        left_out: member key -> how many changes of that member's part ``--as`` left out (the
+            stack matches its spec only once they are applied too).
+        targets: the ``--target`` addresses the plan was restricted to (empty: the whole stack).
+        untargeted: how many changes ``--target`` left out.
         format_version: ``FORMAT_VERSION`` when written.
     """
 
@@ -222,12 +227,20 @@ class Plan:
     as_member: str | None = None
     spec_path: str = ""
     accounts: Mapping[str, str] = field(default_factory=dict)
+    left_out: Mapping[str, int] = field(default_factory=dict)
+    targets: tuple[str, ...] = ()
+    untargeted: int = 0
     format_version: int = FORMAT_VERSION
 
     @property
     def is_empty(self) -> bool:
         """True when there is nothing to do (no changes, blocked or not)."""
         return not self.changes
+
+    @property
+    def is_partial(self) -> bool:
+        """True when ``--as`` or ``--target`` left changes out: applying it does not make the stack match."""
+        return bool(self.untargeted or any(self.left_out.values()))
 
     @property
     def blocked(self) -> tuple[Change, ...]:
@@ -281,8 +294,51 @@ class Plan:
         Returns:
             The restricted plan (empty groups dropped), recording ``as_member``.
         """
+        kept = {s.id for s in self.all_steps if s.owner == member}
+        left = Counter(c.owner or "?" for c in self.changes if c.owner != member)
+        return replace(
+            self._keeping(kept),
+            changes=tuple(c for c in self.changes if c.owner == member),
+            as_member=member,
+            left_out=dict(sorted(left.items())),
+        )
+
+    def for_targets(self, targets: tuple[Address, ...]) -> Plan:
+        """The plan restricted to ``targets`` and what they need (``--target``, as Terraform's).
+
+        A target selects its address and what lives under it (a collaboration's members,
+        memberships, associations...). Kept with them: every step their steps depend on (a
+        table's create for its association's, a child's delete for its parent's), so the part
+        applied is consistent on its own.
+
+        Args:
+            targets: the addresses asked for.
+
+        Returns:
+            The restricted plan, recording ``targets`` and how many changes it left out.
+        """
         steps = {s.id: s for s in self.all_steps}
-        kept = {s.id for s in steps.values() if s.owner == member}
+        wanted = [s.id for s in steps.values() if any(under(s.address, t) for t in targets)]
+        kept: set[str] = set()
+        while wanted:
+            sid = wanted.pop()
+            if sid not in kept:
+                kept.add(sid)
+                wanted.extend(d for d in steps[sid].depends_on if d in steps)
+        addresses = {steps[s].address for s in kept}
+        changes = tuple(
+            c for c in self.changes if c.address in addresses or any(under(c.address, t) for t in targets)
+        )
+        return replace(
+            self._keeping(kept),
+            changes=changes,
+            targets=tuple(str(t) for t in targets),
+            untargeted=self.untargeted + len(self.changes) - len(changes),
+        )
+
+    def _keeping(self, kept: set[str]) -> Plan:
+        """The plan with only the ``kept`` steps; a kept step keeps its order through left-out ones."""
+        steps = {s.id: s for s in self.all_steps}
         needs: dict[str, tuple[str, ...]] = {}
 
         def kept_needs(step_id: str) -> tuple[str, ...]:
@@ -304,9 +360,4 @@ class Plan:
             )
             if g
         )
-        return replace(
-            self,
-            changes=tuple(c for c in self.changes if c.owner == member),
-            steps=groups,
-            as_member=member,
-        )
+        return replace(self, steps=groups)
