@@ -130,6 +130,7 @@ def test_target_takes_the_changes_it_needs(tmp_path: Path, capsys: pytest.Captur
 def test_a_target_that_names_nothing_is_an_error(applied: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "plan", str(applied), "--target", "configured_table.retailer.purchase")
     assert code == 1
-    assert "manages nothing at that address" in err and "did you mean configured_table.retailer.purchases" in err
+    assert "manages nothing at that address" in err
+    assert "did you mean configured_table.retailer.purchases" in err
     code, out, err = run(capsys, "plan", str(applied), "--target", "table.x")
     assert code == 1 and "unknown resource kind" in err and "Traceback" not in err
