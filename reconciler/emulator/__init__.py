@@ -62,7 +62,7 @@ from reconciler.emulator.errors import validation as validation_error
 from reconciler.emulator.faults import Faults
 from reconciler.emulator.protocol import EmulatorRoutingError, Router, error_response, parse_request, respond
 from reconciler.emulator.registry import OPERATIONS, handler, operation, register
-from reconciler.emulator.store import Store
+from reconciler.emulator.store import Regional, Store
 from reconciler.emulator.validation import validate_input
 
 __all__ = [
@@ -253,7 +253,13 @@ class Emulator:
             )
         store = self.store
         ctx = RequestContext(
-            caller.group(1), caller.group(2), op, store, self.catalog, self.results_root, self.now
+            caller.group(1),
+            caller.group(2),
+            op,
+            Regional(store, caller.group(2)),
+            self.catalog,
+            self.results_root,
+            self.now,
         )
         with store.lock:
             try:

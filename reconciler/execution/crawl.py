@@ -65,7 +65,8 @@ class Crawl:
         accounts: the accounts to read from (a member met during the read may join them).
         call: makes one read call, with retries.
         known: the cached State; its addresses help name members of accounts that have left
-            the spec. The cloud, not the cache, decides what exists.
+            the spec, and its regions are read too (a collaboration the spec moved to another
+            region is still found where it is). The cloud, not the cache, decides what exists.
         adopt: resources made outside the stack (``existing: true``), by Address: (id, name).
             They are found by id, else by name, and observed as unmanaged (never deleted).
         foreign: resources of members whose accounts the backend cannot act as (``--as`` on
@@ -98,6 +99,9 @@ class Crawl:
         for resource in known or ():
             if resource.address.kind is Kind.MEMBER and resource.account_id:
                 self.member_keys.setdefault(resource.account_id, resource.address.part("member"))
+            if resource.region and resource.account_id and resource.kind is not Kind.MEMBER:
+                # the spec may have moved its collaboration elsewhere: still read where it was
+                accounts.also_in(resource.account_id, resource.region)
         self.lock = threading.Lock()
 
     def run(self, parallelism: int) -> State:
@@ -308,6 +312,7 @@ class Crawl:
                 id=own_id(f.kind, f.raw, f.context),
                 arn=f.raw.get("arn"),
                 managed=f.managed,
+                region=f.account.region,
                 gone=str(f.raw.get("status"))
                 if f.kind is Kind.MEMBER and f.raw.get("status") in _FINAL_MEMBER_STATUSES
                 else "",

@@ -73,7 +73,7 @@ def resource_json(r: ObservedResource) -> dict[str, Any]:
 
     Returns:
         ``{"address", "id", "arn", "owner", "account_id", "attributes"}`` (attributes encoded), plus
-        ``"gone"`` (``LEFT``, ``REMOVED``) for a member that ended for good.
+        ``"gone"`` (``LEFT``, ``REMOVED``) for a member that ended for good, and ``"region"``.
     """
     out = {
         "address": str(r.address),
@@ -85,6 +85,8 @@ def resource_json(r: ObservedResource) -> dict[str, Any]:
     }
     if r.gone:
         out["gone"] = r.gone  # written only when set: older caches read the same
+    if r.region:
+        out["region"] = r.region
     return out
 
 
@@ -97,6 +99,7 @@ def _resource_from(data: Mapping[str, Any]) -> ObservedResource:
         id=data.get("id"),
         arn=data.get("arn"),
         gone=str(data.get("gone") or ""),
+        region=data.get("region"),
     )
 
 

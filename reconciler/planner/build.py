@@ -209,7 +209,9 @@ def build(
         for role, op, raw in _forward_steps(c):
             params = complete_request(op, raw, service=descriptor(c.kind).service)
             sid = f"{role} {c.address}"
-            steps[sid] = Step(sid, c.address, role, op, params, owner=c.owner, account_id=c.account_id)
+            steps[sid] = Step(
+                sid, c.address, role, op, params, owner=c.owner, account_id=c.account_id, region=c.region
+            )
             forward.setdefault(c.address, []).append(sid)
         if (c.action in (Action.DELETE, Action.REMOVE_MEMBER) or c.action.is_replace) and not c.deleted_with:
             found = _delete_step(c, ids)
@@ -226,6 +228,7 @@ def build(
                     prevent_destroy=c.prevent_destroy,
                     owner=c.owner,
                     account_id=c.account_id,
+                    region=c.observed_region or c.region,
                 )
                 deletes[c.address] = sid
 

@@ -38,7 +38,7 @@ from reconciler.spec import (
     Stack,
 )
 
-__all__ = ["moves", "resources"]
+__all__ = ["moves", "resources", "table_region"]
 
 #: Spec field name -> API field name, where the spec reads better than the API.
 _RENAMES = {"abilities": "memberAbilities", "mlAbilities": "mlMemberAbilities"}
@@ -71,6 +71,11 @@ class _Lookups:
             for t in stack.configured_tables
             for a in t.associations
         }
+        self.regions = {c.key: c.region for c in stack.collaborations}
+
+    def table_region(self, table: ConfiguredTableSpec) -> str | None:
+        """Where a configured table lives: the region of the collaborations it is associated to."""
+        return table_region(self.stack, table)
 
     def account(self, key: str) -> str:
         return self.accounts.get(key, key)
@@ -79,6 +84,7 @@ class _Lookups:
         self, address: Address, attrs: Mapping[str, Any], node: BaseModel, owner: str, **extra: Any
     ) -> DesiredResource:
         lifecycle = getattr(node, "lifecycle", None)
+        extra.setdefault("region", self.regions.get(address.collaboration or ""))
         return DesiredResource(
             address,
             canonical(address.kind, attrs),
@@ -140,6 +146,7 @@ def _collaboration(ctx: _Lookups, collab: CollaborationSpec) -> Iterator[Desired
             owner=collab.creator,
             account_id=creator.accountId,
             source=ctx.stack.locate(collab, "members", key, key=True),
+            region=collab.region,
         )
         if member.membership is not None:
             m = member.membership
@@ -174,7 +181,8 @@ def _template_arn(ctx: _Lookups, name: str, collabs: list[str]) -> Any:
 def _configured_table(ctx: _Lookups, table: ConfiguredTableSpec) -> Iterator[DesiredResource]:
     owner = table.owner
     address = Address.of(Kind.CONFIGURED_TABLE, owner, table.key)
-    yield ctx.resource(address, _dump(table), table, owner)
+    region = ctx.table_region(table)
+    yield ctx.resource(address, _dump(table), table, owner, region=region)
     rule = table.analysisRule
     collabs = [a.collaboration for a in table.associations]
     rule_address = Address.of(Kind.ANALYSIS_RULE, owner, table.key)
@@ -185,7 +193,7 @@ def _configured_table(ctx: _Lookups, table: ConfiguredTableSpec) -> Iterator[Des
             "analysisRuleType": rule.type,
             "analysisRulePolicy": policy,
         }
-        yield ctx.resource(rule_address, attrs, rule, owner)
+        yield ctx.resource(rule_address, attrs, rule, owner, region=region)
     for assoc in table.associations:
         membership = Ref(Address.of(Kind.MEMBERSHIP, assoc.collaboration, owner))
         assoc_address = Address.of(Kind.ASSOCIATION, assoc.collaboration, owner, assoc.name)
@@ -279,3 +287,24 @@ def moves(stack: Stack) -> tuple[Move, ...]:
         One Move per document, in file order.
     """
     return tuple(Move(parse(m.from_), parse(m.to), stack.locate(m)) for m in stack.moved)
+
+
+def table_region(stack: Stack, table: ConfiguredTableSpec) -> str | None:
+    """The region a configured table lives in: its (first) association's collaboration's.
+
+    A table with no association lives where its owner's first collaboration does. A configured
+    table is regional and can only be associated to collaborations of its own region (the
+    ``table-regions`` check refuses a table associated across regions).
+
+    Args:
+        stack: the loaded spec.
+        table: one of its configured tables.
+
+    Returns:
+        The region, or None when the stack names none for it.
+    """
+    regions = {c.key: c.region for c in stack.collaborations}
+    for association in table.associations:
+        if association.collaboration in regions:
+            return regions[association.collaboration]
+    return next((c.region for c in stack.collaborations if table.owner in c.members), None)

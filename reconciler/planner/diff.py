@@ -275,6 +275,8 @@ def _one(
         return Change(desired.address, after=desired.attributes, **fields)
     before = _comparable(observed.attributes, kind, desired.attributes)
     after = _comparable(desired.attributes, kind, observed.attributes)
+    if desired.region and observed.region and desired.region != observed.region and kind is not Kind.MEMBER:
+        return _elsewhere(desired, observed, field_diffs(before, after))
     if before == after:
         return Change(desired.address, Action.NO_OP, before=observed.attributes, after=desired.attributes)
     diffs = field_diffs(before, after)
@@ -300,6 +302,24 @@ def _one(
         requires_replace=forced,
         reason=_replace_reason(kind, forced, stuck),
     )
+
+
+def _elsewhere(desired: DesiredResource, observed: Baseline, diffs: tuple[FieldDiff, ...]) -> Change:
+    """A resource the spec puts in another region: a new one there (AWS cannot move one)."""
+    moved = FieldDiff("region", observed.region, desired.region)
+    fields: dict[str, Any] = {
+        "before": observed.attributes,
+        "after": desired.attributes,
+        "field_diffs": (moved, *diffs),
+        "requires_replace": ("region",),
+    }
+    why = (
+        f"a resource stays in the region it was made in: {observed.region} -> {desired.region}"
+        " makes a new one there"
+    )
+    if desired.existing:
+        return Change(desired.address, Action.DELETE_THEN_CREATE, **fields, blocked=f"{why}; change the spec")
+    return Change(desired.address, Action.DELETE_THEN_CREATE, **fields, reason=why)
 
 
 def _replace_reason(kind: Kind, forced: tuple[str, ...], stuck: tuple[str, ...]) -> str:
@@ -454,6 +474,8 @@ def _finish(
         source=source.source if isinstance(source, DesiredResource) else None,
         observed_id=observed.id if observed is not None else None,
         observed_arn=observed.arn if isinstance(observed, ObservedResource) else None,
+        region=source.region if source is not None else None,
+        observed_region=observed.region if observed is not None else None,
     )
     return assess(change)
 

@@ -130,6 +130,8 @@ class Change:
             Moved``) brought it here; its identity tag is rewritten by the plan.
         gone: the live member's final status (``LEFT``, ``REMOVED``) when the spec still names a
             member that can never come back (the change is blocked, with the fix).
+        region: the region its calls go to (the spec's; for a delete, where it was found).
+        observed_region: the region the existing resource was found in (its delete goes there).
     """
 
     address: Address
@@ -152,6 +154,8 @@ class Change:
     deleted_with: Address | None = None
     moved_from: Address | None = None
     gone: str = ""
+    region: str | None = None
+    observed_region: str | None = None
 
     @property
     def kind(self) -> Kind:
@@ -176,6 +180,8 @@ class Step:
         irreversible: why this call can never be undone ("" when it can); apply refuses such a
             step without ``--allow-destroy``.
         prevent_destroy: the spec forbids this delete; apply refuses it even with the flag.
+        region: the AWS region of the call (None in plans made before regions were recorded:
+            the account's first region).
     """
 
     id: str
@@ -188,6 +194,7 @@ class Step:
     depends_on: tuple[str, ...] = ()
     irreversible: str = ""
     prevent_destroy: bool = False
+    region: str | None = None
 
 
 @dataclass(frozen=True)

@@ -66,10 +66,12 @@ def to_json(plan: Plan, *, written_to: Path | None = None) -> dict[str, Any]:
                        path, rule}], "reason", "requires_replace": [path], "irreversible",
                        "blocked", "owner", "account_id", "prevent_destroy", "source",
                        "observed_id", "observed_arn", "deleted_with", "moved_from", "gone",
+                       "region", "observed_region",
                        "field_diffs": [{path, before, after}],
                        "before", "after"}],
           "steps": [[{"id", "address", "role", "operation", "params", "owner",
-                      "account_id", "depends_on": [id], "irreversible", "prevent_destroy"}]]
+                      "account_id", "depends_on": [id], "irreversible", "prevent_destroy",
+                      "region"}]]
         }
 
     Values are API-shaped; a Ref is ``{"$ref": address, "field": "id" | "arn"}``. A step's
@@ -245,6 +247,8 @@ def change_json(c: Change) -> dict[str, Any]:
         "deleted_with": str(c.deleted_with) if c.deleted_with else None,
         "moved_from": str(c.moved_from) if c.moved_from else None,
         "gone": c.gone,
+        "region": c.region,
+        "observed_region": c.observed_region,
         "field_diffs": [
             {"path": d.path, "before": encode(d.before), "after": encode(d.after)} for d in c.field_diffs
         ],
@@ -332,6 +336,8 @@ def _change_from(d: Mapping[str, Any]) -> Change:
         deleted_with=parse(d["deleted_with"]) if d.get("deleted_with") else None,
         moved_from=parse(d["moved_from"]) if d.get("moved_from") else None,
         gone=_text(d.get("gone", "")),
+        region=_optional_str(d.get("region")),
+        observed_region=_optional_str(d.get("observed_region")),
     )
 
 
@@ -347,6 +353,7 @@ def _step_json(s: Step) -> dict[str, Any]:
         "depends_on": list(s.depends_on),
         "irreversible": s.irreversible,
         "prevent_destroy": s.prevent_destroy,
+        "region": s.region,
     }
 
 
@@ -362,4 +369,5 @@ def _step_from(d: Mapping[str, Any]) -> Step:
         depends_on=tuple(_text(x) for x in d["depends_on"]),
         irreversible=_text(d["irreversible"]),
         prevent_destroy=bool(d["prevent_destroy"]),
+        region=_optional_str(d.get("region")),
     )

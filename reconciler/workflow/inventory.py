@@ -189,7 +189,7 @@ def adopt(ws: workflow.Workspace, address_text: str, resource_id: str) -> Adopte
             f"{address} is already managed as {current.id}; a stack holds one resource per address",
             hint="delete the other resource, or import this one under another address",
         )
-    account = ws.backend.account_for(wanted.owner, wanted.account_id)
+    account = ws.backend.account_for(wanted.owner, wanted.account_id, wanted.region)
     params = _resolve(d.request("get", wanted), address, resource_id, state)
     get = d.get
 
@@ -243,7 +243,7 @@ class Relabelled:
 def _tag_call(
     ws: workflow.Workspace, resource: ObservedResource, operation: str, params: Mapping[str, Any]
 ) -> None:
-    account = ws.backend.account_for(resource.owner, resource.account_id)
+    account = ws.backend.account_for(resource.owner, resource.account_id, resource.region)
     service = descriptor(resource.address.kind).service
     with_retries(lambda: ws.backend.call(account, operation, params, service), Backoff())
 

@@ -93,13 +93,17 @@ def stack_name(stack: Stack) -> str:
 
 
 def accounts_of(stack: Stack) -> list[Account]:
-    """Every member account of a stack (first declaration wins), with region and credentials."""
-    out: dict[str, Account] = {}
+    """Every member account of a stack in every region it works in, with its credentials.
+
+    One Account per (account id, region): an account that is a member of collaborations in two
+    regions is acted as in each (the first declaration's key and credentials win).
+    """
+    out: dict[tuple[str, str], Account] = {}
     for collab in stack.collaborations:
         for key, member in collab.members.items():
             creds = member.credentials
             out.setdefault(
-                member.accountId,
+                (member.accountId, collab.region),
                 Account(
                     key,
                     member.accountId,

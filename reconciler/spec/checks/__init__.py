@@ -44,6 +44,7 @@ from reconciler.spec.checks.references import (
     check_local_data,
     check_member_references,
     check_owners,
+    check_table_regions,
     check_template_references,
 )
 from reconciler.spec.stack import Check
@@ -66,6 +67,7 @@ CHECKS: tuple[Check, ...] = (
     check_member_references,
     check_template_references,
     check_local_data,
+    check_table_regions,
     check_rule_columns,
     check_aggregation_rule,
     check_list_rule,

@@ -28,6 +28,7 @@ __all__ = [
     "check_member_references",
     "check_template_references",
     "check_local_data",
+    "check_table_regions",
 ]
 
 
@@ -327,3 +328,34 @@ def check_local_data(stack: Stack) -> Iterator[Diagnostic]:
                 "scripts/make_sample_data.py",
                 code="local-data-missing",
             )
+
+
+def check_table_regions(stack: Stack) -> Iterator[Diagnostic]:
+    """A configured table lives in one region: it is associated only to collaborations of that region.
+
+    Codes:
+        table-regions (error): a configured table is associated to collaborations in different regions;
+            AWS keeps a configured table in the region it was made in, and an association can only
+            join a collaboration of the same region.
+            Fix: declare one configured table per region (another ``key`` or name), each associated to the
+                collaborations of its region.
+    """
+    v = view(stack)
+    for t in v.tables:
+        regions: dict[str, tuple[int, str]] = {}
+        for i, a in enumerate(t.associations):
+            c = v.collab.get(a.collaboration)
+            if c is not None:
+                regions.setdefault(c.region, (i, c.key))
+        if len(regions) > 1:
+            (first, (_, one)), *rest = regions.items()
+            for region, (i, key) in rest:
+                yield v.diag(
+                    "table-regions",
+                    t,
+                    ("associations", i, "collaboration"),
+                    f'table "{t.name}" is associated to collaboration "{key}" in {region}, but also to'
+                    f' "{one}" in {first}',
+                    hint="declare one configured table per region, each associated to the collaborations"
+                    " of its region",
+                )
