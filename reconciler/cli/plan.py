@@ -87,6 +87,7 @@ def command(
     with workflow.open_workspace(stack, backend=backend, as_member=as_member) as ws:
         outcome = workflow.make_plan(ws, as_member=as_member, targets=targets)
     warn(outcome.problems)
+    click.echo(f"Workspace: {(ws.root / '.reconciler').resolve()} (state, locks, local backend)", err=True)
     path = planfile.write(outcome.plan, out or workflow.default_plan_path(ws))
     click.echo(show(outcome.plan, fmt))
     if not outcome.plan.is_empty:

@@ -23,7 +23,9 @@ from reconciler.workflow import inventory
 
 
 def _cached(stack: str | None, backend: str) -> tuple[str, StateCache]:
-    return inventory.stack_name_of(stack), StateCache()
+    return inventory.stack_name_of(stack), StateCache(
+        workflow.workspace_root() / ".reconciler" / "state.json"
+    )
 
 
 @click.group("state")

@@ -63,7 +63,7 @@ def stack_name_of(stack: str | None) -> str:
 
 def stack_lock_path(stack: str | None, backend: str, root: Path | None = None) -> Path:
     """The lock file of ``stack`` on ``backend`` under the working directory ``root``."""
-    return lock_path(root or Path("."), backend, stack_name_of(stack))
+    return lock_path(root or workflow.workspace_root(), backend, stack_name_of(stack))
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from reconciler.planner import desired as desired_mod
 from reconciler.planner.moves import Move
 from reconciler.planner.resource import DesiredResource
 from reconciler.spec import Stack, load_stack
-from reconciler.workflow.stacks import accounts_of, find_stack, stack_name
+from reconciler.workflow.stacks import accounts_of, find_stack, stack_name, workspace_root
 
 __all__ = ["BACKENDS", "Workspace", "bind_local_data", "open_workspace"]
 
@@ -39,7 +39,7 @@ class Workspace:
         name: the stack name (identity tags, plan files, cache entries).
         backend: the Boto3Backend.
         cache: the state cache.
-        root: the working directory holding ``.reconciler/`` and ``plans/``.
+        root: the workspace: the directory holding ``.reconciler/`` and ``plans/``.
         notes: things the user should know that are not errors (an interrupted earlier apply).
     """
 
@@ -113,7 +113,8 @@ def open_workspace(
         backend: ``local`` or ``aws``.
         as_member: on AWS, act only as this member (read and write with its account only).
         parallelism: concurrent reads.
-        root: working directory for ``.reconciler/`` (default: the current directory).
+        root: the directory holding ``.reconciler/`` (default: ``workspace_root()``, found from
+            the working directory upwards as git finds ``.git``).
         clients: who answers the clients (tests); default from ``backend``.
 
     Returns:
@@ -122,7 +123,7 @@ def open_workspace(
     if backend not in BACKENDS:
         raise PlanError(f"unknown backend {backend!r}", hint=f"use one of: {', '.join(BACKENDS)}")
     spec = load_stack(find_stack(stack))
-    base = root or Path(".")
+    base = root or workspace_root()
     accounts = accounts_of(spec)
     names = {a.account_id: a.member for a in accounts}
     if as_member is not None:
