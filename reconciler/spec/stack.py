@@ -40,6 +40,7 @@ class Stack:
         collaborations / configured_tables / analysis_templates / privacy_budget_templates: the
             documents of each kind, in file order (files sorted by name, documents in order).
         moved: the ``kind: Moved`` documents (addresses that changed), in file order.
+        needs_local_data: whether ``localData`` files must exist (not when reviewing a revision).
         warnings: Diagnostics of severity warning (a valid stack may have some).
     """
 
@@ -49,6 +50,7 @@ class Stack:
     analysis_templates: list[AnalysisTemplateSpec] = field(default_factory=list)
     privacy_budget_templates: list[PrivacyBudgetTemplateSpec] = field(default_factory=list)
     moved: list[MovedSpec] = field(default_factory=list)
+    needs_local_data: bool = True
     warnings: list[Diagnostic] = field(default_factory=list)
     _origins: dict[int, tuple[RawDocument, YamlPath]] = field(default_factory=dict, repr=False)
     _documents: list[tuple[SpecModel, RawDocument]] = field(default_factory=list, repr=False)

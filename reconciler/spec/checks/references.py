@@ -319,7 +319,7 @@ def check_local_data(stack: Stack) -> Iterator[Diagnostic]:
                 f'localData "{t.localData}" is not a CSV or Parquet file',
                 hint="the local engine reads .csv and .parquet files",
             )
-        elif not target.is_file():
+        elif not target.is_file() and stack.needs_local_data:
             yield Diagnostic(
                 summary=f'localData file "{t.localData}" does not exist',
                 location=location,
