@@ -128,23 +128,27 @@ class LocalClients:
         """Where protected-query results land: ``s3://BUCKET/KEY`` is ``results_root/BUCKET/KEY``."""
         return self.service.results_root
 
-    def bind_table(self, account_id: str, database: str, table: str, path: Path) -> bool:
+    def bind_table(
+        self, account_id: str, database: str, table: str, path: Path, *, recheck: bool = False
+    ) -> bool:
         """Tell the Glue stand-in that ``database.table`` of ``account_id`` is the file ``path``.
 
         This is what AWS Glue knows about a real table: without it a protected query finds no
-        data. The binding persists in the local database.
+        data. The binding persists in the local database, and is read again whenever the file's
+        content changed (its sha256), so a column added to the data is in the table's schema.
 
         Args:
             account_id: the table owner's account.
             database: the Glue database name (``tableReference.glue.databaseName``).
             table: the Glue table name.
             path: the CSV or Parquet file.
+            recheck: hash the file even when its size and modification time did not change.
 
         Returns:
-            True when the binding was written, False when it already named this file.
+            True when the binding was written, False when it already named this file as it is.
         """
         known = self.service.catalog.lookup(account_id, database, table)
-        if known is not None and known.path == path:
+        if known is not None and self.service.catalog.current(known, path, recheck=recheck):
             return False
         self.service.catalog.register(account_id, database, table, path)
         return True

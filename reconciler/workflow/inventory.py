@@ -22,6 +22,7 @@ from typing import Any
 
 from reconciler import workflow
 from reconciler.errors import ReconcilerError, StateError, TerminalBackendError
+from reconciler.execution.clients import LocalClients
 from reconciler.execution.lock import lock_path
 from reconciler.execution.retry import Backoff, with_retries
 from reconciler.execution.state import ADDRESS_TAG, STACK_TAG, State, identity_tags
@@ -88,12 +89,17 @@ class Rebuilt:
 def rebuild(ws: workflow.Workspace) -> Rebuilt:
     """Re-read the stack's resources by their tags and rewrite the cache.
 
+    On the local backend the tables' ``localData`` files are read again too (hashed, whatever
+    their modification times say), so the Glue stand-in's schemas are what the files hold.
+
     Args:
         ws: the workspace.
 
     Returns:
         The Rebuilt comparison (old cache vs what the tags say).
     """
+    if isinstance(ws.backend.clients, LocalClients):
+        workflow.bind_local_data(ws.backend.clients, ws.stack, recheck=True)
     old = ws.cache.load(ws.backend.name, ws.name)
     problem = ws.cache.problem
     new = ws.read()

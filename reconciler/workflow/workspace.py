@@ -152,15 +152,17 @@ def open_workspace(
     )
 
 
-def bind_local_data(clients: LocalClients, stack: Stack) -> list[str]:
+def bind_local_data(clients: LocalClients, stack: Stack, *, recheck: bool = False) -> list[str]:
     """Bind every configured table's ``localData`` in the local backend's Glue stand-in.
 
-    Idempotent: a table already bound to the same file is not rewritten, so every command that
-    opens a local workspace does it (``open_workspace``).
+    Idempotent: a table already bound to the same file, with the same content, is not rewritten,
+    so every command that opens a local workspace does it (``open_workspace``); a file whose
+    content changed is read again (its columns are the table's schema).
 
     Args:
         clients: the local backend's clients.
         stack: the loaded spec.
+        recheck: hash every file, even those whose size and time did not change (``state rebuild``).
 
     Returns:
         ``database.table`` of each table bound, in spec order.
@@ -171,6 +173,6 @@ def bind_local_data(clients: LocalClients, stack: Stack) -> list[str]:
         glue = table.tableReference.glue
         if table.localData and glue is not None and table.owner in owners:
             path = stack.resolve_path(table, table.localData).resolve()
-            clients.bind_table(owners[table.owner], glue.databaseName, glue.tableName, path)
+            clients.bind_table(owners[table.owner], glue.databaseName, glue.tableName, path, recheck=recheck)
             bound.append(f"{glue.databaseName}.{glue.tableName}")
     return bound
