@@ -123,12 +123,14 @@ def _policy(policy: Mapping[str, Any], accounts: Mapping[str, str], templates: M
     return out
 
 
-def build(stack: Stack, collaboration: str | None = None) -> SpecQuery:
+def build(stack: Stack, collaboration: str | None = None, *, read_data: bool = True) -> SpecQuery:
     """Engine facts for one collaboration of ``stack``.
 
     Args:
         stack: a loaded stack (``reconciler.spec.load_stack``).
         collaboration: its name; may be omitted when the stack declares exactly one.
+        read_data: read column types from ``localData`` (False: types unknown, no file needed, as
+            when ``validate`` checks templates against the rules).
 
     Returns:
         The SpecQuery.
@@ -168,7 +170,7 @@ def build(stack: Stack, collaboration: str | None = None) -> SpecQuery:
         for association in ct.associations:
             if association.collaboration != chosen.key:
                 continue
-            tables[association.name.lower()] = _table(stack, ct, association, accounts, templates)
+            tables[association.name.lower()] = _table(stack, ct, association, accounts, templates, read_data)
     engine = chosen.analyticsEngine or "SPARK"
     budget = next(
         (
@@ -184,10 +186,15 @@ def build(stack: Stack, collaboration: str | None = None) -> SpecQuery:
 
 
 def _table(
-    stack: Stack, ct: Any, association: Any, accounts: Mapping[str, str], templates: Mapping[str, Template]
+    stack: Stack,
+    ct: Any,
+    association: Any,
+    accounts: Mapping[str, str],
+    templates: Mapping[str, Template],
+    read_data: bool = True,
 ) -> Table:
     data = str(stack.resolve_path(ct, ct.localData)) if ct.localData else ""
-    types = describe(data) if data else {}
+    types = describe(data) if data and read_data else {}
     columns = {c.lower(): types.get(c.lower(), "") for c in ct.allowedColumns}
     rule = None
     if ct.analysisRule is not None:
