@@ -226,7 +226,9 @@ def check_template_parses(stack: Stack) -> Iterator[Diagnostic]:
             )
 
 
-def check_template_tables(stack: Stack) -> Iterator[Diagnostic]:
+def check_template_tables(
+    stack: Stack, *, associations: dict[str, dict[str, ConfiguredTableSpec]] | None = None
+) -> Iterator[Diagnostic]:
     """Templates read only tables associated to their collaboration, by association name.
 
     Codes:
@@ -238,7 +240,7 @@ def check_template_tables(stack: Stack) -> Iterator[Diagnostic]:
             Fix: list exactly the association names the SQL reads, or leave ``referencedTables`` out.
     """
     collaborations = {c.key for c in stack.collaborations}
-    by_collaboration = _associations(stack)
+    by_collaboration = associations if associations is not None else _associations(stack)
     for template in stack.analysis_templates:
         query = _query(stack, template)
         if query is None or template.collaboration not in collaborations:
@@ -276,7 +278,9 @@ def check_template_tables(stack: Stack) -> Iterator[Diagnostic]:
                 )
 
 
-def check_template_rules(stack: Stack) -> Iterator[Diagnostic]:
+def check_template_rules(
+    stack: Stack, *, associations: dict[str, dict[str, ConfiguredTableSpec]] | None = None
+) -> Iterator[Diagnostic]:
     """The tables a template reads can run it: all have CUSTOM rules, and they approve it.
 
     Codes:
@@ -293,7 +297,7 @@ def check_template_rules(stack: Stack) -> Iterator[Diagnostic]:
             with the template's owner as an analysis provider, so the template cannot run yet.
             Fix: add the template's name to that table's ``allowedAnalyses``.
     """
-    by_collaboration = _associations(stack)
+    by_collaboration = associations if associations is not None else _associations(stack)
     members = {c.key: c.members for c in reversed(stack.collaborations)}
     for template in stack.analysis_templates:
         query = _query(stack, template)
@@ -375,6 +379,7 @@ def check_template_refused(stack: Stack) -> Iterator[Diagnostic]:
     from reconciler.engine.from_spec import build, template_arn
     from reconciler.errors import QueryRejected
 
+    associations = _associations(stack)
     for collaboration in stack.collaborations:
         templates = [
             t
@@ -388,25 +393,25 @@ def check_template_refused(stack: Stack) -> Iterator[Diagnostic]:
             facts = build(stack, collaboration.key, read_data=False)
         except ReconcilerError:
             continue  # a rule the engine cannot read: reported by the analysis-rule checks
+        arns = frozenset(template_arn(t.name) for t in templates)  # every template approved
+        approved = dataclasses.replace(
+            facts.collaboration,
+            tables={
+                name: dataclasses.replace(table, rule=dataclasses.replace(table.rule, allowed_analyses=arns))
+                if isinstance(table.rule, rules.CustomRule)
+                else table
+                for name, table in facts.collaboration.tables.items()
+            },
+        )
         for template in templates:
             alone = _only(stack, template)
-            earlier = (
-                check_template_parses,
-                check_template_tables,
-                check_template_rules,
-                check_template_parameters,
+            reported = (
+                *check_template_parses(alone),
+                *check_template_tables(alone, associations=associations),
+                *check_template_rules(alone, associations=associations),
+                *check_template_parameters(alone),
             )
-            if not any(d.severity is Severity.ERROR for c in earlier for d in c(alone)):
-                arn = template_arn(template.name)
-                tables = {
-                    name: dataclasses.replace(
-                        table, rule=dataclasses.replace(table.rule, allowed_analyses=frozenset({arn}))
-                    )
-                    if isinstance(table.rule, rules.CustomRule)
-                    else table
-                    for name, table in facts.collaboration.tables.items()
-                }
-                approved = dataclasses.replace(facts.collaboration, tables=tables)
+            if not any(d.severity is Severity.ERROR for d in reported):
                 owner = collaboration.members.get(template.owner)
                 querier = owner.accountId if owner and owner.accountId in queriers else queriers[0]
                 try:
