@@ -105,9 +105,9 @@ collaboration: bench
 format: SQL
 source:
   text: >-
-    SELECT a.category, COUNT(DISTINCT a.hashed_email) AS people
-    FROM t{a:05d} a JOIN t{b:05d} b ON a.hashed_email = b.hashed_email
-    GROUP BY a.category
+    WITH pairs AS (SELECT DISTINCT a.category, a.hashed_email
+    FROM t{a:05d} a JOIN t{b:05d} b ON a.hashed_email = b.hashed_email)
+    SELECT pairs.category, COUNT(*) AS people FROM pairs GROUP BY pairs.category
 """
 
 

@@ -16,6 +16,7 @@ Exit codes (as Terraform's):
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -57,8 +58,16 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="cleanrooms-reconciler", prog_name="reconciler")
-def cli() -> None:
+@click.option(
+    "--chdir",
+    "-C",
+    type=click.Path(exists=True, file_okay=False),
+    help="Run as if started in DIR (its workspace, its specs/).",
+)
+def cli(chdir: str | None) -> None:
     """Declarative reconciler for AWS Clean Rooms collaborations."""
+    if chdir is not None:
+        os.chdir(chdir)  # ``main`` puts the working directory back when the command ends
 
 
 #: Printed on Ctrl-C (exit 130): work in flight may be partly done, and the next plan says what is.
@@ -89,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         The process exit code (see the module docstring).
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    cwd = os.getcwd()
     try:
         result = cli.main(args=args, prog_name="reconciler", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -121,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exc()
         click.echo("error: this is a bug in reconciler; please report it with the traceback above.", err=True)
         return 1
+    finally:
+        os.chdir(cwd)
     return int(result or 0)
 
 

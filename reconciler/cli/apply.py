@@ -20,7 +20,7 @@ import click
 
 from reconciler import workflow
 from reconciler.cli import console
-from reconciler.cli.plan import backend_option, emit_plan, json_option, read_plan, show
+from reconciler.cli.plan import backend_option, emit_plan, json_option, read_plan, show, target_option
 from reconciler.errors import PlanError, RetryableBackendError
 from reconciler.execution.executor import ApplyResult, Event, check_permitted
 from reconciler.planner import planfile
@@ -87,14 +87,20 @@ def confirm_and_apply(
     lock_timeout: float = 0.0,
     stream: console.JsonLines | None = None,
     resume: str = "",
+    saved: bool = False,
 ) -> int:
     """Show the plan, ask unless ``auto_approve``, apply, summarize (shared with destroy and demo).
 
     Args:
         stream: ``--json``: events instead of text (never asks: the caller checked ``auto_approve``).
         resume: the command that carries on after Ctrl-C (default ``reconciler apply <stack path>``).
+        saved: the plan comes from a file, so even an empty one is checked against the spec and
+            the live state first (``apply_plan`` refuses it if stale).
     """
     workflow.check_target(ws, plan)  # a plan of another stack is refused before it is shown
+    if plan.is_empty and saved:
+        # an empty saved plan is checked like any other: "nothing to do" only if that is still true
+        workflow.apply_plan(ws, plan, lock_timeout=lock_timeout)
     if stream is not None:
         emit_plan(stream, plan)
     else:
@@ -163,7 +169,7 @@ def read_plan_file(target: str | None) -> Plan | None:
     if not Path(target).exists():
         raise PlanError(
             f"no plan file {target!r}",
-            hint="make one with `reconciler plan STACK --out FILE` (default plans/<stack>.json),"
+            hint="make one with `reconciler plan STACK --out FILE`,"
             " or give a stack directory to plan and apply in one go",
         )
     return planfile.read(target)
@@ -210,7 +216,10 @@ def plan_member(saved: Plan, given: str | None) -> str | None:
     "--lock-timeout", type=click.FloatRange(0), default=0.0, help="Seconds to wait for another apply."
 )
 @json_option
+@target_option
+@click.pass_context
 def command(
+    ctx: click.Context,
     target: str | None,
     backend: str,
     stack_path: str | None,
@@ -220,6 +229,7 @@ def command(
     parallelism: int,
     lock_timeout: float,
     json_events: bool,
+    targets: tuple[str, ...],
 ) -> int:
     """Apply a saved plan (PLAN_FILE) or plan and apply STACK."""
     if json_events and not auto_approve:
@@ -230,10 +240,12 @@ def command(
         if saved is not None:
             stack = stack_path or plan_stack(saved)
             as_member = plan_member(saved, as_member)
+            given = ctx.get_parameter_source("backend") is not click.core.ParameterSource.DEFAULT
+            plan_flags(saved, backend if given else None, targets)
         chosen = saved.backend if saved else backend
         with workflow.open_workspace(stack, backend=chosen, as_member=as_member) as ws:
             ws.backend.on_read_retry = _read_retry(stream)
-            plan = saved or read_plan(ws, stream, as_member=as_member).plan
+            plan = saved or read_plan(ws, stream, as_member=as_member, targets=targets).plan
             resume = f"reconciler apply {target}" if saved is None and target else ""
             return confirm_and_apply(
                 ws,
@@ -244,6 +256,7 @@ def command(
                 lock_timeout=lock_timeout,
                 stream=stream,
                 resume=resume,
+                saved=saved is not None,
             )
 
 
@@ -258,3 +271,18 @@ def _read_retry(stream: console.JsonLines | None) -> Callable[[str, int, Retryab
         stream.emit(events.read_retried(operation, attempt, error.message))
 
     return emit
+
+
+def plan_flags(saved: Plan, backend: str | None, targets: tuple[str, ...]) -> None:
+    """Flags that a saved plan already decides must agree with it (never silently ignored)."""
+    if backend is not None and backend != saved.backend:
+        raise PlanError(
+            f"--backend {backend} does not match the plan, which was made on the {saved.backend} backend",
+            hint=f"drop --backend (the plan file records it), or make a plan with --backend {backend}",
+        )
+    if targets and tuple(targets) != saved.targets:
+        made = f"--target {' --target '.join(saved.targets)}" if saved.targets else "without --target"
+        raise PlanError(
+            f"--target cannot change a saved plan, which was made {made}",
+            hint="drop --target (the plan file records it), or make a plan with the targets you want",
+        )

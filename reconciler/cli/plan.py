@@ -62,6 +62,17 @@ def show(plan: Plan, fmt: str = "text") -> str:
     return render.text.render(plan, color=console.color())
 
 
+def target_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--target ADDRESS`` (repeatable): only these resources, and what they need."""
+    return click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="ADDRESS",
+        help="Plan only this resource (and what lives under it), with the changes it needs; repeatable.",
+    )(fn)
+
+
 def warn(problems: tuple[str, ...]) -> None:
     """Print notes from reading the state (corrupt cache, bad tags) to stderr."""
     for problem in problems:
@@ -109,6 +120,7 @@ def emit_plan(stream: console.JsonLines, plan: Plan) -> None:
 @format_option
 @json_option
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
+@target_option
 def command(
     stack: str | None,
     backend: str,
@@ -118,6 +130,7 @@ def command(
     fmt: str,
     json_events: bool,
     detailed_exitcode: bool,
+    targets: tuple[str, ...],
 ) -> int:
     """Show what apply would change to make STACK's resources match its spec (save it with --out)."""
     if overwrite and out is None:
@@ -128,7 +141,12 @@ def command(
         if out is not None and not overwrite:
             planfile.refuse_existing(out)  # before any API call
         with workflow.open_workspace(stack, backend=backend, as_member=as_member) as ws:
-            outcome = read_plan(ws, stream, as_member=as_member)
+            outcome = read_plan(ws, stream, as_member=as_member, targets=targets)
+            if stream is None:
+                click.echo(
+                    f"Workspace: {(ws.root / '.reconciler').resolve()} (state, locks, local backend)",
+                    err=True,
+                )
         plan = outcome.plan
         path = planfile.write(plan, out, overwrite=overwrite) if out is not None else None
         if stream is not None:

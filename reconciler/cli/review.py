@@ -3,7 +3,7 @@
 No backend and no credentials: the specs at ``--base`` and ``--head`` (default: the working
 tree) are diffed with the planner's own diff and privacy assessment. Exit codes: 0 reviewed
 (gates passed), 3 a ``--fail-on`` gate failed (the review is still printed), 1 error (unknown
-revision, not a repository, bad usage).
+revision, not a repository, a base revision that is not a valid spec, bad usage).
 """
 
 from __future__ import annotations
@@ -64,4 +64,20 @@ def command(
     if out is not None:
         userfiles.write_text(out, rendered, what="the review", option="--out")
     click.echo(rendered, nl=False)
+    if result.unreadable:
+        # a review that compared nothing is no review: never let it pass for "0 changes"
+        for stack in result.unreadable:
+            first = stack.base_diagnostics[0]
+            click.echo(
+                f"error: the base revision of {stack.name} ({result.base}) cannot be read as a spec, so its"
+                f" changes were not computed: {first.location}: {first.summary}"
+                + (
+                    f" (and {len(stack.base_diagnostics) - 1} more)"
+                    if len(stack.base_diagnostics) > 1
+                    else ""
+                ),
+                err=True,
+            )
+        click.echo("  hint: fix or pick another --base; the review could not run", err=True)
+        return 1
     return GATE_FAILED if result.gate_failures() else 0

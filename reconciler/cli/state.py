@@ -1,9 +1,11 @@
-"""``reconciler state list|show|rebuild|unlock``: look at and repair what the stack manages.
+"""``reconciler state list|show|rebuild|unlock|mv|rm``: look at and repair what the stack manages.
 
 ``list`` and ``show`` read the state cache (``.reconciler/state.json``) and make no API call;
 ``rebuild`` re-reads every resource by its tags and rewrites the cache (the cache is never the
 source of truth, so this is always safe); ``unlock`` removes a stack lock left by an apply that
-was killed, or with ``--force`` the lock of an apply that hangs.
+was killed, or with ``--force`` the lock of an apply that hangs; ``mv`` gives a resource a new
+address (its identity tag is rewritten) and ``rm`` stops managing one (its identity tags are
+removed), both without changing anything else about it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from reconciler.workflow import inventory
 
 
 def _cached(stack: str | None, backend: str) -> tuple[str, StateCache]:
-    return inventory.stack_name_of(stack), StateCache()
+    return inventory.stack_name_of(stack), StateCache(
+        workflow.workspace_root() / ".reconciler" / "state.json"
+    )
 
 
 @click.group("state")
@@ -101,4 +105,53 @@ def unlock(stack: str | None, backend: str, force: bool) -> int:
     else:
         click.echo(f"Removed the lock of {holder.describe()}.")
         click.echo("Run `reconciler plan` to see the work the interrupted apply left.")
+    return 0
+
+
+@command.command("mv")
+@click.argument("source", metavar="FROM")
+@click.argument("destination", metavar="TO")
+@click.argument("stack", required=False)
+@backend_option
+@click.option(
+    "--lock-timeout", type=click.FloatRange(0, 86400), default=0.0, help="Seconds to wait for the lock."
+)
+def mv(source: str, destination: str, stack: str | None, backend: str, lock_timeout: float) -> int:
+    """Manage the resource at FROM (and what lives under it) as TO from now on; nothing else changes."""
+    inventory.parse_address(source)
+    inventory.parse_address(destination)
+    with lock.hold(inventory.stack_lock_path(stack, backend), timeout=lock_timeout):
+        with workflow.open_workspace(stack, backend=backend) as ws:
+            result = inventory.move(ws, source, destination)
+            warn(tuple(ws.backend.problems))
+    for before, after in result.pairs:
+        click.echo(f"  {before} -> {after}")
+    click.echo(f"Moved {len(result.pairs)} resource(s); {result.tagged} identity tag(s) rewritten.")
+    return 0
+
+
+@command.command("rm")
+@click.argument("address")
+@click.argument("stack", required=False)
+@backend_option
+@click.option(
+    "--lock-timeout", type=click.FloatRange(0, 86400), default=0.0, help="Seconds to wait for the lock."
+)
+def rm(address: str, stack: str | None, backend: str, lock_timeout: float) -> int:
+    """Stop managing the resource at ADDRESS (and what lives under it); it is left as it is."""
+    inventory.parse_address(address)
+    with lock.hold(inventory.stack_lock_path(stack, backend), timeout=lock_timeout):
+        with workflow.open_workspace(stack, backend=backend) as ws:
+            result = inventory.forget(ws, address)
+            warn(tuple(ws.backend.problems))
+    for before, _ in result.pairs:
+        click.echo(f"  {before}: no longer managed")
+    click.echo(f"Stopped managing {len(result.pairs)} resource(s); they still exist, untouched.")
+    if result.still_declared:
+        names = ", ".join(str(a) for a in result.still_declared)
+        click.echo(
+            f"warning: the spec still declares {names}; the next plan would create them again:"
+            " remove them from the spec, or `reconciler import` them back",
+            err=True,
+        )
     return 0

@@ -78,7 +78,7 @@ from reconciler.emulator.protocol import (
 from reconciler.emulator.query_runner import DEFAULT_TIMEOUT, Mode, QueryRunner
 from reconciler.emulator.quotas import QuotaLimits
 from reconciler.emulator.registry import OPERATIONS, handler, operation, register
-from reconciler.emulator.store import Store
+from reconciler.emulator.store import Regional, Store
 from reconciler.emulator.tokens import PageTokens
 from reconciler.emulator.validation import validate_input
 
@@ -346,7 +346,7 @@ class Emulator:
             account,
             signed.region,
             op,
-            store,
+            Regional(store, signed.region),
             self.catalog,
             self.results_root,
             self.now,
@@ -374,7 +374,7 @@ class Emulator:
             record["_account"],
             region,
             op,
-            self.store,
+            Regional(self.store, region),
             self.catalog,
             self.results_root,
             self.now,

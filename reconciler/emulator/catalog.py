@@ -1,13 +1,16 @@
 """A stand-in for the AWS Glue Data Catalog: table references bound to local CSV/Parquet files.
 
 A configured table names ``tableReference.glue.{databaseName, tableName}``; locally, that pair
-(per account) is bound to a file with ``Catalog.register``. The binding and the file's columns
-(read once with DuckDB) are persisted in the emulator's store, so they survive restarts.
-Schemas use these column types; protected queries read the files.
+(per account) is bound to a file with ``Catalog.register``. The binding, the file's columns (read
+with DuckDB) and what identifies its content (size, modification time, sha256) are persisted in
+the emulator's store, so they survive restarts; ``Catalog.current`` tells whether the file still
+holds what was read (a column added to a CSV is a new schema). Schemas use these column types;
+protected queries read the files.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +34,8 @@ class CatalogEntry:
     table: str
     path: Path
     columns: tuple[tuple[str, str], ...]
+    stat: tuple[int, int] = (0, 0)  # (size, mtime_ns) when its columns were read
+    digest: str = ""  # sha256 of the file when its columns were read ("" in older records)
 
     @property
     def column_types(self) -> dict[str, str]:
@@ -71,13 +76,16 @@ class Catalog:
         with duckdb.connect(":memory:") as db:
             described = db.execute(f"DESCRIBE SELECT * FROM {reader}(?)", [str(file)]).fetchall()
         columns = tuple((str(row[0]).lower(), _glue_type(str(row[1]))) for row in described)
-        entry = CatalogEntry(account_id, database, table, file, columns)
+        stat, digest = file_stat(file), file_digest(file)
+        entry = CatalogEntry(account_id, database, table, file, columns, stat, digest)
         record = {
             "accountId": account_id,
             "databaseName": database,
             "tableName": table,
             "path": str(file),
             "columns": [{"name": n, "type": t} for n, t in columns],
+            "stat": list(stat),
+            "sha256": digest,
         }
         with self._store.lock:
             self._store.put(_KIND, _key(account_id, database, table), record)
@@ -90,7 +98,44 @@ class Catalog:
         if record is None:
             return None
         columns = tuple((c["name"], c["type"]) for c in record["columns"])
-        return CatalogEntry(account_id, database, table, Path(record["path"]), columns)
+        stat = tuple(record.get("stat") or (0, 0))
+        return CatalogEntry(
+            account_id,
+            database,
+            table,
+            Path(record["path"]),
+            columns,
+            (stat[0], stat[1]),
+            record.get("sha256", ""),
+        )
+
+    def current(self, entry: CatalogEntry, path: Path, *, recheck: bool = False) -> bool:
+        """Whether ``entry`` was read from ``path`` as it is now (same file, same content).
+
+        The content hash decides; the size and modification time only spare hashing a file that
+        has not been touched since (``recheck`` hashes anyway).
+        """
+        file = path.resolve()
+        if entry.path != file or not entry.digest or not file.is_file():
+            return False
+        if not recheck and entry.stat == file_stat(file):
+            return True
+        return entry.digest == file_digest(file)
+
+
+def file_stat(path: Path) -> tuple[int, int]:
+    """(size, mtime_ns) of a file: a cheap "has it been touched" check."""
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def file_digest(path: Path) -> str:
+    """The sha256 of a file's content."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _key(account_id: str, database: str, table: str) -> str:

@@ -19,7 +19,7 @@ from botocore.model import OperationModel
 from reconciler.emulator.catalog import Catalog
 from reconciler.emulator.errors import ServiceError, access_denied, not_found
 from reconciler.emulator.quotas import QuotaLimits
-from reconciler.emulator.store import Record, Store
+from reconciler.emulator.store import Record, Regional
 from reconciler.emulator.tokens import Paging
 
 __all__ = ["RequestContext"]
@@ -36,7 +36,8 @@ class RequestContext:
         account_id: the calling account (from the client's credentials).
         region: the region the client was built for.
         operation: the botocore OperationModel being answered.
-        store: the emulator's Store (``get``/``find``/``all``/``by_arn``/``put``/``delete``).
+        store: the emulator's Store as the caller's region sees it (``Regional``: ``get``/``find``/
+            ``all``/``by_arn``/``put``/``delete``).
         catalog: the Glue stand-in (``lookup(account_id, database, table)``).
         results_root: where ``s3://BUCKET/KEY`` results land, as ``results_root/BUCKET/KEY``.
         clock: returns the emulator's current time (timezone-aware).
@@ -48,7 +49,7 @@ class RequestContext:
     account_id: str
     region: str
     operation: OperationModel
-    store: Store
+    store: Regional
     catalog: Catalog
     results_root: Path
     clock: Callable[[], dt.datetime]

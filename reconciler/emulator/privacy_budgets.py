@@ -35,7 +35,7 @@ from reconciler.emulator.context import RequestContext
 from reconciler.emulator.errors import validation
 from reconciler.emulator.registry import handler, operation, register
 from reconciler.emulator.resource_types import listing
-from reconciler.emulator.store import Record, Store
+from reconciler.emulator.store import Record, Regional, Store
 
 __all__ = ["LEDGER_KIND", "StoreLedger", "admit_protected_query", "budget_id"]
 
@@ -53,7 +53,7 @@ def budget_id(template_id: str) -> str:
 class StoreLedger:
     """``reconciler.dp.LedgerStore`` over the emulator's store (writes commit with the call)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store | Regional) -> None:
         self.store = store
 
     def debits(self, budget: str) -> Sequence[Debit]:

@@ -27,7 +27,7 @@ import duckdb
 from reconciler.emulator.errors import LocalBackendError, LocalBackendLockedError
 from reconciler.errors import why_unusable
 
-__all__ = ["Record", "Store"]
+__all__ = ["Record", "Regional", "Store"]
 
 Record = dict[str, Any]
 
@@ -224,3 +224,40 @@ def _connect_waiting(path: Path, timeout: float) -> duckdb.DuckDBPyConnection:
                 ) from None
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
+
+
+class Regional:
+    """What one region's calls see of a Store: records with an ARN of another region are absent.
+
+    Clean Rooms resources are regional: a collaboration made in ``us-west-2`` is not listed, read
+    or referenced by calls to ``us-east-1``. Records without an ARN (members, rules) are reached
+    only through a regional parent. Writes go to the Store itself.
+    """
+
+    def __init__(self, store: Store, region: str) -> None:
+        self._store = store
+        self._region = region
+
+    def _here(self, record: Record | None) -> bool:
+        arn = record.get("arn") if record is not None else None
+        return not isinstance(arn, str) or arn.split(":", 4)[3:4] == [self._region]
+
+    def get(self, kind: str, rid: str) -> Record | None:
+        record = self._store.get(kind, rid)
+        return record if self._here(record) else None
+
+    def all(self, kind: str) -> Iterator[Record]:
+        return iter([r for r in self._store.all(kind) if self._here(r)])
+
+    def find(self, kind: str, **equal: Any) -> list[Record]:
+        return [r for r in self._store.find(kind, **equal) if self._here(r)]
+
+    def by_arn(self, arn: str) -> tuple[str, Record] | None:
+        hit = self._store.by_arn(arn)
+        return hit if hit is not None and self._here(hit[1]) else None
+
+    def put(self, kind: str, rid: str, record: Record) -> None:
+        self._store.put(kind, rid, record)
+
+    def delete(self, kind: str, rid: str) -> None:
+        self._store.delete(kind, rid)

@@ -123,12 +123,14 @@ def _policy(policy: Mapping[str, Any], accounts: Mapping[str, str], templates: M
     return out
 
 
-def build(stack: Stack, collaboration: str | None = None) -> SpecQuery:
+def build(stack: Stack, collaboration: str | None = None, *, read_data: bool = True) -> SpecQuery:
     """Engine facts for one collaboration of ``stack``.
 
     Args:
         stack: a loaded stack (``reconciler.spec.load_stack``).
         collaboration: its name; may be omitted when the stack declares exactly one.
+        read_data: read column types from ``localData`` (False: types unknown, no file needed, as
+            when ``validate`` checks templates against the rules).
 
     Returns:
         The SpecQuery.
@@ -140,8 +142,10 @@ def build(stack: Stack, collaboration: str | None = None) -> SpecQuery:
     if collaboration is None and len(collabs) == 1:
         chosen = collabs[0]
     else:
-        names = [c.name for c in collabs]
-        found = stack.collaboration(collaboration or "")
+        names = [c.key for c in collabs]
+        found = stack.collaboration(collaboration or "") or next(
+            (c for c in collabs if c.name == collaboration), None
+        )
         if found is None:
             raise ReconcilerError(
                 "name the collaboration to query"
@@ -154,7 +158,7 @@ def build(stack: Stack, collaboration: str | None = None) -> SpecQuery:
     abilities = {m.accountId: frozenset(m.abilities) for m in chosen.members.values()}
     templates = {}
     for t in stack.analysis_templates:
-        if t.collaboration != chosen.name:
+        if t.collaboration != chosen.key:
             continue
         params = [Parameter(p.name, p.type, p.defaultValue) for p in t.parameters]
         sql = stack.template_sql(t) or ""
@@ -164,15 +168,15 @@ def build(stack: Stack, collaboration: str | None = None) -> SpecQuery:
     tables: dict[str, Table] = {}
     for ct in stack.configured_tables:
         for association in ct.associations:
-            if association.collaboration != chosen.name:
+            if association.collaboration != chosen.key:
                 continue
-            tables[association.name.lower()] = _table(stack, ct, association, accounts, templates)
+            tables[association.name.lower()] = _table(stack, ct, association, accounts, templates, read_data)
     engine = chosen.analyticsEngine or "SPARK"
     budget = next(
         (
             dp.DPBudgetParams(p.epsilon, p.usersNoisePerQuery, t.autoRefresh or "NONE")
             for t in stack.privacy_budget_templates
-            if t.collaboration == chosen.name
+            if t.collaboration == chosen.key
             and t.privacyBudgetType == "DIFFERENTIAL_PRIVACY"
             and (p := t.parameters.differentialPrivacy) is not None
         ),
@@ -182,10 +186,15 @@ def build(stack: Stack, collaboration: str | None = None) -> SpecQuery:
 
 
 def _table(
-    stack: Stack, ct: Any, association: Any, accounts: Mapping[str, str], templates: Mapping[str, Template]
+    stack: Stack,
+    ct: Any,
+    association: Any,
+    accounts: Mapping[str, str],
+    templates: Mapping[str, Template],
+    read_data: bool = True,
 ) -> Table:
     data = str(stack.resolve_path(ct, ct.localData)) if ct.localData else ""
-    types = describe(data) if data else {}
+    types = describe(data) if data and read_data else {}
     columns = {c.lower(): types.get(c.lower(), "") for c in ct.allowedColumns}
     rule = None
     if ct.analysisRule is not None:

@@ -132,9 +132,9 @@ class Boto3Backend:
             raise translate_error(exc, operation) from None
         return response
 
-    def account_for(self, member: str | None, account_id: str | None) -> Account:
-        """The Account a step or resource acts as (by account id, else member key)."""
-        return self.accounts.find(member, account_id)
+    def account_for(self, member: str | None, account_id: str | None, region: str | None = None) -> Account:
+        """The Account a step or resource acts as (by account id, else member key; in ``region``)."""
+        return self.accounts.find(member, account_id, region)
 
     def read(
         self,

@@ -20,7 +20,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -128,23 +128,27 @@ class LocalClients:
         """Where protected-query results land: ``s3://BUCKET/KEY`` is ``results_root/BUCKET/KEY``."""
         return self.service.results_root
 
-    def bind_table(self, account_id: str, database: str, table: str, path: Path) -> bool:
+    def bind_table(
+        self, account_id: str, database: str, table: str, path: Path, *, recheck: bool = False
+    ) -> bool:
         """Tell the Glue stand-in that ``database.table`` of ``account_id`` is the file ``path``.
 
         This is what AWS Glue knows about a real table: without it a protected query finds no
-        data. The binding persists in the local database.
+        data. The binding persists in the local database, and is read again whenever the file's
+        content changed (its sha256), so a column added to the data is in the table's schema.
 
         Args:
             account_id: the table owner's account.
             database: the Glue database name (``tableReference.glue.databaseName``).
             table: the Glue table name.
             path: the CSV or Parquet file.
+            recheck: hash the file even when its size and modification time did not change.
 
         Returns:
-            True when the binding was written, False when it already named this file.
+            True when the binding was written, False when it already named this file as it is.
         """
         known = self.service.catalog.lookup(account_id, database, table)
-        if known is not None and known.path == path:
+        if known is not None and self.service.catalog.current(known, path, recheck=recheck):
             return False
         self.service.catalog.register(account_id, database, table, path)
         return True
@@ -226,13 +230,15 @@ class AwsClients:
 
 
 class Accounts:
-    """The member accounts a backend acts as, by id and by member key.
+    """The member accounts a backend acts as, by (id, region) and by member key.
 
-    The list grows during a read when the clients can act as a member account the spec no
-    longer names (``ClientSource.act_as``); thread-safe, since the read's workers meet members.
+    An account works in every region where one of its collaborations lives, and each region is
+    its own Account: clients, reads and steps of one region never reach another. The list grows
+    during a read when the clients can act as a member account the spec no longer names
+    (``ClientSource.act_as``); thread-safe, since the read's workers meet members.
 
     Args:
-        accounts: the accounts to act as (the first of each id wins).
+        accounts: the accounts to act as (the first of each id and region wins).
         clients: who answers the calls.
         names: account id -> member key of every member of the stack, also those the backend
             does not act as (``--as`` on AWS), so observed members are named by key.
@@ -240,9 +246,14 @@ class Accounts:
 
     def __init__(self, accounts: Sequence[Account], clients: ClientSource, names: Mapping[str, str]) -> None:
         self._clients = clients
-        self._list = list({a.account_id: a for a in accounts}.values())
-        self._by_id = {a.account_id: a for a in self._list}
-        self._by_member = {a.member: a for a in self._list}
+        self._list = list({(a.account_id, a.region): a for a in reversed(accounts)}.values())[::-1]
+        self._by_key = {(a.account_id, a.region): a for a in self._list}
+        self._by_id: dict[str, Account] = {}
+        for a in self._list:
+            self._by_id.setdefault(a.account_id, a)
+        self._by_member: dict[str, Account] = {}
+        for a in self._list:
+            self._by_member.setdefault(a.member, a)
         #: Account id -> member key, for every member the stack names.
         self.names = {**names, **{a.account_id: a.member for a in self._list}}
         self._refused: set[str] = set()
@@ -255,13 +266,17 @@ class Accounts:
     def __len__(self) -> int:
         return len(self._list)
 
-    def find(self, member: str | None, account_id: str | None) -> Account:
-        """The Account a step or resource acts as (by account id, else member key).
+    def find(self, member: str | None, account_id: str | None, region: str | None = None) -> Account:
+        """The Account a step or resource acts as: by account id, else member key; in ``region``.
+
+        An account of the stack is acted as with the same credentials in every region.
 
         Raises:
             TerminalBackendError: neither is an account the backend acts as.
         """
         found = self._by_id.get(account_id or "") or self._by_member.get(member or "")
+        if found is not None and region is not None and region != found.region:
+            found = self._in_region(found.account_id, region)
         if found is None:
             raise TerminalBackendError(
                 f"no credentials or account known for member {member or account_id!r}",
@@ -269,24 +284,47 @@ class Accounts:
             )
         return found
 
-    def get(self, account_id: str) -> Account | None:
-        """The Account of ``account_id``, if the backend acts as it."""
-        return self._by_id.get(account_id)
+    def get(self, account_id: str, region: str | None = None) -> Account | None:
+        """The Account of ``account_id`` (in ``region``, when given), if the backend acts as it."""
+        if region is None:
+            return self._by_id.get(account_id)
+        return self._by_key.get((account_id, region))
 
-    def join(self, account_id: str, *, member: str, region: str) -> Account | None:
-        """Act as ``account_id`` too, when the clients can (a member met during a read).
+    def also_in(self, account_id: str, region: str) -> None:
+        """Act as the stack's account ``account_id`` in ``region`` too (where the cache saw its resources)."""
+        self._in_region(account_id, region)
 
-        Returns:
-            The new Account; None when it is acted as already or the clients cannot act as it.
+    def _in_region(self, account_id: str, region: str, *, new_only: bool = False) -> Account | None:
+        """``account_id`` in ``region``: its Account there, made from its credentials when new.
+
+        With ``new_only``, None unless this call made it (a read crawls each Account once).
         """
         with self._lock:
-            if account_id in self._by_id:
+            found = self._by_key.get((account_id, region))
+            if found is not None:
+                return None if new_only else found
+            known = self._by_id.get(account_id)
+            if known is None:
                 return None
+            found = self._by_key[(account_id, region)] = replace(known, region=region)
+            self._list.append(found)
+            return found
+
+    def join(self, account_id: str, *, member: str, region: str) -> Account | None:
+        """Act as ``account_id`` in ``region`` too, when it can (a member met during a read).
+
+        Returns:
+            The new Account; None when it is acted as there already, or nobody can act as it.
+        """
+        if account_id in self._by_id:  # the stack's account, maybe in another region
+            return self._in_region(account_id, region, new_only=True)
+        with self._lock:
             account = self._clients.act_as(account_id, member=member, region=region)
-            if account is None:
+            if account is None or (account_id, region) in self._by_key:
                 return None
             self._list.append(account)
-            self._by_id[account_id] = account
+            self._by_key[(account_id, region)] = account
+            self._by_id.setdefault(account_id, account)
             self._by_member.setdefault(account.member, account)
             return account
 

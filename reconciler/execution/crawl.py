@@ -36,8 +36,11 @@ ReadCall = Callable[[Account, str, Mapping[str, Any], str], dict[str, Any]]
 #: A unit of the crawl's work; it returns the tasks that follow from what it found.
 Task = Callable[[], list[Callable[[], Any]]]
 
-#: Member statuses that mean the resource is gone for good (they are not observed state).
+#: Statuses that mean the resource is gone for good (they are not observed state)...
 _GONE_STATUSES = frozenset({"REMOVED", "LEFT", "COLLABORATION_DELETED", "DELETED"})
+#: ... except a member's: one that left or was removed can never rejoin, so the plan must know it
+#: (to refuse adding it back), and it is observed with its final status (``ObservedResource.gone``).
+_FINAL_MEMBER_STATUSES = frozenset({"LEFT", "REMOVED"})
 
 
 @dataclass
@@ -52,6 +55,7 @@ class _Found:
     context: dict[str, str]  # identifier parameters that address it (and its children)
     parent: Address | None = None  # for untaggable kinds: named after their parent
     managed: bool = True  # False for an adopted resource (``existing: true``) and its untagged children
+    under: _Found | None = None  # the resource it was found under (untaggable kinds)
 
 
 @dataclass
@@ -73,7 +77,8 @@ class Crawl:
         accounts: the accounts to read from (a member met during the read may join them).
         call: makes one read call, with retries.
         known: the cached State; its addresses help name members of accounts that have left
-            the spec. The cloud, not the cache, decides what exists.
+            the spec, and its regions are read too (a collaboration the spec moved to another
+            region is still found where it is). The cloud, not the cache, decides what exists.
         adopt: resources made outside the stack (``existing: true``), by Address: (id, name).
             They are found by id, else by name, and observed as unmanaged (never deleted).
         foreign: resources of members whose accounts the backend cannot act as (``--as`` on
@@ -94,7 +99,8 @@ class Crawl:
         self.stack = stack
         self.accounts = accounts
         self.call = call
-        self.found: dict[Address, _Found] = {}
+        #: Address -> every resource found there (tags can claim one address twice: ``_state`` picks).
+        self.found: dict[Address, list[_Found]] = {}
         self.seen_arns: set[str] = set()
         #: Things the user should know about the read (bad tags, members that cannot be read).
         self.problems: list[str] = []
@@ -106,6 +112,9 @@ class Crawl:
         for resource in known or ():
             if resource.address.kind is Kind.MEMBER and resource.account_id:
                 self.member_keys.setdefault(resource.account_id, resource.address.part("member"))
+            if resource.region and resource.account_id and resource.kind is not Kind.MEMBER:
+                # the spec may have moved its collaboration elsewhere: still read where it was
+                accounts.also_in(resource.account_id, resource.region)
         self.lock = threading.Lock()
 
     def run(self, parallelism: int, tally: Tally | None = None, stop: threading.Event | None = None) -> State:
@@ -158,7 +167,9 @@ class Crawl:
             if page.get("nextToken"):
                 out.append(self._list(d, account, parent, context, page["nextToken"]))
             for item in page.get(d.list_key, []):
-                if item.get("status") in _GONE_STATUSES or item.get("memberStatus") in _GONE_STATUSES:
+                final = d.kind is Kind.MEMBER and item.get("status") in _FINAL_MEMBER_STATUSES
+                gone = item.get("status") in _GONE_STATUSES or item.get("memberStatus") in _GONE_STATUSES
+                if gone and not final:
                     continue
                 if d.taggable:
                     out.extend(self._summary(d, account, item, context))
@@ -166,6 +177,7 @@ class Crawl:
                     address = _untagged_address(d.kind, parent.address, item, self.member_keys)
                     found = _Found(d.kind, address, account, dict(item), None, dict(context), parent.address)
                     found.managed = parent.managed
+                    found.under = parent
                     out.extend(self._record(found))
                     out.extend(self._discovered(found))
             return out
@@ -232,6 +244,7 @@ class Crawl:
         tags: dict[str, str] | None,
         *,
         managed: bool = True,
+        under: _Found | None = None,
     ) -> Task:
         """The Get of one managed resource, then the crawl of its children."""
 
@@ -241,6 +254,7 @@ class Crawl:
             raw = self.call(account, d.get, {k: v for k, v in context.items() if k in accepted}, d.service)
             found = _Found(d.kind, address, account, dict(raw[d.response_key]), tags, dict(context))
             found.managed = managed
+            found.under = under
             return self._record(found)
 
         return task
@@ -248,10 +262,7 @@ class Crawl:
     def _record(self, found: _Found) -> list[Callable[[], Any]]:
         """Keep a found resource and return the tasks that find its children."""
         with self.lock:
-            if found.address in self.found:
-                self.problems.append(f"two resources carry the address {found.address}; keeping the first")
-                return []
-            self.found[found.address] = found
+            self.found.setdefault(found.address, []).append(found)
         out: list[Callable[[], Any]] = []
         for child in REGISTRY.values():
             if _list_parent(child) is not found.kind:
@@ -266,7 +277,11 @@ class Crawl:
                 for value in found.raw[f"{key}s"]:
                     address = Address(child.kind, found.address.parts)
                     params = {**found.context, key: value}
-                    out.append(self._get(child, found.account, address, params, None, managed=found.managed))
+                    out.append(
+                        self._get(
+                            child, found.account, address, params, None, managed=found.managed, under=found
+                        )
+                    )
         return out
 
     def _discovered(self, found: _Found) -> list[Task]:
@@ -292,25 +307,71 @@ class Crawl:
 
     # -- the result -----------------------------------------------------------------------------
 
+    def _identified(self) -> list[_Found]:
+        """One resource per address: the one whose parents are the stack's, parents first.
+
+        Tags say which address a resource claims; its own parent identifiers say whether the
+        claim holds. A membership whose collaboration is not the one at its parent address (a
+        collaboration deleted and made again, a copied tag), or anything under a parent that was
+        not identified, is never taken for the stack's resource: the read notes it instead.
+        """
+        chosen: dict[Address, _Found] = {}
+        for address in sorted(self.found):
+            candidates = [f for f in self.found[address] if self._holds(f, chosen)]
+            if len(candidates) > 1:
+                self.problems.append(f"two resources carry the address {address}; keeping the first")
+            if candidates:
+                chosen[address] = candidates[0]
+        return list(chosen.values())
+
+    def _holds(self, f: _Found, chosen: Mapping[Address, _Found]) -> bool:
+        """Whether ``f``'s parents are the resources identified at its parent addresses."""
+        if f.under is not None:
+            return chosen.get(f.under.address) is f.under
+        if f.tags is None:
+            return True  # another member's resource, read through a shared view: nothing claims it
+        for ref in descriptor(f.kind).references.values():
+            if ref.derive is None:
+                continue
+            value = f.raw.get(ref.response_field)
+            if not isinstance(value, str):
+                continue
+            parent_address = ref.derive(f.address)
+            parent = chosen.get(parent_address)
+            if parent is None or own_id(parent.kind, parent.raw, parent.context) != value:
+                where = (
+                    "is not read"
+                    if parent is None
+                    else f"is {own_id(parent.kind, parent.raw, parent.context)}"
+                )
+                self.problems.append(
+                    f"{f.raw.get('arn') or f.address} carries the tag of {f.address}, but its"
+                    f" {ref.response_field} is {value} while {parent_address} {where}; not taken as the"
+                    " stack's (its parent was deleted, or the tag was copied)"
+                )
+                return False
+        return True
+
     def _state(self) -> State:
+        found = self._identified()
         # Tagged resources name their owner: use that to name members by key, not account id.
         member_keys = dict(self.member_keys)
-        for f in self.found.values():
+        for f in found:
             meanings = NAME_PARTS[f.kind]
             if f.tags is not None and f.account.account_id not in member_keys:
                 for meaning in ("member", "owner"):
                     if meaning in meanings:
                         member_keys[f.account.account_id] = f.address.part(meaning)
-        for f in list(self.found.values()):
+        for f in found:
             if f.parent is not None and "member" in NAME_PARTS[f.kind]:
                 f.address = _untagged_address(f.kind, f.parent, f.raw, member_keys)
         ids: dict[str, Address] = {}
-        for f in self.found.values():
+        for f in found:
             for key in ("id", "arn"):
                 if isinstance(f.raw.get(key), str):
                     ids[f.raw[key]] = f.address
         resources = {}
-        for f in sorted(self.found.values(), key=lambda f: f.address):
+        for f in sorted(found, key=lambda f: f.address):
             attributes = normalize_observed(f.kind, f.raw, address=f.address, ids=ids, tags=f.tags)
             resources[f.address] = ObservedResource(
                 f.address,
@@ -320,6 +381,10 @@ class Crawl:
                 id=own_id(f.kind, f.raw, f.context),
                 arn=f.raw.get("arn"),
                 managed=f.managed,
+                region=f.account.region,
+                gone=str(f.raw.get("status"))
+                if f.kind is Kind.MEMBER and f.raw.get("status") in _FINAL_MEMBER_STATUSES
+                else "",
             )
         return State(resources, self.stack)
 

@@ -22,13 +22,22 @@ from typing import Any
 
 from reconciler.execution.state import State
 from reconciler.planner import build, diff, planfile
+from reconciler.planner.addresses import parse
 from reconciler.planner.model import Plan
+from reconciler.planner.moves import Move
 from reconciler.planner.resource import DesiredResource
 
 __all__ = ["fresh_plan", "reasons"]
 
 
-def fresh_plan(want: Sequence[DesiredResource], state: State, *, stack: str, backend: str) -> Plan:
+def fresh_plan(
+    want: Sequence[DesiredResource],
+    state: State,
+    *,
+    stack: str,
+    backend: str,
+    moves: Sequence[Move] = (),
+) -> Plan:
     """The plan that ``want`` and ``state`` call for now (as ``workflow.make_plan`` builds it).
 
     Args:
@@ -36,11 +45,14 @@ def fresh_plan(want: Sequence[DesiredResource], state: State, *, stack: str, bac
         state: the State observed now.
         stack: the stack name.
         backend: the backend name.
+        moves: the spec's moves, carried out as the saved plan's were.
 
     Returns:
         The Plan, with fingerprints of ``want`` and ``state``.
     """
-    return build.from_resources(want, list(state.resources.values()), stack=stack, backend=backend)
+    return build.from_resources(
+        want, list(state.resources.values()), stack=stack, backend=backend, moves=moves
+    )
 
 
 def _canonical(value: Any) -> str:
@@ -138,12 +150,15 @@ def _altered(
 ) -> list[str]:
     """Steps and changes of ``saved`` that differ from the fresh plan's (same fingerprints).
 
-    A plan made with ``--as MEMBER`` records that member, and is compared with the fresh plan
-    restricted to it.
+    A plan made with ``--as MEMBER`` or ``--target`` records them, and is compared with the fresh
+    plan restricted the same way.
     """
     expected = fresh
     if saved.as_member is not None:
-        expected = fresh.for_member(saved.as_member)
+        expected = expected.for_member(saved.as_member)
+    if saved.targets:
+        expected = expected.for_targets(tuple(parse(t) for t in saved.targets))
+    if expected is not fresh:
         fresh_changes = _changes(expected)
     out = [
         a

@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from reconciler.planner.addresses import Address, parse
+from reconciler.planner.normal_form import ADDRESS_TAG, STACK_TAG
 from reconciler.planner.resource import ObservedResource, decode, encode, fingerprint
 from reconciler.userfiles import write_atomically
 
@@ -36,10 +37,6 @@ __all__ = [
     "resource_json",
 ]
 
-#: Tag naming the stack that manages a resource.
-STACK_TAG = "reconciler:stack"
-#: Tag naming the resource's Address within its stack.
-ADDRESS_TAG = "reconciler:address"
 #: Version of the ``.reconciler/state.json`` document. 2: keys spelt as in every other file the
 #: tool writes (``format_version``, ``account_id``); a version-1 cache (``formatVersion``,
 #: ``accountId``) is still read, and rewritten as version 2 by the next save.
@@ -75,9 +72,10 @@ def resource_json(r: ObservedResource) -> dict[str, Any]:
         r: the observed resource.
 
     Returns:
-        ``{"address", "id", "arn", "owner", "account_id", "attributes"}`` (attributes encoded).
+        ``{"address", "id", "arn", "owner", "account_id", "attributes"}`` (attributes encoded), plus
+        ``"gone"`` (``LEFT``, ``REMOVED``) for a member that ended for good, and ``"region"``.
     """
-    return {
+    out = {
         "address": str(r.address),
         "id": r.id,
         "arn": r.arn,
@@ -85,6 +83,11 @@ def resource_json(r: ObservedResource) -> dict[str, Any]:
         "account_id": r.account_id,
         "attributes": encode(dict(r.attributes)),
     }
+    if r.gone:
+        out["gone"] = r.gone  # written only when set: older caches read the same
+    if r.region:
+        out["region"] = r.region
+    return out
 
 
 def _resource_from(data: Mapping[str, Any]) -> ObservedResource:
@@ -95,6 +98,8 @@ def _resource_from(data: Mapping[str, Any]) -> ObservedResource:
         account_id=data.get("account_id", data.get("accountId")),  # accountId: version 1
         id=data.get("id"),
         arn=data.get("arn"),
+        gone=str(data.get("gone") or ""),
+        region=data.get("region"),
     )
 
 

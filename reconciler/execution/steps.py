@@ -72,7 +72,7 @@ def run(
     params = _resolve(step.params, state, step)
     if step.role == "create" and d.taggable:
         params["tags"] = {**dict(params.get("tags") or {}), **identity_tags(stack, step.address)}
-    account = accounts.find(step.owner, step.account_id)
+    account = accounts.find(step.owner, step.account_id, step.region)
     retries = 0
 
     def note(n: int, exc: RetryableBackendError) -> None:
@@ -122,7 +122,7 @@ def _see_through(
             proxy = clients.act_as(account_id, member=account_id, region=creator.region)
             if proxy is None:
                 break  # only the member itself can approve
-            request = act(accounts.get(account_id) or proxy, "APPROVE")
+            request = act(accounts.get(account_id, creator.region) or proxy, "APPROVE")
     if request.get("status") == "APPROVED":
         request = act(creator, "COMMIT")
     if request.get("status") == "PENDING":
@@ -155,6 +155,7 @@ def _after(
             account_id=account.account_id,
             id=own_id(d.kind, raw, step.params),
             arn=arn,
+            region=account.region,
         )
     if previous is not None:
         return ObservedResource(
@@ -164,8 +165,11 @@ def _after(
             account_id=previous.account_id,
             id=previous.id,
             arn=previous.arn,
+            region=previous.region or account.region,
         )
-    return ObservedResource(step.address, attributes, owner=step.owner, account_id=account.account_id)
+    return ObservedResource(
+        step.address, attributes, owner=step.owner, account_id=account.account_id, region=account.region
+    )
 
 
 def _strings(value: Any) -> set[str]:

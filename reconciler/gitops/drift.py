@@ -2,8 +2,10 @@
 
 ``reconciler drift`` makes a Plan (live state vs spec); ``build(plan, ignore)`` turns it into a
 DriftReport: each drifted resource is ``missing`` (in the spec, not live), ``unexpected`` (live
-and tagged with the stack, not in the spec) or ``changed`` (fields differ: expected is the
-spec's value, actual the live one). ``--ignore`` patterns drop drift that is known and accepted:
+and tagged with the stack, not in the spec), ``changed`` (fields differ: expected is the
+spec's value, actual the live one) or ``gone`` (a member the spec names left or was removed, and
+can never come back: ``blocked`` says to delete it from the spec). ``--ignore`` patterns drop
+drift that is known and accepted:
 
 =============================================  =============================================
 pattern                                        ignores
@@ -112,7 +114,8 @@ class DriftReport:
 
     def counts(self) -> dict[str, int]:
         return {
-            kind: sum(i.drift == kind for i in self.items) for kind in ("missing", "changed", "unexpected")
+            kind: sum(i.drift == kind for i in self.items)
+            for kind in ("missing", "changed", "unexpected", "gone")
         }
 
 
@@ -158,7 +161,9 @@ def build(plan: Plan, ignore: Sequence[str] = ()) -> DriftReport:
     filtered = replace(
         plan, changes=tuple(kept), steps=steps, unchanged=plan.unchanged + len(plan.changes) - len(kept)
     )
-    items = tuple(DriftItem(c, DRIFT_OF.get(c.action, "changed"), c.field_diffs) for c in kept)
+    items = tuple(
+        DriftItem(c, "gone" if c.gone else DRIFT_OF.get(c.action, "changed"), c.field_diffs) for c in kept
+    )
     return DriftReport(filtered, items, tuple(ignored), tuple(ignore))
 
 
@@ -169,9 +174,10 @@ def to_json(report: DriftReport) -> dict[str, Any]:
 
         {"kind": "cleanrooms-reconciler-drift", "format_version": 1, "stack": str,
          "backend": str, "checked_at": ISO-8601, "drifted": bool,
-         "summary": {"missing": n, "changed": n, "unexpected": n, "unchanged": n, "ignored": n},
-         "resources": [{"address", "kind", "drift": "missing" | "changed" | "unexpected",
-                        "action", "impact", "irreversible", "source",
+         "summary": {"missing": n, "changed": n, "unexpected": n, "gone": n, "unchanged": n,
+                     "ignored": n},
+         "resources": [{"address", "kind", "drift": "missing" | "changed" | "unexpected" | "gone",
+                        "action", "impact", "irreversible", "blocked", "source",
                         "fields": [{"path", "expected", "actual"}],
                         "findings": [{"impact", "reason", "path", "rule"}]}],
          "ignored": [{"address", "fields": [path] (["*"]: the whole resource)}],
@@ -196,6 +202,7 @@ def to_json(report: DriftReport) -> dict[str, Any]:
                 "action": i.change.action.value,
                 "impact": i.change.impact.value,
                 "irreversible": i.change.irreversible,
+                "blocked": i.change.blocked,
                 "source": str(i.change.source) if i.change.source else None,
                 "fields": [
                     {"path": d.path, "expected": encode(d.after), "actual": encode(d.before)}

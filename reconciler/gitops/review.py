@@ -161,10 +161,19 @@ class Review:
             if n:
                 out.append(f"irreversible: {n} change(s) cannot be undone")
         if "invalid" in self.fail_on:
-            n = sum(len(s.errors) + len(s.base_diagnostics) * 0 for s in self.stacks)
+            n = sum(len(s.errors) for s in self.stacks)
             if n:
                 out.append(f"invalid: {n} validation error(s) or policy violation(s) at head")
+            unreadable = self.unreadable
+            if unreadable:
+                names = ", ".join(s.name for s in unreadable)
+                out.append(f"invalid: the base revision of {names} cannot be read, so nothing was compared")
         return out
+
+    @property
+    def unreadable(self) -> tuple[StackReview, ...]:
+        """Stacks whose base could not be read as a valid spec: their changes were not computed."""
+        return tuple(s for s in self.stacks if s.base_diagnostics)
 
 
 # --------------------------------------------------------------------------- sides
@@ -291,7 +300,7 @@ def _load(side: Side, path: str) -> tuple[Stack | None, tuple[Diagnostic, ...]]:
     missing = not where.exists() or (where.is_dir() and not any(where.glob("*.y*ml")))
     if missing:
         return None, ()
-    stack, found = validate_stack(where)
+    stack, found = validate_stack(where, local_data=False)  # a revision may lack the sample data
     return stack, _relocated(found, side)
 
 
@@ -347,8 +356,9 @@ def review_stack(base: Side, head: Side, path: str, extra_policies: Sequence[Pat
         return replace(result, notes=(*result.notes, f"changes not computed: {why}"))
     want = desired.resources(head_stack) if head_stack is not None else []
     have = desired.resources(base_stack) if base_stack is not None else []
+    moves = desired.moves(head_stack) if head_stack is not None else ()
     changes = [replace(c, source=(head if c.after is not None else base).locate(c.source))
-               for c in diff.compare_specs(have, want)]  # fmt: skip
+               for c in diff.compare_specs(have, want, moves)]  # fmt: skip
     moving = tuple(c for c in changes if c.action is not Action.NO_OP)
     drawn = picture.build(head_stack, moving) if head_stack is not None else None
     return replace(result, changes=moving, unchanged=len(changes) - len(moving), picture=drawn)

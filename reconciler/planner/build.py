@@ -21,6 +21,9 @@ from reconciler.planner import diff
 from reconciler.planner.addresses import Address, Kind
 from reconciler.planner.graph import DependencyGraph
 from reconciler.planner.model import Action, Change, Plan, Step
+from reconciler.planner.moves import Move
+from reconciler.planner.moves import apply as apply_moves
+from reconciler.planner.normal_form import ADDRESS_TAG
 from reconciler.planner.registry import complete_request, descriptor
 from reconciler.planner.resource import DesiredResource, ObservedResource, Ref, fingerprint
 
@@ -100,10 +103,12 @@ def _forward_steps(change: Change) -> list[tuple[str, str, dict[str, Any]]]:
     via = sorted(f for f in changed if f in d.via_change_request)
     if via:
         out.append(("change_request", "CreateCollaborationChangeRequest", _via_change_request(change, via)))
-    if "tags" in changed and d.taggable:
+    if d.taggable and ("tags" in changed or change.moved_from is not None):
         new = dict(after.get("tags", {}))
         old = dict((change.before or {}).get("tags", {}))
         upserts = {k: v for k, v in new.items() if old.get(k) != v}
+        if change.moved_from is not None:
+            upserts[ADDRESS_TAG] = str(change.address)  # the identity tag follows the move
         removed = sorted(set(old) - set(new))
         arn = Ref(change.address, "arn")
         if upserts:
@@ -204,7 +209,9 @@ def build(
         for role, op, raw in _forward_steps(c):
             params = complete_request(op, raw, service=descriptor(c.kind).service)
             sid = f"{role} {c.address}"
-            steps[sid] = Step(sid, c.address, role, op, params, owner=c.owner, account_id=c.account_id)
+            steps[sid] = Step(
+                sid, c.address, role, op, params, owner=c.owner, account_id=c.account_id, region=c.region
+            )
             forward.setdefault(c.address, []).append(sid)
         if (c.action in (Action.DELETE, Action.REMOVE_MEMBER) or c.action.is_replace) and not c.deleted_with:
             found = _delete_step(c, ids)
@@ -221,6 +228,7 @@ def build(
                     prevent_destroy=c.prevent_destroy,
                     owner=c.owner,
                     account_id=c.account_id,
+                    region=c.observed_region or c.region,
                 )
                 deletes[c.address] = sid
 
@@ -278,6 +286,7 @@ def from_resources(
     as_member: str | None = None,
     spec_path: str = "",
     accounts: Mapping[str, str] | None = None,
+    moves: Sequence[Move] = (),
 ) -> Plan:
     """Diff desired against observed resources and order the Changes into a Plan.
 
@@ -287,13 +296,15 @@ def from_resources(
         desired: the spec's resources (empty to plan a destroy).
         observed: what the backend read.
         stack, backend, created_at, as_member, spec_path, accounts: recorded as ``build`` does.
+        moves: the spec's moves (``kind: Moved``), carried out on ``observed`` first.
 
     Returns:
         The Plan (every member's part; ``Plan.for_member`` keeps one member's).
     """
-    graph = diff.dependency_graph(desired, observed)
+    moved = apply_moves(observed, moves)
+    graph = diff.dependency_graph(desired, moved.resources)
     return build(
-        diff.compute(desired, observed, graph=graph),
+        diff.compute(desired, moved.resources, graph=graph, moved=moved),
         graph,
         stack=stack,
         backend=backend,

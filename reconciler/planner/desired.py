@@ -26,7 +26,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from reconciler.planner.addresses import Address, Kind
+from reconciler.planner.addresses import Address, Kind, parse
+from reconciler.planner.moves import Move
 from reconciler.planner.normal_form import canonical
 from reconciler.planner.resource import DesiredResource, Ref
 from reconciler.spec import (
@@ -37,14 +38,14 @@ from reconciler.spec import (
     Stack,
 )
 
-__all__ = ["resources"]
+__all__ = ["moves", "resources", "table_region"]
 
 #: Spec field name -> API field name, where the spec reads better than the API.
 _RENAMES = {"abilities": "memberAbilities", "mlAbilities": "mlMemberAbilities"}
 _TEMPLATE_RENAMES = {**_RENAMES, "parameters": "analysisParameters"}
 _SPEC_ONLY = {"lifecycle", "credentials", "membership", "kind", "owner", "localData", "associations",
               "analysisRule", "collaboration", "creator", "members", "region", "existing",
-              "collaborationId", "referencedTables", "source"}  # fmt: skip
+              "collaborationId", "referencedTables", "source", "key"}  # fmt: skip
 
 
 def _dump(model: BaseModel, *, renames: Mapping[str, str] = _RENAMES) -> dict[str, Any]:
@@ -70,6 +71,11 @@ class _Lookups:
             for t in stack.configured_tables
             for a in t.associations
         }
+        self.regions = {c.key: c.region for c in stack.collaborations}
+
+    def table_region(self, table: ConfiguredTableSpec) -> str | None:
+        """Where a configured table lives: the region of the collaborations it is associated to."""
+        return table_region(self.stack, table)
 
     def account(self, key: str) -> str:
         return self.accounts.get(key, key)
@@ -78,6 +84,7 @@ class _Lookups:
         self, address: Address, attrs: Mapping[str, Any], node: BaseModel, owner: str, **extra: Any
     ) -> DesiredResource:
         lifecycle = getattr(node, "lifecycle", None)
+        extra.setdefault("region", self.regions.get(address.collaboration or ""))
         return DesiredResource(
             address,
             canonical(address.kind, attrs),
@@ -105,7 +112,7 @@ def _payments(collab: CollaborationSpec) -> dict[str, dict[str, Any]]:
 
 
 def _collaboration(ctx: _Lookups, collab: CollaborationSpec) -> Iterator[DesiredResource]:
-    name = collab.name
+    name = collab.key  # the address is the stable key; the API's name is an attribute like any other
     address = Address.of(Kind.COLLABORATION, name)
     ref = Ref(address)
     payments = _payments(collab)
@@ -139,6 +146,7 @@ def _collaboration(ctx: _Lookups, collab: CollaborationSpec) -> Iterator[Desired
             owner=collab.creator,
             account_id=creator.accountId,
             source=ctx.stack.locate(collab, "members", key, key=True),
+            region=collab.region,
         )
         if member.membership is not None:
             m = member.membership
@@ -172,11 +180,12 @@ def _template_arn(ctx: _Lookups, name: str, collabs: list[str]) -> Any:
 
 def _configured_table(ctx: _Lookups, table: ConfiguredTableSpec) -> Iterator[DesiredResource]:
     owner = table.owner
-    address = Address.of(Kind.CONFIGURED_TABLE, owner, table.name)
-    yield ctx.resource(address, _dump(table), table, owner)
+    address = Address.of(Kind.CONFIGURED_TABLE, owner, table.key)
+    region = ctx.table_region(table)
+    yield ctx.resource(address, _dump(table), table, owner, region=region)
     rule = table.analysisRule
     collabs = [a.collaboration for a in table.associations]
-    rule_address = Address.of(Kind.ANALYSIS_RULE, owner, table.name)
+    rule_address = Address.of(Kind.ANALYSIS_RULE, owner, table.key)
     if rule is not None:
         policy = _policy(ctx, rule.type, rule.policy.model_dump(exclude_none=True), collabs)
         attrs = {
@@ -184,7 +193,7 @@ def _configured_table(ctx: _Lookups, table: ConfiguredTableSpec) -> Iterator[Des
             "analysisRuleType": rule.type,
             "analysisRulePolicy": policy,
         }
-        yield ctx.resource(rule_address, attrs, rule, owner)
+        yield ctx.resource(rule_address, attrs, rule, owner, region=region)
     for assoc in table.associations:
         membership = Ref(Address.of(Kind.MEMBERSHIP, assoc.collaboration, owner))
         assoc_address = Address.of(Kind.ASSOCIATION, assoc.collaboration, owner, assoc.name)
@@ -266,3 +275,36 @@ def resources(stack: Stack) -> list[DesiredResource]:
     out.extend(_template(ctx, t) for t in stack.analysis_templates)
     out.extend(_budget(ctx, b) for b in stack.privacy_budget_templates)
     return sorted(out, key=lambda r: r.address)
+
+
+def moves(stack: Stack) -> tuple[Move, ...]:
+    """The stack's ``kind: Moved`` documents as Moves (validated: addresses parse, kinds match).
+
+    Args:
+        stack: from ``reconciler.spec.load_stack``.
+
+    Returns:
+        One Move per document, in file order.
+    """
+    return tuple(Move(parse(m.from_), parse(m.to), stack.locate(m)) for m in stack.moved)
+
+
+def table_region(stack: Stack, table: ConfiguredTableSpec) -> str | None:
+    """The region a configured table lives in: its (first) association's collaboration's.
+
+    A table with no association lives where its owner's first collaboration does. A configured
+    table is regional and can only be associated to collaborations of its own region (the
+    ``table-regions`` check refuses a table associated across regions).
+
+    Args:
+        stack: the loaded spec.
+        table: one of its configured tables.
+
+    Returns:
+        The region, or None when the stack names none for it.
+    """
+    regions = {c.key: c.region for c in stack.collaborations}
+    for association in table.associations:
+        if association.collaboration in regions:
+            return regions[association.collaboration]
+    return next((c.region for c in stack.collaborations if table.owner in c.members), None)

@@ -26,15 +26,17 @@ diff between two specs (base and head of a pull request) with no backend.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from deepdiff import DeepDiff
 
-from reconciler.planner.addresses import Address, Kind
+from reconciler.planner.addresses import NAME_PARTS, Address, Kind
 from reconciler.planner.graph import DependencyGraph
 from reconciler.planner.model import Action, Change, FieldDiff
+from reconciler.planner.moves import Move, Moved
+from reconciler.planner.moves import apply as apply_moves
 from reconciler.planner.privacy import assess
 from reconciler.planner.registry import descriptor, is_create_only
 from reconciler.planner.resource import DesiredResource, ObservedResource, Ref
@@ -185,6 +187,55 @@ def _new_member(desired: DesiredResource) -> dict[str, Any]:
     return {"action": Action.ADD_MEMBER, "reason": "added through an ADD_MEMBER collaboration change request"}
 
 
+#: Why a member's final status is final, by status.
+_FINAL = {
+    "LEFT": "left the collaboration, and a member who leaves can never rejoin it",
+    "REMOVED": "was removed from the collaboration, and a removed member can never rejoin it",
+}
+
+
+def _gone(desired: DesiredResource, observed: ObservedResource) -> Change:
+    """A member the spec still has who left or was removed: shown as such, never added again."""
+    member = desired.address.part("member")
+    collab = desired.address.part("collaboration")
+    return Change(
+        desired.address,
+        Action.ADD_MEMBER,
+        before=observed.attributes,
+        after=desired.attributes,
+        gone=observed.gone,
+        blocked=f"{member} {_FINAL.get(observed.gone, observed.gone)} (status {observed.gone});"
+        f" AWS refuses to add it back: delete {member} from the members of {collab} in the spec (with its"
+        " membership and what it shares there), or declare a new collaboration",
+    )
+
+
+def _final_members(changes: dict[Address, Change]) -> None:
+    """What a member who left or was removed would own in that collaboration cannot be made either."""
+    gone = {
+        (c.address.part("collaboration"), c.address.part("member")): c for c in changes.values() if c.gone
+    }
+    if not gone:
+        return
+    for address, change in list(changes.items()):
+        if change.gone or change.after is None or change.before is not None or address.collaboration is None:
+            continue
+        names = NAME_PARTS[address.kind]
+        who = (
+            address.part("member")
+            if "member" in names
+            else address.part("owner")
+            if "owner" in names
+            else None
+        )
+        member = gone.get((address.collaboration, who or ""))
+        if member is not None:
+            changes[address] = replace(
+                change,
+                blocked=f"its member {who} {member.gone.lower()} the collaboration; see {member.address}",
+            )
+
+
 def _replace_action(kind: Kind, diffs: tuple[FieldDiff, ...]) -> Action:
     names = {fd.path.split(".", 1)[0] for fd in diffs}
     return (
@@ -196,6 +247,8 @@ def _one(
     desired: DesiredResource | None, observed: Baseline | None, observed_collabs: set[Address]
 ) -> Change | None:
     """The Change for one address, before replacements cascade and privacy is assessed."""
+    if isinstance(observed, ObservedResource) and observed.gone:
+        return None if desired is None else _gone(desired, observed)
     if desired is None:
         assert observed is not None
         if isinstance(observed, ObservedResource) and not observed.managed:
@@ -222,6 +275,8 @@ def _one(
         return Change(desired.address, after=desired.attributes, **fields)
     before = _comparable(observed.attributes, kind, desired.attributes)
     after = _comparable(desired.attributes, kind, observed.attributes)
+    if desired.region and observed.region and desired.region != observed.region and kind is not Kind.MEMBER:
+        return _elsewhere(desired, observed, field_diffs(before, after))
     if before == after:
         return Change(desired.address, Action.NO_OP, before=observed.attributes, after=desired.attributes)
     diffs = field_diffs(before, after)
@@ -249,16 +304,116 @@ def _one(
     )
 
 
+def _elsewhere(desired: DesiredResource, observed: Baseline, diffs: tuple[FieldDiff, ...]) -> Change:
+    """A resource the spec puts in another region: a new one there (AWS cannot move one)."""
+    moved = FieldDiff("region", observed.region, desired.region)
+    fields: dict[str, Any] = {
+        "before": observed.attributes,
+        "after": desired.attributes,
+        "field_diffs": (moved, *diffs),
+        "requires_replace": ("region",),
+    }
+    why = (
+        f"a resource stays in the region it was made in: {observed.region} -> {desired.region}"
+        " makes a new one there"
+    )
+    if desired.existing:
+        return Change(desired.address, Action.DELETE_THEN_CREATE, **fields, blocked=f"{why}; change the spec")
+    return Change(desired.address, Action.DELETE_THEN_CREATE, **fields, reason=why)
+
+
 def _replace_reason(kind: Kind, forced: tuple[str, ...], stuck: tuple[str, ...]) -> str:
     """Why a replacement: create-only fields changed, or optional fields Update* cannot clear removed."""
     changed = [p for p in forced if p not in stuck]
-    words = [f"{', '.join(changed)} cannot be changed in place"] if changed else []
+    words = []
+    if "name" in changed:
+        changed.remove("name")
+        words.append(f"AWS cannot rename {_a(kind)} ({_no_name(kind)}): a new one is made with the new name")
+    words += [f"{', '.join(changed)} cannot be changed in place"] if changed else []
     if stuck:
         words.append(
             f"{', '.join(stuck)} cannot be removed in place ({descriptor(kind).update} cannot clear it;"
             " keep a value in the spec to avoid the replacement)"
         )
     return "; ".join(words)
+
+
+def _moves(changes: dict[Address, Change], moved: Moved) -> None:
+    """Moved resources say where they came from; a move onto a taken address is blocked."""
+    for address, origin in moved.origins.items():
+        change = changes.get(address)
+        if change is None:
+            continue
+        change = replace(change, moved_from=origin)
+        if change.action is Action.NO_OP and descriptor(address.kind).taggable:
+            change = replace(
+                change, action=Action.UPDATE, reason=f"moved from {origin}: its identity tag follows"
+            )
+        elif change.action is Action.UPDATE and not change.reason:
+            change = replace(change, reason=f"moved from {origin}")
+        changes[address] = change
+    for old, new in moved.conflicts.items():
+        change = changes.get(old)
+        if change is not None:
+            changes[old] = replace(
+                change,
+                blocked=f"a Moved document moves {old} to {new}, but the backend already holds a resource at"
+                f" {new}; keep one of them: `reconciler state rm` the one to let go, or remove the Moved"
+                " document",
+            )
+
+
+def _a(kind: Kind) -> str:
+    words = kind.value.replace("_", " ")
+    return ("an " if words[0] in "aeiou" else "a ") + words
+
+
+def _no_name(kind: Kind) -> str:
+    update = descriptor(kind).update
+    return f"{update} takes no name" if update else f"{kind} has no update call"
+
+
+def _renames(changes: dict[Address, Change]) -> None:
+    """Say so when a delete and a create look like one resource renamed, and what a rename takes.
+
+    A create and a delete of one kind under the same parent (one of each) are probably a rename.
+    Where the API renames in place (UpdateCollaboration, UpdateConfiguredTable take ``name``) the
+    address must stay: the hint says to keep the old ``key``, or declare a Moved document. Where
+    it cannot (associations, templates), the plan says that a rename is a new resource and why.
+    """
+    groups: dict[tuple[Kind, tuple[str, ...]], tuple[list[Change], list[Change]]] = {}
+    for change in changes.values():
+        if change.kind not in _RENAMEABLE or change.blocked:
+            continue
+        group = groups.setdefault((change.kind, change.address.parts[:-1]), ([], []))
+        if change.action is Action.CREATE:
+            group[0].append(change)
+        elif change.action is Action.DELETE and (change.before or {}).get("name") is not None:
+            group[1].append(change)
+    for (kind, _), (created, deleted) in groups.items():
+        if len(created) != 1 or len(deleted) != 1:
+            continue
+        new, old = created[0], deleted[0]
+        if "name" in descriptor(kind).updatable:
+            hint = (
+                f"if this is {old.address} renamed, keep its address so that it is renamed in place: give it"
+                f" `key: {old.address.parts[-1]}` in the spec, or declare `kind: Moved` from {old.address}"
+                f" to {new.address}"
+            )
+        else:
+            hint = (
+                f"if this is {old.address} renamed: AWS cannot rename {_a(kind)} ({_no_name(kind)}), so the"
+                " old one is deleted and a new one created; whatever names the old one must change too"
+            )
+        changes[new.address] = replace(new, reason="; ".join(filter(None, (new.reason, hint))))
+        if not old.reason or old.reason == "not in the spec any more":
+            changes[old.address] = replace(
+                old, reason=f"not in the spec any more (replaced by {new.address}?)"
+            )
+
+
+#: Kinds whose address ends in a name (or key) a user may rename.
+_RENAMEABLE = frozenset({Kind.COLLABORATION, Kind.CONFIGURED_TABLE, Kind.ASSOCIATION, Kind.ANALYSIS_TEMPLATE})
 
 
 def _cascade(changes: dict[Address, Change], graph: DependencyGraph[Address]) -> None:
@@ -319,6 +474,8 @@ def _finish(
         source=source.source if isinstance(source, DesiredResource) else None,
         observed_id=observed.id if observed is not None else None,
         observed_arn=observed.arn if isinstance(observed, ObservedResource) else None,
+        region=source.region if source is not None else None,
+        observed_region=observed.region if observed is not None else None,
     )
     return assess(change)
 
@@ -328,13 +485,17 @@ def compute(
     observed: Iterable[Baseline],
     *,
     graph: DependencyGraph[Address] | None = None,
+    moved: Moved | None = None,
 ) -> list[Change]:
     """Diff a spec's resources against what a backend observed.
 
     Args:
         desired: resources from ``desired.resources(stack)`` (normal form).
-        observed: resources a backend read (normal form; unmanaged ones are never deleted).
+        observed: resources a backend read (normal form; unmanaged ones are never deleted), with
+            the spec's moves already carried out (``moves.apply``) when ``moved`` is given.
         graph: ``dependency_graph(desired, observed)`` when the caller already has it.
+        moved: what ``moves.apply`` did: moved resources get ``moved_from`` (and their identity
+            tag rewritten), moves that could not happen are blocked.
 
     Returns:
         One Change per address (NO_OP included), sorted by Address, with privacy assessed.
@@ -348,6 +509,10 @@ def compute(
         change = _one(want.get(address), have.get(address), collabs)
         if change is not None:
             changes[address] = change
+    if moved is not None:
+        _moves(changes, moved)
+    _final_members(changes)
+    _renames(changes)
     _cascade(changes, graph)
     ending: dict[Address, Baseline] = {}  # collaborations that go, with what they go with
     for a, c in changes.items():
@@ -358,23 +523,30 @@ def compute(
             and (c.action.is_replace or c.action is Action.DELETE)
         ):
             ending[a] = side
+    removed = {a for a, c in changes.items() if c.action is Action.REMOVE_MEMBER}
     out = []
     for address, change in sorted(changes.items()):
         collab = Address.of(Kind.COLLABORATION, address.parts[0]) if address.collaboration else None
         parent = want.get(collab) or have.get(collab) if collab else None
         caller = parent if descriptor(address.kind).called_by_collaboration_owner else None
-        out.append(
-            _finish(
-                change, want.get(address), have.get(address), caller, _deleted_with(address, collab, ending)
-            )
-        )
+        gone_with = _deleted_with(address, collab, ending, removed)
+        out.append(_finish(change, want.get(address), have.get(address), caller, gone_with))
     return out
 
 
 def _deleted_with(
-    address: Address, collab: Address | None, ending: Mapping[Address, Baseline]
+    address: Address, collab: Address | None, ending: Mapping[Address, Baseline], removed: set[Address]
 ) -> Address | None:
-    """A member, and the creator's membership, go with their collaboration (no call of their own)."""
+    """What goes with its parent, with no call of its own.
+
+    A member, and the creator's membership, go with their collaboration; a removed member's
+    membership goes with the member (DeleteMember by the creator ends it: status REMOVED), so the
+    member is not also made to leave, which would leave nothing for DeleteMember to remove.
+    """
+    if address.kind is Kind.MEMBERSHIP:
+        member = Address(Kind.MEMBER, address.parts)
+        if member in removed:
+            return member
     if collab is None or collab not in ending:
         return None
     creator = ending[collab].owner
@@ -383,14 +555,19 @@ def _deleted_with(
     return None
 
 
-def compare_specs(base: Iterable[DesiredResource], head: Iterable[DesiredResource]) -> list[Change]:
+def compare_specs(
+    base: Iterable[DesiredResource], head: Iterable[DesiredResource], moves: Sequence[Move] = ()
+) -> list[Change]:
     """Diff two specs (for ``review``): what applying ``head`` over ``base`` would change.
 
     Args:
         base: desired resources at the base revision (treated as observed and managed).
         head: desired resources at the head revision.
+        moves: the head's moves (``kind: Moved``), carried out on the base first.
 
     Returns:
         Changes as ``compute`` returns them; no backend is involved.
     """
-    return compute(head, base)
+    moved = apply_moves(list(base), moves)
+    head = list(head)
+    return compute(head, moved.resources, graph=dependency_graph(head, moved.resources), moved=moved)

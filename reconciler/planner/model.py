@@ -23,6 +23,7 @@ from typing import Any
 
 from reconciler.errors import PlanError, SourceLocation
 from reconciler.planner.addresses import Address, Kind
+from reconciler.planner.moves import under
 from reconciler.planner.resource import Ref
 
 __all__ = ["FORMAT_VERSION", "Action", "Change", "FieldDiff", "Finding", "Impact", "Plan", "Step"]
@@ -126,6 +127,12 @@ class Change:
         observed_arn: its ARN.
         deleted_with: the parent whose deletion removes this too (a member, the creator's
             membership: both go with their collaboration), so it has no delete call of its own.
+        moved_from: the address the backend holds the resource under, when a move (``kind:
+            Moved``) brought it here; its identity tag is rewritten by the plan.
+        gone: the live member's final status (``LEFT``, ``REMOVED``) when the spec still names a
+            member that can never come back (the change is blocked, with the fix).
+        region: the region its calls go to (the spec's; for a delete, where it was found).
+        observed_region: the region the existing resource was found in (its delete goes there).
     """
 
     address: Address
@@ -146,6 +153,10 @@ class Change:
     observed_id: str | None = None
     observed_arn: str | None = None
     deleted_with: Address | None = None
+    moved_from: Address | None = None
+    gone: str = ""
+    region: str | None = None
+    observed_region: str | None = None
 
     @property
     def kind(self) -> Kind:
@@ -170,6 +181,8 @@ class Step:
         irreversible: why this call can never be undone ("" when it can); apply refuses such a
             step without ``--allow-destroy``.
         prevent_destroy: the spec forbids this delete; apply refuses it even with the flag.
+        region: the AWS region of the call (None in plans made before regions were recorded:
+            the account's first region).
     """
 
     id: str
@@ -182,6 +195,7 @@ class Step:
     depends_on: tuple[str, ...] = ()
     irreversible: str = ""
     prevent_destroy: bool = False
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -203,6 +217,10 @@ class Plan:
             from ("" when unknown); after ``read``, the best existing candidate (see ``read``).
         accounts: account id -> member key of every member of the stack, so renderings can
             name the member behind an account id.
+        left_out: member key -> how many changes of that member's part ``--as`` left out (the
+            stack matches its spec only once they are applied too).
+        targets: the ``--target`` addresses the plan was restricted to (empty: the whole stack).
+        untargeted: how many changes ``--target`` left out.
         format_version: ``FORMAT_VERSION`` when written.
     """
 
@@ -217,12 +235,20 @@ class Plan:
     as_member: str | None = None
     spec_path: str = ""
     accounts: Mapping[str, str] = field(default_factory=dict)
+    left_out: Mapping[str, int] = field(default_factory=dict)
+    targets: tuple[str, ...] = ()
+    untargeted: int = 0
     format_version: int = FORMAT_VERSION
 
     @property
     def is_empty(self) -> bool:
         """True when there is nothing to do (no changes, blocked or not)."""
         return not self.changes
+
+    @property
+    def is_partial(self) -> bool:
+        """True when ``--as`` or ``--target`` left changes out: applying it does not make the stack match."""
+        return bool(self.untargeted or any(self.left_out.values()))
 
     @property
     def blocked(self) -> tuple[Change, ...]:
@@ -299,8 +325,51 @@ class Plan:
         Returns:
             The restricted plan (empty groups dropped), recording ``as_member``.
         """
+        kept = {s.id for s in self.all_steps if s.owner == member}
+        left = Counter(c.owner or "?" for c in self.changes if c.owner != member)
+        return replace(
+            self._keeping(kept),
+            changes=tuple(c for c in self.changes if c.owner == member),
+            as_member=member,
+            left_out=dict(sorted(left.items())),
+        )
+
+    def for_targets(self, targets: tuple[Address, ...]) -> Plan:
+        """The plan restricted to ``targets`` and what they need (``--target``, as Terraform's).
+
+        A target selects its address and what lives under it (a collaboration's members,
+        memberships, associations...). Kept with them: every step their steps depend on (a
+        table's create for its association's, a child's delete for its parent's), so the part
+        applied is consistent on its own.
+
+        Args:
+            targets: the addresses asked for.
+
+        Returns:
+            The restricted plan, recording ``targets`` and how many changes it left out.
+        """
         steps = {s.id: s for s in self.all_steps}
-        kept = {s.id for s in steps.values() if s.owner == member}
+        wanted = [s.id for s in steps.values() if any(under(s.address, t) for t in targets)]
+        kept: set[str] = set()
+        while wanted:
+            sid = wanted.pop()
+            if sid not in kept:
+                kept.add(sid)
+                wanted.extend(d for d in steps[sid].depends_on if d in steps)
+        addresses = {steps[s].address for s in kept}
+        changes = tuple(
+            c for c in self.changes if c.address in addresses or any(under(c.address, t) for t in targets)
+        )
+        return replace(
+            self._keeping(kept),
+            changes=changes,
+            targets=tuple(str(t) for t in targets),
+            untargeted=self.untargeted + len(self.changes) - len(changes),
+        )
+
+    def _keeping(self, kept: set[str]) -> Plan:
+        """The plan with only the ``kept`` steps; a kept step keeps its order through left-out ones."""
+        steps = {s.id: s for s in self.all_steps}
         needs: dict[str, tuple[str, ...]] = {}
 
         def kept_needs(step_id: str) -> tuple[str, ...]:
@@ -322,12 +391,7 @@ class Plan:
             )
             if g
         )
-        return replace(
-            self,
-            changes=tuple(c for c in self.changes if c.owner == member),
-            steps=groups,
-            as_member=member,
-        )
+        return replace(self, steps=groups)
 
 
 def _referenced(value: Any) -> list[Address]:

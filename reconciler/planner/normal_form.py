@@ -28,11 +28,15 @@ from reconciler.planner.addresses import Address, Kind
 from reconciler.planner.registry import descriptor
 from reconciler.planner.resource import Ref
 
-__all__ = ["MANAGED_TAG_PREFIX", "canonical", "normalize_observed"]
+__all__ = ["ADDRESS_TAG", "MANAGED_TAG_PREFIX", "STACK_TAG", "canonical", "normalize_observed"]
 
 #: Prefix of the identity tags the tool puts on what it creates (``state.identity_tags``);
 #: such tags are never part of a diff.
 MANAGED_TAG_PREFIX = "reconciler:"
+#: Tag naming the stack that manages a resource.
+STACK_TAG = MANAGED_TAG_PREFIX + "stack"
+#: Tag naming the resource's Address within its stack (rewritten when the resource moves).
+ADDRESS_TAG = MANAGED_TAG_PREFIX + "address"
 
 
 def _get(data: Mapping[str, Any], dotted: str) -> Any:

@@ -56,6 +56,8 @@ def to_json(plan: Plan, *, written_to: Path | None = None) -> dict[str, Any]:
           "kind": "cleanrooms-reconciler-plan", "format_version": 2,
           "stack": str, "backend": "local" | "aws", "created_at": ISO-8601,
           "as_member": str | null, "accounts": {account id: member key},
+          "left_out": {member key: changes of its part --as left out},
+          "targets": [--target address], "untargeted": changes --target left out,
           "spec": {"path": absolute path | "", "from_plan": path relative to the plan file's
                    directory | null},
           "fingerprints": {"spec": sha256-hex, "state": sha256-hex},
@@ -64,11 +66,13 @@ def to_json(plan: Plan, *, written_to: Path | None = None) -> dict[str, Any]:
           "changes": [{"address", "kind", "action", "impact", "findings": [{impact, reason,
                        path, rule}], "reason", "requires_replace": [path], "irreversible",
                        "blocked", "owner", "account_id", "prevent_destroy", "source",
-                       "observed_id", "observed_arn", "deleted_with",
+                       "observed_id", "observed_arn", "deleted_with", "moved_from", "gone",
+                       "region", "observed_region",
                        "field_diffs": [{path, before, after}],
                        "before", "after"}],
           "steps": [[{"id", "address", "role", "operation", "params", "owner",
-                      "account_id", "depends_on": [id], "irreversible", "prevent_destroy"}]]
+                      "account_id", "depends_on": [id], "irreversible", "prevent_destroy",
+                      "region"}]]
         }
 
     Values are API-shaped; a Ref is ``{"$ref": address, "field": "id" | "arn"}``. A step's
@@ -95,6 +99,9 @@ def to_json(plan: Plan, *, written_to: Path | None = None) -> dict[str, Any]:
         "backend": plan.backend,
         "created_at": plan.created_at,
         "as_member": plan.as_member,
+        "left_out": dict(sorted(plan.left_out.items())),
+        "targets": list(plan.targets),
+        "untargeted": plan.untargeted,
         "accounts": dict(sorted(plan.accounts.items())),
         "spec": {"path": plan.spec_path, "from_plan": _relative(plan.spec_path, written_to)},
         "fingerprints": {"spec": plan.spec_fingerprint, "state": plan.state_fingerprint},
@@ -143,6 +150,9 @@ def from_json(doc: Any, *, origin: str = "plan", read_from: Path | None = None) 
             backend=str(doc["backend"]),
             created_at=str(doc["created_at"]),
             as_member=_optional_str(doc["as_member"]),
+            left_out={_text(k): int(v) for k, v in (doc.get("left_out") or {}).items()},
+            targets=tuple(_text(t) for t in doc.get("targets") or ()),
+            untargeted=int(doc.get("untargeted") or 0),
             accounts={_text(k): _text(v) for k, v in doc["accounts"].items()},
             spec_path=_spec_path(doc["spec"], read_from),
             spec_fingerprint=str(doc["fingerprints"]["spec"]),
@@ -255,6 +265,10 @@ def change_json(c: Change) -> dict[str, Any]:
         "observed_id": c.observed_id,
         "observed_arn": c.observed_arn,
         "deleted_with": str(c.deleted_with) if c.deleted_with else None,
+        "moved_from": str(c.moved_from) if c.moved_from else None,
+        "gone": c.gone,
+        "region": c.region,
+        "observed_region": c.observed_region,
         "field_diffs": [
             {"path": d.path, "before": encode(d.before), "after": encode(d.after)} for d in c.field_diffs
         ],
@@ -340,6 +354,10 @@ def _change_from(d: Mapping[str, Any]) -> Change:
         observed_id=_optional_str(d["observed_id"]),
         observed_arn=_optional_str(d["observed_arn"]),
         deleted_with=parse(d["deleted_with"]) if d.get("deleted_with") else None,
+        moved_from=parse(d["moved_from"]) if d.get("moved_from") else None,
+        gone=_text(d.get("gone", "")),
+        region=_optional_str(d.get("region")),
+        observed_region=_optional_str(d.get("observed_region")),
     )
 
 
@@ -355,6 +373,7 @@ def _step_json(s: Step) -> dict[str, Any]:
         "depends_on": list(s.depends_on),
         "irreversible": s.irreversible,
         "prevent_destroy": s.prevent_destroy,
+        "region": s.region,
     }
 
 
@@ -370,4 +389,5 @@ def _step_from(d: Mapping[str, Any]) -> Step:
         depends_on=tuple(_text(x) for x in d["depends_on"]),
         irreversible=_text(d["irreversible"]),
         prevent_destroy=bool(d["prevent_destroy"]),
+        region=_optional_str(d.get("region")),
     )

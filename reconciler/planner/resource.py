@@ -73,6 +73,7 @@ class DesiredResource:
         existing: made outside this stack and adopted (``existing: true`` in the spec); never
             created, replaced or deleted.
         id: for an adopted resource, the service's id the spec names (``collaborationId``).
+        region: the AWS region it lives in (its collaboration's; a table's from its associations).
     """
 
     address: Address
@@ -84,6 +85,7 @@ class DesiredResource:
     depends_on: tuple[Address, ...] = ()
     existing: bool = False
     id: str | None = None
+    region: str | None = None
 
     @property
     def kind(self) -> Kind:
@@ -105,6 +107,9 @@ class ObservedResource:
         managed: it carries this stack's tags (or its parent does), so a spec without it means
             DELETE. Unmanaged resources (adopted ones, other members' seen through a shared
             collaboration) are never touched.
+        gone: the final status of a resource that ended for good and can never come back (a
+            member that ``LEFT`` or was ``REMOVED``), "" for a live one. The plan never re-creates it.
+        region: the AWS region it was found in.
     """
 
     address: Address
@@ -114,6 +119,8 @@ class ObservedResource:
     id: str | None = None
     arn: str | None = None
     managed: bool = True
+    gone: str = ""
+    region: str | None = None
 
     @property
     def kind(self) -> Kind:
@@ -169,7 +176,15 @@ def fingerprint(resources: Iterable[DesiredResource | ObservedResource]) -> str:
         Hex digest; order of ``resources`` does not matter.
     """
     rows = sorted(
-        (str(r.address), r.attributes, r.id, r.arn if isinstance(r, ObservedResource) else None, r.account_id)
+        (
+            str(r.address),
+            r.attributes,
+            r.id,
+            r.arn if isinstance(r, ObservedResource) else None,
+            r.account_id,
+            *([r.gone] if isinstance(r, ObservedResource) and r.gone else []),
+            *([f"region:{r.region}"] if r.region else []),
+        )
         for r in resources
     )
     return hashlib.sha256(json.dumps(rows, sort_keys=True, default=_json_default).encode()).hexdigest()

@@ -139,6 +139,36 @@ def summary_line(plan: Plan) -> str:
     return text
 
 
+def left_out_lines(plan: Plan) -> list[str]:
+    """What ``--as`` and ``--target`` left out of a plan, so a partial plan never reads as complete."""
+    lines = []
+    if plan.left_out:
+        parts = ", ".join(f"{m}'s part ({plural(n, 'change')})" for m, n in plan.left_out.items())
+        lines.append(
+            f"Left out by --as {plan.as_member}: {parts}; the stack matches its spec only once those are"
+            " applied too."
+        )
+    if plan.untargeted:
+        lines.append(
+            f"Left out by --target {' '.join(plan.targets)}: {plural(plan.untargeted, 'change')};"
+            " plan without --target to see them."
+        )
+    return lines
+
+
+def no_changes(plan: Plan) -> str:
+    """The one line of an empty plan: "matches the spec" only when nothing was left out."""
+    count = plural(plan.unchanged, "resource")
+    if not plan.is_partial:
+        return f"No changes. Stack {plan.stack} on {plan.backend} matches the spec ({count})."
+    scope = []
+    if plan.as_member:
+        scope.append(f"in {plan.as_member}'s part")
+    if plan.targets:
+        scope.append(f"for {' '.join(plan.targets)}")
+    return f"No changes {' and '.join(scope)} of stack {plan.stack} on {plan.backend}."
+
+
 def plural(n: int, noun: str) -> str:
     """``1 change``, ``2 changes``."""
     return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -37,9 +37,10 @@ def markdown(report: DriftReport) -> str:
         out.append(f"No drift: {plan.unchanged} resources match the spec.")
     else:
         counts = report.counts()
-        out += ["| Missing | Changed | Unexpected | Unchanged |", "|---:|---:|---:|---:|"]
+        out += ["| Missing | Changed | Unexpected | Gone | Unchanged |", "|---:|---:|---:|---:|---:|"]
         out += [
-            f"| {counts['missing']} | {counts['changed']} | {counts['unexpected']} | {plan.unchanged} |",
+            f"| {counts['missing']} | {counts['changed']} | {counts['unexpected']} | {counts['gone']}"
+            f" | {plan.unchanged} |",
             "",
         ]
         out += ["| Resource | Drift | Field | Expected (spec) | Actual (live) |", "|---|---|---|---|---|"]
@@ -49,6 +50,10 @@ def markdown(report: DriftReport) -> str:
                 out.append(f"| {where} | {item.drift} | | | |")
             for d in item.fields:
                 out.append(f"| {where} | {item.drift} | `{d.path}` | {_cell(d.after)} | {_cell(d.before)} |")
+        blocked = [i.change for i in report.items if i.change.blocked]
+        if blocked:
+            out += ["", "**Cannot be applied** (fix the spec):"]
+            out += [f"- `{c.address}`: {c.blocked}" for c in blocked]
         # applying the spec "strengthens" exactly where the live state was loosened by hand
         looser = [
             (i.change, f) for i in report.items for f in i.change.findings if f.impact is Impact.STRENGTHENS

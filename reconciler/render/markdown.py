@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from reconciler.planner.model import Change, Impact, Plan
-from reconciler.render._common import ACTIONS, field_lines, mention, summary_line
+from reconciler.render._common import ACTIONS, field_lines, left_out_lines, mention, no_changes, summary_line
 
 __all__ = ["render"]
 
@@ -56,8 +56,12 @@ def render(plan: Plan, *, limit: int | None = None) -> str:
     """
     head = [f"### Plan for `{plan.stack}` ({plan.backend})", ""]
     if plan.is_empty:
-        return "\n".join([*head, f"No changes: {plan.unchanged} resources match the spec.", ""])
+        line = (
+            no_changes(plan) if plan.is_partial else f"No changes: {plan.unchanged} resources match the spec."
+        )
+        return "\n".join([*head, line, *left_out_lines(plan), ""])
     head.append(f"**{summary_line(plan)}**")
+    head.extend(left_out_lines(plan))
     head.append("")
     head.append("#### Privacy")
     notes = [(c, f) for c in plan.ordered_changes() for f in c.findings if f.impact is not Impact.NEUTRAL]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from reconciler.planner.model import Change, Impact, Plan
-from reconciler.render._common import ACTIONS, field_lines, mention, summary_line
+from reconciler.render._common import ACTIONS, field_lines, left_out_lines, mention, no_changes, summary_line
 
 __all__ = ["render"]
 
@@ -54,10 +54,7 @@ def render(plan: Plan, *, color: bool = False) -> str:
         first, then in the order apply makes them), irreversible steps, and a summary line.
     """
     if plan.is_empty:
-        return (
-            f"No changes. Stack {plan.stack} on {plan.backend} matches the spec "
-            f"({plan.unchanged} resource{'s' if plan.unchanged != 1 else ''}).\n"
-        )
+        return "\n".join([no_changes(plan), *left_out_lines(plan)]) + "\n"
     lines = [f"Stack {plan.stack} on {plan.backend}:", ""]
     if plan.weakening:
         lines.append(_paint("!", f"Privacy: {len(plan.weakening)} change(s) weaken privacy:", color))
@@ -86,4 +83,5 @@ def render(plan: Plan, *, color: bool = False) -> str:
             )
         lines.append("")
     lines.append(summary_line(plan))
+    lines.extend(left_out_lines(plan))
     return "\n".join(lines) + "\n"

@@ -101,7 +101,7 @@ API_SHAPES: dict[type[m.SpecModel], ApiShape] = {
     m.CollaborationSpec: ApiShape(
         "CreateCollaborationInput",
         fields={"region": "CommercialRegion", "collaborationId": "CollaborationIdentifier"},
-        local=_RESOURCE | {"creator", "members", "existing"},
+        local=_RESOURCE | {"creator", "members", "existing", "key"},
     ),
     m.MemberSpec: ApiShape(
         "MemberSpecification",
@@ -112,7 +112,7 @@ API_SHAPES: dict[type[m.SpecModel], ApiShape] = {
     m.MembershipSpec: ApiShape("CreateMembershipInput", local=_RESOURCE),
     m.Lifecycle: ApiShape(None, local=frozenset({"preventDestroy"})),
     m.ConfiguredTableSpec: ApiShape(
-        "CreateConfiguredTableInput", local=_RESOURCE | {"localData", "analysisRule", "associations"}
+        "CreateConfiguredTableInput", local=_RESOURCE | {"localData", "analysisRule", "associations", "key"}
     ),
     m.AggregationRuleSpec: ApiShape(
         None, fields={"policy": "ConfiguredTableAnalysisRulePolicyV1.aggregation"}, local=frozenset({"type"})
@@ -139,6 +139,7 @@ API_SHAPES: dict[type[m.SpecModel], ApiShape] = {
     ),
     m.AnalysisTemplateSource: ApiShape("AnalysisSource", local=frozenset({"file"}), union=False),
     m.PrivacyBudgetTemplateSpec: ApiShape("CreatePrivacyBudgetTemplateInput", local=_RESOURCE),
+    m.MovedSpec: ApiShape(None, local=frozenset({"kind", "from_", "to"})),
     m.AccessBudgetParameters: ApiShape(
         "AccessBudgetsPrivacyTemplateParametersInput", fields={"association": "TableAlias"}
     ),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "AccessBudgetParameters",
@@ -48,6 +48,7 @@ __all__ = [
     "GlueTableReference",
     "IsResponsible",
     "JobOutputConfiguration",
+    "Keyed",
     "JobResultConfiguration",
     "JobS3Output",
     "Lifecycle",
@@ -58,6 +59,7 @@ __all__ = [
     "MemberPaymentConfiguration",
     "MembershipSpec",
     "MLMemberAbilities",
+    "MovedSpec",
     "OutputColumnThreshold",
     "PrivacyBudgetParameters",
     "PrivacyBudgetTemplateSpec",
@@ -84,6 +86,27 @@ class SpecModel(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, use_attribute_docstrings=True)
+
+
+class Keyed(SpecModel):
+    """A document whose API name can be changed in place (UpdateCollaboration, UpdateConfiguredTable).
+
+    Its address is made of ``key``, not of ``name``: renaming it (a new ``name``, the same ``key``)
+    is then one update, never a replacement. ``key`` defaults to ``name``, so a spec that never
+    sets it keeps the addresses it always had; to rename such a document, keep its old name as
+    its ``key``.
+    """
+
+    name: str
+    key: str = ""
+    """The stable name of this document in the stack: its address, and what other documents name it by
+    (``collaboration:``). Defaults to ``name``; keep it unchanged when you rename."""
+
+    @model_validator(mode="after")
+    def _key_defaults_to_name(self) -> Keyed:
+        if not self.key:
+            object.__setattr__(self, "key", self.name)  # frozen model: set once, while validating
+        return self
 
 
 class Lifecycle(SpecModel):
@@ -225,11 +248,14 @@ class DataEncryptionMetadata(SpecModel):
     preserveNulls: bool
 
 
-class CollaborationSpec(SpecModel):
+class CollaborationSpec(Keyed):
     """A Clean Rooms collaboration, created by its ``creator`` member, with every member listed."""
 
     kind: Literal["Collaboration"]
     name: str
+    key: str = ""
+    """The collaboration's stable name in the stack: its address (``collaboration.<key>``) and what
+    ``collaboration:`` fields name. Defaults to ``name``; keep it when you rename the collaboration."""
     description: str | None = None
     creator: MemberKey
     """The key in ``members`` of the account that creates (and owns) the collaboration."""
@@ -438,9 +464,10 @@ class AssociationSpec(SpecModel):
     """The configured table made available to one collaboration, under an alias."""
 
     collaboration: str
-    """The name of a collaboration of the stack."""
+    """The key of a collaboration of the stack (its name, unless it sets ``key``)."""
     name: str
-    """The table's name inside the collaboration (the name queries use)."""
+    """The table's name inside the collaboration (the name queries use). AWS cannot rename an
+    association (UpdateConfiguredTableAssociation takes no name): a new name is a new association."""
     description: str | None = None
     roleArn: str
     """The role Clean Rooms assumes to read the table."""
@@ -449,11 +476,14 @@ class AssociationSpec(SpecModel):
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
 
 
-class ConfiguredTableSpec(SpecModel):
+class ConfiguredTableSpec(Keyed):
     """A member's table made configurable for collaborations, with its analysis rule."""
 
     kind: Literal["ConfiguredTable"]
     name: str
+    key: str = ""
+    """The table's stable name in the stack: its address (``configured_table.<owner>.<key>``).
+    Defaults to ``name``; keep it when you rename the table."""
     owner: MemberKey
     description: str | None = None
     tableReference: TableReference
@@ -554,8 +584,28 @@ class PrivacyBudgetTemplateSpec(SpecModel):
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
 
 
+class MovedSpec(SpecModel):
+    """A resource's address changed: what the stack manages at ``from`` now lives at ``to``.
+
+    As Terraform's ``moved`` block: before planning, a resource observed at ``from`` (and what
+    lives under it: a collaboration's members, memberships, associations and templates, a table's
+    analysis rule) is taken as the one declared at ``to``, so the plan updates it in place and
+    rewrites its identity tag, instead of deleting it and creating another. Keep the document as
+    long as a copy of the stack may still hold the old address; it does nothing once nothing is
+    at ``from``.
+    """
+
+    kind: Literal["Moved"]
+    from_: str = Field(alias="from")
+    """The old address (``configured_table.retailer.purchases``)."""
+    to: str
+    """The new address, declared by the spec (same kind)."""
+
+
 #: Any top-level document of a stack.
-Document = CollaborationSpec | ConfiguredTableSpec | AnalysisTemplateSpec | PrivacyBudgetTemplateSpec
+Document = (
+    CollaborationSpec | ConfiguredTableSpec | AnalysisTemplateSpec | PrivacyBudgetTemplateSpec | MovedSpec
+)
 
 #: ``kind:`` value -> model; the loader dispatches on it.
 DOCUMENT_MODELS: dict[str, type[SpecModel]] = {
@@ -563,4 +613,5 @@ DOCUMENT_MODELS: dict[str, type[SpecModel]] = {
     "ConfiguredTable": ConfiguredTableSpec,
     "AnalysisTemplate": AnalysisTemplateSpec,
     "PrivacyBudgetTemplate": PrivacyBudgetTemplateSpec,
+    "Moved": MovedSpec,
 }

@@ -49,18 +49,20 @@ CODES: tuple[tuple[str, str, str, str], ...] = (
 SEMANTIC_CHECKS: tuple[Check, ...] = (*checks.CHECKS, *sql_checks.CHECKS, *policy.CHECKS)
 
 
-def validate_stack(path: Path | str) -> tuple[Stack, list[Diagnostic]]:
+def validate_stack(path: Path | str, *, local_data: bool = True) -> tuple[Stack, list[Diagnostic]]:
     """Run every layer on one stack and return the Stack built and every Diagnostic (sorted).
 
     Args:
         path: a stack directory, or a single YAML file.
+        local_data: whether ``localData`` files must exist (``review`` reviews specs, and a Git
+            revision often lacks the sample data, which is ignored or generated).
 
     Returns:
         The Stack (holding the documents that have a valid shape) and all Diagnostics, errors and
         warnings, sorted by file and line. The stack is valid when no Diagnostic is an error.
     """
     root = Path(path)
-    stack = Stack(root=root)
+    stack = Stack(root=root, needs_local_data=local_data)
     diagnostics: list[Diagnostic] = []
     if not root.exists():
         diagnostics.append(Diagnostic("no such stack directory or file", SourceLocation(display_path(root))))

@@ -111,7 +111,20 @@ def validate_as(doc: RawDocument, model: type[M]) -> tuple[M | None, list[Diagno
     try:
         return model.model_validate(doc.data), []
     except pydantic.ValidationError as exc:
-        return None, [_diagnostic(doc, model, err) for err in exc.errors(include_url=False)]
+        errors = exc.errors(include_url=False)
+    found = [_diagnostic(doc, model, err) for err in errors]
+    # A misspelt required key is one mistake: its "unknown field ... did you mean" says it all, so
+    # the "missing required field" of the name it suggests, in the same mapping, is left out.
+    suggested = {
+        (tuple(err["loc"][:-1]), d.hint.split('"')[1])
+        for err, d in zip(errors, found, strict=True)
+        if err["type"] == "extra_forbidden" and d.hint and d.hint.startswith("did you mean")
+    }
+    return None, [
+        d
+        for err, d in zip(errors, found, strict=True)
+        if not (err["type"] == "missing" and (tuple(err["loc"][:-1]), err["loc"][-1]) in suggested)
+    ]
 
 
 #: Optional fields that no semantic check (layers 3-4) reads. A document whose shape errors all lie
@@ -178,6 +191,8 @@ def _yaml_path(data: Any, loc: tuple[str | int, ...]) -> tuple[YamlPath, bool]:
             continue
         if isinstance(data, dict) and part in data:
             data = data[part]
+        elif isinstance(data, dict) and isinstance(part, str) and data.get("type") == part:
+            continue  # a discriminated-union tag (``analysisRule`` by its ``type``): not in the YAML
         elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
             data = data[part]
         elif isinstance(data, dict) and not isinstance(part, int):
@@ -267,6 +282,8 @@ def _diagnostic(doc: RawDocument, model: type[SpecModel], err: Any) -> Diagnosti
                 if isinstance(value, datetime.date)
                 else "number"
             )
+        if kind in ("int_type", "float_type") and isinstance(value, str):
+            hint = "remove the quotes: a number is written without them"
         target = "key" if about_key else "value"
         summary = f"{where}: expected {_EXPECTED[kind]}, got {_kind_of(value)}"
         if about_key:

@@ -14,6 +14,7 @@ engine (``reconciler.engine``) enforces the rules when a template runs.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import re
@@ -24,7 +25,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from reconciler.errors import Diagnostic, Severity
+from reconciler.errors import Diagnostic, ReconcilerError, Severity
 from reconciler.spec.checks.view import ANY_QUERY, suggest
 from reconciler.spec.models import AnalysisTemplateSpec, ConfiguredTableSpec, CustomRuleSpec
 from reconciler.spec.stack import Check, Stack
@@ -225,7 +226,9 @@ def check_template_parses(stack: Stack) -> Iterator[Diagnostic]:
             )
 
 
-def check_template_tables(stack: Stack) -> Iterator[Diagnostic]:
+def check_template_tables(
+    stack: Stack, *, associations: dict[str, dict[str, ConfiguredTableSpec]] | None = None
+) -> Iterator[Diagnostic]:
     """Templates read only tables associated to their collaboration, by association name.
 
     Codes:
@@ -236,8 +239,8 @@ def check_template_tables(stack: Stack) -> Iterator[Diagnostic]:
         template-referenced-tables (error): ``referencedTables`` differs from the tables the SQL reads.
             Fix: list exactly the association names the SQL reads, or leave ``referencedTables`` out.
     """
-    collaborations = {c.name for c in stack.collaborations}
-    by_collaboration = _associations(stack)
+    collaborations = {c.key for c in stack.collaborations}
+    by_collaboration = associations if associations is not None else _associations(stack)
     for template in stack.analysis_templates:
         query = _query(stack, template)
         if query is None or template.collaboration not in collaborations:
@@ -275,7 +278,9 @@ def check_template_tables(stack: Stack) -> Iterator[Diagnostic]:
                 )
 
 
-def check_template_rules(stack: Stack) -> Iterator[Diagnostic]:
+def check_template_rules(
+    stack: Stack, *, associations: dict[str, dict[str, ConfiguredTableSpec]] | None = None
+) -> Iterator[Diagnostic]:
     """The tables a template reads can run it: all have CUSTOM rules, and they approve it.
 
     Codes:
@@ -292,8 +297,8 @@ def check_template_rules(stack: Stack) -> Iterator[Diagnostic]:
             with the template's owner as an analysis provider, so the template cannot run yet.
             Fix: add the template's name to that table's ``allowedAnalyses``.
     """
-    by_collaboration = _associations(stack)
-    members = {c.name: c.members for c in reversed(stack.collaborations)}
+    by_collaboration = associations if associations is not None else _associations(stack)
+    members = {c.key: c.members for c in reversed(stack.collaborations)}
     for template in stack.analysis_templates:
         query = _query(stack, template)
         if query is None:
@@ -353,6 +358,99 @@ def check_template_rules(stack: Stack) -> Iterator[Diagnostic]:
                     "provider",
                     hint=f'add "{template.name}" to allowedAnalyses of table "{table.name}"',
                 )
+
+
+def check_template_refused(stack: Stack) -> Iterator[Diagnostic]:
+    """The analysis rules let the template run: it is checked as the engine checks a query.
+
+    Layers 1-4 read a template's references; this runs the query engine's rule check
+    (``reconciler.engine.check``, exactly what a protected query meets in the emulator) on the
+    template's SQL with its default parameter values, as a member who can query, taking the template
+    as approved (approval is ``template-not-approved``). No data is read. Templates that earlier
+    checks report, or with a parameter that has no default, are left to those checks and to runs.
+
+    Codes:
+        template-always-refused (error): the analysis rules of a table the template reads refuse its
+            SQL whoever runs it (a disallowed output column inside ``COUNT(DISTINCT ...)``, an aggregate
+            over a derived column under ``COLUMNS_ONLY``...), so every run of it would be refused.
+            Fix: rewrite the SQL as the hint says (e.g. count rows of a per-user CTE), or the rule.
+    """
+    from reconciler.engine import check, rules
+    from reconciler.engine.from_spec import build, template_arn
+    from reconciler.errors import QueryRejected
+
+    associations = _associations(stack)
+    for collaboration in stack.collaborations:
+        templates = [
+            t
+            for t in stack.analysis_templates
+            if t.collaboration == collaboration.key and all(p.defaultValue is not None for p in t.parameters)
+        ]
+        queriers = [m.accountId for m in collaboration.members.values() if "CAN_QUERY" in m.abilities]
+        if not templates or not queriers:
+            continue
+        try:
+            facts = build(stack, collaboration.key, read_data=False)
+        except ReconcilerError:
+            continue  # a rule the engine cannot read: reported by the analysis-rule checks
+        arns = frozenset(template_arn(t.name) for t in templates)  # every template approved
+        approved = dataclasses.replace(
+            facts.collaboration,
+            tables={
+                name: dataclasses.replace(table, rule=dataclasses.replace(table.rule, allowed_analyses=arns))
+                if isinstance(table.rule, rules.CustomRule)
+                else table
+                for name, table in facts.collaboration.tables.items()
+            },
+        )
+        for template in templates:
+            alone = _only(stack, template)
+            reported = (
+                *check_template_parses(alone),
+                *check_template_tables(alone, associations=associations),
+                *check_template_rules(alone, associations=associations),
+                *check_template_parameters(alone),
+            )
+            if not any(d.severity is Severity.ERROR for d in reported):
+                owner = collaboration.members.get(template.owner)
+                querier = owner.accountId if owner and owner.accountId in queriers else queriers[0]
+                try:
+                    request = facts.request(querier, template=template.name)
+                except (QueryRejected, ReconcilerError):
+                    continue  # its parameters: reported by check_template_parameters
+                try:
+                    check(request, approved)
+                except QueryRejected as exc:
+                    verdict = exc.verdict
+                    if verdict is None or verdict.reason is rules.Reason.TEMPLATE_NOT_ALLOWED:
+                        continue
+                    plural = "s" if "," in verdict.table else ""
+                    whose = f' of table{plural} "{verdict.table}"' if verdict.table else ""
+                    yield _diag(
+                        stack,
+                        template,
+                        "template-always-refused",
+                        f'template "{template.name}" is always refused by the {verdict.rule or "analysis"} '
+                        f"rule{whose}: {verdict.message}",
+                        detail=f"at: {verdict.fragment}" if verdict.fragment else "",
+                        hint=exc.hint
+                        or _REFUSED_HINTS.get(verdict.reason or rules.Reason.OTHER)
+                        or "rewrite the SQL so the rule allows it, or change the table's analysis rule",
+                    )
+
+
+#: Reason -> how a template the rules always refuse is usually fixed (others: the generic hint).
+_REFUSED_HINTS = {
+    "output_column_disallowed": "count rows of a per-user CTE (SELECT COUNT(*) FROM (SELECT DISTINCT "
+    "user_id ...)) instead of aggregating the disallowed column in the final SELECT",
+    "aggregate_expression_not_allowed": "under COLUMNS_ONLY, aggregate a column of the table itself "
+    "(not an expression or a CTE's derived column)",
+}
+
+
+def _only(stack: Stack, template: AnalysisTemplateSpec) -> Stack:
+    """``stack`` with ``template`` as its only analysis template (to ask the checks about it alone)."""
+    return dataclasses.replace(stack, analysis_templates=[template])
 
 
 def _approves(rule: CustomRuleSpec, template: AnalysisTemplateSpec) -> bool:
@@ -421,4 +519,5 @@ CHECKS: tuple[Check, ...] = (
     check_template_tables,
     check_template_rules,
     check_template_parameters,
+    check_template_refused,
 )

@@ -23,6 +23,7 @@ from reconciler.spec.models import (
     AnalysisTemplateSpec,
     CollaborationSpec,
     ConfiguredTableSpec,
+    MovedSpec,
     PrivacyBudgetTemplateSpec,
     SpecModel,
 )
@@ -38,6 +39,8 @@ class Stack:
         root: the stack directory (or the single YAML file given).
         collaborations / configured_tables / analysis_templates / privacy_budget_templates: the
             documents of each kind, in file order (files sorted by name, documents in order).
+        moved: the ``kind: Moved`` documents (addresses that changed), in file order.
+        needs_local_data: whether ``localData`` files must exist (not when reviewing a revision).
         warnings: Diagnostics of severity warning (a valid stack may have some).
     """
 
@@ -46,6 +49,8 @@ class Stack:
     configured_tables: list[ConfiguredTableSpec] = field(default_factory=list)
     analysis_templates: list[AnalysisTemplateSpec] = field(default_factory=list)
     privacy_budget_templates: list[PrivacyBudgetTemplateSpec] = field(default_factory=list)
+    moved: list[MovedSpec] = field(default_factory=list)
+    needs_local_data: bool = True
     warnings: list[Diagnostic] = field(default_factory=list)
     _origins: dict[int, tuple[RawDocument, YamlPath]] = field(default_factory=dict, repr=False)
     _documents: list[tuple[SpecModel, RawDocument]] = field(default_factory=list, repr=False)
@@ -59,6 +64,7 @@ class Stack:
             ConfiguredTableSpec: self.configured_tables,  # type: ignore[dict-item]
             AnalysisTemplateSpec: self.analysis_templates,  # type: ignore[dict-item]
             PrivacyBudgetTemplateSpec: self.privacy_budget_templates,  # type: ignore[dict-item]
+            MovedSpec: self.moved,  # type: ignore[dict-item]
         }
         lists[type(model)].append(model)
         self._documents.append((model, doc))
@@ -70,9 +76,9 @@ class Stack:
         """Every top-level document model, in file order."""
         return [model for model, _ in self._documents]
 
-    def collaboration(self, name: str) -> CollaborationSpec | None:
-        """The collaboration named ``name`` (the first one, if the name is declared twice)."""
-        return next((c for c in self.collaborations if c.name == name), None)
+    def collaboration(self, key: str) -> CollaborationSpec | None:
+        """The collaboration with this ``key`` (its name unless set; the first one if declared twice)."""
+        return next((c for c in self.collaborations if c.key == key), None)
 
     def locate(self, node: BaseModel, *path: str | int, key: bool = False) -> SourceLocation:
         """Where ``node`` (any model of this stack, top-level or nested), or a field below it, is.

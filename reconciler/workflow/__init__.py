@@ -19,7 +19,14 @@ from __future__ import annotations
 
 from reconciler.workflow.applying import apply_plan, check_target, stack_lock
 from reconciler.workflow.planning import Outcome, default_plan_path, make_plan
-from reconciler.workflow.stacks import EXAMPLES, accounts_of, example_names, find_stack, stack_name
+from reconciler.workflow.stacks import (
+    EXAMPLES,
+    accounts_of,
+    example_names,
+    find_stack,
+    stack_name,
+    workspace_root,
+)
 from reconciler.workflow.workspace import BACKENDS, Workspace, bind_local_data, open_workspace
 
 __all__ = [
@@ -38,4 +45,5 @@ __all__ = [
     "open_workspace",
     "stack_lock",
     "stack_name",
+    "workspace_root",
 ]

@@ -9,15 +9,18 @@ recording each result in the state cache's journal.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from reconciler.errors import PlanError
 from reconciler.execution import lock, staleness
 from reconciler.execution.executor import ApplyResult, Event, Executor, check_permitted
 from reconciler.execution.retry import Backoff
+from reconciler.execution.state import State
 from reconciler.planner.model import Plan
-from reconciler.planner.resource import fingerprint
+from reconciler.planner.moves import Move
+from reconciler.planner.moves import apply as apply_moves
+from reconciler.planner.resource import ObservedResource, fingerprint
 from reconciler.workflow.workspace import Workspace
 
 __all__ = ["apply_plan", "check_target", "stack_lock"]
@@ -49,6 +52,14 @@ def _interrupted(holder: lock.Holder) -> str:
         f"the previous apply ({holder.command or 'pid ' + str(holder.pid)}) was interrupted;"
         " this apply carries on from the live state"
     )
+
+
+def moved_state(state: State, moves: Sequence[Move]) -> State:
+    """``state`` with the spec's moves carried out: resources under the addresses the plan names."""
+    if not moves:
+        return state
+    moved = apply_moves(state.resources.values(), moves)
+    return State({r.address: r for r in moved.resources if isinstance(r, ObservedResource)}, state.stack)
 
 
 def check_target(ws: Workspace, plan: Plan) -> None:
@@ -99,8 +110,9 @@ def apply_plan(
         destroying = plan.spec_fingerprint == fingerprint([])
         spec = ws.desired()
         want = [] if destroying else spec
-        state = ws.read(spec)
-        fresh = staleness.fresh_plan(want, state, stack=ws.name, backend=ws.backend.name)
+        observed = ws.read(spec)
+        fresh = staleness.fresh_plan(want, observed, stack=ws.name, backend=ws.backend.name, moves=ws.moves())
+        state = moved_state(observed, ws.moves())  # what the plan's addresses name
         reasons = staleness.reasons(plan, fresh, state)
         if reasons:
             raise PlanError(

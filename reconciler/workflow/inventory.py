@@ -7,7 +7,9 @@ rewrites the cache; ``adopt`` (``import``) brings a resource made outside the to
 management by tagging it with its address, after checking that the spec declares that address,
 that the resource exists in the owner's account, and that no stack claims it already. Untaggable
 kinds (analysis rules, members) are never imported on their own: they are found through their
-parent. This module calls the API only through the Workspace's backend.
+parent. ``move`` (``state mv``) gives resources a new address by rewriting their identity tags, and
+``forget`` (``state rm``) stops managing them by removing those tags; neither changes anything
+else about the resources. This module calls the API only through the Workspace's backend.
 """
 
 from __future__ import annotations
@@ -20,14 +22,27 @@ from typing import Any
 
 from reconciler import workflow
 from reconciler.errors import ReconcilerError, StateError, TerminalBackendError
+from reconciler.execution.clients import LocalClients
 from reconciler.execution.lock import lock_path
 from reconciler.execution.retry import Backoff, with_retries
 from reconciler.execution.state import ADDRESS_TAG, STACK_TAG, State, identity_tags
+from reconciler.planner import moves
 from reconciler.planner.addresses import Address, parse
 from reconciler.planner.registry import descriptor
 from reconciler.planner.resource import DesiredResource, ObservedResource, Ref
 
-__all__ = ["Adopted", "Rebuilt", "adopt", "parse_address", "rebuild", "stack_lock_path", "stack_name_of"]
+__all__ = [
+    "Adopted",
+    "Rebuilt",
+    "Relabelled",
+    "adopt",
+    "forget",
+    "move",
+    "parse_address",
+    "rebuild",
+    "stack_lock_path",
+    "stack_name_of",
+]
 
 
 def parse_address(text: str) -> Address:
@@ -49,7 +64,7 @@ def stack_name_of(stack: str | None) -> str:
 
 def stack_lock_path(stack: str | None, backend: str, root: Path | None = None) -> Path:
     """The lock file of ``stack`` on ``backend`` under the working directory ``root``."""
-    return lock_path(root or Path("."), backend, stack_name_of(stack))
+    return lock_path(root or workflow.workspace_root(), backend, stack_name_of(stack))
 
 
 @dataclass(frozen=True)
@@ -74,12 +89,17 @@ class Rebuilt:
 def rebuild(ws: workflow.Workspace) -> Rebuilt:
     """Re-read the stack's resources by their tags and rewrite the cache.
 
+    On the local backend the tables' ``localData`` files are read again too (hashed, whatever
+    their modification times say), so the Glue stand-in's schemas are what the files hold.
+
     Args:
         ws: the workspace.
 
     Returns:
         The Rebuilt comparison (old cache vs what the tags say).
     """
+    if isinstance(ws.backend.clients, LocalClients):
+        workflow.bind_local_data(ws.backend.clients, ws.stack, recheck=True)
     old = ws.cache.load(ws.backend.name, ws.name)
     problem = ws.cache.problem
     new = ws.read()
@@ -175,7 +195,7 @@ def adopt(ws: workflow.Workspace, address_text: str, resource_id: str) -> Adopte
             f"{address} is already managed as {current.id}; a stack holds one resource per address",
             hint="delete the other resource, or import this one under another address",
         )
-    account = ws.backend.account_for(wanted.owner, wanted.account_id)
+    account = ws.backend.account_for(wanted.owner, wanted.account_id, wanted.region)
     params = _resolve(d.request("get", wanted), address, resource_id, state)
     get = d.get
 
@@ -208,3 +228,125 @@ def adopt(ws: workflow.Workspace, address_text: str, resource_id: str) -> Adopte
             f"{address} was tagged but is not found by its tags; run `reconciler state rebuild`"
         )
     return Adopted(imported)
+
+
+@dataclass(frozen=True)
+class Relabelled:
+    """What ``move`` or ``forget`` did.
+
+    Args:
+        pairs: (address before, address after) of every resource moved; after is None when forgotten.
+        tagged: how many resources had their identity tags rewritten (or removed).
+        still_declared: addresses the spec still declares that the stack no longer manages (``forget``):
+            the next plan creates them again unless they leave the spec.
+    """
+
+    pairs: tuple[tuple[Address, Address | None], ...]
+    tagged: int
+    still_declared: tuple[Address, ...] = ()
+
+
+def _tag_call(
+    ws: workflow.Workspace, resource: ObservedResource, operation: str, params: Mapping[str, Any]
+) -> None:
+    account = ws.backend.account_for(resource.owner, resource.account_id, resource.region)
+    service = descriptor(resource.address.kind).service
+    with_retries(lambda: ws.backend.call(account, operation, params, service), Backoff())
+
+
+def _under(state: State, root: Address) -> list[ObservedResource]:
+    return [r for r in state if r.managed and moves.under(r.address, root)]
+
+
+def move(ws: workflow.Workspace, old_text: str, new_text: str) -> Relabelled:
+    """Give the resource at ``old_text`` (and what lives under it) the address ``new_text``.
+
+    The identity tag (``reconciler:address``) of every taggable resource moved is rewritten, so
+    the next read finds them at their new addresses; untaggable ones follow their parents. Nothing
+    else changes. The spec must declare the new address (else the next plan would delete it).
+
+    Raises:
+        StateError: bad or different-kind addresses, nothing at the old address, the new one taken
+            or not declared by the spec.
+    """
+    old, new = parse_address(old_text), parse_address(new_text)
+    if old.kind is not new.kind or old == new:
+        raise StateError(
+            f"cannot move {old} to {new}: "
+            + ("the same address" if old == new else "they are of different kinds"),
+            hint="move a resource to another address of its own kind",
+        )
+    declared = {r.address for r in ws.desired()}
+    if new not in declared:
+        close = difflib.get_close_matches(str(new), [str(a) for a in declared if a.kind is new.kind], n=1)
+        raise StateError(
+            f"the spec of stack {ws.name!r} does not declare {new}",
+            hint=f"did you mean {close[0]}?"
+            if close
+            else "declare it in the spec first (a new key or name), then move",
+        )
+    state = ws.read()
+    found = _under(state, old)
+    if not found:
+        raise StateError(
+            f"stack {ws.name!r} manages nothing at {old} on {ws.backend.name}",
+            hint="`reconciler state list` shows the addresses it manages",
+        )
+    move_ = moves.Move(old, new)
+    pairs = [(r, moves.relabel(r.address, move_)) for r in found]
+    moving = {r.address for r in found}
+    taken = sorted(str(n) for _, n in pairs if n is not None and n in state and n not in moving)
+    if taken:
+        raise StateError(
+            f"cannot move {old} to {new}: the stack already manages {', '.join(taken)}",
+            hint="`reconciler state rm` the resource to let go of first, or move to another address",
+        )
+    tagged = 0
+    for resource, target in pairs:
+        if target is not None and descriptor(resource.address.kind).taggable and resource.arn:
+            _tag_call(
+                ws, resource, "TagResource", {"resourceArn": resource.arn, "tags": {ADDRESS_TAG: str(target)}}
+            )
+            tagged += 1
+    ws.read()  # the cache, from the tags as they are now
+    return Relabelled(tuple((r.address, t) for r, t in pairs), tagged)
+
+
+def forget(ws: workflow.Workspace, address_text: str) -> Relabelled:
+    """Stop managing the resource at ``address_text`` (and what lives under it), leaving it as it is.
+
+    Its identity tags are removed, so no later plan of the stack deletes or changes it. An
+    untaggable resource (an analysis rule, a member) is found through its parent and cannot be
+    forgotten on its own.
+
+    Raises:
+        StateError: a bad address, an untaggable kind, or nothing managed there.
+    """
+    address = parse_address(address_text)
+    if not descriptor(address.kind).taggable:
+        raise StateError(
+            f"{address.kind} resources carry no tags: the stack finds them through their parent",
+            hint="`reconciler state rm` the parent (its table, association or collaboration) to let go"
+            " of both",
+        )
+    state = ws.read()
+    found = _under(state, address)
+    if not found:
+        raise StateError(
+            f"stack {ws.name!r} manages nothing at {address} on {ws.backend.name}",
+            hint="`reconciler state list` shows the addresses it manages",
+        )
+    tagged = 0
+    for resource in found:
+        if descriptor(resource.address.kind).taggable and resource.arn:
+            _tag_call(
+                ws,
+                resource,
+                "UntagResource",
+                {"resourceArn": resource.arn, "tagKeys": [STACK_TAG, ADDRESS_TAG]},
+            )
+            tagged += 1
+    ws.read()
+    declared = {r.address for r in ws.desired()}
+    still = tuple(sorted(r.address for r in found if r.address in declared))
+    return Relabelled(tuple((r.address, None) for r in found), tagged, still)

@@ -8,13 +8,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.errors import PlanError
 from reconciler.execution.state import State
 from reconciler.planner import build
+from reconciler.planner.addresses import Address, parse
 from reconciler.planner.model import Plan
+from reconciler.planner.moves import under
 from reconciler.planner.resource import DesiredResource
 from reconciler.workflow.stacks import accounts_of
 from reconciler.workflow.workspace import Workspace
@@ -48,6 +52,7 @@ def make_plan(
     destroy: bool = False,
     now: dt.datetime | None = None,
     desired: Sequence[DesiredResource] | None = None,
+    targets: Sequence[str] = (),
 ) -> Outcome:
     """Read the stack's State and plan the changes that make it match the spec.
 
@@ -57,9 +62,13 @@ def make_plan(
         destroy: plan the deletion of everything the stack manages instead.
         now: the clock.
         desired: the resources to plan for instead of the spec's (tests, imports).
+        targets: ``--target`` addresses: keep only their changes and what those need.
 
     Returns:
         The Outcome.
+
+    Raises:
+        PlanError: a target that is not an address, or names nothing the spec or the backend has.
     """
     want = [] if destroy else list(desired) if desired is not None else ws.desired()
     before = ws.backend.calls
@@ -74,11 +83,30 @@ def make_plan(
         as_member=as_member,
         spec_path=str(ws.stack.root.resolve()),
         accounts={a.account_id: a.member for a in accounts_of(ws.stack)},
+        moves=ws.moves(),
     )
     if as_member is not None:
         plan = plan.for_member(as_member)
+    if targets:
+        known = {r.address for r in want} | set(state.resources)
+        plan = plan.for_targets(tuple(_target(t, known) for t in targets))
     problems = [*([ws.cache.problem] if ws.cache.problem else []), *ws.backend.problems]
     return Outcome(plan, state, tuple(want), calls, tuple(problems))
+
+
+def _target(text: str, known: set[Address]) -> Address:
+    """A ``--target`` value as an Address that names (or holds) something of the stack."""
+    try:
+        address = parse(text)
+    except ValueError as exc:
+        raise PlanError(f"--target {text}: {exc}", hint="give an address as the plan prints it") from None
+    if not any(under(a, address) for a in known):
+        close = difflib.get_close_matches(text, sorted(str(a) for a in known), n=1)
+        raise PlanError(
+            f"--target {text}: the stack declares and manages nothing at that address",
+            hint=f"did you mean {close[0]}?" if close else "`reconciler plan` lists the stack's addresses",
+        )
+    return address
 
 
 def default_plan_path(ws: Workspace) -> Path:

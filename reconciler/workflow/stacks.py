@@ -21,10 +21,42 @@ from reconciler.errors import PlanError
 from reconciler.execution.clients import Account
 from reconciler.spec import Stack
 
-__all__ = ["EXAMPLES", "accounts_of", "example_names", "find_stack", "stack_name"]
+__all__ = [
+    "EXAMPLES",
+    "WORKSPACE_DIR",
+    "accounts_of",
+    "example_names",
+    "find_stack",
+    "stack_name",
+    "workspace_root",
+]
 
 #: The example stacks, inside the installed package (``reconciler/examples/<stack>/``).
 EXAMPLES = Path(reconciler.__file__).resolve().parent / "examples"
+#: The workspace directory: state cache, locks, the local backend, its results.
+WORKSPACE_DIR = ".reconciler"
+
+
+def workspace_root(start: Path | None = None) -> Path:
+    """The directory whose ``.reconciler/`` this command uses, found as git finds ``.git``.
+
+    From ``start`` (the working directory) upwards, the nearest directory that holds a
+    ``.reconciler/`` directory, or else the project root: the nearest that holds ``specs/``.
+    Neither: ``start`` itself. So ``cd specs/my-stack && reconciler plan`` uses the state,
+    locks and local backend of the project, not a new, empty one.
+
+    Args:
+        start: where to look from (default: the working directory).
+
+    Returns:
+        The directory (``.reconciler/`` may not exist yet), relative to the working directory
+        (``.``, ``../..``) so that messages name files as a user typing there would.
+    """
+    here = (start or Path.cwd()).resolve()
+    found = next(
+        (d for d in (here, *here.parents) if (d / WORKSPACE_DIR).is_dir() or (d / "specs").is_dir()), here
+    )
+    return Path(os.path.relpath(found))
 
 
 def _stacks_in(directory: Path) -> list[Path]:
@@ -50,7 +82,7 @@ def find_stack(stack: str | os.PathLike[str] | None) -> Path:
     Raises:
         PlanError: nothing matches; the message lists the stacks that exist.
     """
-    specs = Path("specs")
+    specs = workspace_root() / "specs"
     if stack is None:
         if any(Path(".").glob("*.yaml")):
             return Path(".")
@@ -67,7 +99,7 @@ def find_stack(stack: str | os.PathLike[str] | None) -> Path:
             f"which stack? ./specs holds {len(candidates) or 'no'} stack(s){': ' + names if names else ''}",
             hint=_pass_a_stack(),
         )
-    for candidate in (Path(stack), specs / stack, EXAMPLES / str(stack)):
+    for candidate in (Path(stack), Path("specs") / stack, specs / stack, EXAMPLES / str(stack)):
         if candidate.exists():
             return candidate
     where = "under ./specs or" if specs.is_dir() else "under ./specs (there is no specs/ directory here) or"
@@ -77,12 +109,12 @@ def find_stack(stack: str | os.PathLike[str] | None) -> Path:
 
 def _pass_a_stack() -> str:
     """How to name a stack on the command line, with the stacks there are."""
-    own = Path("specs")
+    own = workspace_root() / "specs"
     mine = [p.name for p in _stacks_in(own)] if own.is_dir() else []
     known = sorted({*mine, *example_names()})
     return (
-        "give the stack's directory as STACK, e.g. `reconciler plan path/to/my-stack`"
-        f" (or `cd` into it); known stacks: {', '.join(known) or 'none'}"
+        "give the stack's directory as STACK (or its name), e.g. `reconciler plan path/to/my-stack`"
+        f" (`--chdir DIR` runs in the project DIR); known stacks: {', '.join(known) or 'none'}"
     )
 
 
@@ -93,13 +125,17 @@ def stack_name(stack: Stack) -> str:
 
 
 def accounts_of(stack: Stack) -> list[Account]:
-    """Every member account of a stack (first declaration wins), with region and credentials."""
-    out: dict[str, Account] = {}
+    """Every member account of a stack in every region it works in, with its credentials.
+
+    One Account per (account id, region): an account that is a member of collaborations in two
+    regions is acted as in each (the first declaration's key and credentials win).
+    """
+    out: dict[tuple[str, str], Account] = {}
     for collab in stack.collaborations:
         for key, member in collab.members.items():
             creds = member.credentials
             out.setdefault(
-                member.accountId,
+                (member.accountId, collab.region),
                 Account(
                     key,
                     member.accountId,

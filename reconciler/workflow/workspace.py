@@ -19,9 +19,10 @@ from reconciler.execution.backend import Boto3Backend
 from reconciler.execution.clients import AwsClients, ClientSource, LocalClients
 from reconciler.execution.state import State, StateCache
 from reconciler.planner import desired as desired_mod
+from reconciler.planner.moves import Move
 from reconciler.planner.resource import DesiredResource
 from reconciler.spec import Stack, load_stack
-from reconciler.workflow.stacks import accounts_of, find_stack, stack_name
+from reconciler.workflow.stacks import accounts_of, find_stack, stack_name, workspace_root
 
 __all__ = ["BACKENDS", "Workspace", "bind_local_data", "open_workspace"]
 
@@ -38,7 +39,7 @@ class Workspace:
         name: the stack name (identity tags, plan files, cache entries).
         backend: the Boto3Backend.
         cache: the state cache.
-        root: the working directory holding ``.reconciler/`` and ``plans/``.
+        root: the workspace: the directory holding ``.reconciler/`` and ``plans/``.
         notes: things the user should know that are not errors (an interrupted earlier apply).
     """
 
@@ -77,6 +78,10 @@ class Workspace:
         """The spec's resources in normal form."""
         return list(desired_mod.resources(self.stack))
 
+    def moves(self) -> tuple[Move, ...]:
+        """The spec's moves (``kind: Moved``), carried out on what the backend holds before a diff."""
+        return desired_mod.moves(self.stack)
+
     def read(self, desired: Sequence[DesiredResource] | None = None) -> State:
         """Observe the stack's resources (and the adopted ones ``desired`` names); refresh the cache."""
         adopt = {r.address: (r.id, r.attributes.get("name")) for r in desired or () if r.existing}
@@ -108,7 +113,8 @@ def open_workspace(
         backend: ``local`` or ``aws``.
         as_member: on AWS, act only as this member (read and write with its account only).
         parallelism: concurrent reads.
-        root: working directory for ``.reconciler/`` (default: the current directory).
+        root: the directory holding ``.reconciler/`` (default: ``workspace_root()``, found from
+            the working directory upwards as git finds ``.git``).
         clients: who answers the clients (tests); default from ``backend``.
 
     Returns:
@@ -117,7 +123,7 @@ def open_workspace(
     if backend not in BACKENDS:
         raise PlanError(f"unknown backend {backend!r}", hint=f"use one of: {', '.join(BACKENDS)}")
     spec = load_stack(find_stack(stack))
-    base = root or Path(".")
+    base = root or workspace_root()
     accounts = accounts_of(spec)
     names = {a.account_id: a.member for a in accounts}
     if as_member is not None:
@@ -146,15 +152,17 @@ def open_workspace(
     )
 
 
-def bind_local_data(clients: LocalClients, stack: Stack) -> list[str]:
+def bind_local_data(clients: LocalClients, stack: Stack, *, recheck: bool = False) -> list[str]:
     """Bind every configured table's ``localData`` in the local backend's Glue stand-in.
 
-    Idempotent: a table already bound to the same file is not rewritten, so every command that
-    opens a local workspace does it (``open_workspace``).
+    Idempotent: a table already bound to the same file, with the same content, is not rewritten,
+    so every command that opens a local workspace does it (``open_workspace``); a file whose
+    content changed is read again (its columns are the table's schema).
 
     Args:
         clients: the local backend's clients.
         stack: the loaded spec.
+        recheck: hash every file, even those whose size and time did not change (``state rebuild``).
 
     Returns:
         ``database.table`` of each table bound, in spec order.
@@ -165,6 +173,6 @@ def bind_local_data(clients: LocalClients, stack: Stack) -> list[str]:
         glue = table.tableReference.glue
         if table.localData and glue is not None and table.owner in owners:
             path = stack.resolve_path(table, table.localData).resolve()
-            clients.bind_table(owners[table.owner], glue.databaseName, glue.tableName, path)
+            clients.bind_table(owners[table.owner], glue.databaseName, glue.tableName, path, recheck=recheck)
             bound.append(f"{glue.databaseName}.{glue.tableName}")
     return bound

@@ -7,6 +7,7 @@ read the result file.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -78,3 +79,48 @@ def _glue_name(root: Path) -> tuple[str, str]:
     )
     assert table.tableReference.glue is not None
     return table.tableReference.glue.databaseName, table.tableReference.glue.tableName
+
+
+def _add_column(stack: Path) -> None:
+    """A new column in the purchases CSV (same modification second), and in the table's allowedColumns."""
+    data = stack / "data" / "purchases.csv"
+    stat = data.stat()
+    lines = data.read_text().splitlines()
+    data.write_text("\n".join([lines[0] + ",channel", *(line + ",web" for line in lines[1:])]) + "\n")
+    os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # a copy that kept its time: the hash decides
+    spec = stack / "purchases.yaml"
+    spec.write_text(spec.read_text().replace("store_region]", "store_region, channel]", 1))
+
+
+def test_a_column_added_to_the_data_is_in_the_schema_at_the_next_apply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RECONCILER_LOCAL_FAULTS", raising=False)
+    stack = copy_stack("retail-adtech", tmp_path)
+    assert run(capsys, "apply", str(stack), "--auto-approve")[0] == 0
+    _add_column(stack)
+    assert run(capsys, "validate", str(stack))[0] == 0
+    code, out, err = run(capsys, "apply", str(stack), "--auto-approve")
+    assert code == 0, out + err
+    assert run(capsys, "plan", str(stack), "--detailed-exitcode")[0] == 0
+
+
+def test_state_rebuild_reads_the_data_files_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RECONCILER_LOCAL_FAULTS", raising=False)
+    stack = copy_stack("retail-adtech", tmp_path)
+    assert run(capsys, "apply", str(stack), "--auto-approve")[0] == 0
+    _add_column(stack)
+    assert run(capsys, "state", "rebuild", str(stack))[0] == 0
+    service = emulator.connect(tmp_path / ".reconciler" / "local.duckdb")
+    try:
+        tables = load_stack(stack).configured_tables
+        glue = next(t for t in tables if t.name == "purchases").tableReference.glue
+        assert glue is not None
+        entry = service.catalog.lookup(RETAILER, glue.databaseName, glue.tableName)
+        assert entry is not None and "channel" in entry.column_types
+    finally:
+        service.close()

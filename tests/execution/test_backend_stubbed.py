@@ -178,7 +178,10 @@ def test_read_lists_tags_gets_and_crawls_children_with_exact_shapes() -> None:
     adtech.assert_no_pending_responses()
     collab_address = Address.of(Kind.COLLABORATION, "retail")
     member_address = Address.of(Kind.MEMBER, "retail", "adtech")
-    assert set(state.resources) == {collab_address, member_address}
+    # a removed member is observed with its final status: the plan must never invite it again
+    removed = Address.of(Kind.MEMBER, "retail", "555555555555")
+    assert set(state.resources) == {collab_address, member_address, removed}
+    assert state.resources[removed].gone == "REMOVED" and not state.resources[member_address].gone
     observed = state.get(collab_address)
     assert observed is not None and observed.id == COLLAB_ID and observed.arn == COLLAB_ARN
     assert observed.attributes["tags"] == {"team": "m"}  # identity tags are not attributes

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cli_helpers import run
+from cli_helpers import SPECS, run
 from gitops_helpers import CLASS, commit, edit, git, make_repo
 
 from reconciler.gitops.review import review
@@ -230,3 +230,38 @@ def test_head_revision_leaves_the_work_tree_alone(repo: Path) -> None:
     result = review("main", "main", [CUSTOM])
     assert result.stacks[0].changes == ()  # main vs main, whatever the work tree holds
     assert git(repo, "status", "--porcelain")  # the edit is still there, untouched
+
+
+def test_review_needs_no_sample_data_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
+    """Data files ignored by Git: both revisions lack them, and the review still compares the specs."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    shutil.copytree(SPECS / "retail-adtech", root / CUSTOM)
+    (root / ".gitignore").write_text("data/\n")
+    monkeypatch.chdir(root)
+    commit(root, "base")
+    edit(root / CUSTOM / "purchases.yaml", "minimumIdentityCount: 25", "minimumIdentityCount: 10")
+    head = commit(root, "lower the threshold")
+    shutil.rmtree(root / CUSTOM / "data")
+    code, out, err = run(capsys, "review", "--base", "HEAD~1", "--head", head, "--fail-on", "weakens,invalid")
+    assert code == 3, out + err  # the weakening gate, not "0 changes"
+    assert "lowered 25 -> 10" in out
+
+
+def test_a_base_revision_that_cannot_be_read_fails_the_review(repo: Path, capsys: Capsys) -> None:
+    edit(repo / CUSTOM / "purchases.yaml", "owner: retailer", "owner: retailr")
+    broken = commit(repo, "a broken spec merged")
+    edit(repo / CUSTOM / "purchases.yaml", "owner: retailr", "owner: retailer")
+    edit(repo / CUSTOM / "purchases.yaml", "minimumIdentityCount: 25", "minimumIdentityCount: 10")
+    head = commit(repo, "fixed, and the threshold lowered")
+    code, out, err = run(
+        capsys, "review", "--base", broken, "--head", head, "--fail-on", "weakens,invalid", CUSTOM
+    )
+    assert code == 1, out + err
+    assert "base revision of retail-adtech" in err and "cannot be read" in err
+    assert "specs/retail-adtech/purchases.yaml:4:8" in err
+    doc = review(broken, head, [CUSTOM], fail_on=["invalid"])
+    assert any("cannot be read" in g for g in doc.gate_failures())

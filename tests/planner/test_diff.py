@@ -164,7 +164,7 @@ def test_new_querier_on_existing_collaboration_is_blocked_not_replaced(
         plan.check_applicable()
 
 
-def test_member_removed_is_irreversible_and_leaves_after_its_membership(
+def test_member_removed_is_irreversible_and_takes_its_membership_with_it(
     retail: list[DesiredResource],
 ) -> None:
     want = without(retail, f"member.{C}.adtech", f"membership.{C}.adtech")
@@ -187,7 +187,13 @@ def test_member_removed_is_irreversible_and_leaves_after_its_membership(
     assert step.operation == "DeleteMember"
     assert step.params == {"collaborationIdentifier": f"id-collaboration.{C}", "accountId": "987654321098"}
     assert step.irreversible
-    assert position(plan, f"delete membership.{C}.adtech") < position(plan, f"delete member.{C}.adtech")
+    # DeleteMember ends the membership too (REMOVED): the member is not also made to leave first,
+    # which would leave nothing to remove; what it shares goes before the member does
+    assert change_of(plan, f"membership.{C}.adtech").deleted_with == member.address
+    assert f"delete membership.{C}.adtech" not in [s.id for s in plan.all_steps]
+    assert position(plan, f"delete association.{C}.adtech.ad_impressions") < position(
+        plan, f"delete member.{C}.adtech"
+    )
 
 
 def test_granting_receive_results_is_a_change_request(retail: list[DesiredResource]) -> None:

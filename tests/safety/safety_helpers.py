@@ -93,7 +93,8 @@ def write_big_stack(root: Path, *, tables: int = 6, templates: int = 2, name: st
                 "owner": "retailer",
                 "collaboration": collaboration,
                 "source": {
-                    "text": f"SELECT segment, COUNT(DISTINCT hashed_email) AS n FROM {table} GROUP BY segment"
+                    "text": f"WITH people AS (SELECT DISTINCT segment, hashed_email FROM {table}) "
+                    "SELECT people.segment, COUNT(*) AS n FROM people GROUP BY people.segment"
                 },
             }
         )

@@ -71,6 +71,57 @@ def test_unknown_rule_type_gets_did_you_mean_at_the_type_value(tmp_path: Path) -
     assert d.hint == 'did you mean "CUSTOM"?'
 
 
+AGGREGATION_RULE = """\
+analysisRule:
+  type: AGGREGATION
+  policy:
+    aggregateColumns:
+      - {columnNames: [amount], function: SUM}
+    joinColumns: [hashed_email]
+    dimensionColumns: []
+    scalarFunctions: []
+    outputConstraints:
+      - {columnName: hashed_email, minimum: 50, type: COUNT_DISTINCT}
+"""
+
+
+def _with_rule(rule: str) -> str:
+    """TABLE with its analysisRule replaced by ``rule`` (a YAML block at the document's top level)."""
+    head, tail = TABLE.split("analysisRule:\n", 1)
+    return head + rule + "associations:" + tail.split("associations:", 1)[1]
+
+
+def test_a_typo_inside_the_rule_policy_is_reported_at_its_own_key_with_did_you_mean(tmp_path: Path) -> None:
+    text = _with_rule(AGGREGATION_RULE.replace("dimensionColumns:", "dimensionColumn:"))
+    d = only(problems(tmp_path, {"c.yaml": COLLABORATION, "t.yaml": text}))
+    assert d.summary == 'unknown field "dimensionColumn"'
+    assert where(d) == "t.yaml:13:5"
+    assert d.hint == 'did you mean "dimensionColumns"?'
+
+
+def test_a_typo_in_a_custom_rule_threshold_is_reported_at_its_key(tmp_path: Path) -> None:
+    rule = (
+        "analysisRule:\n  type: CUSTOM\n  policy:\n    allowedAnalyses: [ANY_QUERY]\n"
+        "    aggregationThresholds:\n      - identityColumn: [hashed_email]\n"
+        "        minimumIdentityCount: 2\n"
+        "        type: COUNT_DISTINCT\n        allowedAggregateExpressionType: COLUMNS_ONLY\n"
+    )
+    d = only(problems(tmp_path, {"c.yaml": COLLABORATION, "t.yaml": _with_rule(rule)}))
+    assert d.summary == 'unknown field "identityColumn"'
+    assert where(d) == "t.yaml:12:9"
+    assert d.hint == 'did you mean "identityColumns"?'
+
+
+def test_a_quoted_number_in_the_rule_policy_is_reported_at_the_value(tmp_path: Path) -> None:
+    text = _with_rule(AGGREGATION_RULE.replace("minimum: 50", 'minimum: "50"'))
+    d = only(problems(tmp_path, {"c.yaml": COLLABORATION, "t.yaml": text}))
+    assert d.summary == (
+        'analysisRule.policy.outputConstraints[0].minimum: expected an integer, got the string "50"'
+    )
+    assert where(d).startswith("t.yaml:16:")
+    assert "remove the quotes" in d.hint
+
+
 def test_unknown_kind_gets_did_you_mean(tmp_path: Path) -> None:
     d = only(problems(tmp_path, {"c.yaml": "kind: ConfiguredTabel\nname: x\n"}))
     assert (d.summary, where(d), d.hint) == (

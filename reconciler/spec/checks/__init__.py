@@ -4,7 +4,7 @@ Layers 1 and 2 (shape and types; AWS's limits from botocore) have run when these
 field has the right type and every enum value is one AWS knows. The checks here look across
 resources: references between them, rules that contradict each other, what AWS would refuse
 at apply time, and the privacy mistakes AWS would happily accept. They live by subject in
-``collaborations``, ``references`` and ``analysis_rules``, sharing ``view``.
+``collaborations``, ``references``, ``analysis_rules`` and ``moves``, sharing ``view``.
 
 Each function in ``CHECKS`` is a ``Check``: it takes the loaded ``Stack`` and yields
 ``Diagnostic``s; it never raises for bad input. Its docstring's ``Codes:`` section lists the
@@ -37,12 +37,14 @@ from reconciler.spec.checks.collaborations import (
     check_result_configuration,
     check_role_accounts,
 )
+from reconciler.spec.checks.moves import check_moved
 from reconciler.spec.checks.references import (
     check_collaboration_references,
     check_duplicate_addresses,
     check_local_data,
     check_member_references,
     check_owners,
+    check_table_regions,
     check_template_references,
 )
 from reconciler.spec.stack import Check
@@ -65,6 +67,7 @@ CHECKS: tuple[Check, ...] = (
     check_member_references,
     check_template_references,
     check_local_data,
+    check_table_regions,
     check_rule_columns,
     check_aggregation_rule,
     check_list_rule,
@@ -72,4 +75,5 @@ CHECKS: tuple[Check, ...] = (
     check_differential_privacy,
     check_rule_engine,
     check_associations,
+    check_moved,
 )

@@ -283,7 +283,7 @@ def check_differential_privacy(stack: Stack) -> Iterator[Diagnostic]:
             if c is None:
                 continue
             if not any(
-                b.collaboration == c.name and b.privacyBudgetType == "DIFFERENTIAL_PRIVACY" for b in v.budgets
+                b.collaboration == c.key and b.privacyBudgetType == "DIFFERENTIAL_PRIVACY" for b in v.budgets
             ):
                 yield v.diag(
                     "dp-budget-missing",

@@ -36,11 +36,16 @@ _ROLE_ACCOUNT = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):role/")
 
 
 def check_creator_is_member(stack: Stack) -> Iterator[Diagnostic]:
-    """The collaboration's creator must be one of its members.
+    """The collaboration's creator must be one of its members, and keep its membership.
 
     Codes:
         creator-not-member (error): ``creator`` is not a key of ``members``.
             Fix: set ``creator`` to the member key of the account that creates the collaboration.
+        creator-cannot-leave (error): the creator of a collaboration the stack creates has no ``membership``;
+            the creator can never leave its own collaboration (AWS refuses its DeleteMembership), so its
+            membership lives and ends with the collaboration.
+            Fix: keep the creator's ``membership``; to end the collaboration for everyone, remove the
+                Collaboration document (and what uses it) instead.
     """
     v = view(stack)
     for c in v.collaborations:
@@ -52,6 +57,17 @@ def check_creator_is_member(stack: Stack) -> Iterator[Diagnostic]:
                 f'creator "{c.creator}" is not a member of collaboration "{c.name}"',
                 detail=f"members are {quoted_names(c.members)}",
                 hint=suggest(c.creator, c.members) or "add the creator to members",
+            )
+        elif not c.existing and c.members[c.creator].membership is None:
+            yield v.diag(
+                "creator-cannot-leave",
+                c,
+                ("members", c.creator),
+                f'the creator "{c.creator}" of collaboration "{c.name}" has no membership',
+                detail="the creator cannot leave its own collaboration: AWS refuses DeleteMembership for the"
+                " creator, whose membership ends only with the collaboration",
+                hint="keep the creator's `membership:`; to end the collaboration, remove the Collaboration"
+                " document instead",
             )
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "check_member_references",
     "check_template_references",
     "check_local_data",
+    "check_table_regions",
 ]
 
 
@@ -35,9 +36,9 @@ def check_duplicate_addresses(stack: Stack) -> Iterator[Diagnostic]:
     """Two resources may not have the same address.
 
     Codes:
-        duplicate-address (error): two collaborations with one name, two configured tables with one owner and
-            name, two templates with one name in a collaboration, or two privacy budget templates of one type
-            in a collaboration.
+        duplicate-address (error): two collaborations with one key (their name, unless they set ``key``), two
+            configured tables with one owner and key, two templates with one name in a collaboration, or two
+            privacy budget templates of one type in a collaboration.
             Fix: rename or remove one of them.
         duplicate-association-name (error): two associations with one name in a collaboration; queries name
             tables by association name, so AWS refuses the second.
@@ -50,16 +51,16 @@ def check_duplicate_addresses(stack: Stack) -> Iterator[Diagnostic]:
         return seen.setdefault(key, node)
 
     for c in v.collaborations:
-        if first(("collaboration", c.name), c) is not c:
-            yield _duplicate(v, c, ("name",), f'collaboration "{c.name}"', seen[("collaboration", c.name)])
+        if first(("collaboration", c.key), c) is not c:
+            yield _duplicate(v, c, _key_field(c), f'collaboration "{c.key}"', seen[("collaboration", c.key)])
     for t in v.tables:
-        if first(("table", t.owner, t.name), t) is not t:
+        if first(("table", t.owner, t.key), t) is not t:
             yield _duplicate(
                 v,
                 t,
-                ("name",),
-                f'configured table "{t.name}" of "{t.owner}"',
-                seen[("table", t.owner, t.name)],
+                _key_field(t),
+                f'configured table "{t.key}" of "{t.owner}"',
+                seen[("table", t.owner, t.key)],
             )
     for tpl in v.templates:
         key = ("template", tpl.collaboration, tpl.name)
@@ -72,7 +73,7 @@ def check_duplicate_addresses(stack: Stack) -> Iterator[Diagnostic]:
         if first(key, b) is not b:
             what = f'{b.privacyBudgetType} privacy budget template in "{b.collaboration}"'
             yield _duplicate(v, b, ("privacyBudgetType",), what, seen[key])
-    twice = {id(t) for t in v.tables if seen[("table", t.owner, t.name)] is not t}
+    twice = {id(t) for t in v.tables if seen[("table", t.owner, t.key)] is not t}
     for collab, placed in v.placed.items():
         names: dict[str, Placed] = {}
         for p in placed:
@@ -92,6 +93,11 @@ def check_duplicate_addresses(stack: Stack) -> Iterator[Diagnostic]:
                 )
 
 
+def _key_field(node: Any) -> tuple[str, ...]:
+    """Where a keyed document's key is written: ``key`` when set, else ``name`` (the default)."""
+    return ("key",) if "key" in node.model_fields_set else ("name",)
+
+
 def _duplicate(v: View, node: Any, path: tuple[str, ...], what: str, first: Any) -> Diagnostic:
     return v.diag(
         "duplicate-address",
@@ -107,13 +113,21 @@ def check_collaboration_references(stack: Stack) -> Iterator[Diagnostic]:
     """Associations, templates and budgets name collaborations the stack declares.
 
     Codes:
-        unknown-collaboration (error): a ``collaboration:`` that no Collaboration document declares.
-            Fix: correct the name (a did-you-mean hint is given) or add the collaboration.
+        unknown-collaboration (error): a ``collaboration:`` that names no collaboration's key (its name,
+            unless the collaboration sets ``key``).
+            Fix: correct the name (a did-you-mean hint is given), or add the collaboration.
     """
     v = view(stack)
     names = v.collab.keys()
+    renamed = {c.name: c.key for c in v.collaborations if c.name != c.key}
 
     def unknown(node: Any, path: tuple[str | int, ...], name: str, who: str) -> Diagnostic:
+        hint = suggest(name, names)
+        if name in renamed:
+            hint = (
+                f'collaboration "{name}" has the key "{renamed[name]}", and `collaboration:` names the key:'
+                f' write "{renamed[name]}"'
+            )
         return v.diag(
             "unknown-collaboration",
             node,
@@ -121,7 +135,7 @@ def check_collaboration_references(stack: Stack) -> Iterator[Diagnostic]:
             f'unknown collaboration "{name}"',
             detail=f'{who} refers to collaboration "{name}", which no spec of this stack declares '
             f"(declared: {quoted_names(names)})",
-            hint=suggest(name, names),
+            hint=hint,
         )
 
     for t in v.tables:
@@ -305,7 +319,7 @@ def check_local_data(stack: Stack) -> Iterator[Diagnostic]:
                 f'localData "{t.localData}" is not a CSV or Parquet file',
                 hint="the local engine reads .csv and .parquet files",
             )
-        elif not target.is_file():
+        elif not target.is_file() and stack.needs_local_data:
             yield Diagnostic(
                 summary=f'localData file "{t.localData}" does not exist',
                 location=location,
@@ -314,3 +328,34 @@ def check_local_data(stack: Stack) -> Iterator[Diagnostic]:
                 "scripts/make_sample_data.py",
                 code="local-data-missing",
             )
+
+
+def check_table_regions(stack: Stack) -> Iterator[Diagnostic]:
+    """A configured table lives in one region: it is associated only to collaborations of that region.
+
+    Codes:
+        table-regions (error): a configured table is associated to collaborations in different regions;
+            AWS keeps a configured table in the region it was made in, and an association can only
+            join a collaboration of the same region.
+            Fix: declare one configured table per region (another ``key`` or name), each associated to the
+                collaborations of its region.
+    """
+    v = view(stack)
+    for t in v.tables:
+        regions: dict[str, tuple[int, str]] = {}
+        for i, a in enumerate(t.associations):
+            c = v.collab.get(a.collaboration)
+            if c is not None:
+                regions.setdefault(c.region, (i, c.key))
+        if len(regions) > 1:
+            (first, (_, one)), *rest = regions.items()
+            for region, (i, key) in rest:
+                yield v.diag(
+                    "table-regions",
+                    t,
+                    ("associations", i, "collaboration"),
+                    f'table "{t.name}" is associated to collaboration "{key}" in {region}, but also to'
+                    f' "{one}" in {first}',
+                    hint="declare one configured table per region, each associated to the collaborations"
+                    " of its region",
+                )

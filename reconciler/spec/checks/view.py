@@ -142,7 +142,7 @@ class View:
         self.budgets = stack.privacy_budget_templates
         self.collab: dict[str, CollaborationSpec] = {}
         for c in self.collaborations:
-            self.collab.setdefault(c.name, c)
+            self.collab.setdefault(c.key, c)
         self.placed: dict[str, list[Placed]] = defaultdict(list)
         for t in self.tables:
             for i, a in enumerate(t.associations):
