@@ -453,11 +453,10 @@ def plans(draw: Any, variant: data.Variant, paths: Mapping[str, str]) -> Plan:
         elif form in ("group", "group_extra"):
             mode = "group"
             group_by = [s.ref(c)]
-            if form == "group_extra":
-                extra = draw(
-                    st.sampled_from([c2 for c2 in s.cols if c2.kind in ("id", "dim", "key", "secret")])
-                )
-                hidden_keys.append(s.ref(extra))
+            # another column: grouping by the exempt column twice is grouping by it once
+            others = [c2 for c2 in s.cols if c2.kind in ("id", "dim", "key", "secret") and c2.base != c.base]
+            if form == "group_extra" and others:
+                hidden_keys.append(s.ref(draw(st.sampled_from(others))))
         elif form == "count":
             mode = "group"
             group_by = [s.ref(c)]
