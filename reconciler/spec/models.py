@@ -554,8 +554,13 @@ class PrivacyBudgetTemplateSpec(SpecModel):
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
 
 
+# The Clean Rooms ML kinds live in ``ml_models``, which builds on SpecModel, Lifecycle and Tags above.
+from reconciler.spec.ml_models import ML_DOCUMENT_MODELS, MLDocument  # noqa: E402
+
 #: Any top-level document of a stack.
-Document = CollaborationSpec | ConfiguredTableSpec | AnalysisTemplateSpec | PrivacyBudgetTemplateSpec
+Document = (
+    CollaborationSpec | ConfiguredTableSpec | AnalysisTemplateSpec | PrivacyBudgetTemplateSpec | MLDocument
+)
 
 #: ``kind:`` value -> model; the loader dispatches on it.
 DOCUMENT_MODELS: dict[str, type[SpecModel]] = {
@@ -563,4 +568,5 @@ DOCUMENT_MODELS: dict[str, type[SpecModel]] = {
     "ConfiguredTable": ConfiguredTableSpec,
     "AnalysisTemplate": AnalysisTemplateSpec,
     "PrivacyBudgetTemplate": PrivacyBudgetTemplateSpec,
+    **ML_DOCUMENT_MODELS,
 }

@@ -38,6 +38,7 @@ class Stack:
         root: the stack directory (or the single YAML file given).
         collaborations / configured_tables / analysis_templates / privacy_budget_templates: the
             documents of each kind, in file order (files sorted by name, documents in order).
+        ml_documents: the Clean Rooms ML documents (``ml_models``), in file order.
         warnings: Diagnostics of severity warning (a valid stack may have some).
     """
 
@@ -46,6 +47,7 @@ class Stack:
     configured_tables: list[ConfiguredTableSpec] = field(default_factory=list)
     analysis_templates: list[AnalysisTemplateSpec] = field(default_factory=list)
     privacy_budget_templates: list[PrivacyBudgetTemplateSpec] = field(default_factory=list)
+    ml_documents: list[SpecModel] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
     _origins: dict[int, tuple[RawDocument, YamlPath]] = field(default_factory=dict, repr=False)
     _documents: list[tuple[SpecModel, RawDocument]] = field(default_factory=list, repr=False)
@@ -60,7 +62,7 @@ class Stack:
             AnalysisTemplateSpec: self.analysis_templates,  # type: ignore[dict-item]
             PrivacyBudgetTemplateSpec: self.privacy_budget_templates,  # type: ignore[dict-item]
         }
-        lists[type(model)].append(model)
+        lists.get(type(model), self.ml_documents).append(model)
         self._documents.append((model, doc))
         self._origins[id(model)] = (doc, ())
         self._indexed = False
