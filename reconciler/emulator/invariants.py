@@ -189,7 +189,14 @@ def membership_payment(member: Record, given: dict[str, Any] | None) -> dict[str
 def membership_has_no_subresources(ctx: RequestContext, membership: Record) -> None:
     """A membership can be deleted only after every resource under it is deleted."""
     mid = membership["id"]
-    for kind in ("configured_table_association", "analysis_template", "privacy_budget_template"):
+    for kind in (
+        "configured_table_association",
+        "analysis_template",
+        "privacy_budget_template",
+        "configured_audience_model_association",
+        "configured_model_algorithm_association",
+        "ml_input_channel",
+    ):
         if ctx.store.find(kind, membershipId=mid):
             raise conflict(
                 f"membership {mid} still has {kind.replace('_', ' ')}s; delete every resource under the "

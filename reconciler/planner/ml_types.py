@@ -9,8 +9,9 @@ written as data:
   wrapper (``response_key=""``; ``id_field`` / ``arn_field`` such as ``trainingDatasetArn``);
 - a configured audience model has at most one policy and a membership at most one ML
   configuration, with no List operation (``singleton``: the crawl tries a Get);
-- an ML input channel has no delete operation: ``DeleteMLInputChannelData`` removes its data and
-  leaves it INACTIVE, which the crawl treats as gone (``destroy`` uses it);
+- an ML input channel has no Delete operation: ``DeleteMLInputChannelData`` is the API's way to
+  delete it and its data (``destroy`` uses it); a channel whose retention ran out is INACTIVE,
+  which the crawl treats as gone;
 - a training dataset, an audience model, a configured model algorithm and its association have
   no update operation, so every field is create-only (a change replaces them).
 
@@ -91,7 +92,7 @@ ML_TYPES: tuple[ResourceType, ...] = (
         delete="DeleteConfiguredAudienceModelPolicy",
         response_key="",
         list_key="",
-        id_field="configuredAudienceModelArn",
+        id_field="",  # named by its model's ARN, which is the model's, not its own
         arn_field="",
         singleton=True,
         identifiers={"configuredAudienceModelArn": "configuredAudienceModelArn"},
@@ -181,7 +182,7 @@ ML_TYPES: tuple[ResourceType, ...] = (
         delete="DeleteMLConfiguration",
         response_key="",
         list_key="",
-        id_field="membershipIdentifier",
+        id_field="",  # named by its membership's id
         arn_field="",
         singleton=True,
         identifiers={"membershipIdentifier": "membershipIdentifier"},
@@ -200,7 +201,7 @@ ML_TYPES: tuple[ResourceType, ...] = (
         get="GetMLInputChannel",
         list="ListMLInputChannels",
         update=None,
-        delete="DeleteMLInputChannelData",  # AWS has no DeleteMLInputChannel; the record stays INACTIVE
+        delete="DeleteMLInputChannelData",  # "the information necessary to delete an ML input channel"
         response_key="",
         list_key="mlInputChannelsList",
         id_field="mlInputChannelArn",
