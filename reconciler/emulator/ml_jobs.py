@@ -150,9 +150,8 @@ def _ml_may_use(ctx: RequestContext, collaboration_id: str, tables: set[str], us
         allowed += next(iter((assoc_rule.get("policy") or {}).get("v1", {}).values()), {}).get(
             "allowedAdditionalAnalyses", []
         )
-        for user in users:
-            if not any(fnmatch.fnmatchcase(user, pattern) for pattern in allowed):
-                return f"table {association['name']} does not list {user} in allowedAdditionalAnalyses"
+        if not any(fnmatch.fnmatchcase(user, pattern) for user in users for pattern in allowed):
+            return f"table {association['name']} does not list {users[0]} in allowedAdditionalAnalyses"
     return ""
 
 
@@ -355,6 +354,7 @@ def start_generation(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
     if seed.get("sqlComputeConfiguration") and seed.get("sqlParameters") is None:
         raise validation("sqlComputeConfiguration applies to an SQL seed only", field="seedAudience")
     membership: Record | None = None
+    associated: list[Record] = []
     if collaboration_id:
         membership = mr.visible_membership(ctx, collaboration_id)
         associated = ctx.store.find(
@@ -395,6 +395,12 @@ def start_generation(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
     }
     record["arn"] = record["audienceGenerationJobArn"] = mr.arn(ctx, f"audience-generation-job/{rid}")
     if membership is not None and seed.get("sqlParameters") is not None:
+        tables = _tables_read(ctx, membership["collaborationId"], seed["sqlParameters"])
+        why = _ml_may_use(ctx, membership["collaborationId"], tables, [a["arn"] for a in associated])
+        if why:
+            raise validation(
+                f"the seed query's output cannot go to Clean Rooms ML: {why}", field="seedAudience"
+            )
         record["protectedQueryIdentifier"] = _started_query(
             ctx,
             membership,

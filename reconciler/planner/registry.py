@@ -439,7 +439,8 @@ REGISTRY: dict[Kind, ResourceType] = {
             fields_shape="MemberSpecification",
             response_renames={"abilities": "memberAbilities", "mlAbilities": "mlMemberAbilities"},
             via_change_request={
-                "memberAbilities": "GRANT_RECEIVE_RESULTS_ABILITY/REVOKE_RECEIVE_RESULTS_ABILITY"
+                "memberAbilities": "GRANT_RECEIVE_RESULTS_ABILITY/REVOKE_RECEIVE_RESULTS_ABILITY",
+                "mlMemberAbilities": "GRANT_/REVOKE_CAN_RECEIVE_MODEL_OUTPUT and _INFERENCE_OUTPUT",
             },
             taggable=False,
             irreversible_delete="a removed member can never rejoin the collaboration",
