@@ -186,9 +186,9 @@ def events(
     return rows
 
 
-#: ml-lookalike: 1,500 publisher users in three taste groups of 20 items each; a user's events are
+#: ml-lookalike: 1,200 publisher users in three taste groups of 20 items each; a user's events are
 #: mostly in its group, so a seed drawn from one group has lookalikes in that group.
-LOOKALIKE_USERS = range(1500)
+LOOKALIKE_USERS = range(1200)
 TASTES = ("outdoor", "tech", "home")
 
 

@@ -31,6 +31,7 @@ from reconciler.cli import (
     drift,
     graph,
     import_,
+    ml,
     plan,
     query,
     review,
@@ -47,6 +48,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     *(validate, schema, plan, apply, drift, destroy, demo, query),
     *(review, graph, budget),
     *(state, import_),
+    ml,
 )
 
 

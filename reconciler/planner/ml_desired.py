@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -29,15 +28,10 @@ from reconciler.spec import ml_models as ml
 if TYPE_CHECKING:
     from reconciler.planner.desired import _Lookups
 
-__all__ = ["policy_text", "resources"]
+__all__ = ["resources"]
 
 _SPEC_ONLY = {"kind", "owner", "localData", "lifecycle", "associations", "policy", "collaboration",
               "trainingDataset", "audienceModel"}  # fmt: skip
-
-
-def policy_text(policy: dict[str, Any]) -> str:
-    """A resource policy as the request carries it: canonical JSON (sorted keys, no spaces)."""
-    return json.dumps(policy, sort_keys=True, separators=(",", ":"))
 
 
 def _dump(model: BaseModel) -> dict[str, Any]:
@@ -82,7 +76,7 @@ def _audience(ctx: _Lookups, doc: ml.ConfiguredAudienceModelSpec) -> Iterator[De
     if doc.policy is not None:
         attrs = {
             "configuredAudienceModelArn": Ref(address, "arn"),
-            "configuredAudienceModelPolicy": policy_text(doc.policy),
+            "configuredAudienceModelPolicy": ml.policy_text(doc.policy),
         }
         policy = Address.of(Kind.CONFIGURED_AUDIENCE_MODEL_POLICY, owner, doc.name)
         yield ctx.resource(policy, attrs, doc, owner)

@@ -329,8 +329,10 @@ def _walk_value(
         yield from _check_size(len(value), shape, doc, path, "entry")
         for key, item in value.items():
             for problem in _check_string(str(key), shape.key, doc, (*path, key)):
+                shown = str(key) if len(str(key)) <= 40 else f"{str(key)[:37]}..."
+                said = problem.summary.split(": ", 1)[-1]
                 yield Diagnostic(
-                    f"key {problem.summary}",
+                    f'{dotted(path)}: key "{shown}" {said}',
                     doc.locate((*path, key), key=True),
                     hint=problem.hint,
                     detail=problem.detail,
@@ -426,11 +428,14 @@ def _check_size(n: int, shape: Shape, doc: RawDocument, path: YamlPath, noun: st
     if (low is not None and n < low) or (high is not None and n > high):
         allowed = f"exactly {low}" if low == high else _range(low, high)
         yield Diagnostic(
-            f"{dotted(path)}: has {n} {noun}{'s' if n != 1 else ''}; AWS allows {allowed}",
+            f"{dotted(path)}: has {n} {noun if n == 1 else _PLURAL[noun]}; AWS allows {allowed}",
             doc.locate(path),
             detail=f"the limit of the API's {shape.name}",
             code="aws-size",
         )
+
+
+_PLURAL = {"entry": "entries", "item": "items"}
 
 
 def _range(low: Any, high: Any) -> str:

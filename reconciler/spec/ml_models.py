@@ -29,6 +29,7 @@ Documents:
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any, Literal
 
 from pydantic import Field
@@ -50,7 +51,14 @@ __all__ = [
     "MLSqlParameters",
     "ProtectedQueryInputSpec",
     "TrainingDatasetSpec",
+    "policy_text",
 ]
+
+
+def policy_text(policy: dict[str, Any]) -> str:
+    """A resource policy as the request carries it: canonical JSON (sorted keys, no spaces)."""
+    return json.dumps(policy, sort_keys=True, separators=(",", ":"))
+
 
 #: An API structure passed through as written (checked against botocore's model by ``limits``).
 ApiStructure = dict[str, Any]

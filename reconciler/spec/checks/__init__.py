@@ -37,6 +37,7 @@ from reconciler.spec.checks.collaborations import (
     check_result_configuration,
     check_role_accounts,
 )
+from reconciler.spec.checks.ml import check_ml_channels, check_ml_references
 from reconciler.spec.checks.references import (
     check_collaboration_references,
     check_duplicate_addresses,
@@ -72,4 +73,6 @@ CHECKS: tuple[Check, ...] = (
     check_differential_privacy,
     check_rule_engine,
     check_associations,
+    check_ml_references,
+    check_ml_channels,
 )
