@@ -142,14 +142,13 @@ def _ml_may_use(ctx: RequestContext, collaboration_id: str, tables: set[str], us
         if association["name"].lower() not in tables:
             continue
         rule = ctx.table_rule(association["configuredTableId"]) or {}
-        policy = next(iter((rule.get("policy") or {}).get("v1", {}).values()), {})
+        policy: dict[str, Any] = next(iter((rule.get("policy") or {}).get("v1", {}).values()), {})
         if policy.get("additionalAnalyses", "NOT_ALLOWED") not in ("ALLOWED", "REQUIRED"):
             return f"table {association['name']} does not allow additional analyses (additionalAnalyses)"
         allowed = list(policy.get("allowedAdditionalAnalyses") or [])
         assoc_rule = ctx.association_rule(association["id"]) or {}
-        allowed += next(iter((assoc_rule.get("policy") or {}).get("v1", {}).values()), {}).get(
-            "allowedAdditionalAnalyses", []
-        )
+        assoc_policy: dict[str, Any] = next(iter((assoc_rule.get("policy") or {}).get("v1", {}).values()), {})
+        allowed += assoc_policy.get("allowedAdditionalAnalyses", [])
         if not any(fnmatch.fnmatchcase(user, pattern) for user in users for pattern in allowed):
             return f"table {association['name']} does not list {users[0]} in allowedAdditionalAnalyses"
     return ""
@@ -291,7 +290,8 @@ def _interactions(ctx: RequestContext, dataset: Record, model: Record) -> list[t
     def quoted(name: str) -> str:
         return '"' + name.replace('"', '""') + '"'
 
-    where, args = [], [str(path)]
+    where: list[str] = []
+    args: list[Any] = [str(path)]
     for bound, op in (("trainingDataStartTime", ">="), ("trainingDataEndTime", "<=")):
         if model.get(bound) is not None and "TIMESTAMP" in columns:
             where.append(f"CAST({quoted(columns['TIMESTAMP'])} AS TIMESTAMP) {op} ?")
@@ -460,7 +460,7 @@ def _generate(ctx: RequestContext, job: Record) -> Record:
                 f"the audience model is {trained['status']}: "
                 + str(trained.get("statusDetails", {}).get("message", ""))
             )
-        sizes = configured.get("audienceSizeConfig") or _DEFAULT_BINS
+        sizes: dict[str, Any] = configured.get("audienceSizeConfig") or _DEFAULT_BINS
         audience = lookalike.generate(
             lookalike.load(model_path(ctx, trained)),
             _seed_ids(ctx, job),

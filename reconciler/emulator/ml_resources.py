@@ -547,21 +547,22 @@ def _shared_audience_associations(ctx: RequestContext, params: dict[str, Any]) -
     return listing(ctx, records, params, key, lambda r: render(r, tuple(shape.member.members)))
 
 
+def _handler(t: MLResourceType, verb: str, op: str) -> Callable[[RequestContext, dict[str, Any]], Any]:
+    """The generic handler of ``verb`` for one ML resource type."""
+    if verb == "Delete":
+        return _deleter(t)
+    makers = {"Create": _creator, "Get": _getter, "List": _lister, "Update": _updater}
+    return makers[verb](t, op)
+
+
 def _register() -> None:
     register("GetCollaborationConfiguredAudienceModelAssociation", _shared_audience_association)
     register("ListCollaborationConfiguredAudienceModelAssociations", _shared_audience_associations)
     for t in ML_TYPES.values():
-        makers: dict[str, Callable[[str], Any]] = {
-            "Create": lambda op, t=t: _creator(t, op),
-            "Get": lambda op, t=t: _getter(t, op),
-            "List": lambda op, t=t: _lister(t, op),
-            "Update": lambda op, t=t: _updater(t, op),
-            "Delete": lambda op, t=t: _deleter(t),
-        }
-        for verb, make in makers.items():
+        for verb in ("Create", "Get", "List", "Update", "Delete"):
             op = t.op(verb)
             if op is not None:
-                register(op, make(op), service=ML)
+                register(op, _handler(t, verb, op), service=ML)
     for name, handler in (
         ("PutConfiguredAudienceModelPolicy", put_policy),
         ("GetConfiguredAudienceModelPolicy", get_policy),

@@ -174,12 +174,14 @@ def _count(size: int, size_type: str, available: int) -> int:
 def _centroid(rows: np.ndarray) -> np.ndarray:
     mean = rows.mean(axis=0)
     norm = float(np.linalg.norm(mean))
-    return mean / norm if norm > 0 else mean
+    centroid: np.ndarray = mean / norm if norm > 0 else mean
+    return centroid
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+    unit: np.ndarray = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+    return unit
 
 
 def save(model: LookalikeModel, path: Path) -> None:

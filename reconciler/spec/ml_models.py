@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 from pydantic import Field
 
@@ -218,7 +218,7 @@ class MLInputChannelSpec(SpecModel):
 
 
 #: Any Clean Rooms ML document.
-MLDocument = (
+MLDocument: TypeAlias = (
     TrainingDatasetSpec
     | AudienceModelSpec
     | ConfiguredAudienceModelSpec

@@ -13,7 +13,7 @@ Every model forbids unknown keys, so a typo is an error with a did-you-mean hint
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -558,7 +558,7 @@ class PrivacyBudgetTemplateSpec(SpecModel):
 from reconciler.spec.ml_models import ML_DOCUMENT_MODELS, MLDocument  # noqa: E402
 
 #: Any top-level document of a stack.
-Document = (
+Document: TypeAlias = (
     CollaborationSpec | ConfiguredTableSpec | AnalysisTemplateSpec | PrivacyBudgetTemplateSpec | MLDocument
 )
 

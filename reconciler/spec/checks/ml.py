@@ -65,7 +65,8 @@ def check_ml_references(stack: Stack) -> Iterator[Diagnostic]:
     algorithm_associations: dict[str, set[str]] = {}
     for doc in stack.ml_documents:
         if isinstance(doc, ml.ConfiguredAudienceModelSpec | ml.ConfiguredModelAlgorithmSpec):
-            for i, a in enumerate(doc.associations):
+            associations: list[Any] = list(doc.associations)
+            for i, a in enumerate(associations):
                 placed.append((doc, ("associations", i, "collaboration"), a.collaboration, doc.owner))
                 if isinstance(doc, ml.ConfiguredModelAlgorithmSpec):
                     algorithm_associations.setdefault(a.collaboration, set()).add(a.name)
