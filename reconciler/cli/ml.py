@@ -77,6 +77,9 @@ def generate_audience(
     fmt: str,
 ) -> int:
     """Start an audience generation job as MEMBER and follow it until it ends."""
+    if (seed_sql is None) == (seed_s3 is None):  # before the workspace opens: a bad call writes nothing
+        raise click.UsageError("give exactly one seed: --seed-sql FILE or --seed-s3 URI")
+    properties = _spark(spark)
     sql = seed_sql.read_text(encoding="utf-8") if seed_sql is not None else None
     with workflow.open_workspace(stack, backend=backend) as ws:
         run = ml.generate_audience(
@@ -88,7 +91,7 @@ def generate_audience(
             role_arn=role_arn,
             seed_sql=sql,
             seed_s3=seed_s3,
-            spark=_spark(spark),
+            spark=properties,
             include_seed=include_seed,
             poll_seconds=poll,
             on_status=(lambda s: click.echo(f"  status: {s}")) if fmt == "text" else None,

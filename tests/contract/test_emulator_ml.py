@@ -277,17 +277,26 @@ def test_an_input_channel_expires_after_its_retention(ml: MLWorld) -> None:
     assert got["status"] == "INACTIVE" and got["numberOfRecords"] == 0
 
 
-@pytest.mark.parametrize("spark", [{f"k{i}": "v" for i in range(51)}, {"k" * 201: "v"}, {"k": "v" * 501}])
+@pytest.mark.parametrize(
+    ("spark", "limit"),
+    [
+        ({f"k{i}": "v" for i in range(51)}, "length less than or equal to 50"),
+        ({"k" * 201: "v"}, "length less than or equal to 200"),
+        ({"k": "v" * 501}, "length less than or equal to 500"),
+    ],
+    ids=["51-properties", "201-character-key", "501-character-value"],
+)
 def test_spark_properties_over_the_model_limits_are_a_validation_exception(
-    ml: MLWorld, spark: dict[str, str]
+    ml: MLWorld, spark: dict[str, str], limit: str
 ) -> None:
     compute = {"worker": {"type": "CR.1X", "number": 4, "properties": {"spark": spark}}}
     with pytest.raises(ClientError) as exc:
         channel(ml, computeConfiguration=compute)
-    assert code(exc) == "ValidationException"
+    assert code(exc) == "ValidationException" and limit in str(exc.value)
     with pytest.raises(ClientError) as exc:
         generate(ml, sqlParameters={"queryString": SEED_SQL}, sqlComputeConfiguration=compute)
-    assert code(exc) == "ValidationException"
+    assert code(exc) == "ValidationException" and limit in str(exc.value)
+    assert ml.adv.list_ml_input_channels(membershipIdentifier=ml.adv_membership)["mlInputChannelsList"] == []
 
 
 def test_an_sql_seeded_audience_reaches_active_with_relevance_and_recall(ml: MLWorld) -> None:

@@ -213,3 +213,34 @@ def test_a_boto3_client_runs_an_sql_seeded_audience_job_on_the_example_to_a_term
 def model_bins(client: object, arn: str) -> list[int]:
     got = client.get_configured_audience_model(configuredAudienceModelArn=arn)  # type: ignore[attr-defined]
     return list(got["audienceSizeConfig"]["audienceSizeBins"])
+
+
+@pytest.mark.parametrize(
+    ("args", "said", "opens"),
+    [
+        (
+            ["--seed-sql", str(STACK / "queries" / "loyal_seed.sql")],
+            'no configured audience model "readers',
+            True,
+        ),
+        ([], "give exactly one seed", False),
+        (["--seed-s3", "s3://seeds/a.jsonl", "--spark", "no-equals-sign"], "is not KEY=VALUE", False),
+    ],
+    ids=["not-applied", "no-seed", "bad-spark-property"],
+)
+def test_bad_ml_job_arguments_are_clear_errors(
+    args: list[str],
+    said: str,
+    opens: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(
+        capsys, "ml", "generate-audience", str(STACK), "--as", "advertiser", "--model", "readers-lookalike",
+        "--collaboration", "lookalike-campaign", "--role-arn", ROLE, *args,
+    )  # fmt: skip
+    assert code != 0 and said in out + err and "Traceback" not in out + err
+    if not opens:  # refused before the workspace opened: nothing written
+        assert list(tmp_path.iterdir()) == []
