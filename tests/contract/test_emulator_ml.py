@@ -581,3 +581,58 @@ def test_the_audience_model_association_in_cleanrooms(ml: MLWorld) -> None:
             manageResourcePolicies=False,
         )
     assert code(exc) == "ValidationException"
+
+
+def test_a_membership_accepts_exactly_the_ml_costs_the_creator_assigned() -> None:
+    """The API reference: FALSE when responsible, or TRUE when not, is an error (training, inference)."""
+    training = {"machineLearning": {"modelTraining": {"isResponsible": True}}}
+    with emulator.connect() as emu:
+        adv = emu.client("cleanrooms", account_id=ADVERTISER, config=NO_RETRY)
+        pub = emu.client("cleanrooms", account_id=PUBLISHER, config=NO_RETRY)
+        collab = adv.create_collaboration(
+            name="publisher-trains",
+            creatorDisplayName="advertiser",
+            creatorMemberAbilities=["CAN_QUERY", "CAN_RECEIVE_RESULTS"],
+            members=[
+                {
+                    "accountId": PUBLISHER,
+                    "displayName": "publisher",
+                    "memberAbilities": [],
+                    "paymentConfiguration": {"queryCompute": {"isResponsible": False}, **training},
+                }
+            ],
+            queryLogStatus="DISABLED",
+        )["collaboration"]["id"]
+        with pytest.raises(
+            ClientError
+        ) as exc:  # the querier is not the default payer: the publisher was named
+            adv.create_membership(
+                collaborationIdentifier=collab,
+                queryLogStatus="DISABLED",
+                paymentConfiguration={"queryCompute": {"isResponsible": True}, **training},
+            )
+        assert code(exc) == "ValidationException" and "modelTraining.isResponsible must be false" in str(
+            exc.value
+        )
+        declined = {
+            "queryCompute": {"isResponsible": False},
+            "machineLearning": {"modelTraining": {"isResponsible": False}},
+        }
+        with pytest.raises(ClientError) as exc:
+            pub.create_membership(
+                collaborationIdentifier=collab, queryLogStatus="DISABLED", paymentConfiguration=declined
+            )
+        assert code(exc) == "ValidationException" and "must be true" in str(exc.value)
+        membership = pub.create_membership(
+            collaborationIdentifier=collab,
+            queryLogStatus="DISABLED",
+            paymentConfiguration={"queryCompute": {"isResponsible": False}, **training},
+        )["membership"]
+        assert membership["paymentConfiguration"]["machineLearning"] == training["machineLearning"]
+        with pytest.raises(ClientError) as exc:
+            pub.update_membership(
+                membershipIdentifier=membership["id"], membershipPaymentConfiguration=declined
+            )
+        assert code(exc) == "ValidationException"
+        got = pub.get_membership(membershipIdentifier=membership["id"])["membership"]
+        assert got["paymentConfiguration"]["machineLearning"] == training["machineLearning"]  # unchanged
