@@ -186,11 +186,60 @@ def events(
     return rows
 
 
+#: ml-lookalike: 1,200 publisher users in three taste groups of 20 items each; a user's events are
+#: mostly in its group, so a seed drawn from one group has lookalikes in that group.
+LOOKALIKE_USERS = range(1200)
+TASTES = ("outdoor", "tech", "home")
+
+
+def interactions(seed: int) -> Callable[[], Iterator[Row]]:
+    def rows() -> Iterator[Row]:
+        rng = random.Random(seed)
+        for u in LOOKALIKE_USERS:
+            group = u % len(TASTES)
+            for _ in range(4):
+                own = rng.random() < 0.8
+                item = group * 20 + rng.randrange(20) if own else rng.randrange(20 * len(TASTES))
+                when = dt.datetime(2026, 1, 1) + dt.timedelta(minutes=rng.randrange(180 * 24 * 60))
+                yield user_id(u), f"{TASTES[item // 20]}-{item % 20:02d}", when.isoformat(sep=" ")
+
+    return rows
+
+
+def customers(seed: int) -> Callable[[], Iterator[Row]]:
+    """The advertiser's 600 customers, 450 of them publisher users; the loyal ones like the outdoors."""
+
+    def rows() -> Iterator[Row]:
+        rng = random.Random(seed)
+        known = sample(seed + 1, LOOKALIKE_USERS, 450)
+        for u in [*known, *range(5000, 5150)]:
+            loyal = u in LOOKALIKE_USERS and u % len(TASTES) == 0 and rng.random() < 0.85
+            yield (
+                user_id(u),
+                "loyal" if loyal else "occasional",
+                money(rng, 200, 900) if loyal else money(rng, 5, 150),
+            )
+
+    return rows
+
+
 def sample(seed: int, population: range, k: int) -> list[int]:
     return sorted(random.Random(seed).sample(population, k))
 
 
 DATASETS: tuple[Dataset, ...] = (
+    Dataset(
+        "ml-lookalike",
+        "data/interactions.csv",
+        (("user_id", "VARCHAR"), ("item_id", "VARCHAR"), ("event_time", "TIMESTAMP")),
+        interactions(seed=401),
+    ),
+    Dataset(
+        "ml-lookalike",
+        "data/customers.csv",
+        (("user_id", "VARCHAR"), ("segment", "VARCHAR"), ("lifetime_value", "DOUBLE")),
+        customers(seed=402),
+    ),
     Dataset("retail-adtech", "data/purchases.csv", PURCHASE_COLUMNS, purchases(seed=101)),
     Dataset("retail-adtech", "data/impressions.parquet", IMPRESSION_COLUMNS, impressions(seed=102)),
     Dataset("retail-adtech-classic", "data/purchases.csv", PURCHASE_COLUMNS, purchases(seed=101)),

@@ -34,6 +34,7 @@ from reconciler.cli import (
     drift,
     graph,
     import_,
+    ml,
     plan,
     query,
     review,
@@ -53,6 +54,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     *(review, graph, budget),
     *(state, import_),
     serve,
+    ml,
 )
 
 

@@ -48,6 +48,9 @@ from reconciler.aws_model import service_model
 from reconciler.emulator import (  # noqa: F401 - importing a module registers its handlers
     change_requests,
     collaborations,
+    ml_containers,
+    ml_jobs,
+    ml_resources,
     privacy_budgets,
     protected_queries,
     resource_types,

@@ -2,6 +2,7 @@
 
 The creator proposes 1-10 changes. Each change's types are derived from what it does (a new
 account is ADD_MEMBER; gaining or losing CAN_RECEIVE_RESULTS is GRANT/REVOKE_RECEIVE_RESULTS_ABILITY;
+an ML ability (``mlMemberAbilities``) is GRANT_/REVOKE_CAN_RECEIVE_MODEL_OUTPUT or _INFERENCE_OUTPUT;
 a new auto-approval list is EDIT_AUTO_APPROVED_CHANGE_TYPES, ...). CAN_QUERY and CAN_RUN_JOB can
 never be granted this way. If every type is in the collaboration's ``autoApprovedChangeTypes`` the
 request is committed at once (``isAutoApproved``); otherwise it is PENDING until every other
@@ -32,7 +33,21 @@ _TOGGLED = {
         "REVOKE_EXPORT_QUERY_ANALYSIS_LOG_ABILITY",
     ),
 }
+#: Clean Rooms ML abilities (``mlMemberAbilities.customMLMemberAbilities``) and their change types.
+_ML_TOGGLED = {
+    "CAN_RECEIVE_MODEL_OUTPUT": ("GRANT_CAN_RECEIVE_MODEL_OUTPUT", "REVOKE_CAN_RECEIVE_MODEL_OUTPUT"),
+    "CAN_RECEIVE_INFERENCE_OUTPUT": (
+        "GRANT_CAN_RECEIVE_INFERENCE_OUTPUT",
+        "REVOKE_CAN_RECEIVE_INFERENCE_OUTPUT",
+    ),
+}
 _SPEC_MEMBER = {"MEMBER": "member", "COLLABORATION": "collaboration"}
+
+
+def _ml_abilities(holder: dict[str, Any] | None) -> set[str]:
+    return set((holder or {}).get("customMLMemberAbilities", []))
+
+
 _KEY, _FIELDS = output_fields("GetCollaborationChangeRequest")
 _LIST_KEY, _SUMMARY = summary_fields("ListCollaborationChangeRequests")
 
@@ -59,11 +74,17 @@ def _member_change_types(ctx: RequestContext, collaboration_id: str, spec: dict[
             field="changes.specification.member.memberAbilities",
         )
     types = []
-    for ability, (grant, revoke) in _TOGGLED.items():
-        if ability in wanted and ability not in current:
-            types.append(grant)
-        elif ability in current and ability not in wanted:
-            types.append(revoke)
+    toggles = [(_TOGGLED, wanted, current)]
+    if "mlMemberAbilities" in spec:  # absent: the ML abilities stay as they are
+        toggles.append(
+            (_ML_TOGGLED, _ml_abilities(spec["mlMemberAbilities"]), _ml_abilities(member.get("mlAbilities")))
+        )
+    for table, want, have in toggles:
+        for ability, (grant, revoke) in table.items():
+            if ability in want and ability not in have:
+                types.append(grant)
+            elif ability in have and ability not in want:
+                types.append(revoke)
     if not types:
         raise validation(f"the change for member {account} changes nothing")
     return types
@@ -110,15 +131,19 @@ def _apply(ctx: RequestContext, collaboration: Record, changes: list[dict[str, A
             ctx.store.put("member", f"{cid}/{record['accountId']}", record)
             continue
         abilities = list(member_spec["memberAbilities"])
-        ctx.store.put(
-            "member", f"{cid}/{member['accountId']}", {**member, "abilities": abilities, "updateTime": now}
-        )
+        ml = {"customMLMemberAbilities": sorted(_ml_abilities(member_spec.get("mlMemberAbilities")))}
+        changed = {
+            "abilities": abilities,
+            **({"mlAbilities": ml} if "mlMemberAbilities" in member_spec else {}),
+        }
+        ctx.store.put("member", f"{cid}/{member['accountId']}", {**member, **changed, "updateTime": now})
         membership = ctx.membership(member.get("membershipId", ""))
         if membership is not None:
+            ml_view = {"mlMemberAbilities": ml} if "mlMemberAbilities" in member_spec else {}
             ctx.store.put(
                 "membership",
                 membership["id"],
-                {**membership, "memberAbilities": abilities, "updateTime": now},
+                {**membership, "memberAbilities": abilities, **ml_view, "updateTime": now},
             )
 
 

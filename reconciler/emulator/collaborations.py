@@ -243,6 +243,7 @@ def create_membership(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
         )
     invariants.memberships_per_account(ctx)
     payment = invariants.membership_payment(member, params.get("paymentConfiguration"))
+    invariants.membership_ml_payment(ctx.members(cid), member, params.get("paymentConfiguration"))
     invariants.result_configuration_needs_receiver(member, params)
     invariants.metrics_need_collaboration_metrics(collaboration, params)
     mid = new_id()
@@ -313,6 +314,8 @@ def update_membership(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
         invariants.result_configuration_needs_receiver(member, params)
     changes = {k: params[k] for k in _MEMBERSHIP_UPDATABLE if params.get(k) is not None}
     payment = changes.pop("membershipPaymentConfiguration", None)
+    if payment and member is not None:
+        invariants.membership_ml_payment(ctx.members(record["collaborationId"]), member, payment)
     if payment:
         changes["paymentConfiguration"] = {**record["paymentConfiguration"], **payment}
     updated = {**record, **changes, "updateTime": ctx.timestamp()}

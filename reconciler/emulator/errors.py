@@ -55,20 +55,17 @@ def validation(
     return ServiceError("ValidationException", message, **extra)
 
 
-def not_found(resource_type: str, resource_id: str, what: str = "") -> ServiceError:
+def not_found(resource_type: str | None, resource_id: str, what: str = "") -> ServiceError:
     """A ``ResourceNotFoundException`` for a resource of ``resource_type``.
 
-    ``resourceType`` is required by the model and takes one of four values (``CONFIGURED_TABLE``,
-    ``COLLABORATION``, ``MEMBERSHIP``, ``CONFIGURED_TABLE_ASSOCIATION``); for resources of other
-    kinds the caller names the one they live in (see ``EmulatedType.resource_type``).
+    In ``cleanrooms`` ``resourceType`` is required by the model and takes one of four values
+    (``CONFIGURED_TABLE``, ``COLLABORATION``, ``MEMBERSHIP``, ``CONFIGURED_TABLE_ASSOCIATION``); for
+    resources of other kinds the caller names the one they live in (see
+    ``EmulatedType.resource_type``). ``cleanroomsml``'s exception has only a message: None.
     """
-    noun = what or resource_type.replace("_", " ").lower()
-    return ServiceError(
-        "ResourceNotFoundException",
-        f"{noun} {resource_id} not found",
-        resourceId=resource_id,
-        resourceType=resource_type,
-    )
+    noun = what or (resource_type or "resource").replace("_", " ").lower()
+    fields = {"resourceId": resource_id, "resourceType": resource_type} if resource_type else {}
+    return ServiceError("ResourceNotFoundException", f"{noun} {resource_id} not found", **fields)
 
 
 def access_denied(message: str) -> ServiceError:

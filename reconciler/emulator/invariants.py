@@ -217,10 +217,57 @@ def membership_payment(member: Record, given: dict[str, Any] | None) -> dict[str
     return given
 
 
+#: The Clean Rooms ML costs a member can be made responsible for (MembershipMLPaymentConfig).
+ML_COSTS = ("modelTraining", "modelInference", "syntheticDataGeneration")
+
+
+def ml_payer(members: list[Record], member: Record, cost: str) -> bool:
+    """Whether the creator made ``member`` responsible for the ML ``cost``.
+
+    AWS: "If the collaboration creator has not specified anyone to pay for model inference costs,
+    then the member who can query is the default payer" (the same for training).
+    """
+
+    def assigned(m: Record) -> bool | None:
+        part = ((m.get("paymentConfiguration") or {}).get("machineLearning") or {}).get(cost)
+        return None if part is None else bool(part.get("isResponsible"))
+
+    if any(assigned(m) for m in members):
+        return assigned(member) is True
+    return "CAN_QUERY" in member.get("abilities", [])
+
+
+def membership_ml_payment(members: list[Record], member: Record, given: dict[str, Any] | None) -> None:
+    """A membership accepts exactly the ML cost responsibilities the creator assigned to its member.
+
+    The API reference (MembershipModelInferencePaymentConfig, ...TrainingPaymentConfig): an error
+    for FALSE when responsible and for TRUE when not.
+    """
+    accepted = (given or {}).get("machineLearning") or {}
+    for cost in ML_COSTS:
+        if cost not in accepted:
+            continue
+        responsible = ml_payer(members, member, cost)
+        if bool(accepted[cost].get("isResponsible")) != responsible:
+            field = f"paymentConfiguration.machineLearning.{cost}.isResponsible"
+            raise validation(
+                f"{field} must be {str(responsible).lower()}: the collaboration creator "
+                f"{'made' if responsible else 'did not make'} this member responsible for {cost} costs",
+                field=field,
+            )
+
+
 def membership_has_no_subresources(ctx: RequestContext, membership: Record) -> None:
     """A membership can be deleted only after every resource under it is deleted."""
     mid = membership["id"]
-    for kind in ("configured_table_association", "analysis_template", "privacy_budget_template"):
+    for kind in (
+        "configured_table_association",
+        "analysis_template",
+        "privacy_budget_template",
+        "configured_audience_model_association",
+        "configured_model_algorithm_association",
+        "ml_input_channel",
+    ):
         if ctx.store.find(kind, membershipId=mid):
             raise conflict(
                 f"membership {mid} still has {kind.replace('_', ' ')}s; delete every resource under the "

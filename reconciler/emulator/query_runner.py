@@ -40,6 +40,8 @@ __all__ = ["DEFAULT_TIMEOUT", "MODES", "Mode", "QueryRunner"]
 Mode = Literal["background", "manual"]
 #: The runner's modes (see the module docstring).
 MODES: tuple[Mode, ...] = ("background", "manual")
+#: Record field of a query that ``run_now`` runs (the background thread leaves it alone).
+INLINE = "_inline"
 #: Seconds after its creation when an unfinished protected query ends TIMED_OUT.
 DEFAULT_TIMEOUT = 600.0
 
@@ -119,6 +121,23 @@ class QueryRunner:
         self.start_pending()
         return self.finish_started()
 
+    def run_now(self, query_id: str) -> None:
+        """Run one SUBMITTED query to its end in this thread, and keep the background thread off it.
+
+        For queries the emulator starts on a caller's behalf (Clean Rooms ML's input channels and
+        seed queries), which their own resource's status then reports: the handler holds the store
+        lock (re-entrant) throughout, so no other thread sees the query before it has ended.
+        """
+        with self._store.lock:
+            record = self._store.get(pq.KIND, query_id)
+            if record is None or record["status"] != "SUBMITTED":
+                return
+            record = {**record, INLINE: True}
+            self._store.put(pq.KIND, query_id, record)
+            if not pq.begin(self._context(record), record, self.timeout):
+                return
+            self._run(query_id)
+
     def close(self) -> None:
         """Stop the background thread (a run under way is finished first)."""
         self._stopping = True
@@ -130,7 +149,7 @@ class QueryRunner:
     # -- internals ----------------------------------------------------------------------------
 
     def _unfinished(self, status: str) -> list[Record]:
-        records = self._store.find(pq.KIND, status=status)
+        records = [r for r in self._store.find(pq.KIND, status=status) if not r.get(INLINE)]
         return sorted(records, key=lambda r: (r["createTime"], r["id"]))
 
     def _run(self, query_id: str) -> None:

@@ -26,7 +26,7 @@ name theirs), and a service is emulated once it has a handler.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler.aws_model import service_model
 
@@ -62,10 +62,13 @@ def handler(name: str, service: str = "cleanrooms") -> Handler | None:
     return OPERATIONS.get(service, {}).get(name)
 
 
-def operation(name: str, *, service: str = "cleanrooms") -> Callable[[Handler], Handler]:
+_H = TypeVar("_H", bound=Handler)  # the decorated function keeps its own (narrower) return type
+
+
+def operation(name: str, *, service: str = "cleanrooms") -> Callable[[_H], _H]:
     """Decorator form of ``register``."""
 
-    def decorate(handler: Handler) -> Handler:
+    def decorate(handler: _H) -> _H:
         register(name, handler, service=service)
         return handler
 

@@ -345,6 +345,26 @@ def _update_budget_template(ctx: RequestContext, record: Record, changes: dict[s
         changes["parameters"] = {key: merged}
 
 
+def _build_audience_model_association(
+    ctx: RequestContext, params: dict[str, Any], membership: Record
+) -> dict[str, Any]:
+    """A Clean Rooms ML configured audience model of the caller, made available to a collaboration."""
+    hit = ctx.store.by_arn(params["configuredAudienceModelArn"])
+    if hit is None or hit[0] != "configured_audience_model" or hit[1]["_account"] != ctx.account_id:
+        raise validation(
+            f"{params['configuredAudienceModelArn']} is not a configured audience model of account "
+            f"{ctx.account_id}",
+            field="configuredAudienceModelArn",
+        )
+    return {
+        "name": params["configuredAudienceModelAssociationName"],
+        "membershipId": membership["id"],
+        "membershipArn": membership["arn"],
+        "collaborationId": membership["collaborationId"],
+        "collaborationArn": membership["collaborationArn"],
+    }
+
+
 def _delete_configured_table(ctx: RequestContext, record: Record, _: dict[str, Any]) -> None:
     invariants.table_not_associated(ctx, record)
 
@@ -416,6 +436,15 @@ EMULATED_TYPES: dict[str, EmulatedType] = {
             resource_type="MEMBERSHIP",
             build=_build_budget_template,
             on_update=_update_budget_template,
+        ),
+        EmulatedType(
+            name="configured_audience_model_association",
+            resource="ConfiguredAudienceModelAssociation",
+            id_param="configuredAudienceModelAssociationIdentifier",
+            scope=Scope.MEMBERSHIP,
+            arn="membership/{membershipId}/configuredaudiencemodelassociation/{id}",
+            resource_type="MEMBERSHIP",
+            build=_build_audience_model_association,
         ),
     )
 }

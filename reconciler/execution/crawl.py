@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.errors import BackendError
 from reconciler.execution.clients import Account, Accounts
 from reconciler.execution.state import ADDRESS_TAG, STACK_TAG, State
 from reconciler.planner.addresses import NAME_PARTS, Address, Kind, parse
@@ -36,8 +37,9 @@ ReadCall = Callable[[Account, str, Mapping[str, Any], str], dict[str, Any]]
 #: A unit of the crawl's work; it returns the tasks that follow from what it found.
 Task = Callable[[], list[Callable[[], Any]]]
 
-#: Statuses that mean the resource is gone for good (they are not observed state)...
-_GONE_STATUSES = frozenset({"REMOVED", "LEFT", "COLLABORATION_DELETED", "DELETED"})
+#: Statuses that mean the resource is gone for good (they are not observed state)... INACTIVE is
+#: an ML input channel whose data was deleted (the API has no other delete for it)...
+_GONE_STATUSES = frozenset({"REMOVED", "LEFT", "COLLABORATION_DELETED", "DELETED", "INACTIVE"})
 #: ... except a member's: one that left or was removed can never rejoin, so the plan must know it
 #: (to refuse adding it back), and it is observed with its final status (``ObservedResource.gone``).
 _FINAL_MEMBER_STATUSES = frozenset({"LEFT", "REMOVED"})
@@ -188,7 +190,7 @@ class Crawl:
         self, d: ResourceType, account: Account, item: Mapping[str, Any], context: Mapping[str, str]
     ) -> list[Task]:
         """What to do about a taggable resource a List returned: its tags, or its Get, or nothing."""
-        arn = str(item.get("arn", ""))
+        arn = str(item.get(d.arn_field, ""))
         owner = _arn_account(arn)
         if owner != account.account_id:
             # another account's resource, seen through a shared collaboration: read it here only
@@ -196,7 +198,7 @@ class Crawl:
             hint = self.foreign.get((d.kind, str(item.get("name"))))
             if self.accounts.get(owner) is not None or hint is None or not self._first_sight(arn):
                 return []
-            params = {**context, **{k: item["id"] for k, v in d.identifiers.items() if v == SELF}}
+            params = {**context, **{k: item[d.id_field] for k, v in d.identifiers.items() if v == SELF}}
             return [self._get(d, account, hint, params, None, managed=False)]
         if not self._first_sight(arn):
             return []
@@ -215,11 +217,12 @@ class Crawl:
         """ListTagsForResource; only resources tagged with this stack go on to a Get."""
 
         def task() -> list[Callable[[], Any]]:
-            listed = self.call(account, "ListTagsForResource", {"resourceArn": summary["arn"]}, d.service)
+            arn, rid = summary[d.arn_field], summary[d.id_field]
+            listed = self.call(account, "ListTagsForResource", {"resourceArn": arn}, d.service)
             tags = dict(listed["tags"])
-            params = {**context, **{k: summary["id"] for k, v in d.identifiers.items() if v == SELF}}
+            params = {**context, **{k: rid for k, v in d.identifiers.items() if v == SELF}}
             if tags.get(STACK_TAG) != self.stack:
-                adopted = self.adopt.get(f"id:{summary['id']}") or self.adopt.get(
+                adopted = self.adopt.get(f"id:{rid}") or self.adopt.get(
                     f"name:{d.kind}:{summary.get('name')}"
                 )
                 if adopted is None:
@@ -229,7 +232,7 @@ class Crawl:
                 address = parse(tags.get(ADDRESS_TAG, ""))
             except ValueError as exc:
                 with self.lock:
-                    self.problems.append(f"{summary['arn']}: bad {ADDRESS_TAG} tag ({exc}); ignored")
+                    self.problems.append(f"{arn}: bad {ADDRESS_TAG} tag ({exc}); ignored")
                 return []
             return [self._get(d, account, address, params, tags)]
 
@@ -246,13 +249,24 @@ class Crawl:
         managed: bool = True,
         under: _Found | None = None,
     ) -> Task:
-        """The Get of one managed resource, then the crawl of its children."""
+        """The Get of one managed resource, then the crawl of its children.
+
+        For a ``singleton`` kind (no List) the Get is how the crawl learns whether there is one:
+        ResourceNotFoundException means there is none.
+        """
 
         def task() -> list[Callable[[], Any]]:
             assert d.get is not None
             accepted = _inputs(d, d.get)
-            raw = self.call(account, d.get, {k: v for k, v in context.items() if k in accepted}, d.service)
-            found = _Found(d.kind, address, account, dict(raw[d.response_key]), tags, dict(context))
+            try:
+                raw = self.call(
+                    account, d.get, {k: v for k, v in context.items() if k in accepted}, d.service
+                )
+            except BackendError as exc:
+                if d.singleton and exc.code == "ResourceNotFoundException":
+                    return []
+                raise
+            found = _Found(d.kind, address, account, dict(d.resource_in(raw)), tags, dict(context))
             found.managed = managed
             found.under = under
             return self._record(found)
@@ -269,6 +283,12 @@ class Crawl:
                 continue
             if child.list:
                 out.append(self._list(child, found.account, found, found.context))
+                continue
+            if child.singleton:
+                address = Address(child.kind, found.address.parts)
+                out.append(
+                    self._get(child, found.account, address, found.context, None, managed=found.managed)
+                )
                 continue
             # No List operation: the parent's response names the children's types.
             for key in (k for k in child.identifiers if child.identifiers[k] != SELF):
@@ -367,8 +387,9 @@ class Crawl:
                 f.address = _untagged_address(f.kind, f.parent, f.raw, member_keys)
         ids: dict[str, Address] = {}
         for f in found:
-            for key in ("id", "arn"):
-                if isinstance(f.raw.get(key), str):
+            d = descriptor(f.kind)
+            for key in (d.id_field, d.arn_field):
+                if key and isinstance(f.raw.get(key), str):
                     ids[f.raw[key]] = f.address
         resources = {}
         for f in sorted(found, key=lambda f: f.address):
@@ -379,7 +400,7 @@ class Crawl:
                 owner=member_keys.get(f.account.account_id, f.account.member),
                 account_id=str(f.raw.get("accountId") or f.account.account_id),
                 id=own_id(f.kind, f.raw, f.context),
-                arn=f.raw.get("arn"),
+                arn=f.raw.get(descriptor(f.kind).arn_field) or None,
                 managed=f.managed,
                 region=f.account.region,
                 gone=str(f.raw.get("status"))
@@ -400,9 +421,9 @@ def own_id(kind: Kind, raw: Mapping[str, Any], context: Mapping[str, Any]) -> st
     Returns:
         The id, or None when the response names none.
     """
-    if "id" in raw:
-        return str(raw["id"])
     d = descriptor(kind)
+    if d.id_field in raw:
+        return str(raw[d.id_field])
     for name in d.identifiers:
         if name not in context:
             response_name = {v: k for k, v in d.response_renames.items()}.get(name, name)

@@ -140,14 +140,15 @@ def _after(
         if previous is not None and previous.id and previous.id not in _strings(step.params):
             return previous
         return None
-    raw = response.get(d.response_key) if step.role in ("create", "update") else None
+    raw = d.resource_in(response) if step.role in ("create", "update") else None
     attributes = dict(previous.attributes) if previous is not None else {}
     if step.role == "create":
         attributes = {k: v for k, v in step.params.items() if k in d.fields}
     elif step.role == "update":
         attributes.update({k: v for k, v in step.params.items() if k in d.fields})
     if isinstance(raw, Mapping):
-        arn = raw.get("arn") or (previous.arn if previous else None)
+        arn = raw.get(d.arn_field) if d.arn_field else None
+        arn = arn or (previous.arn if previous else None)
         return ObservedResource(
             step.address,
             attributes,

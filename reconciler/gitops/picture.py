@@ -238,6 +238,7 @@ def build(stack: Stack, changes: Iterable[Change] = ()) -> Picture:
         for c in by_address.values()
         if c.after is None and c.before is not None and c.address not in present
     ]
+    resources = [r for r in resources if r.kind in _NODE_OF]  # Clean Rooms ML resources are not drawn (yet)
     many = len({r.address.parts[0] for r in resources if r.kind is Kind.COLLABORATION}) > 1
     ids = _Ids()
     groups: dict[str, list[DesiredResource]] = {}

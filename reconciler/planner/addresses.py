@@ -16,6 +16,13 @@ analysis_template        ``analysis_template.<c>.<owner>.<name>`` ``analysis_tem
 privacy_budget_template  ``privacy_budget_template.<c>.<owner>`` ``privacy_budget_template.retail.acme``
 =======================  ======================================  =====================================
 
+Clean Rooms ML (``cleanroomsml``) resources: per account ``training_dataset``, ``audience_model``,
+``configured_audience_model``, its ``configured_audience_model_policy`` and
+``configured_model_algorithm``, each ``<kind>.<owner>.<name>``; per collaboration
+``configured_audience_model_association`` (a ``cleanrooms`` resource),
+``configured_model_algorithm_association`` and ``ml_input_channel``, each
+``<kind>.<c>.<owner>.<name>``, and ``ml_configuration.<c>.<owner>`` (one per membership).
+
 ``<c>`` is the collaboration's name.
 
 A configured table has at most one analysis rule (CreateConfiguredTableAnalysisRule), so the rule
@@ -51,6 +58,15 @@ class Kind(enum.StrEnum):
     ASSOCIATION_RULE = "association_rule"
     ANALYSIS_TEMPLATE = "analysis_template"
     PRIVACY_BUDGET_TEMPLATE = "privacy_budget_template"
+    TRAINING_DATASET = "training_dataset"
+    AUDIENCE_MODEL = "audience_model"
+    CONFIGURED_AUDIENCE_MODEL = "configured_audience_model"
+    CONFIGURED_AUDIENCE_MODEL_POLICY = "configured_audience_model_policy"
+    CONFIGURED_AUDIENCE_MODEL_ASSOCIATION = "configured_audience_model_association"
+    CONFIGURED_MODEL_ALGORITHM = "configured_model_algorithm"
+    CONFIGURED_MODEL_ALGORITHM_ASSOCIATION = "configured_model_algorithm_association"
+    ML_CONFIGURATION = "ml_configuration"
+    ML_INPUT_CHANNEL = "ml_input_channel"
 
 
 #: What each name part of a Kind's address means, in order; also fixes how many parts it has.
@@ -64,6 +80,15 @@ NAME_PARTS: dict[Kind, tuple[str, ...]] = {
     Kind.ASSOCIATION_RULE: ("collaboration", "owner", "name"),
     Kind.ANALYSIS_TEMPLATE: ("collaboration", "owner", "name"),
     Kind.PRIVACY_BUDGET_TEMPLATE: ("collaboration", "owner"),
+    Kind.TRAINING_DATASET: ("owner", "name"),
+    Kind.AUDIENCE_MODEL: ("owner", "name"),
+    Kind.CONFIGURED_AUDIENCE_MODEL: ("owner", "name"),
+    Kind.CONFIGURED_AUDIENCE_MODEL_POLICY: ("owner", "name"),
+    Kind.CONFIGURED_AUDIENCE_MODEL_ASSOCIATION: ("collaboration", "owner", "name"),
+    Kind.CONFIGURED_MODEL_ALGORITHM: ("owner", "name"),
+    Kind.CONFIGURED_MODEL_ALGORITHM_ASSOCIATION: ("collaboration", "owner", "name"),
+    Kind.ML_CONFIGURATION: ("collaboration", "owner"),
+    Kind.ML_INPUT_CHANNEL: ("collaboration", "owner", "name"),
 }
 
 _PLAIN = re.compile(r"[A-Za-z0-9_\-]+")

@@ -121,8 +121,12 @@ def _forward_steps(change: Change) -> list[tuple[str, str, dict[str, Any]]]:
 def _via_change_request(change: Change, fields: Sequence[str]) -> dict[str, Any]:
     after = change.after or {}
     if change.kind is Kind.MEMBER:
-        # The service infers GRANT_/REVOKE_RECEIVE_RESULTS_ABILITY from the new ability list.
+        # The service infers GRANT_/REVOKE_RECEIVE_RESULTS_ABILITY (and the ML GRANT_/REVOKE_CAN_RECEIVE_*
+        # types) from the new ability lists.
         member = {"accountId": after["accountId"], "memberAbilities": list(after.get("memberAbilities", []))}
+        if "mlMemberAbilities" in fields:
+            ml = (after.get("mlMemberAbilities") or {}).get("customMLMemberAbilities", [])
+            member["mlMemberAbilities"] = {"customMLMemberAbilities": list(ml)}
         spec = {"specificationType": "MEMBER", "specification": {"member": member}}
         return _change_request(_collaboration_of(change.address), [spec])
     spec = {

@@ -8,7 +8,8 @@ Each spec document becomes one or more Resources (see ``addresses`` for their ad
   ``membership`` the stack manages;
 - a ConfiguredTable -> ``configured_table`` + ``analysis_rule`` + per association an
   ``association`` and, with a collaboration-level rule, an ``association_rule``;
-- an AnalysisTemplate -> ``analysis_template``; a PrivacyBudgetTemplate -> ``privacy_budget_template``.
+- an AnalysisTemplate -> ``analysis_template``; a PrivacyBudgetTemplate -> ``privacy_budget_template``;
+- the Clean Rooms ML documents -> their resources (``ml_desired``).
 
 Logical names become Refs (``Ref(membership.retail.adtech)``, ``Ref(analysis_template..., "arn")``)
 that apply resolves to ids and ARNs; member keys in policies become account ids (known from the
@@ -26,6 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from reconciler.planner import ml_desired
 from reconciler.planner.addresses import Address, Kind, parse
 from reconciler.planner.moves import Move
 from reconciler.planner.normal_form import canonical
@@ -274,6 +276,7 @@ def resources(stack: Stack) -> list[DesiredResource]:
         out.extend(_configured_table(ctx, table))
     out.extend(_template(ctx, t) for t in stack.analysis_templates)
     out.extend(_budget(ctx, b) for b in stack.privacy_budget_templates)
+    out.extend(ml_desired.resources(ctx))
     return sorted(out, key=lambda r: r.address)
 
 

@@ -46,6 +46,14 @@ __all__ = ["Baseline", "compare_specs", "compute", "dependency_graph", "field_di
 #: Abilities a collaboration change request can grant or revoke; any other ability change on an
 #: existing collaboration is impossible (MemberChangeSpecification rejects CAN_QUERY, CAN_RUN_JOB).
 CHANGE_REQUEST_ABILITIES = frozenset({"CAN_RECEIVE_RESULTS"})
+#: Clean Rooms ML abilities all change through change requests (GRANT_/REVOKE_CAN_RECEIVE_MODEL_OUTPUT,
+#: ..._INFERENCE_OUTPUT), and MemberChangeSpecification carries them for a new member too.
+ML_ABILITIES = "mlMemberAbilities"
+
+
+def _ml(attributes: Mapping[str, Any]) -> set[str]:
+    return set((attributes.get(ML_ABILITIES) or {}).get("customMLMemberAbilities", []))
+
 
 NEW_COLLABORATION_HINT = (
     "a collaboration's queriers are fixed when it is created; to change this, declare a new"
@@ -150,7 +158,9 @@ def _member_change(
     old = set(before.get("memberAbilities", []))
     new = set(desired.attributes.get("memberAbilities", []))
     impossible = sorted((old ^ new) - CHANGE_REQUEST_ABILITIES)
-    others = [fd.path for fd in diffs if fd.path not in ("memberAbilities",)]
+    others = [
+        fd.path for fd in diffs if fd.path != "memberAbilities" and fd.path.split(".")[0] != ML_ABILITIES
+    ]
     if impossible:
         verb = "grant" if set(impossible) & new else "revoke"
         return {
@@ -164,7 +174,11 @@ def _member_change(
             "blocked": f"cannot change {', '.join(others)} of a member of an existing collaboration;"
             f" {NEW_COLLABORATION_HINT}",
         }
-    granted, revoked = sorted(new - old), sorted(old - new)
+    old_ml, new_ml = _ml(before), _ml(desired.attributes)
+    granted, revoked = (
+        sorted(new - old) + sorted(new_ml - old_ml),
+        sorted(old - new) + sorted(old_ml - new_ml),
+    )
     words = [f"grant {', '.join(granted)}"] if granted else []
     words += [f"revoke {', '.join(revoked)}"] if revoked else []
     return {
@@ -176,9 +190,8 @@ def _member_change(
 def _new_member(desired: DesiredResource) -> dict[str, Any]:
     abilities = set(desired.attributes.get("memberAbilities", []))
     impossible = sorted(abilities - CHANGE_REQUEST_ABILITIES)
-    ml = desired.attributes.get("mlMemberAbilities")
-    if impossible or ml:
-        what = ", ".join(impossible) + (" and ML abilities" if ml else "") if impossible else "ML abilities"
+    if impossible:
+        what = ", ".join(impossible)
         return {
             "action": Action.ADD_MEMBER,
             "blocked": f"a member added to an existing collaboration cannot get {what};"

@@ -20,6 +20,7 @@ in ``registry``.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -78,6 +79,8 @@ def _clean(value: Any, path: str, ordered: frozenset[str]) -> Any:
     if isinstance(value, (list, tuple)):
         items = [c for c in (_clean(v, path, ordered) for v in value) if c is not None]
         return items if path in ordered else sorted(items, key=_sort_key)
+    if isinstance(value, dt.datetime):  # a timestamp field, as YAML or botocore gives it: ISO 8601 UTC
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(dt.UTC).isoformat()
     return value
 
 

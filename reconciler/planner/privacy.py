@@ -145,6 +145,52 @@ def keyed(key: str, value: str, inner: Compare) -> Compare:
     return compare
 
 
+def first(inner: Compare) -> Compare:
+    """Compare the single item of a one-item list (``sharedAudienceMetrics: [ALL]``)."""
+
+    def compare(label: str, subject: str, before: Any, after: Any) -> list[tuple[Impact, str]]:
+        def one(v: Any) -> Any:
+            return v[0] if isinstance(v, list) and len(v) == 1 else v
+
+        return inner(label, subject, one(before), one(after))
+
+    return compare
+
+
+def changed_weaker(label: str, subject: str, before: Any, after: Any) -> list[tuple[Impact, str]]:
+    """A destination whose every change sends data somewhere new (an output location)."""
+    if before is None or after is None or before == after:
+        return []
+    return [(Impact.WEAKENS, f"{label} of {subject} changed {_item(before)} -> {_item(after)}")]
+
+
+def _grantees(policy: Any) -> list[str]:
+    """``principal: action`` pairs a resource policy (JSON text) allows; unreadable text is one item."""
+    try:
+        document = json.loads(policy) if isinstance(policy, str) else policy
+        statements = document.get("Statement", [])
+    except (ValueError, AttributeError):
+        return [str(policy)]
+    out = []
+    for st in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(st, Mapping) or st.get("Effect") != "Allow":
+            continue
+        principal = st.get("Principal")
+        who = principal.get("AWS", principal) if isinstance(principal, Mapping) else principal
+        actions = st.get("Action")
+        for p in who if isinstance(who, list) else [who]:
+            for a in actions if isinstance(actions, list) else [actions]:
+                out.append(f"{p}: {a}")
+    return out
+
+
+def grantees_weaker(label: str, subject: str, before: Any, after: Any) -> list[tuple[Impact, str]]:
+    """A resource policy: every principal and action it newly allows widens who may use the resource."""
+    return grows_weaker(
+        label, subject, _grantees(before) if before else [], _grantees(after) if after else []
+    )
+
+
 @dataclass(frozen=True)
 class FieldEffect:
     """How a change of one field moves privacy.
@@ -180,6 +226,9 @@ _TABLE = frozenset({Kind.CONFIGURED_TABLE})
 _COLLAB = frozenset({Kind.COLLABORATION})
 _LOGGED = frozenset({Kind.COLLABORATION, Kind.MEMBERSHIP})
 _BUDGET = frozenset({Kind.PRIVACY_BUDGET_TEMPLATE})
+_CAM = frozenset({Kind.CONFIGURED_AUDIENCE_MODEL})
+_CHANNEL = frozenset({Kind.ML_INPUT_CHANNEL})
+_PQ = "inputChannel.dataSource.protectedQueryInputParameters"
 _ENC = "dataEncryptionMetadata"
 _DP = "parameters.differentialPrivacy"
 _P = "analysisRulePolicy.v1.*"
@@ -224,6 +273,18 @@ FIELD_EFFECTS: tuple[FieldEffect, ...] = (
        "allowed additional analyses", grows_weaker),
     _r("allowed-columns", _TABLE, "allowedColumns", "allowedColumns", grows_weaker),
     _r("member-abilities", frozenset({Kind.MEMBER}), "memberAbilities", "abilities", grows_weaker),
+    _r("member-ml-abilities", frozenset({Kind.MEMBER}), "mlMemberAbilities.customMLMemberAbilities",
+       "ML abilities", grows_weaker),
+    _r("shared-audience-metrics", _CAM, "sharedAudienceMetrics", "shared audience metrics",
+       first(ranked("NONE", "ALL"))),
+    _r("min-matching-seed", _CAM, "minMatchingSeedSize", "minimum matching seed size", lower_weaker),
+    _r("audience-sizes", _CAM, "audienceSizeConfig.audienceSizeBins", "audience sizes", grows_weaker),
+    _r("audience-output", _CAM, "outputConfig", "audience output location", changed_weaker),
+    _r("audience-policy", frozenset({Kind.CONFIGURED_AUDIENCE_MODEL_POLICY}), "configuredAudienceModelPolicy",
+       "who may use the model", grantees_weaker),
+    _r("channel-query", _CHANNEL, f"{_PQ}.sqlParameters", "query", any_change_weaker),
+    _r("channel-receivers", _CHANNEL, "configuredModelAlgorithmAssociations", "ML receivers of its output",
+       grows_weaker),
     _r("query-logging", _LOGGED, "queryLogStatus", "query logging",
        ranked("ENABLED", "DISABLED")),
     _r("job-logging", _LOGGED, "jobLogStatus", "job logging",
@@ -272,6 +333,26 @@ LIFECYCLE_EFFECTS: Mapping[Kind, LifecycleEffect] = {
             Kind.ANALYSIS_RULE,
             (Impact.NEUTRAL, "new {type} analysis rule on {table}"),
             (Impact.STRENGTHENS, "{table} loses its analysis rule: it can no longer be queried"),
+        ),
+        LifecycleEffect(
+            Kind.CONFIGURED_AUDIENCE_MODEL_ASSOCIATION,
+            (Impact.WEAKENS, "audience model {name} is offered to the members of {collab}"),
+            (Impact.STRENGTHENS, "audience model {name} is no longer offered in {collab}"),
+        ),
+        LifecycleEffect(
+            Kind.CONFIGURED_AUDIENCE_MODEL_POLICY,
+            (Impact.WEAKENS, "a resource policy lets other accounts use configured audience model {name}"),
+            (Impact.STRENGTHENS, "configured audience model {name} no longer has a resource policy"),
+        ),
+        LifecycleEffect(
+            Kind.CONFIGURED_MODEL_ALGORITHM_ASSOCIATION,
+            (Impact.WEAKENS, "model algorithm {name} can train on the data of {collab}"),
+            (Impact.STRENGTHENS, "model algorithm {name} can no longer train in {collab}"),
+        ),
+        LifecycleEffect(
+            Kind.ML_INPUT_CHANNEL,
+            (Impact.WEAKENS, "ML input channel {name} sends query output of {collab} to Clean Rooms ML"),
+            (Impact.STRENGTHENS, "ML input channel {name} and its data are deleted from {collab}"),
         ),
         LifecycleEffect(
             Kind.ASSOCIATION_RULE,

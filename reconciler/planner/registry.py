@@ -87,8 +87,14 @@ class ResourceType:
         service: the botocore name of the AWS service whose API manages it (``SERVICES``);
             its clients are made per (account, region, service).
         create, get, list, update, delete: operation names (None when the API has none).
-        response_key: key of the resource in the Create/Get/Update response.
+        response_key: key of the resource in the Create/Get/Update response ("": the response
+            is the resource itself, as in the ``cleanroomsml`` API).
         list_key: key of the summaries list in the List response.
+        id_field, arn_field: the response members that hold its id and ARN (``cleanroomsml``
+            resources are named by ARN only: ``trainingDatasetArn`` is both).
+        singleton: at most one per parent and no List: the crawl reads it with a Get under its
+            parent, and ResourceNotFoundException means there is none (an ML configuration, a
+            configured audience model's policy).
         identifiers: request field -> where its value comes from: ``SELF`` (own id) or an
             attribute name (its value, often a Ref). Each operation takes those its input has.
         references: request field path -> Reference, for fields that point at other resources.
@@ -122,6 +128,9 @@ class ResourceType:
     list_key: str
     identifiers: Mapping[str, str]
     service: str = "cleanrooms"
+    id_field: str = "id"
+    arn_field: str = "arn"
+    singleton: bool = False
     references: Mapping[str, Reference] = field(default_factory=dict)
     follows: tuple[Callable[[Address], Address], ...] = ()
     fields_shape: str | None = None
@@ -144,6 +153,10 @@ class ResourceType:
     def model(self) -> ServiceModel:
         """botocore's model of this type's service."""
         return service_model(self.service)
+
+    def resource_in(self, response: Mapping[str, Any]) -> Any:
+        """The resource object of a Create/Get/Update response (None when it has none)."""
+        return response if not self.response_key else response.get(self.response_key)
 
     def operation(self, role: OperationRole) -> str | None:
         """The API operation for a role (``"create"``, ``"update"``, ...), or None."""
@@ -380,8 +393,9 @@ _JOIN_DEFAULTS = {
     "analysisRulePolicy.v1.list.allowedJoinOperators": ["AND"],
 }
 
-#: Every managed resource type. Order = Kind order (parents first).
-REGISTRY: Mapping[Kind, ResourceType] = {
+#: Every managed resource type. Order = Kind order (parents first); the Clean Rooms ML types are
+#: rows of ``ml_types`` (imported at the end of this module, as they build on the names above).
+REGISTRY: dict[Kind, ResourceType] = {
     d.kind: d
     for d in (
         ResourceType(
@@ -425,7 +439,8 @@ REGISTRY: Mapping[Kind, ResourceType] = {
             fields_shape="MemberSpecification",
             response_renames={"abilities": "memberAbilities", "mlAbilities": "mlMemberAbilities"},
             via_change_request={
-                "memberAbilities": "GRANT_RECEIVE_RESULTS_ABILITY/REVOKE_RECEIVE_RESULTS_ABILITY"
+                "memberAbilities": "GRANT_RECEIVE_RESULTS_ABILITY/REVOKE_RECEIVE_RESULTS_ABILITY",
+                "mlMemberAbilities": "GRANT_/REVOKE_CAN_RECEIVE_MODEL_OUTPUT and _INFERENCE_OUTPUT",
             },
             taggable=False,
             irreversible_delete="a removed member can never rejoin the collaboration",
@@ -586,6 +601,11 @@ REGISTRY: Mapping[Kind, ResourceType] = {
         ),
     )
 }
+
+
+from reconciler.planner.ml_types import ML_TYPES  # noqa: E402 - its rows use ResourceType and _parent
+
+REGISTRY.update({d.kind: d for d in ML_TYPES})
 
 
 def descriptor(kind: Kind | str) -> ResourceType:

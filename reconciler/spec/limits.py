@@ -25,6 +25,7 @@ from botocore.model import Shape
 
 from reconciler.aws_model import model_pattern, service_model
 from reconciler.errors import Diagnostic
+from reconciler.spec import ml_models as ml
 from reconciler.spec import models as m
 from reconciler.spec.load import RawDocument, YamlPath, dotted
 
@@ -62,7 +63,19 @@ CODES: tuple[tuple[str, str, str, str], ...] = (
         "a number outside AWS's range (thresholds 2 to 100,000, epsilon 1 to 20...)",
         "use a value in the range given",
     ),
-    ("aws-size", "error", "a list with more or fewer items than AWS allows", "add or remove items"),
+    (
+        "aws-size",
+        "error",
+        "a list or map with more or fewer items than AWS allows (at most 50 Spark properties...)",
+        "add or remove items",
+    ),
+    (
+        "aws-member",
+        "error",
+        "in an API structure the spec passes through (container configs, computeConfiguration...): "
+        "a member the API does not have, or a required one missing",
+        "use the member names of the API reference",
+    ),
     (
         "aws-union",
         "error",
@@ -83,6 +96,7 @@ class ApiShape:
         names: fields holding logical names (member keys, template names): only sizes checked.
         local: spec-only fields; model values below them are still checked by their own entry.
         union: whether "exactly one field set" applies (default: the shape's ``union`` trait).
+        service: the botocore service whose model holds ``shape`` (and the ``fields`` shapes).
     """
 
     shape: str | None
@@ -91,6 +105,7 @@ class ApiShape:
     names: frozenset[str] = frozenset()
     local: frozenset[str] = frozenset()
     union: bool | None = None
+    service: str = "cleanrooms"
 
 
 _RESOURCE = frozenset({"kind", "owner", "collaboration", "lifecycle"})
@@ -143,6 +158,39 @@ API_SHAPES: dict[type[m.SpecModel], ApiShape] = {
     m.AccessBudgetParameters: ApiShape(
         "AccessBudgetsPrivacyTemplateParametersInput", fields={"association": "TableAlias"}
     ),
+    # Clean Rooms ML: logical names where the API wants ARNs are local (the planner resolves them)
+    ml.TrainingDatasetSpec: ApiShape(
+        "CreateTrainingDatasetRequest", local=_RESOURCE | {"localData"}, service="cleanroomsml"
+    ),
+    ml.AudienceModelSpec: ApiShape(
+        "CreateAudienceModelRequest", local=_RESOURCE | {"trainingDataset"}, service="cleanroomsml"
+    ),
+    ml.ConfiguredAudienceModelSpec: ApiShape(
+        "CreateConfiguredAudienceModelRequest",
+        local=_RESOURCE | {"audienceModel", "policy", "associations"},
+        service="cleanroomsml",
+    ),
+    ml.ConfiguredAudienceModelAssociationSpec: ApiShape(
+        "CreateConfiguredAudienceModelAssociationInput",
+        renames={"name": "configuredAudienceModelAssociationName"},
+        local=_RESOURCE,
+    ),
+    ml.ConfiguredModelAlgorithmSpec: ApiShape(
+        "CreateConfiguredModelAlgorithmRequest", local=_RESOURCE | {"associations"}, service="cleanroomsml"
+    ),
+    ml.ConfiguredModelAlgorithmAssociationSpec: ApiShape(
+        "CreateConfiguredModelAlgorithmAssociationRequest", local=_RESOURCE, service="cleanroomsml"
+    ),
+    ml.MLConfigurationSpec: ApiShape("PutMLConfigurationRequest", local=_RESOURCE, service="cleanroomsml"),
+    ml.MLInputChannelSpec: ApiShape(
+        "CreateMLInputChannelRequest",
+        names=frozenset({"configuredModelAlgorithmAssociations"}),
+        local=_RESOURCE,
+        service="cleanroomsml",
+    ),
+    ml.MLSqlParameters: ApiShape(
+        "ProtectedQuerySQLParameters", local=frozenset({"analysisTemplate"}), service="cleanroomsml"
+    ),
 }
 
 #: Shape name -> what a valid value looks like, for pattern errors.
@@ -162,10 +210,10 @@ ENUM_HINTS: dict[tuple[str, str], str] = {
 }
 
 
-def member_shape(spec: str) -> Shape:
-    """The botocore shape named ``"Shape"`` or ``"Shape.member"``."""
+def member_shape(spec: str, service: str = "cleanrooms") -> Shape:
+    """The botocore shape named ``"Shape"`` or ``"Shape.member"`` of ``service``'s model."""
     name, _, member = spec.partition(".")
-    shape = service_model().shape_for(name)
+    shape = service_model(service).shape_for(name)
     return shape.members[member] if member else shape
 
 
@@ -198,11 +246,11 @@ def plan(model: type[m.SpecModel], parent: Shape | None) -> tuple[tuple[FieldLim
         LookupError: a field has no API counterpart and is not declared ``local`` (a bug).
     """
     entry = API_SHAPES.get(model)
-    shape = member_shape(entry.shape) if entry and entry.shape else parent
+    shape = member_shape(entry.shape, entry.service) if entry and entry.shape else parent
     out: list[FieldLimit] = []
     for name in model.model_fields:
         if entry and name in entry.fields:
-            out.append(FieldLimit(name, member_shape(entry.fields[name]), False))
+            out.append(FieldLimit(name, member_shape(entry.fields[name], entry.service), False))
         elif entry and name in entry.local:
             out.append(FieldLimit(name, None, False))
         elif shape is not None:
@@ -282,13 +330,18 @@ def _walk_value(
         yield from _check_size(len(value), shape, doc, path, "entry")
         for key, item in value.items():
             for problem in _check_string(str(key), shape.key, doc, (*path, key)):
+                shown = str(key) if len(str(key)) <= 40 else f"{str(key)[:37]}..."
+                said = problem.summary.split(": ", 1)[-1]
                 yield Diagnostic(
-                    f"key {problem.summary}",
+                    f'{dotted(path)}: key "{shown}" {said}',
                     doc.locate((*path, key), key=True),
                     hint=problem.hint,
+                    detail=problem.detail,
                     code=problem.code,
                 )
             yield from _walk_value(item, shape.value, doc, (*path, key), names)
+    elif kind == "structure" and isinstance(value, dict):
+        yield from _walk_structure(value, shape, doc, path)
     elif kind in ("integer", "long", "double", "float") and isinstance(value, int | float):
         low, high = shape.metadata.get("min"), shape.metadata.get("max")
         if (low is not None and value < low) or (high is not None and value > high):
@@ -296,6 +349,40 @@ def _walk_value(
                 f"{dotted(path)}: {value} is outside AWS's range {_range(low, high)}",
                 doc.locate(path),
                 code="aws-range",
+            )
+
+
+def _walk_structure(
+    value: dict[str, Any], shape: Shape, doc: RawDocument, path: YamlPath
+) -> Iterator[Diagnostic]:
+    """A mapping the spec passes to AWS as it is: members, required members and unions from the model."""
+    members = shape.members
+    for key, item in value.items():
+        if key not in members:
+            close = difflib.get_close_matches(str(key), list(members), n=1, cutoff=0.6)
+            yield Diagnostic(
+                f'{dotted((*path, key))}: unknown field "{key}" of the API\'s {shape.name}',
+                doc.locate((*path, key), key=True),
+                hint=f'did you mean "{close[0]}"?' if close else f"allowed here: {', '.join(members)}",
+                code="aws-member",
+            )
+        elif item is not None:
+            yield from _walk_value(item, members[key], doc, (*path, key), False)
+    for name in shape.required_members:
+        if value.get(name) is None:
+            yield Diagnostic(
+                f'{dotted(path)}: missing required field "{name}" of the API\'s {shape.name}',
+                doc.locate(path),
+                code="aws-member",
+            )
+    if shape.metadata.get("union"):
+        present = [k for k, v in value.items() if v is not None and k in members]
+        if len(present) != 1:
+            got = f"got {', '.join(present)}" if present else "got none"
+            yield Diagnostic(
+                f"{dotted(path)}: set exactly one of {', '.join(members)} ({got})",
+                doc.locate(path),
+                code="aws-union",
             )
 
 
@@ -320,6 +407,7 @@ def _check_string(value: str, shape: Shape, doc: RawDocument, path: YamlPath) ->
         yield Diagnostic(
             f"{where}: is {n} character{'s' if n != 1 else ''} long; AWS allows {allowed}",
             doc.locate(path),
+            detail=f"the limit of the API's {shape.name}",
             hint=PATTERN_HINTS.get(shape.name, ""),
             code="aws-length",
         )
@@ -341,10 +429,14 @@ def _check_size(n: int, shape: Shape, doc: RawDocument, path: YamlPath, noun: st
     if (low is not None and n < low) or (high is not None and n > high):
         allowed = f"exactly {low}" if low == high else _range(low, high)
         yield Diagnostic(
-            f"{dotted(path)}: has {n} {noun}{'s' if n != 1 else ''}; AWS allows {allowed}",
+            f"{dotted(path)}: has {n} {noun if n == 1 else _PLURAL[noun]}; AWS allows {allowed}",
             doc.locate(path),
+            detail=f"the limit of the API's {shape.name}",
             code="aws-size",
         )
+
+
+_PLURAL = {"entry": "entries", "item": "items"}
 
 
 def _range(low: Any, high: Any) -> str:

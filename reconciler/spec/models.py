@@ -13,7 +13,7 @@ Every model forbids unknown keys, so a typo is an error with a did-you-mean hint
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -602,9 +602,17 @@ class MovedSpec(SpecModel):
     """The new address, declared by the spec (same kind)."""
 
 
+# The Clean Rooms ML kinds live in ``ml_models``, which builds on SpecModel, Lifecycle and Tags above.
+from reconciler.spec.ml_models import ML_DOCUMENT_MODELS, MLDocument  # noqa: E402
+
 #: Any top-level document of a stack.
-Document = (
-    CollaborationSpec | ConfiguredTableSpec | AnalysisTemplateSpec | PrivacyBudgetTemplateSpec | MovedSpec
+Document: TypeAlias = (
+    CollaborationSpec
+    | ConfiguredTableSpec
+    | AnalysisTemplateSpec
+    | PrivacyBudgetTemplateSpec
+    | MovedSpec
+    | MLDocument
 )
 
 #: ``kind:`` value -> model; the loader dispatches on it.
@@ -614,4 +622,5 @@ DOCUMENT_MODELS: dict[str, type[SpecModel]] = {
     "AnalysisTemplate": AnalysisTemplateSpec,
     "PrivacyBudgetTemplate": PrivacyBudgetTemplateSpec,
     "Moved": MovedSpec,
+    **ML_DOCUMENT_MODELS,
 }

@@ -41,6 +41,7 @@ class Stack:
             documents of each kind, in file order (files sorted by name, documents in order).
         moved: the ``kind: Moved`` documents (addresses that changed), in file order.
         needs_local_data: whether ``localData`` files must exist (not when reviewing a revision).
+        ml_documents: the Clean Rooms ML documents (``ml_models``), in file order.
         warnings: Diagnostics of severity warning (a valid stack may have some).
     """
 
@@ -51,6 +52,7 @@ class Stack:
     privacy_budget_templates: list[PrivacyBudgetTemplateSpec] = field(default_factory=list)
     moved: list[MovedSpec] = field(default_factory=list)
     needs_local_data: bool = True
+    ml_documents: list[SpecModel] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
     _origins: dict[int, tuple[RawDocument, YamlPath]] = field(default_factory=dict, repr=False)
     _documents: list[tuple[SpecModel, RawDocument]] = field(default_factory=list, repr=False)
@@ -66,7 +68,7 @@ class Stack:
             PrivacyBudgetTemplateSpec: self.privacy_budget_templates,  # type: ignore[dict-item]
             MovedSpec: self.moved,  # type: ignore[dict-item]
         }
-        lists[type(model)].append(model)
+        lists.get(type(model), self.ml_documents).append(model)
         self._documents.append((model, doc))
         self._origins[id(model)] = (doc, ())
         self._indexed = False

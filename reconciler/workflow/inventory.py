@@ -200,10 +200,10 @@ def adopt(ws: workflow.Workspace, address_text: str, resource_id: str) -> Adopte
     get = d.get
 
     def call(operation: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
-        return with_retries(lambda: ws.backend.call(account, operation, parameters), Backoff())
+        return with_retries(lambda: ws.backend.call(account, operation, parameters, d.service), Backoff())
 
     try:
-        raw = call(get, params)[d.response_key]
+        raw = d.resource_in(call(get, params))
     except TerminalBackendError as exc:
         raise TerminalBackendError(
             f"cannot import {resource_id!r} as {address}: {exc.message}",
@@ -213,7 +213,7 @@ def adopt(ws: workflow.Workspace, address_text: str, resource_id: str) -> Adopte
             f"({wanted.owner}), as the Clean Rooms console or the AWS CLI shows it"
             + (f"; {exc.hint}" if exc.hint else ""),
         ) from None
-    arn = str(raw.get("arn", ""))
+    arn = str(raw.get(d.arn_field, ""))
     tags = dict(call("ListTagsForResource", {"resourceArn": arn}).get("tags", {}))
     if tags.get(STACK_TAG) and (tags.get(STACK_TAG), tags.get(ADDRESS_TAG)) != (ws.name, str(address)):
         raise StateError(

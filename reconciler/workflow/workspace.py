@@ -22,6 +22,7 @@ from reconciler.planner import desired as desired_mod
 from reconciler.planner.moves import Move
 from reconciler.planner.resource import DesiredResource
 from reconciler.spec import Stack, load_stack
+from reconciler.spec.ml_models import TrainingDatasetSpec
 from reconciler.workflow.stacks import accounts_of, find_stack, stack_name, workspace_root
 
 __all__ = ["BACKENDS", "Workspace", "bind_local_data", "open_workspace"]
@@ -175,4 +176,16 @@ def bind_local_data(clients: LocalClients, stack: Stack, *, recheck: bool = Fals
             path = stack.resolve_path(table, table.localData).resolve()
             clients.bind_table(owners[table.owner], glue.databaseName, glue.tableName, path, recheck=recheck)
             bound.append(f"{glue.databaseName}.{glue.tableName}")
+    for dataset in stack.ml_documents:  # a TrainingDataset's localData, bound to its Glue table
+        if not isinstance(dataset, TrainingDatasetSpec) or not dataset.localData:
+            continue
+        source = (
+            dataset.trainingData[0].get("inputConfig", {}).get("dataSource", {}).get("glueDataSource", {})
+        )
+        if source.get("databaseName") and source.get("tableName") and dataset.owner in owners:
+            path = stack.resolve_path(dataset, dataset.localData).resolve()
+            clients.bind_table(
+                owners[dataset.owner], source["databaseName"], source["tableName"], path, recheck=recheck
+            )
+            bound.append(f"{source['databaseName']}.{source['tableName']}")
     return bound

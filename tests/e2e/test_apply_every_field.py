@@ -77,6 +77,7 @@ def _add_receiver(account: str) -> Mutate:
 
 RA = "retail-adtech"
 OB = "org-a-org-b"
+ML = "ml-lookalike"
 CASES = [
     Case(RA, Kind.COLLABORATION, "name", _set("name", "renamed-collaboration")),
     Case(RA, Kind.COLLABORATION, "description", _set("description", "a new description")),
@@ -113,6 +114,55 @@ CASES = [
     Case(OB, Kind.ANALYSIS_TEMPLATE, "tags", _set("tags", {"reviewed": "yes"})),
     Case(OB, Kind.PRIVACY_BUDGET_TEMPLATE, "parameters", _edit("parameters.differentialPrivacy.epsilon", 2)),
     Case(OB, Kind.PRIVACY_BUDGET_TEMPLATE, "tags", _set("tags", {"budget": "q3"})),
+    Case(
+        ML,
+        Kind.MEMBER,
+        "mlMemberAbilities",
+        _set("mlMemberAbilities", {"customMLMemberAbilities": ["CAN_RECEIVE_MODEL_OUTPUT"]}),
+    ),
+    Case(ML, Kind.TRAINING_DATASET, "tags", _set("tags", {"data": "reading-events"})),
+    Case(ML, Kind.AUDIENCE_MODEL, "tags", _set("tags", {"model": "v2"})),
+    Case(ML, Kind.CONFIGURED_AUDIENCE_MODEL, "description", _set("description", "a new description")),
+    Case(ML, Kind.CONFIGURED_AUDIENCE_MODEL, "tags", _set("tags", {"use": "campaigns"})),
+    Case(ML, Kind.CONFIGURED_AUDIENCE_MODEL, "minMatchingSeedSize", _set("minMatchingSeedSize", 200)),
+    Case(
+        ML, Kind.CONFIGURED_AUDIENCE_MODEL, "sharedAudienceMetrics", _set("sharedAudienceMetrics", ["NONE"])
+    ),
+    Case(
+        ML,
+        Kind.CONFIGURED_AUDIENCE_MODEL,
+        "audienceSizeConfig",
+        _set("audienceSizeConfig", {"audienceSizeType": "ABSOLUTE", "audienceSizeBins": [100, 300]}),
+    ),
+    Case(
+        ML,
+        Kind.CONFIGURED_AUDIENCE_MODEL,
+        "outputConfig",
+        _edit("outputConfig.destination.s3Destination.s3Uri", "s3://publisher-audiences/moved/"),
+    ),
+    Case(
+        ML,
+        Kind.CONFIGURED_AUDIENCE_MODEL_POLICY,
+        "configuredAudienceModelPolicy",
+        _set("configuredAudienceModelPolicy", '{"Statement":[],"Version":"2012-10-17"}'),
+    ),
+    Case(
+        ML,
+        Kind.CONFIGURED_AUDIENCE_MODEL_ASSOCIATION,
+        "configuredAudienceModelAssociationName",
+        _set("configuredAudienceModelAssociationName", "readers-renamed"),
+    ),
+    Case(ML, Kind.CONFIGURED_AUDIENCE_MODEL_ASSOCIATION, "description", _set("description", "a new one")),
+    Case(ML, Kind.CONFIGURED_AUDIENCE_MODEL_ASSOCIATION, "tags", _set("tags", {"shared": "yes"})),
+    Case(ML, Kind.CONFIGURED_MODEL_ALGORITHM, "tags", _set("tags", {"image": "1.4"})),
+    Case(ML, Kind.CONFIGURED_MODEL_ALGORITHM_ASSOCIATION, "tags", _set("tags", {"shared": "yes"})),
+    Case(
+        ML,
+        Kind.ML_CONFIGURATION,
+        "defaultOutputLocation",
+        _edit("defaultOutputLocation.destination.s3Destination.s3Uri", "s3://outdoor-brand-ml/moved/"),
+    ),
+    Case(ML, Kind.ML_INPUT_CHANNEL, "tags", _set("tags", {"purpose": "propensity"})),
 ]
 
 #: Updatable fields no example stack can change locally, and why (each needs a reason).
@@ -127,7 +177,11 @@ NOT_LOCAL = {
     ): "only CAN_RECEIVE_RESULTS can change, and it is required by result configurations",
     (Kind.MEMBERSHIP, "jobLogStatus"): "needs a collaboration with job logging (no example runs jobs)",
     (Kind.MEMBERSHIP, "defaultJobResultConfiguration"): "needs CAN_RUN_JOB (no example runs jobs)",
-    (Kind.MEMBERSHIP, "paymentConfiguration"): "only the ML payment part is updatable; no example uses ML",
+    (Kind.MEMBERSHIP, "paymentConfiguration"): (
+        "a membership accepts exactly the responsibilities the creator assigned (the collaboration's"
+        " payment configuration, which is create-only), so every other value is a ValidationException"
+    ),
+    (Kind.CONFIGURED_AUDIENCE_MODEL, "audienceModelArn"): "the example has one audience model",
     (
         Kind.CONFIGURED_TABLE,
         "tableReference",

@@ -33,6 +33,21 @@ def _client() -> Any:
     )
 
 
+class _NoMLResources:
+    """A ``cleanroomsml`` client of an account without ML resources: every List answers empty."""
+
+    def __getattr__(self, method: str) -> Any:
+        from botocore import xform_name
+
+        from reconciler.aws_model import service_model
+
+        model = service_model("cleanroomsml")
+        operation = {xform_name(op): op for op in model.operation_names}[method]
+        assert operation.startswith("List"), f"{operation} was not expected on an account without ML"
+        output = model.operation_model(operation).output_shape
+        return lambda **_: {name: [] for name, m in output.members.items() if m.type_name == "list"}
+
+
 class StubbedClients:
     """A ClientSource handing out one stubbed client per account."""
 
@@ -45,7 +60,7 @@ class StubbedClients:
             stub.activate()
 
     def client(self, account: Account, service: str = "cleanrooms") -> Any:
-        return self.clients[account.account_id]
+        return _NoMLResources() if service == "cleanroomsml" else self.clients[account.account_id]
 
     def act_as(self, account_id: str, *, member: str, region: str) -> None:
         return None
@@ -189,7 +204,7 @@ def test_read_lists_tags_gets_and_crawls_children_with_exact_shapes() -> None:
     m = state.get(member_address)
     assert m is not None and m.account_id == ADTECH.account_id
     assert m.attributes["collaborationIdentifier"] == Ref(collab_address, "id")
-    assert backend.calls == 9
+    assert backend.calls == 9 + 2 * 4  # and per account, the four account-level ML Lists (empty)
 
 
 def test_read_follows_next_tokens_and_skips_other_stacks() -> None:

@@ -21,6 +21,7 @@ QUERIER = {
     "retail-adtech-classic": "retailer",
     "org-a-org-b": "org_a",
     "amc-multiparty": "query_submitter",
+    "ml-lookalike": "advertiser",
 }
 
 

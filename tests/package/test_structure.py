@@ -67,5 +67,11 @@ def test_the_example_stacks_ship_inside_the_package() -> None:
     from reconciler.workflow.stacks import EXAMPLES, example_names
 
     assert EXAMPLES.is_relative_to(PACKAGE) and not (EXAMPLES / "__init__.py").exists()  # data, not code
-    assert example_names() == ["amc-multiparty", "org-a-org-b", "retail-adtech", "retail-adtech-classic"]
+    assert example_names() == [
+        "amc-multiparty",
+        "ml-lookalike",
+        "org-a-org-b",
+        "retail-adtech",
+        "retail-adtech-classic",
+    ]
     assert list((EXAMPLES / "retail-adtech" / "data").glob("*.csv"))

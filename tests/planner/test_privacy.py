@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -36,6 +37,28 @@ def threshold(n: int, expr: str = "COLUMNS_ONLY") -> list[dict[str, Any]]:
 
 
 RULE = "analysis_rule.retailer.purchases"
+
+#: The Clean Rooms ML resources of the cases below.
+CAM = "configured_audience_model.publisher.lookalike"
+CHANNEL = "ml_input_channel.c.advertiser.valuable"
+PQ = "inputChannel.dataSource.protectedQueryInputParameters"
+
+
+def _policy(*accounts: str) -> str:
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"AWS": list(accounts)},
+        "Action": "cleanrooms-ml:StartAudienceGenerationJob",
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def _nest(path: str, value: Any) -> dict[str, Any]:
+    for part in reversed(path.split(".")):
+        value = {part: value}
+    return value  # type: ignore[no-any-return]
+
+
 CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], Impact, str]] = [
     (
         "aggregation-threshold",
@@ -252,7 +275,82 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], Impact, str]] = [
         Impact.WEAKENS,
         "source of reach changed: a new analysis to review",
     ),
+    (
+        "member-ml-abilities",
+        "member.r.adtech",
+        {"mlMemberAbilities": {"customMLMemberAbilities": []}},
+        {"mlMemberAbilities": {"customMLMemberAbilities": ["CAN_RECEIVE_MODEL_OUTPUT"]}},
+        Impact.WEAKENS,
+        "CAN_RECEIVE_MODEL_OUTPUT added to ML abilities on adtech",
+    ),
+    (
+        "shared-audience-metrics",
+        CAM,
+        {"sharedAudienceMetrics": ["NONE"]},
+        {"sharedAudienceMetrics": ["ALL"]},
+        Impact.WEAKENS,
+        "shared audience metrics on lookalike changed NONE -> ALL",
+    ),
+    (
+        "min-matching-seed",
+        CAM,
+        {"minMatchingSeedSize": 500},
+        {"minMatchingSeedSize": 100},
+        Impact.WEAKENS,
+        "minimum matching seed size on lookalike lowered 500 -> 100",
+    ),
+    (
+        "audience-sizes",
+        CAM,
+        {"audienceSizeConfig": {"audienceSizeBins": [100]}},
+        {"audienceSizeConfig": {"audienceSizeBins": [100, 400]}},
+        Impact.WEAKENS,
+        "400 added to audience sizes on lookalike",
+    ),
+    (
+        "audience-output",
+        CAM,
+        {"outputConfig": {"destination": {"s3Destination": {"s3Uri": "s3://a/"}}}},
+        {"outputConfig": {"destination": {"s3Destination": {"s3Uri": "s3://b/"}}}},
+        Impact.WEAKENS,
+        'audience output location of lookalike changed {"destination": {"s3Destination": {"s3Uri": "s3://a/"}}}'
+        ' -> {"destination": {"s3Destination": {"s3Uri": "s3://b/"}}}',
+    ),
+    (
+        "audience-policy",
+        "configured_audience_model_policy.publisher.lookalike",
+        {"configuredAudienceModelPolicy": _policy("111122223333")},
+        {"configuredAudienceModelPolicy": _policy("111122223333", "999999999999")},
+        Impact.WEAKENS,
+        "999999999999: cleanrooms-ml:StartAudienceGenerationJob added to who may use the model on lookalike",
+    ),
+    (
+        "channel-query",
+        CHANNEL,
+        _nest(f"{PQ}.sqlParameters", {"queryString": "SELECT 1"}),
+        _nest(f"{PQ}.sqlParameters", {"queryString": "SELECT 2"}),
+        Impact.WEAKENS,
+        "query of valuable changed: a new analysis to review",
+    ),
+    (
+        "channel-receivers",
+        CHANNEL,
+        {"configuredModelAlgorithmAssociations": ["a"]},
+        {"configuredModelAlgorithmAssociations": ["a", "b"]},
+        Impact.WEAKENS,
+        "b added to ML receivers of its output on valuable",
+    ),
 ]
+
+
+def test_a_policy_that_drops_a_principal_strengthens() -> None:
+    change = Change(
+        parse("configured_audience_model_policy.publisher.lookalike"),
+        Action.UPDATE,
+        before={"configuredAudienceModelPolicy": _policy("111122223333", "999999999999")},
+        after={"configuredAudienceModelPolicy": _policy("111122223333")},
+    )
+    assert assess(change).impact is Impact.STRENGTHENS
 
 
 @pytest.mark.parametrize(

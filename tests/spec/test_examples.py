@@ -38,9 +38,10 @@ def _sample_data_script() -> ModuleType:
     return module
 
 
-def test_the_four_example_stacks_exist() -> None:
+def test_the_five_example_stacks_exist() -> None:
     assert [p.name for p in STACKS] == [
         "amc-multiparty",
+        "ml-lookalike",
         "org-a-org-b",
         "retail-adtech",
         "retail-adtech-classic",

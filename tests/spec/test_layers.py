@@ -259,7 +259,7 @@ def test_api_required_members_are_required_in_the_models() -> None:
 
     for model, shape in model_shapes().items():
         entry = API_SHAPES.get(model)
-        api = member_shape(entry.shape) if entry and entry.shape else shape
+        api = member_shape(entry.shape, entry.service) if entry and entry.shape else shape
         if api is None:
             continue
         renames = {v: k for k, v in entry.renames.items()} if entry else {}
