@@ -6,6 +6,8 @@ refused query exits 1 with the reason, the rule and table, and the offending SQL
 Tables with differential privacy are answered with noise; a note on stderr says what the query
 would cost on a fresh budget (a dry run spends none). ``--preview`` shows the cost and the
 expected noise without reading data; ``--seed`` makes the noise reproducible (NOT private).
+``--engine spark`` runs the same checked statement on Spark (``--spark-master``, ``local[*]`` by
+default) for SPARK collaborations; it needs the ``spark`` extra.
 """
 
 from __future__ import annotations
@@ -108,6 +110,19 @@ def dp_note(run: DryRun) -> str:
     default=None,
     help="Differential privacy: reproducible noise for dry runs (answers are then NOT private).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="Run the checked query on DuckDB (Spark semantics for SPARK collaborations) or on Spark.",
+)
+@click.option(
+    "--spark-master",
+    default=None,
+    metavar="URL",
+    help="With --engine spark: the Spark master (default local[*]; a cluster: spark://host:7077).",
+)
 def command(
     stack: str | None,
     member: str,
@@ -120,6 +135,8 @@ def command(
     out: Path | None,
     preview: bool,
     seed: int | None,
+    engine: str,
+    spark_master: str | None,
 ) -> int:
     """Run a protected query locally, enforcing the stack's analysis rules.
 
@@ -129,6 +146,13 @@ def command(
         raise click.UsageError("give exactly one of --sql, --file or --template")
     if params and template is None:
         raise click.UsageError("--param only applies to --template")
+    if spark_master is not None and engine != "spark":
+        raise click.UsageError("--spark-master only applies to --engine spark")
+    spark = None
+    if engine == "spark":
+        from reconciler.engine.spark.session import DEFAULT_MASTER, SparkSettings
+
+        spark = SparkSettings(master=spark_master or DEFAULT_MASTER)
     if file is not None:
         sql = userfiles.read_text(file, what="the query file", option="--file")
     run = run_query(
@@ -140,6 +164,7 @@ def command(
         collaboration=collaboration,
         seed=seed,
         preview=preview,
+        spark=spark,
     )
     if preview:
         no_dp = "The query reads no table with differential privacy: it spends no privacy budget."

@@ -43,6 +43,7 @@ class _Types:
     """The binder's coarse types of the canonical nodes (None when a rewrite made the node)."""
 
     binding: Binding
+    derived: dict[str, exp.Subquery] | None = None
 
     def of(self, node: exp.Expr | None) -> Type:
         if node is None:
@@ -57,9 +58,23 @@ class _Types:
             return self.of(node.expressions[0])
         if isinstance(node, exp.Paren):
             return self.of(node.this)
+        if isinstance(node, exp.Column) and node.table:
+            return self.of(self._lifted(node))
         if isinstance(node, exp.Literal):
             return Type.STRING if node.is_string else Type.INTEGER if node.name.isdigit() else Type.DECIMAL
         return Type.UNKNOWN
+
+    def _lifted(self, column: exp.Column) -> exp.Expr | None:
+        """What a column of a derived table the rewrites made (``__agg1.__a0``) stands for."""
+        if self.derived is None:  # built once: the rewrites' derived tables do not move
+            self.derived = {s.alias: s for s in self.binding.tree.find_all(exp.Subquery) if s.alias}
+        sub = self.derived.get(column.table)
+        if sub is not None and isinstance(sub.this, exp.Select):
+            for item in sub.this.expressions:
+                if item.alias_or_name == column.name:
+                    found: exp.Expr = item.this if isinstance(item, exp.Alias) else item
+                    return found
+        return None
 
 
 def _datatype_type(to: exp.DataType) -> Type:
@@ -115,6 +130,9 @@ def _cast(node: exp.Expr, types: _Types) -> exp.Expr:
     target = to.this.name if hasattr(to.this, "name") else str(to.this)
     source = types.of(node.this)
     value = node.this
+    if to.this is exp.DataType.Type.TIMESTAMPTZ:  # Spark's TIMESTAMP: no zone in its values or text
+        node.set("to", exp.DataType.build("TIMESTAMP"))
+        return node
     if target in _INTEGRAL and source in (Type.FLOAT, Type.DECIMAL):
         return exp.TryCast(this=exp.Trunc(this=value), to=to)  # Spark truncates toward zero
     if target in _INTEGRAL and source is Type.STRING:
@@ -206,9 +224,41 @@ def _to_long(value: exp.Expr) -> exp.Expr:
 
 def _floor_ceil(node: exp.Expr, types: _Types) -> exp.Expr:
     """FLOOR / CEIL of a DOUBLE (no digits) return a BIGINT in Spark."""
-    if node.args.get("decimals") is not None or types.of(node.this) is not Type.FLOAT:
+    if node.args.get("decimals") is not None:
+        return node
+    if types.of(node.this) is Type.INTEGER:  # DuckDB's FLOOR of an integer is a DOUBLE
+        return exp.TryCast(this=node.this, to=exp.DataType.build("BIGINT"))
+    if types.of(node.this) is not Type.FLOAT:
         return node
     return _to_long(node)
+
+
+def _avg(node: exp.Expr, types: _Types) -> exp.Expr:
+    """AVG of integers sums DOUBLEs in Spark (so a huge BIGINT sum loses digits as Spark's does)."""
+    if isinstance(node.this, exp.Distinct) or types.of(node.this) is not Type.INTEGER:
+        return node
+    node.set("this", exp.Cast(this=node.this, to=exp.DataType.build("DOUBLE")))
+    return node
+
+
+_DATE_UNITS = ("DAY", "DAYS", "WEEK", "WEEKS", "MONTH", "MONTHS", "YEAR", "YEARS")
+
+
+def _date_shift(node: exp.Expr, types: _Types) -> exp.Expr:
+    """A DATE plus or minus whole days (months, years) stays a DATE in Spark; DuckDB's is a TIMESTAMP."""
+    if isinstance(node, exp.Mul):
+        return _product(node, types)
+    interval = node.expression
+    unit = interval.args.get("unit") if isinstance(interval, exp.Interval) else None
+    if types.of(node.this) is Type.DATE and unit is not None and unit.name.upper() in _DATE_UNITS:
+        return exp.Cast(this=node, to=exp.DataType.build("DATE"))
+    return node
+
+
+def _split(node: exp.Expr, types: _Types) -> exp.Expr:
+    """SPLIT of '' is [''] in Spark (DuckDB: [])."""
+    empty = exp.EQ(this=node.this.copy(), expression=_string(""))
+    return _case((empty, exp.Array(expressions=[_string("")])), default=node)
 
 
 def _sign(node: exp.Expr, types: _Types) -> exp.Expr:
@@ -313,6 +363,20 @@ def _domain(low: float, high: float) -> Translate:
     return translate
 
 
+def _product(node: exp.Expr, types: _Types) -> exp.Expr:
+    """A DECIMAL product has p1 + p2 + 1 digits in Spark; DuckDB keeps two narrow DECIMALs' product
+    in 18 digits and fails beyond, so one operand is widened to 38 digits (its scale kept)."""
+    kinds = {types.of(node.this), types.of(node.expression)}
+    if Type.DECIMAL not in kinds or Type.FLOAT in kinds:
+        return node
+    wide = exp.Paren(
+        this=exp.Add(
+            this=node.this, expression=exp.Cast(this=_number(0), to=exp.DataType.build("DECIMAL(38, 0)"))
+        )
+    )
+    return exp.Mul(this=wide, expression=node.expression)
+
+
 def _keep(node: exp.Expr, types: _Types) -> exp.Expr:
     return node
 
@@ -333,6 +397,11 @@ TRANSLATIONS: Mapping[type[exp.Expr], Translate] = {
     exp.Right: _left_right,
     exp.Substring: _substring,
     exp.Sum: _sum,
+    exp.Mul: _product,
+    exp.Add: _date_shift,
+    exp.Sub: _date_shift,
+    exp.Avg: _avg,
+    exp.RegexpSplit: _split,
     exp.Window: _window,
     exp.TsOrDsToDate: _to_date,
     exp.DPipe: _texts,

@@ -21,7 +21,9 @@ only when a query runs here.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import os
 import shutil
 import tempfile
 import threading
@@ -42,6 +44,9 @@ from reconciler.engine.verdict import refuse
 __all__ = ["DEFAULT_MASTER", "SparkSettings", "execute", "export", "session", "stop"]
 
 DEFAULT_MASTER = "local[*]"
+#: The statement's time limit on Spark unless RECONCILER_QUERY_TIMEOUT sets one: a fresh JVM
+#: plans and compiles its first query for seconds, and a cluster's data is bigger than DuckDB's 8 s.
+SPARK_TIMEOUT_SECONDS = 300.0
 
 #: Settings every session starts with; ``computeConfiguration`` properties cannot override them.
 SEALED: Mapping[str, str] = {
@@ -160,6 +165,8 @@ def execute(prepared: Prepared, settings: SparkSettings | None = None) -> Result
     except ValueError as exc:
         raise DataError(str(exc), code="INVALID_RESOURCE") from None
     bounds = limits()
+    if "RECONCILER_QUERY_TIMEOUT" not in os.environ:
+        bounds = dataclasses.replace(bounds, timeout_seconds=SPARK_TIMEOUT_SECONDS)
     spark = session(settings.master).newSession()
     for key, value in properties.items():
         spark.conf.set(key, value)

@@ -101,6 +101,15 @@ def _keep(node: exp.Expr) -> exp.Expr:
     return node
 
 
+#: The DuckDB list functions ``suppress`` writes for thresholds over nested queries, by Spark name.
+LIST_FUNCTIONS: Mapping[str, str] = {
+    "list_distinct": "array_distinct",
+    "len": "size",
+    "list_concat": "concat",
+    "flatten": "flatten",
+}
+
+
 #: Inside a TRY: the Spark form of each operation that yields NULL where ANSI mode fails. A class
 #: mapped to ``_keep`` cannot fail in Spark on a value (a NULL, NaN or infinity at worst), or only
 #: on a constant setting (a bad pattern, unit or charset), which fails whatever the rows hold.
@@ -136,6 +145,7 @@ NONFAILING: Mapping[type[exp.Expr], Callable[[exp.Expr], exp.Expr]] = {
             exp.Floor,
             exp.JSONExtractScalar,
             exp.Unhex,
+            exp.Hex,
             exp.Pad,
             exp.StrPosition,
             exp.Replace,
@@ -199,6 +209,8 @@ def render(binding: Binding) -> str:
         if _is_try(node):
             node.replace(_nonfailing(node.expressions[0], binding))
     for node in list(root.walk()):
+        if isinstance(node, exp.Anonymous) and str(node.name).lower() in LIST_FUNCTIONS:
+            node.set("this", LIST_FUNCTIONS[str(node.name).lower()])
         if isinstance(node, exp.Bracket):
             node.replace(_lookup(node, binding))
         elif isinstance(node, (exp.Sum, exp.Avg)):
@@ -233,10 +245,17 @@ def _nonfailing(node: exp.Expr, binding: Binding) -> exp.Expr:
         child.replace(_nonfailing(child, binding))
     if isinstance(node, exp.Bracket):
         return _lookup(node, binding)
-    if isinstance(node, _INERT):
-        return node
+    if isinstance(node, _INERT) or (isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal)):
+        return node  # a negative constant cannot fail (and ROUND(x, -1) needs it foldable)
     if _is_try(node):
         return _nonfailing(node.expressions[0], binding)
+    if isinstance(node, exp.Round) and isinstance(node.args.get("decimals"), exp.Neg):
+        value = binding.value(node.this)
+        if value is None or value.type is not Type.FLOAT:
+            raise SparkUnsupported(
+                "ROUND of a number that is not a DOUBLE to a negative number of digits fails on an "
+                "overflow in Spark; it is not supported by --engine spark (the default engine runs it)"
+            )
     translate = NONFAILING.get(type(node))
     if translate is None:
         words = node.sql_name() if isinstance(node, exp.Func) else type(node).__name__
@@ -255,7 +274,8 @@ def _lookup(node: exp.Expr, binding: Binding) -> exp.Expr:
     if len(keys) != 1:
         raise SparkUnsupported("a [] lookup with several keys is not supported by --engine spark")
     key = keys[0]
-    if container is not None and container.type is Type.MAP:
+    inner = node.this.args.get("false") if isinstance(node.this, exp.If) else node.this  # ``_map``
+    if (container is not None and container.type is Type.MAP) or isinstance(inner, (exp.VarMap, exp.Map)):
         return _call("try_element_at", node.this, key)
     # An array index as sqlglot keeps it: 0-based for Spark text unless ``offset`` says otherwise.
     if node.args.get("offset"):
