@@ -96,17 +96,13 @@ def main() -> int:
         ("default engine (DuckDB)", duck_times),
     ]
     for name, times in rows:
-        print(
-            f"join+aggregate, {name + ':':25} {statistics.median(times) * 1000:9.1f} ms (median of {args.repeat})"
-        )
+        median = statistics.median(times) * 1000
+        print(f"join+aggregate, {name + ':':25} {median:9.1f} ms (median of {args.repeat})")
     spark_ratio = statistics.median(spark_times) / statistics.median(raw_spark_times)
     duck_ratio = statistics.median(duck_times) / statistics.median(raw_duck_times)
-    print(
-        f"ratio --engine spark / raw pyspark: {spark_ratio:6.3f} (target <= 1.2) {'OK' if spark_ratio <= 1.2 else 'OVER'}"
-    )
-    print(
-        f"ratio default engine / raw DuckDB:  {duck_ratio:6.3f} (target <= 1.0) {'OK' if duck_ratio <= 1.0 else 'OVER'}"
-    )
+    spark_ok, duck_ok = "OK" if spark_ratio <= 1.2 else "OVER", "OK" if duck_ratio <= 1.0 else "OVER"
+    print(f"ratio --engine spark / raw pyspark: {spark_ratio:6.3f} (target <= 1.2) {spark_ok}")
+    print(f"ratio default engine / raw DuckDB:  {duck_ratio:6.3f} (target <= 1.0) {duck_ok}")
     return 0 if same else 1
 
 
