@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 import uuid
 from pathlib import Path
@@ -52,6 +53,7 @@ from reconciler.emulator.privacy_budgets import admit_protected_query
 from reconciler.emulator.registry import operation
 from reconciler.emulator.store import Record
 from reconciler.engine import templates
+from reconciler.engine.spark.properties import PropertyError, validate
 from reconciler.engine.verdict import refuse
 from reconciler.errors import QueryRejected, ReconcilerError
 
@@ -95,6 +97,10 @@ def start_protected_query(ctx: RequestContext, params: dict[str, Any]) -> dict[s
         "_account": ctx.account_id,
     }
     if params.get("computeConfiguration"):
+        try:
+            validate(_spark_properties(params))
+        except PropertyError as exc:
+            raise validation(str(exc), field=exc.field) from None
         record["computeConfiguration"] = params["computeConfiguration"]
     record.update(_admit(ctx, record, membership["collaborationId"]))
     ctx.store.put(_KIND, query_id, record)
@@ -264,7 +270,7 @@ def _execute(ctx: RequestContext, record: Record) -> dict[str, Any]:
         if answer is not None:
             engine.write(answer, path, fmt)
         else:
-            engine.export(prepared, path, fmt)
+            _export(prepared, path, fmt, record)
 
     if "s3" in output:
         s3 = output["s3"]
@@ -279,6 +285,29 @@ def _execute(ctx: RequestContext, record: Record) -> dict[str, Any]:
     if answer is not None:
         return {"status": "SUCCESS", "result": result, "differentialPrivacy": answer.differential_privacy}
     return {"status": "SUCCESS", "result": result}
+
+
+#: The local backend's setting for where protected queries run: ``duckdb`` (the default, Spark
+#: semantics for SPARK collaborations) or ``spark`` (``RECONCILER_SPARK_MASTER``, default local[*]).
+ENGINE_VAR, MASTER_VAR = "RECONCILER_LOCAL_ENGINE", "RECONCILER_SPARK_MASTER"
+
+
+def _spark_properties(request: dict[str, Any]) -> dict[str, str]:
+    worker = (request.get("computeConfiguration") or {}).get("worker") or {}
+    found: dict[str, str] = (worker.get("properties") or {}).get("spark") or {}
+    return found
+
+
+def _export(prepared: engine.Prepared, path: Path, fmt: str, record: Record) -> None:
+    """Run on DuckDB, or on Spark with the request's validated Spark properties (``ENGINE_VAR``)."""
+    if os.environ.get(ENGINE_VAR, "duckdb").strip().lower() != "spark":
+        engine.export(prepared, path, fmt)
+        return
+    from reconciler.engine.spark import session
+
+    master = os.environ.get(MASTER_VAR, "").strip() or session.DEFAULT_MASTER
+    settings = session.SparkSettings(master=master, properties=_spark_properties(record))
+    session.export(prepared, path, fmt, settings)
 
 
 def _result_path(root: Path, bucket: str, key: str) -> Path:
