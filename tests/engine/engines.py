@@ -21,3 +21,10 @@ def run_on(engine: str, prepared: Prepared) -> Result:
 
         return session.execute(prepared)
     return execute(prepared)
+
+
+@pytest.fixture(name="engine", params=ENGINES)
+def engine_fixture(request: pytest.FixtureRequest) -> str:
+    """``engine``: a test asking for it runs once per executor (import this into the test module)."""
+    name: str = request.param
+    return name

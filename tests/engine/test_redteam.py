@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from engines import run_on
+from engines import engine_fixture, run_on  # noqa: F401 (the engine fixture)
 
 from reconciler.engine import Collaboration, Request, Table, check, enforce, parse_policy
 from reconciler.engine.run import DataError

@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from engines import run_on
+from engines import engine_fixture, run_on  # noqa: F401 (the engine fixture)
 
 from reconciler.engine import Collaboration, Request, Table, check, parse_policy
 
