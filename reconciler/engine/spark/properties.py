@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from reconciler.aws_model import service_model
 
-__all__ = ["SUPPORTED", "Limits", "PropertyError", "limits", "validate"]
+__all__ = ["SUPPORTED", "PropertyLimits", "PropertyError", "limits", "validate"]
 
 
 class PropertyError(ValueError):
@@ -63,7 +63,7 @@ SUPPORTED: Mapping[str, Callable[[str], bool]] = {
 
 
 @dataclass(frozen=True)
-class Limits:
+class PropertyLimits:
     """The API's limits on the map (botocore's ``SparkProperties`` shape)."""
 
     max_entries: int
@@ -73,11 +73,11 @@ class Limits:
     value_max: int
 
 
-def limits() -> Limits:
+def limits() -> PropertyLimits:
     """The limits as the installed botocore model states them."""
     shape = service_model("cleanrooms").shape_for("SparkProperties")
     key, value = shape.key.metadata, shape.value.metadata  # type: ignore[attr-defined]
-    return Limits(
+    return PropertyLimits(
         int(shape.metadata.get("max", 50)),
         int(key.get("min", 1)),
         int(key.get("max", 200)),
