@@ -16,6 +16,9 @@ rows they may not see (a group of one person exists), which AWS does not tell ei
 ``.parquet``; anything else: the table) unless ``--format`` says otherwise, and a ``--format``
 that contradicts the extension is refused. Exit codes: 0 the query ran (with rows or none),
 1 refused by the rules, or any other error.
+
+``--engine spark`` runs the same checked statement on Spark (``--spark-master``, ``local[*]`` by
+default) for SPARK collaborations; it needs the ``spark`` extra.
 """
 
 from __future__ import annotations
@@ -187,6 +190,19 @@ def dp_note(run: DryRun) -> str:
     default=None,
     help="Differential privacy: reproducible noise for dry runs (answers are then NOT private).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="Run the checked query on DuckDB (Spark semantics for SPARK collaborations) or on Spark.",
+)
+@click.option(
+    "--spark-master",
+    default=None,
+    metavar="URL",
+    help="With --engine spark: the Spark master (default local[*]; a cluster: spark://host:7077).",
+)
 def command(
     stack: str | None,
     member: str,
@@ -199,6 +215,8 @@ def command(
     out: Path | None,
     preview: bool,
     seed: int | None,
+    engine: str,
+    spark_master: str | None,
 ) -> int:
     """Run a protected query locally, enforcing the stack's analysis rules.
 
@@ -210,6 +228,13 @@ def command(
     if params and template is None:
         raise click.UsageError("--param only applies to --template")
     chosen = out_format(out, fmt)
+    if spark_master is not None and engine != "spark":
+        raise click.UsageError("--spark-master only applies to --engine spark")
+    spark = None
+    if engine == "spark":
+        from reconciler.engine.spark.session import DEFAULT_MASTER, SparkSettings
+
+        spark = SparkSettings(master=spark_master or DEFAULT_MASTER)
     if file is not None:
         sql = userfiles.read_text(file, what="the query file", option="--file")
     run = run_query(
@@ -221,6 +246,7 @@ def command(
         collaboration=collaboration,
         seed=seed,
         preview=preview,
+        spark=spark,
     )
     if preview:
         no_dp = "The query reads no table with differential privacy: it spends no privacy budget."

@@ -71,6 +71,7 @@ from reconciler.emulator.registry import operation
 from reconciler.emulator.resource_types import listing
 from reconciler.emulator.store import Record
 from reconciler.engine import templates
+from reconciler.engine.spark.properties import PropertyError, validate
 from reconciler.engine.verdict import refuse
 from reconciler.errors import QueryRejected, ReconcilerError
 
@@ -131,6 +132,10 @@ def start_protected_query(ctx: RequestContext, params: dict[str, Any]) -> dict[s
         "_account": ctx.account_id,
     }
     if params.get("computeConfiguration"):
+        try:
+            validate(_spark_properties(params))
+        except PropertyError as exc:
+            raise validation(str(exc), field=exc.field) from None
         record["computeConfiguration"] = params["computeConfiguration"]
     record.update(_admit(ctx, record, membership["collaborationId"]))
     ctx.store.put(KIND, query_id, record)
@@ -291,6 +296,8 @@ class Run:
         outputs: (final path, format) of every result file to write.
         result: the API's ``result`` member for a SUCCESS.
         dp: the noise setting it was admitted with (queries over DP tables).
+        spark_properties: the request's validated Spark properties (used when the local backend
+            runs on Spark, ``ENGINE_VAR``).
     """
 
     query_id: str
@@ -299,6 +306,7 @@ class Run:
     outputs: list[tuple[Path, str]] = field(default_factory=list)
     result: dict[str, Any] = field(default_factory=dict)
     dp: engine.DPRun | None = None
+    spark_properties: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -319,6 +327,7 @@ def prepare_run(ctx: RequestContext, record: Record) -> Run:
         output = record["resultConfiguration"]["outputConfiguration"]
         run.prepared = _checked(ctx, record, membership["collaborationId"])
         run.dp = _dp_run(record)
+        run.spark_properties = _spark_properties(record)
         if "s3" in output:
             s3 = output["s3"]
             fmt = s3.get("resultFormat", "CSV").upper()
@@ -356,7 +365,7 @@ def execute(run: Run, staging: Path) -> RunOutcome:
             if answer is not None:  # a noisy answer is released once: the same rows to every receiver
                 engine.write(answer, path, fmt)
             else:
-                engine.export(prepared, path, fmt)
+                _export(prepared, path, fmt, run.spark_properties)
             staged.append((path, final))
         fields: dict[str, Any] = {"status": "SUCCESS", "result": run.result}
         if answer is not None:
@@ -433,6 +442,29 @@ def _prepare(ctx: RequestContext, record: Record, collaboration_id: str) -> engi
             f"{quota!r}); this one is {size:,} bytes",
         )
     return prepared
+
+
+#: The local backend's setting for where protected queries run: ``duckdb`` (the default, Spark
+#: semantics for SPARK collaborations) or ``spark`` (``RECONCILER_SPARK_MASTER``, default local[*]).
+ENGINE_VAR, MASTER_VAR = "RECONCILER_LOCAL_ENGINE", "RECONCILER_SPARK_MASTER"
+
+
+def _spark_properties(request: dict[str, Any]) -> dict[str, str]:
+    worker = (request.get("computeConfiguration") or {}).get("worker") or {}
+    found: dict[str, str] = (worker.get("properties") or {}).get("spark") or {}
+    return found
+
+
+def _export(prepared: engine.Prepared, path: Path, fmt: str, properties: dict[str, str]) -> None:
+    """Run on DuckDB, or on Spark with the request's validated Spark properties (``ENGINE_VAR``)."""
+    if os.environ.get(ENGINE_VAR, "duckdb").strip().lower() != "spark":
+        engine.export(prepared, path, fmt)
+        return
+    from reconciler.engine.spark import session
+
+    master = os.environ.get(MASTER_VAR, "").strip() or session.DEFAULT_MASTER
+    settings = session.SparkSettings(master=master, properties=properties)
+    session.export(prepared, path, fmt, settings)
 
 
 def _result_path(root: Path, bucket: str, key: str) -> Path:

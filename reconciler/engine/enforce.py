@@ -30,6 +30,7 @@ from reconciler.engine.facts import Collaboration, Request, Table
 from reconciler.engine.functions import Type, name_of
 from reconciler.engine.rules import CustomRule, Reason, RuleType
 from reconciler.engine.scopes import Binding
+from reconciler.engine.spark import semantics, target
 from reconciler.engine.values import type_of
 from reconciler.engine.verdict import Verdict, fragment, refuse, spans
 from reconciler.errors import QueryRejected
@@ -96,6 +97,9 @@ class Prepared:
             found (its ``kinds`` are what the budget is charged); ``run`` then answers with noise
             and never runs ``sql`` as it is.
         dp_tables: table name -> user identifier column of the tables with differential privacy.
+        spark_sql: for a SPARK collaboration, the same checked statement as Spark SQL that never
+            fails on a value (``spark.target``), for ``--engine spark``; "" otherwise.
+        spark_refusal: why ``--engine spark`` cannot run it (the default engine can), or "".
     """
 
     sql: str
@@ -104,6 +108,8 @@ class Prepared:
     rule_type: RuleType = RuleType.CUSTOM
     dp: DPQuery | None = None
     dp_tables: Mapping[str, str] = field(default_factory=dict)
+    spark_sql: str = ""
+    spark_refusal: str = ""
 
 
 @dataclass
@@ -404,13 +410,25 @@ def check(request: Request, collaboration: Collaboration) -> Prepared:
         stage(ctx)
     binding = ctx.bind()
     refuse = ctx.binding_refuse
+    spark = ctx.collaboration.engine == "SPARK"
+    spark_sql, spark_refusal = "", ""
+    if spark:
+        semantics.check(binding, refuse)
     if ctx.dp_tables:
         safe.nonfailing(binding)
+        if spark:
+            semantics.apply(binding)
         ctx.dp = dp_query.build(binding, ctx.dp_tables, refuse=ctx.dp_refuse, written=ctx.written)
     else:
         suppress.apply(ctx, binding)
         safe.split_aggregates(binding, refuse)
         safe.nonfailing(binding)
+        if spark:
+            try:
+                spark_sql = target.render(binding)
+            except target.SparkUnsupported as exc:
+                spark_refusal = str(exc)
+            semantics.apply(binding)
     try:
         sql = binding.tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE, copy=False)
     except UnsupportedError as exc:
@@ -418,7 +436,15 @@ def check(request: Request, collaboration: Collaboration) -> Prepared:
             Reason.DISALLOWED_CONSTRUCT, f"cannot be run faithfully on the local engine: {_first_line(exc)}"
         ) from None
     ordered = tuple(ctx.tables[name] for name in sorted(ctx.tables))
-    return Prepared(sql=sql, tables=ordered, rule_type=ctx.rule_type, dp=ctx.dp, dp_tables=ctx.dp_tables)
+    return Prepared(
+        sql=sql,
+        tables=ordered,
+        rule_type=ctx.rule_type,
+        dp=ctx.dp,
+        dp_tables=ctx.dp_tables,
+        spark_sql=spark_sql,
+        spark_refusal=spark_refusal,
+    )
 
 
 def enforce(request: Request, collaboration: Collaboration) -> Verdict:

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler import dp
 from reconciler.engine.enforce import Prepared, check
@@ -30,6 +30,9 @@ from reconciler.engine.templates import Parameter, Template, request_for
 from reconciler.engine.verdict import refuse
 from reconciler.errors import ReconcilerError
 from reconciler.spec import Stack
+
+if TYPE_CHECKING:
+    from reconciler.engine.spark.session import SparkSettings
 
 __all__ = ["DryRun", "SpecQuery", "build", "run_query", "template_arn"]
 
@@ -236,6 +239,7 @@ def run_query(
     collaboration: str | None = None,
     seed: int | None = None,
     preview: bool = False,
+    spark: SparkSettings | None = None,
 ) -> DryRun:
     """Load a stack, check the query as ``member`` against its rules and run it on its localData.
 
@@ -248,6 +252,7 @@ def run_query(
         collaboration: the collaboration's name, when the stack declares several.
         seed: only for reproducible dry runs of DP queries: fixes the noise (NOT private).
         preview: only check the query and say what it would cost; read no rows.
+        spark: run the checked statement on Spark (``--engine spark``) instead of DuckDB.
 
     Returns:
         The DryRun (without rows for a preview).
@@ -264,6 +269,10 @@ def run_query(
     cost = spec.dp_cost(prepared)
     if preview:
         return DryRun(prepared, None, cost)
+    if spark is not None:
+        from reconciler.engine.spark import session
+
+        return DryRun(prepared, session.execute(prepared, spark), cost)
     run = None
     if cost is not None:
         noise = dp.NoiseSource.secure() if seed is None else dp.NoiseSource.seeded(seed)

@@ -145,7 +145,7 @@ FUNCTIONS: tuple[Function, ...] = (
         "APPROX_COUNT_DISTINCT",
         A,
         (exp.ApproxDistinct,),
-        controls=True,
+        dialects=CR,  # Spark's HyperLogLog++ estimates differently (LEFT_OUT)
         counts=True,
         params=("accuracy",),
         result=T.INTEGER,
@@ -219,7 +219,6 @@ FUNCTIONS: tuple[Function, ...] = (
         params=("format",),
         result=T.DATE,
     ),
-    Function("UNBASE64", S, (exp.FromBase64,), dialects=SP, controls=True, branches=True, result=T.BINARY),
     Function("UNHEX", S, (exp.Unhex,), dialects=SP, controls=True, branches=True, result=T.BINARY),
     # -- date and time ---------------------------------------------------------------------------
     Function("CURRENT_DATE", S, (exp.CurrentDate,), controls=True, result=T.DATE, total=True),
@@ -250,7 +249,7 @@ FUNCTIONS: tuple[Function, ...] = (
         "TO_TIMESTAMP",
         S,
         (exp.StrToTime,),
-        controls=True,
+        dialects=CR,  # Spark's text-to-TIMESTAMP parsing is not reproduced (LEFT_OUT)
         branches=True,
         params=("format",),
         result=T.TIMESTAMP,
@@ -465,6 +464,11 @@ LEFT_OUT: Mapping[str, str] = {
     "DATEDIFF (CLEAN_ROOMS_SQL)": "WEEK counts whole weeks, not week boundaries",
     "JSON_EXTRACT_PATH_TEXT": "a missing key gives NULL, not ''",
     "TRUNC (Spark)": "AWS documents numeric TRUNC; sqlglot parses Spark TRUNC as date truncation",
+    # Spark semantics the local engine does not reproduce on DuckDB (issue 14's differential suite)
+    "UNBASE64 (Spark)": "Spark decodes malformed base64 leniently (to bytes), DuckDB refuses it",
+    "TO_TIMESTAMP (Spark), CAST(text AS TIMESTAMP) (Spark)": "Spark's lenient parsing with time zones",
+    "TO_DATE(text, format) (Spark)": "Java date patterns; TO_DATE(text) and CAST(text AS DATE) run as Spark",
+    "APPROX_COUNT_DISTINCT (Spark)": "Spark's HyperLogLog++ and DuckDB's HyperLogLog estimate differently",
     # reach outside the query
     "REFLECT, JAVA_METHOD, INPUT_FILE_NAME, CURRENT_USER, CURRENT_DATABASE, VERSION": "system access",
 }

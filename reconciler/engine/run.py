@@ -39,6 +39,7 @@ from reconciler import dp
 from reconciler.engine.enforce import Prepared
 from reconciler.engine.facts import Table
 from reconciler.engine.rules import AggregationRule, CustomRule, Reason
+from reconciler.engine.spark import semantics
 from reconciler.engine.verdict import refuse
 from reconciler.errors import ReconcilerError
 
@@ -51,6 +52,7 @@ __all__ = [
     "execute",
     "export",
     "limits",
+    "visible_columns",
     "write",
 ]
 
@@ -181,6 +183,11 @@ def describe(path: str | Path) -> dict[str, str]:
         raise DataError(f"cannot read local data file {p}: {str(exc).splitlines()[0]}") from None
 
 
+def visible_columns(table: Table) -> list[str]:
+    """The columns a run exposes of a table: its allowed columns, then any a constraint counts."""
+    return [*table.columns, *_hidden_columns(table)]
+
+
 def _hidden_columns(table: Table) -> list[str]:
     """Columns a constraint counts that are not allowed columns (exposed for suppression only)."""
     rule = table.rule
@@ -207,6 +214,7 @@ def _connect(
     )
     allowed: list[str] = []
     try:
+        semantics.register(con)  # Spark's answers on DuckDB (SPARK collaborations call them)
         for table in tables:
             if not table.data:
                 raise DataError(
@@ -220,7 +228,7 @@ def _connect(
                     f"local data file {path} of table {table.name!r} does not exist",
                     code="RESOURCE_NOT_FOUND",
                 )
-            columns = ", ".join(_ident(c) for c in [*table.columns, *_hidden_columns(table)])
+            columns = ", ".join(_ident(c) for c in visible_columns(table))
             try:
                 con.execute(f"CREATE VIEW {_ident(table.name)} AS SELECT {columns} FROM {_reader(str(path))}")
             except duckdb.Error as exc:

@@ -247,3 +247,48 @@ def test_unknown_query_is_not_found(partner: Any, setup: dict[str, Any]) -> None
         )
     )
     assert error["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def _start_with(partner: Any, membership: str, spark: dict[str, str]) -> str:
+    return str(
+        partner.start_protected_query(
+            type="SQL",
+            membershipIdentifier=membership,
+            sqlParameters={
+                "queryString": "SELECT region, SUM(amount) AS total FROM purchases GROUP BY region"
+            },
+            resultConfiguration={"outputConfiguration": {"s3": {"resultFormat": "CSV", "bucket": "results"}}},
+            computeConfiguration={"worker": {"type": "CR.1X", "number": 4, "properties": {"spark": spark}}},
+        )["protectedQuery"]["id"]
+    )
+
+
+def test_unsupported_spark_properties_are_refused_with_the_supported_list(
+    partner: Any, setup: dict[str, Any]
+) -> None:
+    with pytest.raises(partner.exceptions.ValidationException, match="spark.sql.shuffle.partitions"):
+        _start_with(partner, setup["membership"], {"spark.sql.ansi.enabled": "false"})
+    with pytest.raises(partner.exceptions.ValidationException, match="less than or equal to 50"):
+        _start_with(partner, setup["membership"], {f"spark.x{i}": "1" for i in range(51)})
+
+
+def _totals(
+    emu: emulator.Emulator, partner: Any, membership: str, spark: dict[str, str]
+) -> list[tuple[str, float]]:
+    qid = _start_with(partner, membership, spark)
+    query = finished(partner, membership, qid, timeout=600.0)  # a cold JVM starts first
+    assert query["status"] == "SUCCESS", query.get("error")
+    with _result_path(emu, query).open() as handle:
+        return sorted((r["region"], float(r["total"])) for r in csv.DictReader(handle))
+
+
+@pytest.mark.spark
+def test_the_local_backend_runs_protected_queries_on_spark_when_set(
+    emu: emulator.Emulator, partner: Any, setup: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RECONCILER_LOCAL_ENGINE=spark: the same checked statement, on Spark, with the request's
+    supported Spark properties applied; the same rows as the default engine."""
+    on_duckdb = _totals(emu, partner, setup["membership"], {"spark.sql.shuffle.partitions": "3"})
+    monkeypatch.setenv("RECONCILER_LOCAL_ENGINE", "spark")
+    on_spark = _totals(emu, partner, setup["membership"], {"spark.sql.shuffle.partitions": "3"})
+    assert on_spark == on_duckdb == [("a", 40.0), ("b", 20.0)]

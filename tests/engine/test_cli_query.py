@@ -199,3 +199,24 @@ def test_the_note_names_each_tables_aggregation_rule_output_constraint(
             f"at least 25 distinct hashed_email of {table} (its aggregation rule's output constraint)" in err
         )
     assert "no row met" not in err
+
+
+SPECS = Path(__file__).resolve().parents[2] / "specs"
+
+
+@pytest.mark.spark
+def test_engine_spark_prints_the_same_rows_as_the_default_engine(capsys: pytest.CaptureFixture[str]) -> None:
+    stack = SPECS / "retail-adtech"
+    args = ["query", str(stack), "--as", "retailer", "--file", str(stack / "queries" / "campaign_reach.sql")]
+    assert main(args) == 0
+    default = capsys.readouterr().out
+    assert main([*args, "--engine", "spark"]) == 0
+    assert capsys.readouterr().out == default
+    assert default.endswith("(3 rows)\n")
+
+
+def test_spark_master_needs_engine_spark(stack: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sql = "SELECT region, COUNT(*) AS n FROM orders GROUP BY region"
+    code = main(["query", str(stack), "--as", "retailer", "--sql", sql, "--spark-master", "local[2]"])
+    assert code != 0
+    assert "--spark-master only applies to --engine spark" in capsys.readouterr().err

@@ -43,7 +43,6 @@ SAMPLES: dict[str, list[tuple[str, str, str | None]]] = {
     "Max": [(SP, f"SELECT max(x) {SV}", "10"), (CR, f"SELECT max(x) {CV}", "10")],
     "AnyValue": [(SP, f"SELECT any_value(x) {SV}", None), (CR, f"SELECT any_value(x) {CV}", None)],
     "ApproxDistinct": [
-        (SP, f"SELECT approx_count_distinct(x) {SV}", "4"),
         (CR, f"SELECT approximate count(DISTINCT x) {CV}", "4"),
     ],
     "LogicalAnd": [
@@ -146,7 +145,6 @@ SAMPLES: dict[str, list[tuple[str, str, str | None]]] = {
         (SP, "SELECT to_date('31/12/2016', 'dd/MM/yyyy')", "2016-12-31"),
     ],
     "StrToDate": [(CR, "SELECT to_date('02 OCT 2001', 'DD MON YYYY')", "2001-10-02")],
-    "FromBase64": [(SP, "SELECT unbase64('U3BhcmsgU1FM')", "b'Spark SQL'")],
     "Unhex": [(SP, "SELECT unhex('537061726B2053514C')", "b'Spark SQL'")],
     # -- date and time
     "CurrentDate": [(SP, "SELECT current_date()", None), (CR, "SELECT current_date", None)],
@@ -175,7 +173,6 @@ SAMPLES: dict[str, list[tuple[str, str, str | None]]] = {
     "Month": [(SP, "SELECT month('2016-07-30')", "7")],
     "Second": [(SP, "SELECT second(CAST('2009-07-30 12:58:59' AS TIMESTAMP))", "59")],
     "StrToTime": [
-        (SP, "SELECT to_timestamp('2016-12-31', 'yyyy-MM-dd')", "2016-12-31 00:00:00"),
         (CR, "SELECT to_timestamp('2011-12-18 04:38:15', 'YYYY-MM-DD HH24:MI:SS')", "2011-12-18 04:38:15"),
     ],
     "WeekOfYear": [(SP, "SELECT weekofyear('2008-02-20')", "8")],
@@ -418,6 +415,10 @@ SAMPLES: dict[str, list[tuple[str, str, str | None]]] = {
 
 #: Documented spellings the table leaves out (see LEFT_OUT): each must stay unaccepted in its dialect.
 UNACCEPTED: list[tuple[str, str]] = [
+    # Spark semantics the local engine does not reproduce (the differential suite, tests/engine/spark)
+    (SP, "SELECT unbase64(s) FROM t"),
+    (SP, "SELECT to_timestamp(s, 'yyyy-MM-dd') FROM t"),
+    (SP, "SELECT approx_count_distinct(x) FROM t"),
     (SP, "SELECT approx_percentile(x, 0.5) FROM t"),
     (SP, "SELECT percentile(x, 0.5) FROM t"),
     (SP, "SELECT skewness(x) FROM t"),

@@ -11,8 +11,9 @@ from typing import Any
 
 import duckdb
 import pytest
+from engines import engine_fixture, run_on  # noqa: F401 (the engine fixture)
 
-from reconciler.engine import Collaboration, Request, Table, check, execute, parse_policy
+from reconciler.engine import Collaboration, Request, Table, check, parse_policy
 
 R, A = "111111111111", "222222222222"
 # (person, region, amount): region a has 5 people, b 3 (6 rows), c 2 (4 rows), d 1.
@@ -75,8 +76,8 @@ def _collab(
     return Collaboration("SPARK", {R: frozenset({"CAN_QUERY"}), A: frozenset()}, tables)
 
 
-def _run(collab: Collaboration, sql: str) -> list[tuple[Any, ...]]:
-    return sorted(execute(check(Request(R, sql), collab)).rows, key=repr)
+def _run(engine: str, collab: Collaboration, sql: str) -> list[tuple[Any, ...]]:
+    return sorted(run_on(engine, check(Request(R, sql), collab)).rows, key=repr)
 
 
 def _people_by(key_index: int, rows: list[tuple[Any, ...]]) -> dict[Any, set[str]]:
@@ -88,8 +89,10 @@ def _people_by(key_index: int, rows: list[tuple[Any, ...]]) -> dict[Any, set[str
     return groups
 
 
-def test_groups_below_the_minimum_vanish(files: dict[str, str]) -> None:
-    got = _run(_collab(files, _threshold(3)), "SELECT region, COUNT(*) AS n FROM purchases GROUP BY region")
+def test_groups_below_the_minimum_vanish(files: dict[str, str], engine: str) -> None:
+    got = _run(
+        engine, _collab(files, _threshold(3)), "SELECT region, COUNT(*) AS n FROM purchases GROUP BY region"
+    )
     people = _people_by(1, PURCHASES)
     rows_per_region = defaultdict(int)
     for _, region, _ in PURCHASES:
@@ -111,7 +114,11 @@ def test_aggregation_rule_output_constraint_suppresses_the_same_way(files: dict[
     }
     collab = _collab(files, policy, policy)
     collab = Collaboration("CLEAN_ROOMS_SQL", collab.abilities, {"purchases": collab.tables["purchases"]})
-    got = _run(collab, "SELECT region, SUM(amount) FROM purchases GROUP BY region")
+    got = _run(
+        "duckdb",
+        collab,  # CLEAN_ROOMS_SQL: DuckDB only
+        "SELECT region, SUM(amount) FROM purchases GROUP BY region",
+    )
     sums: dict[str, float] = defaultdict(float)
     for _, region, amount in PURCHASES:
         sums[region] += amount
@@ -119,28 +126,30 @@ def test_aggregation_rule_output_constraint_suppresses_the_same_way(files: dict[
     assert got == sorted(((r, sums[r]) for r in sums if len(people[r]) >= 2), key=repr)
 
 
-def test_an_override_of_zero_exempts_only_that_column(files: dict[str, str]) -> None:
+def test_an_override_of_zero_exempts_only_that_column(files: dict[str, str], engine: str) -> None:
     collab = _collab(files, _threshold(3, {"region": 0}))
-    assert _run(collab, "SELECT DISTINCT region FROM purchases") == [("a",), ("b",), ("c",), ("d",)]
-    assert {r for r, _ in _run(collab, "SELECT region, COUNT(*) FROM purchases GROUP BY region")} == {
+    assert _run(engine, collab, "SELECT DISTINCT region FROM purchases") == [("a",), ("b",), ("c",), ("d",)]
+    assert {r for r, _ in _run(engine, collab, "SELECT region, COUNT(*) FROM purchases GROUP BY region")} == {
         "a",
         "b",
     }
 
 
-def test_an_override_can_raise_the_bar(files: dict[str, str]) -> None:
+def test_an_override_can_raise_the_bar(files: dict[str, str], engine: str) -> None:
     collab = _collab(files, _threshold(2, {"region": 4}))
-    assert {r for r, _ in _run(collab, "SELECT region, SUM(amount) FROM purchases GROUP BY region")} == {"a"}
+    assert {
+        r for r, _ in _run(engine, collab, "SELECT region, SUM(amount) FROM purchases GROUP BY region")
+    } == {"a"}
 
 
-def test_a_cte_that_drops_the_identity_still_carries_contributors(files: dict[str, str]) -> None:
+def test_a_cte_that_drops_the_identity_still_carries_contributors(files: dict[str, str], engine: str) -> None:
     sql = "WITH c AS (SELECT region, COUNT(*) AS n FROM purchases GROUP BY region) SELECT * FROM c"
-    got = _run(_collab(files, _threshold(3)), sql)
+    got = _run(engine, _collab(files, _threshold(3)), sql)
     assert [r for r, _ in got] == ["a", "b"]
     assert all(not str(c).startswith("__cr_") for row in got for c in row)
 
 
-def test_join_needs_each_tables_minimum(files: dict[str, str]) -> None:
+def test_join_needs_each_tables_minimum(files: dict[str, str], engine: str) -> None:
     collab = _collab(files, _threshold(3), _threshold(2))
     sql = (
         "SELECT i.channel, p.region, COUNT(*) FROM purchases p JOIN impressions i ON p.person = i.person "
@@ -151,55 +160,61 @@ def test_join_needs_each_tables_minimum(files: dict[str, str]) -> None:
     for person, region, channel in joined:
         groups[(channel, region)].append(person)
     expected = sorted(((ch, r, len(ps)) for (ch, r), ps in groups.items() if len(set(ps)) >= 3), key=repr)
-    assert _run(collab, sql) == expected
+    assert _run(engine, collab, sql) == expected
     assert expected  # the fixture keeps at least one group
 
 
-def test_outer_join_rows_without_the_other_side_are_suppressed(files: dict[str, str]) -> None:
+def test_outer_join_rows_without_the_other_side_are_suppressed(files: dict[str, str], engine: str) -> None:
     collab = _collab(files, _threshold(2), _threshold(2))
     sql = (
         "SELECT i.channel, COUNT(*) FROM purchases p LEFT JOIN impressions i ON p.person = i.person "
         "GROUP BY i.channel"
     )
-    assert {c for c, _ in _run(collab, sql)} == {
+    assert {c for c, _ in _run(engine, collab, sql)} == {
         "web",
         "tv",
     }  # the NULL channel group has no impressions people
 
 
-def test_union_branches_are_thresholded_separately(files: dict[str, str]) -> None:
+def test_union_branches_are_thresholded_separately(files: dict[str, str], engine: str) -> None:
     sql = (
         "SELECT region AS k, COUNT(*) AS n FROM purchases GROUP BY region "
         "UNION ALL SELECT channel, COUNT(*) FROM impressions GROUP BY channel"
     )
-    got = _run(_collab(files, _threshold(3), _threshold(3)), sql)
+    got = _run(engine, _collab(files, _threshold(3), _threshold(3)), sql)
     assert {k for k, _ in got} == {"a", "b", "web", "tv"}
 
 
-def test_limit_and_windows_see_only_surviving_groups(files: dict[str, str]) -> None:
+def test_limit_and_windows_see_only_surviving_groups(files: dict[str, str], engine: str) -> None:
     collab = _collab(files, _threshold(3))
     # a and b both have 6 rows: the tie-break on region makes the one row LIMIT keeps deterministic.
     sql = "SELECT region, COUNT(*) AS n FROM purchases GROUP BY region ORDER BY n, region DESC LIMIT 1"
-    assert _run(collab, sql) == [("b", 6)]
-    totals = _run(collab, "SELECT region, SUM(COUNT(*)) OVER () AS total FROM purchases GROUP BY region")
+    assert _run(engine, collab, sql) == [("b", 6)]
+    totals = _run(
+        engine, collab, "SELECT region, SUM(COUNT(*)) OVER () AS total FROM purchases GROUP BY region"
+    )
     assert totals == [("a", 12), ("b", 12)]  # 6 rows in a, 6 in b; c and d never counted
 
 
-def test_everything_suppressed_gives_an_empty_result_with_columns(files: dict[str, str]) -> None:
-    result = execute(
+def test_everything_suppressed_gives_an_empty_result_with_columns(files: dict[str, str], engine: str) -> None:
+    result = run_on(
+        engine,
         check(
             Request(R, "SELECT region, COUNT(*) AS n FROM purchases GROUP BY region"),
             _collab(files, _threshold(50)),
-        )
+        ),
     )
     assert result.rows == () and result.columns == ("region", "n")
 
 
-def test_row_level_final_select_returns_nothing_under_a_threshold(files: dict[str, str]) -> None:
-    assert _run(_collab(files, _threshold(2)), "SELECT region, amount FROM purchases") == []
+def test_row_level_final_select_returns_nothing_under_a_threshold(files: dict[str, str], engine: str) -> None:
+    assert _run(engine, _collab(files, _threshold(2)), "SELECT region, amount FROM purchases") == []
 
 
-def test_single_table_count_is_exempt_as_documented(files: dict[str, str]) -> None:
+def test_single_table_count_is_exempt_as_documented(files: dict[str, str], engine: str) -> None:
     collab = _collab(files, _threshold(3))
-    assert _run(collab, "SELECT COUNT(*) FROM purchases WHERE region = 'd'") == [(1,)]
-    assert _run(collab, "SELECT region, COUNT(*) FROM purchases WHERE region = 'd' GROUP BY region") == []
+    assert _run(engine, collab, "SELECT COUNT(*) FROM purchases WHERE region = 'd'") == [(1,)]
+    assert (
+        _run(engine, collab, "SELECT region, COUNT(*) FROM purchases WHERE region = 'd' GROUP BY region")
+        == []
+    )
