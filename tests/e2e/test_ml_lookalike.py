@@ -200,7 +200,7 @@ def test_a_boto3_client_runs_an_sql_seeded_audience_job_on_the_example_to_a_term
                     "worker": {
                         "type": "CR.1X",
                         "number": 2,
-                        "properties": {"spark": {"spark.sql.ansi.enabled": "true"}},
+                        "properties": {"spark": {"spark.sql.shuffle.partitions": "4"}},
                     }
                 },
             },

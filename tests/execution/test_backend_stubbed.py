@@ -9,6 +9,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+from execution_helpers import EmptyLists
 
 from reconciler.errors import RetryableBackendError, TerminalBackendError
 from reconciler.execution.backend import Boto3Backend
@@ -33,21 +34,6 @@ def _client() -> Any:
     )
 
 
-class _NoMLResources:
-    """A ``cleanroomsml`` client of an account without ML resources: every List answers empty."""
-
-    def __getattr__(self, method: str) -> Any:
-        from botocore import xform_name
-
-        from reconciler.aws_model import service_model
-
-        model = service_model("cleanroomsml")
-        operation = {xform_name(op): op for op in model.operation_names}[method]
-        assert operation.startswith("List"), f"{operation} was not expected on an account without ML"
-        output = model.operation_model(operation).output_shape
-        return lambda **_: {name: [] for name, m in output.members.items() if m.type_name == "list"}
-
-
 class StubbedClients:
     """A ClientSource handing out one stubbed client per account."""
 
@@ -60,7 +46,7 @@ class StubbedClients:
             stub.activate()
 
     def client(self, account: Account, service: str = "cleanrooms") -> Any:
-        return _NoMLResources() if service == "cleanroomsml" else self.clients[account.account_id]
+        return EmptyLists("cleanroomsml") if service == "cleanroomsml" else self.clients[account.account_id]
 
     def act_as(self, account_id: str, *, member: str, region: str) -> None:
         return None

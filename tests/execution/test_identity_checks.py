@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from execution_helpers import EmptyLists
+
 from reconciler.execution.backend import Boto3Backend
 from reconciler.execution.clients import Account
 from reconciler.execution.state import ADDRESS_TAG, STACK_TAG
@@ -95,7 +97,7 @@ class FakeAccount:
             "list_tags_for_resource": lambda resourceArn: {"tags": self.tags.get(resourceArn, {})},
         }
         if name not in answers:
-            raise AttributeError(name)
+            return getattr(EmptyLists("cleanrooms"), name)  # other Lists find nothing
         return answers[name]
 
 
@@ -106,7 +108,7 @@ class FakeClients:
         self.account = account
 
     def client(self, account: Account, service: str = "cleanrooms") -> Any:
-        return self.account
+        return EmptyLists("cleanroomsml") if service == "cleanroomsml" else self.account
 
     def act_as(self, account_id: str, *, member: str, region: str) -> None:
         return None
