@@ -28,6 +28,9 @@ __all__ = [
     "AnalysisRuleSpec",
     "AnalysisTemplateSpec",
     "AnalysisTemplateSource",
+    "ArtifactSpec",
+    "ArtifactsSpec",
+    "S3LocationSpec",
     "AthenaTableReference",
     "AssociationSpec",
     "AssociationAnalysisRuleSpec",
@@ -501,11 +504,42 @@ class ConfiguredTableSpec(Keyed):
 # --------------------------------------------------------------------------- templates
 
 
+class S3LocationSpec(SpecModel):
+    """An S3 object: where AWS Clean Rooms reads an artifact."""
+
+    bucket: str
+    key: str
+
+
+class ArtifactSpec(SpecModel):
+    """One artifact of a PySpark template: a local ``file`` and the S3 ``location`` AWS reads.
+
+    The file (relative to this YAML file) is what the spec means: its sha256 is compared with the
+    hash AWS records for the template (``sourceMetadata``), so editing the file is a change to plan,
+    as editing a ``source.file`` is. The local backend puts the file at ``location`` in its S3
+    stand-in; on AWS, upload it there (a versioned bucket) before applying.
+    """
+
+    file: str
+    location: S3LocationSpec
+
+
+class ArtifactsSpec(SpecModel):
+    """A PySpark template's code: the entry point script and its libraries (a virtual environment)."""
+
+    entryPoint: ArtifactSpec
+    additionalArtifacts: list[ArtifactSpec] | None = None
+    roleArn: str
+    """The role Clean Rooms assumes to read the artifacts from S3."""
+
+
 class AnalysisTemplateSource(SpecModel):
-    """The template's SQL: inline ``text``, or a ``file`` (a .sql path relative to this YAML file)."""
+    """The template's code: inline SQL ``text``, a SQL ``file`` (relative to this YAML file), or the
+    ``artifacts`` of a PySpark template (``format: PYSPARK_1_0``)."""
 
     text: str | None = None
     file: str | None = None
+    artifacts: ArtifactsSpec | None = None
 
 
 class AnalysisParameter(SpecModel):
