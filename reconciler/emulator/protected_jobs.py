@@ -47,9 +47,9 @@ from reconciler.emulator.protected_queries import MASTER_VAR, _result_path
 from reconciler.emulator.registry import operation
 from reconciler.emulator.resource_types import listing
 from reconciler.emulator.store import Record
+from reconciler.engine.run import DataError
 from reconciler.engine.spark.properties import PropertyError
 from reconciler.engine.spark.properties import validate as validate_properties
-from reconciler.engine.run import DataError
 from reconciler.errors import ReconcilerError
 
 __all__ = ["KIND", "PYSPARK_FORMATS", "artifact_metadata", "s3_object"]
@@ -80,7 +80,10 @@ def _sha256(path: Path) -> str:
 
 def _locations(source: dict[str, Any]) -> list[dict[str, str]]:
     artifacts = source["artifacts"]
-    return [artifacts["entryPoint"]["location"], *[a["location"] for a in artifacts.get("additionalArtifacts") or []]]
+    return [
+        artifacts["entryPoint"]["location"],
+        *[a["location"] for a in artifacts.get("additionalArtifacts") or []],
+    ]
 
 
 def artifact_metadata(ctx: RequestContext, source: dict[str, Any]) -> dict[str, Any]:
@@ -111,14 +114,17 @@ def start_protected_job(ctx: RequestContext, params: dict[str, Any]) -> dict[str
     collaboration_id = membership["collaborationId"]
     member = ctx.member(collaboration_id, ctx.account_id)
     if member is None or "CAN_RUN_JOB" not in member["abilities"]:
-        raise access_denied(f"account {ctx.account_id} does not have the CAN_RUN_JOB ability in this collaboration")
+        raise access_denied(
+            f"account {ctx.account_id} does not have the CAN_RUN_JOB ability in this collaboration"
+        )
     job = params["jobParameters"]
     template = _template(ctx, job["analysisTemplateArn"], collaboration_id)
     declared = {p["name"] for p in template.get("analysisParameters") or []}
     unknown = sorted(set(job.get("parameters") or {}) - declared)
     if unknown:
         raise validation(
-            f"parameters {', '.join(unknown)} are not declared by the analysis template", field="jobParameters"
+            f"parameters {', '.join(unknown)} are not declared by the analysis template",
+            field="jobParameters",
         )
     if params.get("computeConfiguration"):
         try:
@@ -237,6 +243,7 @@ def _advance(ctx: RequestContext, record: Record) -> Record:
 
 def _run(ctx: RequestContext, record: Record, staging: Path) -> dict[str, Any]:
     from reconciler.engine.spark import jobs
+    from reconciler.engine.spark.session import DEFAULT_MASTER
 
     membership = ctx.membership(record["membershipId"])
     if membership is None:
@@ -251,10 +258,12 @@ def _run(ctx: RequestContext, record: Record, staging: Path) -> dict[str, Any]:
     receiver = output["member"]["accountId"] if "member" in output else record["_account"]
     _check_receiver(ctx, collaboration_id, receiver, template)
     tables = _tables(ctx, collaboration_id, template, record["_account"], receiver)
-    parameters = {p["name"]: p["defaultValue"] for p in template.get("analysisParameters") or [] if "defaultValue" in p}
+    parameters = {
+        p["name"]: p["defaultValue"] for p in template.get("analysisParameters") or [] if "defaultValue" in p
+    }
     parameters.update(record["jobParameters"].get("parameters") or {})
     bucket, prefix, result = _destination(ctx, record, output, receiver)
-    master = os.environ.get(MASTER_VAR, "").strip() or jobs.spark_session.DEFAULT_MASTER
+    master = os.environ.get(MASTER_VAR, "").strip() or DEFAULT_MASTER
     written = jobs.run_entry_point(
         script, tables, parameters, staging, properties=_spark_properties(record), master=master
     )
@@ -327,10 +336,14 @@ def _tables(
             "allowedResultReceivers"
         )
         if receivers and receiver not in receivers:
-            raise JobRefused(f"the association rule of table {name!r} does not allow {receiver} to receive results")
+            raise JobRefused(
+                f"the association rule of table {name!r} does not allow {receiver} to receive results"
+            )
         glue = table.get("tableReference", {}).get("glue", {})
         entry = ctx.catalog.lookup(table["_account"], glue.get("databaseName", ""), glue.get("tableName", ""))
-        out.append(JobTable(association["name"], tuple(table["allowedColumns"]), str(entry.path) if entry else ""))
+        out.append(
+            JobTable(association["name"], tuple(table["allowedColumns"]), str(entry.path) if entry else "")
+        )
     return out
 
 
@@ -341,10 +354,15 @@ def _destination(
     if "s3" in output:
         s3 = output["s3"]
         prefix = "/".join(p for p in (s3.get("keyPrefix", "").strip("/"), record["id"]) if p)
-        return s3["bucket"], s3.get("keyPrefix", ""), {"output": {"s3": {"location": f"s3://{s3['bucket']}/{prefix}/"}}}
+        return (
+            s3["bucket"],
+            s3.get("keyPrefix", ""),
+            {"output": {"s3": {"location": f"s3://{s3['bucket']}/{prefix}/"}}},
+        )
+    own = ctx.membership(record["membershipId"]) or {}
     memberships = [
         m
-        for m in ctx.store.find("membership", collaborationId=ctx.membership(record["membershipId"])["collaborationId"])  # type: ignore[index]
+        for m in ctx.store.find("membership", collaborationId=own.get("collaborationId"))
         if m.get("_account") == receiver and m.get("status") == "ACTIVE"
     ]
     default = memberships[0].get("defaultJobResultConfiguration") if memberships else None

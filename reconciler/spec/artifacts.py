@@ -82,30 +82,41 @@ def read_artifacts(
         )
     if not pyspark and artifacts is not None:
         problems.append(
-            _diag(doc, ("format",), f"`source.artifacts` is the code of a PySpark template, not of {template.format}")
+            _diag(
+                doc,
+                ("format",),
+                f"`source.artifacts` is the code of a PySpark template, not of {template.format}",
+            )
         )
     if pyspark and not template.referencedTables:
         problems.append(
-            _diag(doc, ("name",), "a PySpark template must list the tables its script reads in `referencedTables`")
+            _diag(
+                doc,
+                ("name",),
+                "a PySpark template must list the tables its script reads in `referencedTables`",
+            )
         )
     if artifacts is None:
         return None, problems
-    files = [(("source", "artifacts", "entryPoint", "file"), artifacts.entryPoint.file)]
+    files: list[tuple[tuple[str | int, ...], str]] = [
+        (("source", "artifacts", "entryPoint", "file"), artifacts.entryPoint.file)
+    ]
     files += [
         (("source", "artifacts", "additionalArtifacts", i, "file"), a.file)
         for i, a in enumerate(artifacts.additionalArtifacts or [])
     ]
-    hashes: list[str] = []
-    total = 0
+    sizes: dict[Path, int] = {}
     for path, relative in files:
         file = doc.path.parent / relative
         try:
-            total += file.stat().st_size
-            hashes.append(file_sha256(file))
+            sizes[file] = file.stat().st_size
+            if not file.is_file():
+                raise IsADirectoryError(21, "Is a directory")
         except OSError as exc:
             reason = exc.strerror or str(exc)
             problems.append(_diag(doc, path, f'cannot read the artifact file "{relative}": {reason}'))
-    if total > MAX_TOTAL_BYTES:
+    total = sum(sizes.values())
+    if total > MAX_TOTAL_BYTES:  # checked before hashing: nothing over the limit is read
         problems.append(
             _diag(
                 doc,
@@ -113,8 +124,9 @@ def read_artifacts(
                 f"the artifacts are {total:,} bytes together; AWS allows at most {MAX_TOTAL_BYTES:,} (1 GB)",
             )
         )
-    if len(hashes) != len(files) or problems:
+    if problems:
         return None, problems
+    hashes = [file_sha256(doc.path.parent / relative) for _, relative in files]
     return ArtifactHashes(hashes[0], tuple(hashes[1:])), problems
 
 

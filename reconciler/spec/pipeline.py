@@ -153,7 +153,9 @@ def _read_template_sql(stack: Stack, template: AnalysisTemplateSpec, doc: RawDoc
     if source.artifacts is not None:
         if source.text is not None or source.file is not None:
             problems.append(
-                Diagnostic("source needs exactly one of `text`, `file` or `artifacts`", where, code="template-source")
+                Diagnostic(
+                    "source needs exactly one of `text`, `file` or `artifacts`", where, code="template-source"
+                )
             )
         return problems
     if problems:

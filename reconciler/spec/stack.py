@@ -18,8 +18,8 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from reconciler.errors import Diagnostic, SourceLocation
-from reconciler.spec.load import RawDocument, YamlPath
 from reconciler.spec.artifacts import ArtifactHashes
+from reconciler.spec.load import RawDocument, YamlPath
 from reconciler.spec.models import (
     AnalysisTemplateSpec,
     CollaborationSpec,

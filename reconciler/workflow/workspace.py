@@ -9,9 +9,8 @@ refreshes the state cache (``.reconciler/state.json``).
 
 from __future__ import annotations
 
-import shutil
-
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path

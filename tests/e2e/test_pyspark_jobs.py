@@ -52,7 +52,9 @@ def _session(root: Path) -> tuple[Any, Any, str, str]:
     service = emulator.connect(root / ".reconciler" / "local.duckdb")
     client = service.client("cleanrooms", account_id=ANALYST, region="us-east-1")
     [membership] = client.list_memberships(status="ACTIVE")["membershipSummaries"]
-    [template] = client.list_analysis_templates(membershipIdentifier=membership["id"])["analysisTemplateSummaries"]
+    [template] = client.list_analysis_templates(membershipIdentifier=membership["id"])[
+        "analysisTemplateSummaries"
+    ]
     return service, client, membership["id"], template["arn"]
 
 
@@ -130,7 +132,9 @@ def test_a_submitted_job_can_be_cancelled_and_then_never_runs(applied: Path) -> 
         written = list((service.results_root / "analyst-job-results").rglob("*.csv"))
         with pytest.raises(client.exceptions.ConflictException):
             client.update_protected_job(
-                membershipIdentifier=membership, protectedJobIdentifier=started["id"], targetStatus="CANCELLED"
+                membershipIdentifier=membership,
+                protectedJobIdentifier=started["id"],
+                targetStatus="CANCELLED",
             )
     finally:
         service.close()
@@ -145,7 +149,9 @@ def test_a_member_without_the_run_job_ability_cannot_start_a_job(applied: Path) 
         [membership] = shop.list_memberships(status="ACTIVE")["membershipSummaries"]
         with pytest.raises(shop.exceptions.AccessDeniedException, match="CAN_RUN_JOB"):
             shop.start_protected_job(
-                type="PYSPARK", membershipIdentifier=membership["id"], jobParameters={"analysisTemplateArn": template}
+                type="PYSPARK",
+                membershipIdentifier=membership["id"],
+                jobParameters={"analysisTemplateArn": template},
             )
     finally:
         service.close()

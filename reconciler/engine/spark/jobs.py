@@ -124,7 +124,11 @@ def _timed(spark: Any, run: Callable[[], dict[str, Path]]) -> dict[str, Path]:
     """Run the entry point and collect its results under the engine's time limit (Spark jobs are
     cancelled after it)."""
     bounds = limits()
-    timeout = bounds.timeout_seconds if "RECONCILER_QUERY_TIMEOUT" in os.environ else spark_session.SPARK_TIMEOUT_SECONDS
+    timeout = (
+        bounds.timeout_seconds
+        if "RECONCILER_QUERY_TIMEOUT" in os.environ
+        else spark_session.SPARK_TIMEOUT_SECONDS
+    )
     group = f"reconciler-job-{uuid.uuid4().hex}"
     fired = threading.Event()
     sc = spark.sparkContext
