@@ -31,6 +31,7 @@ __all__ = [
     "ArtifactSpec",
     "ArtifactsSpec",
     "S3LocationSpec",
+    "SyntheticDataParameters",
     "AthenaTableReference",
     "AssociationSpec",
     "AssociationAnalysisRuleSpec",
@@ -556,6 +557,34 @@ class ErrorMessageConfiguration(SpecModel):
     type: str
 
 
+class SyntheticDataColumnProperties(SpecModel):
+    """How one column of the template's output is treated when synthetic data is generated."""
+
+    columnName: str
+    columnType: str
+    isPredictiveValue: bool
+
+
+class ColumnClassificationDetails(SpecModel):
+    """The classification of the output columns for synthetic data."""
+
+    columnMapping: list[SyntheticDataColumnProperties]
+
+
+class MLSyntheticDataParameters(SpecModel):
+    """Privacy settings of Clean Rooms ML synthetic data generated from the template's results."""
+
+    epsilon: float
+    maxMembershipInferenceAttackScore: float
+    columnClassification: ColumnClassificationDetails
+
+
+class SyntheticDataParameters(SpecModel):
+    """The template's synthetic data parameters (the API's union: exactly one member)."""
+
+    mlSyntheticDataParameters: MLSyntheticDataParameters | None = None
+
+
 class AnalysisTemplateSpec(SpecModel):
     """An analysis template owned by a member of one collaboration."""
 
@@ -571,6 +600,8 @@ class AnalysisTemplateSpec(SpecModel):
     referencedTables: list[str] | None = None
     """Association names the SQL reads (the API's ``schema.referencedTables``); derived if absent."""
     errorMessageConfiguration: ErrorMessageConfiguration | None = None
+    syntheticDataParameters: SyntheticDataParameters | None = None
+    """Synthetic data generated from the results (Clean Rooms ML); create-only on AWS."""
     tags: Tags = Field(default_factory=dict)
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
 
