@@ -41,6 +41,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from reconciler.aws_model import service_model
 from reconciler.emulator.context import RequestContext
 from reconciler.emulator.errors import access_denied, conflict, validation
 from reconciler.emulator.protected_queries import MASTER_VAR, _result_path
@@ -52,10 +53,10 @@ from reconciler.engine.spark.properties import PropertyError
 from reconciler.engine.spark.properties import validate as validate_properties
 from reconciler.errors import ReconcilerError
 
-__all__ = ["KIND", "PYSPARK_FORMATS", "artifact_metadata", "s3_object"]
+__all__ = ["KIND", "artifact_metadata", "s3_object"]
 
 KIND = "protected_job"
-PYSPARK_FORMATS = frozenset({"PYSPARK_1_0"})
+_PYSPARK = frozenset(f for f in service_model().shape_for("AnalysisFormat").enum if f != "SQL")
 _FINISHED = ("SUCCESS", "FAILED", "CANCELLED")
 _SUMMARY_FIELDS = ("id", "membershipId", "membershipArn", "createTime", "status")
 
@@ -153,7 +154,7 @@ def _template(ctx: RequestContext, arn: str, collaboration_id: str) -> Record:
     found = ctx.store.by_arn(arn)
     if found is None or found[0] != "analysis_template" or found[1]["collaborationId"] != collaboration_id:
         raise validation(f"analysis template {arn} is not in this collaboration", field="jobParameters")
-    if found[1]["format"] not in PYSPARK_FORMATS:
+    if found[1]["format"] not in _PYSPARK:
         raise validation(
             f"analysis template {arn} is {found[1]['format']}: protected jobs run PySpark templates; "
             "run SQL templates with StartProtectedQuery",

@@ -43,6 +43,7 @@ __all__ = [
     "CustomPolicy",
     "CustomRuleSpec",
     "DataEncryptionMetadata",
+    "DatabricksTableReference",
     "DifferentialPrivacyColumn",
     "DifferentialPrivacyConfiguration",
     "DifferentialPrivacyParameters",
@@ -332,12 +333,35 @@ class SnowflakeTableReference(SpecModel):
     tableSchema: SnowflakeTableSchema
 
 
+class DatabricksDeltaSharingConnection(SpecModel):
+    """A Delta Sharing share that AWS Clean Rooms reads a Databricks table through."""
+
+    deltaShareEndpoint: str
+    shareName: str
+
+
+class DatabricksConnectionType(SpecModel):
+    """How AWS Clean Rooms connects to Databricks (the API's union: exactly one member)."""
+
+    deltaSharing: DatabricksDeltaSharingConnection | None = None
+
+
+class DatabricksTableReference(SpecModel):
+    """A Databricks table. The local backend has no Databricks: give ``localData`` to query it locally."""
+
+    workspaceUrl: str
+    schemaName: str
+    tableName: str
+    connectionType: DatabricksConnectionType
+
+
 class TableReference(SpecModel):
     """Where the configured table's data lives (exactly one of the members)."""
 
     glue: GlueTableReference | None = None
     athena: AthenaTableReference | None = None
     snowflake: SnowflakeTableReference | None = None
+    databricks: DatabricksTableReference | None = None
 
 
 class AggregateColumn(SpecModel):
@@ -505,33 +529,13 @@ class ConfiguredTableSpec(Keyed):
 # --------------------------------------------------------------------------- templates
 
 
-class S3LocationSpec(SpecModel):
-    """An S3 object: where AWS Clean Rooms reads an artifact."""
-
-    bucket: str
-    key: str
-
-
-class ArtifactSpec(SpecModel):
-    """One artifact of a PySpark template: a local ``file`` and the S3 ``location`` AWS reads.
-
-    The file (relative to this YAML file) is what the spec means: its sha256 is compared with the
-    hash AWS records for the template (``sourceMetadata``), so editing the file is a change to plan,
-    as editing a ``source.file`` is. The local backend puts the file at ``location`` in its S3
-    stand-in; on AWS, upload it there (a versioned bucket) before applying.
-    """
-
-    file: str
-    location: S3LocationSpec
-
-
-class ArtifactsSpec(SpecModel):
-    """A PySpark template's code: the entry point script and its libraries (a virtual environment)."""
-
-    entryPoint: ArtifactSpec
-    additionalArtifacts: list[ArtifactSpec] | None = None
-    roleArn: str
-    """The role Clean Rooms assumes to read the artifacts from S3."""
+# A template's artifacts and synthetic data live in ``template_models`` (built on SpecModel above).
+from reconciler.spec.template_models import (  # noqa: E402
+    ArtifactSpec,
+    ArtifactsSpec,
+    S3LocationSpec,
+    SyntheticDataParameters,
+)
 
 
 class AnalysisTemplateSource(SpecModel):
@@ -555,34 +559,6 @@ class ErrorMessageConfiguration(SpecModel):
     """How much detail error messages of queries on this template show."""
 
     type: str
-
-
-class SyntheticDataColumnProperties(SpecModel):
-    """How one column of the template's output is treated when synthetic data is generated."""
-
-    columnName: str
-    columnType: str
-    isPredictiveValue: bool
-
-
-class ColumnClassificationDetails(SpecModel):
-    """The classification of the output columns for synthetic data."""
-
-    columnMapping: list[SyntheticDataColumnProperties]
-
-
-class MLSyntheticDataParameters(SpecModel):
-    """Privacy settings of Clean Rooms ML synthetic data generated from the template's results."""
-
-    epsilon: float
-    maxMembershipInferenceAttackScore: float
-    columnClassification: ColumnClassificationDetails
-
-
-class SyntheticDataParameters(SpecModel):
-    """The template's synthetic data parameters (the API's union: exactly one member)."""
-
-    mlSyntheticDataParameters: MLSyntheticDataParameters | None = None
 
 
 class AnalysisTemplateSpec(SpecModel):

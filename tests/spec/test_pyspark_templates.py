@@ -114,10 +114,11 @@ def test_more_additional_artifacts_than_the_model_allows_are_refused(tmp_path: P
 def test_artifacts_over_the_size_limit_together_are_refused_without_reading_them(tmp_path: Path) -> None:
     write(tmp_path, {"jobs/spend.py": SCRIPT})
     with (tmp_path / "jobs" / "venv.tar.gz").open("wb") as handle:
-        handle.truncate(MAX_TOTAL_BYTES)  # sparse: together with the script, one byte group too many
+        handle.truncate(MAX_TOTAL_BYTES)  # sparse: with the script, over the limit
     source = (
         ARTIFACTS
-        + "    additionalArtifacts:\n      - file: jobs/venv.tar.gz\n        location: {bucket: b-code, key: v}\n"
+        + "    additionalArtifacts:\n"
+        + "      - file: jobs/venv.tar.gz\n        location: {bucket: b-code, key: v}\n"
     )
     found = problems(tmp_path, {"collab.yaml": COLLABORATION, "template.yaml": _template(source)})
     assert [(d.code, where(d)) for d in found] == [("template-artifacts", "template.yaml:8:3")]
