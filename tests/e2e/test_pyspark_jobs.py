@@ -155,3 +155,12 @@ def test_a_member_without_the_run_job_ability_cannot_start_a_job(applied: Path) 
             )
     finally:
         service.close()
+
+
+def test_an_edited_script_replaces_the_template(applied: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = applied / "stack" / "jobs" / "spend_by_region.py"
+    script.write_text(script.read_text() + "\n# a change the collaborators must review again\n")
+    code, out, err = run(capsys, "plan", "stack", "--detailed-exitcode")
+    assert code == 2, out + err
+    assert "analysis_template.pyspark-jobs.analyst.spend-by-region (replace" in out
+    assert "sourceMetadata.artifacts.entryPointHash.sha256" in out

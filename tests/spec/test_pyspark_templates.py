@@ -106,9 +106,9 @@ def test_more_additional_artifacts_than_the_model_allows_are_refused(tmp_path: P
     found = problems(
         tmp_path, {"collab.yaml": COLLABORATION, "template.yaml": _template(source), "jobs/spend.py": SCRIPT}
     )
-    assert any(
-        "additionalArtifacts" in (d.summary + str(d.location)) or "at most 1" in d.summary for d in found
-    ), found
+    [error] = found
+    assert (error.code, where(error)) == ("aws-size", "template.yaml:13:5")
+    assert "additionalArtifacts: has 2 items; AWS allows exactly 1" in error.summary
 
 
 def test_artifacts_over_the_size_limit_together_are_refused_without_reading_them(tmp_path: Path) -> None:
