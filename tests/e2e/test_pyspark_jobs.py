@@ -20,9 +20,6 @@ from cli_helpers import run
 
 from reconciler import emulator
 
-pytestmark = pytest.mark.spark
-pytest.importorskip("pyspark")
-
 ANALYST, SHOP = "111122223333", "444455556666"
 STACK = Path(__file__).parent / "pyspark_stack"
 
@@ -58,6 +55,7 @@ def _session(root: Path) -> tuple[Any, Any, str, str]:
     return service, client, membership["id"], template["arn"]
 
 
+@pytest.mark.spark
 def test_a_pyspark_template_runs_as_a_job_and_its_result_lands_where_configured(applied: Path) -> None:
     service, client, membership, template = _session(applied)
     try:
