@@ -52,6 +52,7 @@ from reconciler.emulator import (  # noqa: F401 - importing a module registers i
     ml_jobs,
     ml_resources,
     privacy_budgets,
+    protected_jobs,
     protected_queries,
     resource_types,
     tags,

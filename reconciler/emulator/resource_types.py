@@ -294,7 +294,17 @@ def _build_analysis_template(
 ) -> dict[str, Any]:
     invariants.templates_per_membership(ctx, membership)
     schema = params.get("schema") or {"referencedTables": _referenced_tables(params)}
+    extra: dict[str, Any] = {}
+    if params["format"] != "SQL":  # PySpark: AWS hashes the artifacts (and needs them to exist)
+        if not params["source"].get("artifacts"):
+            raise validation(f"a {params['format']} template needs source.artifacts", field="source")
+        from reconciler.emulator.protected_jobs import artifact_metadata
+
+        extra["sourceMetadata"] = artifact_metadata(ctx, params["source"])
+    elif not params["source"].get("text"):
+        raise validation("an SQL template needs source.text", field="source")
     return {
+        **extra,
         "membershipId": membership["id"],
         "membershipArn": membership["arn"],
         "collaborationId": membership["collaborationId"],

@@ -147,6 +147,7 @@ def _after(
     elif step.role == "update":
         attributes.update({k: v for k, v in step.params.items() if k in d.fields})
     if isinstance(raw, Mapping):
+        attributes.update({k: raw[k] for k in d.outputs if k in raw})  # what the service computed
         arn = raw.get(d.arn_field) if d.arn_field else None
         arn = arn or (previous.arn if previous else None)
         return ObservedResource(

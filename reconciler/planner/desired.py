@@ -230,7 +230,7 @@ def _template(ctx: _Lookups, template: AnalysisTemplateSpec) -> DesiredResource:
     attrs = {
         **_dump(template, renames=_TEMPLATE_RENAMES),
         "membershipIdentifier": Ref(Address.of(Kind.MEMBERSHIP, collab, template.owner)),
-        "source": {"text": ctx.stack.template_sql(template) or template.source.text or ""},
+        **_template_source(ctx, template),
         "schema": {"referencedTables": template.referencedTables} if template.referencedTables else None,
     }
     reads = tuple(
@@ -240,6 +240,23 @@ def _template(ctx: _Lookups, template: AnalysisTemplateSpec) -> DesiredResource:
     )
     address = Address.of(Kind.ANALYSIS_TEMPLATE, collab, template.owner, template.name)
     return ctx.resource(address, attrs, template, template.owner, depends_on=reads)
+
+
+def _template_source(ctx: _Lookups, template: AnalysisTemplateSpec) -> dict[str, Any]:
+    """``source`` as the API takes it; a PySpark template's also ``sourceMetadata``, its files' hashes
+    (compared with what AWS reports, so an edited script is a change, as an edited SQL file is)."""
+    artifacts = template.source.artifacts
+    if artifacts is None:
+        return {"source": {"text": ctx.stack.template_sql(template) or template.source.text or ""}}
+    source = artifacts.model_dump(exclude_none=True)
+    source["entryPoint"].pop("file")
+    for extra in source.get("additionalArtifacts", []):
+        extra.pop("file")
+    hashes = ctx.stack.template_artifacts(template)
+    return {
+        "source": {"artifacts": source},
+        "sourceMetadata": hashes.source_metadata() if hashes is not None else None,
+    }
 
 
 def _budget(ctx: _Lookups, budget: PrivacyBudgetTemplateSpec) -> DesiredResource:

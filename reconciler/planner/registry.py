@@ -108,6 +108,8 @@ class ResourceType:
         via_change_request: field -> collaboration change type that changes it in place.
         defaults: dotted path -> the value the service assumes when the field is absent.
         computed_if_absent: fields the service fills when the request omits them.
+        outputs: response fields compared as attributes but never sent (a PySpark template's
+            ``sourceMetadata``: the hashes AWS takes of its artifacts); create-only.
         ordered_lists: dotted paths of lists whose order the service keeps and means.
         create_first_on: create-only fields that are unique names: when one of them changes the
             new resource can be created before the old one is deleted.
@@ -140,6 +142,7 @@ class ResourceType:
     via_change_request: Mapping[str, str] = field(default_factory=dict)
     defaults: Mapping[str, Any] = field(default_factory=dict)
     computed_if_absent: frozenset[str] = frozenset()
+    outputs: frozenset[str] = frozenset()
     ordered_lists: frozenset[str] = frozenset()
     create_first_on: frozenset[str] = frozenset()
     taggable: bool = True
@@ -175,8 +178,8 @@ class ResourceType:
 
     @functools.cached_property
     def fields(self) -> tuple[str, ...]:
-        """Every attribute a desired resource of this type may carry (Create input members)."""
-        return tuple(self._fields_shape.members)
+        """Every attribute a desired resource of this type may carry (Create input members, outputs)."""
+        return (*self._fields_shape.members, *sorted(self.outputs))
 
     @functools.cached_property
     def updatable(self) -> tuple[str, ...]:
@@ -212,7 +215,7 @@ class ResourceType:
                 out.append(name)
             else:
                 out.extend(_nested_create_only(name, shape, update_members[alias]))
-        return tuple(out)
+        return (*out, *sorted(self.outputs))
 
     @functools.cached_property
     def clearing(self) -> Mapping[str, Any]:
@@ -569,7 +572,8 @@ REGISTRY: dict[Kind, ResourceType] = {
                     Kind.MEMBERSHIP, "membershipId", derive=_MEMBERSHIP_OF_OWNER
                 )
             },
-            computed_if_absent=frozenset({"schema"}),
+            computed_if_absent=frozenset({"schema", "sourceMetadata"}),
+            outputs=frozenset({"sourceMetadata"}),
             ordered_lists=frozenset({"analysisParameters"}),
             create_first_on=frozenset({"name"}),
             caller="the template's author",

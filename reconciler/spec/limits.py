@@ -153,6 +153,7 @@ API_SHAPES: dict[type[m.SpecModel], ApiShape] = {
         local=_RESOURCE,
     ),
     m.AnalysisTemplateSource: ApiShape("AnalysisSource", local=frozenset({"file"}), union=False),
+    m.ArtifactSpec: ApiShape("AnalysisTemplateArtifact", local=frozenset({"file"})),
     m.PrivacyBudgetTemplateSpec: ApiShape("CreatePrivacyBudgetTemplateInput", local=_RESOURCE),
     m.MovedSpec: ApiShape(None, local=frozenset({"kind", "from_", "to"})),
     m.AccessBudgetParameters: ApiShape(

@@ -28,6 +28,10 @@ __all__ = [
     "AnalysisRuleSpec",
     "AnalysisTemplateSpec",
     "AnalysisTemplateSource",
+    "ArtifactSpec",
+    "ArtifactsSpec",
+    "S3LocationSpec",
+    "SyntheticDataParameters",
     "AthenaTableReference",
     "AssociationSpec",
     "AssociationAnalysisRuleSpec",
@@ -39,6 +43,7 @@ __all__ = [
     "CustomPolicy",
     "CustomRuleSpec",
     "DataEncryptionMetadata",
+    "DatabricksTableReference",
     "DifferentialPrivacyColumn",
     "DifferentialPrivacyConfiguration",
     "DifferentialPrivacyParameters",
@@ -328,12 +333,35 @@ class SnowflakeTableReference(SpecModel):
     tableSchema: SnowflakeTableSchema
 
 
+class DatabricksDeltaSharingConnection(SpecModel):
+    """A Delta Sharing share that AWS Clean Rooms reads a Databricks table through."""
+
+    deltaShareEndpoint: str
+    shareName: str
+
+
+class DatabricksConnectionType(SpecModel):
+    """How AWS Clean Rooms connects to Databricks (the API's union: exactly one member)."""
+
+    deltaSharing: DatabricksDeltaSharingConnection | None = None
+
+
+class DatabricksTableReference(SpecModel):
+    """A Databricks table. The local backend has no Databricks: give ``localData`` to query it locally."""
+
+    workspaceUrl: str
+    schemaName: str
+    tableName: str
+    connectionType: DatabricksConnectionType
+
+
 class TableReference(SpecModel):
     """Where the configured table's data lives (exactly one of the members)."""
 
     glue: GlueTableReference | None = None
     athena: AthenaTableReference | None = None
     snowflake: SnowflakeTableReference | None = None
+    databricks: DatabricksTableReference | None = None
 
 
 class AggregateColumn(SpecModel):
@@ -501,11 +529,22 @@ class ConfiguredTableSpec(Keyed):
 # --------------------------------------------------------------------------- templates
 
 
+# A template's artifacts and synthetic data live in ``template_models`` (built on SpecModel above).
+from reconciler.spec.template_models import (  # noqa: E402
+    ArtifactSpec,
+    ArtifactsSpec,
+    S3LocationSpec,
+    SyntheticDataParameters,
+)
+
+
 class AnalysisTemplateSource(SpecModel):
-    """The template's SQL: inline ``text``, or a ``file`` (a .sql path relative to this YAML file)."""
+    """The template's code: inline SQL ``text``, a SQL ``file`` (relative to this YAML file), or the
+    ``artifacts`` of a PySpark template (``format: PYSPARK_1_0``)."""
 
     text: str | None = None
     file: str | None = None
+    artifacts: ArtifactsSpec | None = None
 
 
 class AnalysisParameter(SpecModel):
@@ -537,6 +576,8 @@ class AnalysisTemplateSpec(SpecModel):
     referencedTables: list[str] | None = None
     """Association names the SQL reads (the API's ``schema.referencedTables``); derived if absent."""
     errorMessageConfiguration: ErrorMessageConfiguration | None = None
+    syntheticDataParameters: SyntheticDataParameters | None = None
+    """Synthetic data generated from the results (Clean Rooms ML); create-only on AWS."""
     tags: Tags = Field(default_factory=dict)
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
 

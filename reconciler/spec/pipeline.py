@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.errors import Diagnostic, Severity, SourceLocation, SpecError
-from reconciler.spec import checks, limits, policy, sql_checks
+from reconciler.spec import artifacts, checks, limits, policy, sql_checks
 from reconciler.spec.load import RawDocument, discover, display_path, load_file
 from reconciler.spec.models import AnalysisTemplateSpec
 from reconciler.spec.shape import salvage, to_model
@@ -36,6 +36,7 @@ CODES: tuple[tuple[str, str, str, str], ...] = (
         "a template `source` without exactly one of `text` / `file`, or an unreadable SQL file",
         "give one of them; `file` is relative to the YAML file",
     ),
+    *artifacts.CODES,
     (
         "checks-skipped",
         "warning",
@@ -143,9 +144,22 @@ def load_stacks(paths: Sequence[Path | str]) -> list[Stack]:
 
 
 def _read_template_sql(stack: Stack, template: AnalysisTemplateSpec, doc: RawDocument) -> list[Diagnostic]:
-    """Fill ``stack.template_sql`` from ``source.text`` or ``source.file`` (exactly one is allowed)."""
+    """Fill ``stack.template_sql`` from ``source.text`` or ``source.file``, or hash ``source.artifacts``."""
     source = template.source
     where = doc.locate(("source",))
+    hashes, problems = artifacts.read_artifacts(template, doc)
+    if hashes is not None:
+        stack._artifacts[id(template)] = hashes
+    if source.artifacts is not None:
+        if source.text is not None or source.file is not None:
+            problems.append(
+                Diagnostic(
+                    "source needs exactly one of `text`, `file` or `artifacts`", where, code="template-source"
+                )
+            )
+        return problems
+    if problems:
+        return problems
     if (source.text is None) == (source.file is None):
         return [Diagnostic("source needs exactly one of `text` or `file`", where, code="template-source")]
     if source.text is not None:

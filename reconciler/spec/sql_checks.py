@@ -384,7 +384,10 @@ def check_template_refused(stack: Stack) -> Iterator[Diagnostic]:
         templates = [
             t
             for t in stack.analysis_templates
-            if t.collaboration == collaboration.key and all(p.defaultValue is not None for p in t.parameters)
+            if t.collaboration == collaboration.key
+            and t.format == "SQL"  # a PySpark template's code is no query to check
+            and stack.template_sql(t) is not None  # unreadable or absent: reported by layer 1
+            and all(p.defaultValue is not None for p in t.parameters)
         ]
         queriers = [m.accountId for m in collaboration.members.values() if "CAN_QUERY" in m.abilities]
         if not templates or not queriers:

@@ -18,6 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from reconciler.errors import Diagnostic, SourceLocation
+from reconciler.spec.artifacts import ArtifactHashes
 from reconciler.spec.load import RawDocument, YamlPath
 from reconciler.spec.models import (
     AnalysisTemplateSpec,
@@ -58,6 +59,7 @@ class Stack:
     _documents: list[tuple[SpecModel, RawDocument]] = field(default_factory=list, repr=False)
     _indexed: bool = field(default=False, repr=False)
     _sql: dict[int, str] = field(default_factory=dict, repr=False)
+    _artifacts: dict[int, ArtifactHashes] = field(default_factory=dict, repr=False)
 
     def add(self, model: SpecModel, doc: RawDocument) -> None:
         """Add a validated top-level document (used by the pipeline)."""
@@ -110,6 +112,10 @@ class Stack:
     def template_sql(self, template: AnalysisTemplateSpec) -> str | None:
         """The template's SQL: ``source.text``, or the contents of ``source.file`` (None if unreadable)."""
         return self._sql.get(id(template))
+
+    def template_artifacts(self, template: AnalysisTemplateSpec) -> ArtifactHashes | None:
+        """A PySpark template's artifact hashes (None for SQL templates, or if a file was unreadable)."""
+        return self._artifacts.get(id(template))
 
     def _origin(self, node: BaseModel) -> tuple[RawDocument, YamlPath]:
         origin = self._origins.get(id(node))

@@ -10,6 +10,7 @@ refreshes the state cache (``.reconciler/state.json``).
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,4 +189,29 @@ def bind_local_data(clients: LocalClients, stack: Stack, *, recheck: bool = Fals
                 owners[dataset.owner], source["databaseName"], source["tableName"], path, recheck=recheck
             )
             bound.append(f"{source['databaseName']}.{source['tableName']}")
+    bound.extend(_put_artifacts(clients, stack))
     return bound
+
+
+def _put_artifacts(clients: LocalClients, stack: Stack) -> list[str]:
+    """Put each PySpark template's artifact files at their S3 locations in the local S3 stand-in
+    (what a user uploads to S3 before applying on AWS); unchanged objects are not rewritten."""
+    from reconciler.emulator.protected_jobs import s3_object
+    from reconciler.spec.artifacts import file_sha256
+
+    put = []
+    for template in stack.analysis_templates:
+        artifacts = template.source.artifacts
+        if artifacts is None:
+            continue
+        for artifact in (artifacts.entryPoint, *(artifacts.additionalArtifacts or [])):
+            source = stack.resolve_path(template, artifact.file)
+            target = s3_object(clients.results_root, artifact.location.bucket, artifact.location.key)
+            if not source.is_file():
+                continue
+            if target.is_file() and file_sha256(target) == file_sha256(source):
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            put.append(f"s3://{artifact.location.bucket}/{artifact.location.key}")
+    return put

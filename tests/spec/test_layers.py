@@ -230,7 +230,10 @@ def test_union_needs_exactly_one_member(tmp_path: Path) -> None:
         "  athena: {workGroup: w, databaseName: d, tableName: t}",
     )
     d = only(problems(tmp_path, {"c.yaml": COLLABORATION, "t.yaml": table}), "aws-union")
-    assert d.summary == "tableReference: set exactly one of glue, athena, snowflake (got glue, athena)"
+    assert (
+        d.summary
+        == "tableReference: set exactly one of glue, athena, snowflake, databricks (got glue, athena)"
+    )
     assert where(d) == "t.yaml:4:1"
 
 
