@@ -19,17 +19,19 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler import dp
 from reconciler.engine.enforce import Prepared, check
 from reconciler.engine.facts import Collaboration, Request, Table
 from reconciler.engine.rules import PolicyError, Reason, parse_policy
-from reconciler.engine.run import DPRun, Result, describe, execute
 from reconciler.engine.templates import Parameter, Template, request_for
 from reconciler.engine.verdict import refuse
 from reconciler.errors import ReconcilerError
 from reconciler.spec import Stack
+
+if TYPE_CHECKING:
+    from reconciler.engine.run import Result
 
 __all__ = ["DryRun", "SpecQuery", "build", "run_query", "template_arn"]
 
@@ -194,6 +196,8 @@ def _table(
     read_data: bool = True,
 ) -> Table:
     data = str(stack.resolve_path(ct, ct.localData)) if ct.localData else ""
+    from reconciler.engine.run import describe  # DuckDB: only when data is read
+
     types = describe(data) if data and read_data else {}
     columns = {c.lower(): types.get(c.lower(), "") for c in ct.allowedColumns}
     rule = None
@@ -257,6 +261,7 @@ def run_query(
         or a DP query has no budget template or costs more than a fresh budget.
         DataError: local data missing or unreadable.
     """
+    from reconciler.engine.run import DPRun, execute
     from reconciler.spec import load_stack
 
     spec = build(load_stack(stack_path), collaboration)

@@ -80,3 +80,16 @@ def test_command_names_complete_without_importing_the_commands() -> None:
     )
     assert "plain,validate" in out.splitlines()
     assert heavy == []
+
+
+@pytest.mark.parametrize("service", ["cleanrooms", "cleanroomsml"])
+def test_the_model_read_without_a_session_is_the_sessions(service: str) -> None:
+    """``aws_model`` reads botocore's model with the loader alone: the same model a session gives."""
+    import botocore.session
+
+    from reconciler.aws_model import service_model
+
+    session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    assert (
+        service_model(service)._service_description == session.get_service_model(service)._service_description
+    )
