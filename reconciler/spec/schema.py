@@ -13,9 +13,9 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any
 
-from botocore.model import Shape
 from pydantic import BaseModel, Field, TypeAdapter
 
+from reconciler.aws_model import ModelShape as Shape
 from reconciler.spec import limits
 from reconciler.spec.models import DOCUMENT_MODELS, Document, SpecModel
 

@@ -93,3 +93,33 @@ def test_the_model_read_without_a_session_is_the_sessions(service: str) -> None:
     assert (
         service_model(service)._service_description == session.get_service_model(service)._service_description
     )
+
+
+@pytest.mark.parametrize("service", ["cleanrooms", "cleanroomsml"])
+def test_every_light_shape_says_what_botocores_says(service: str) -> None:
+    """``aws_model.model_shape`` (the spec's limits, without importing botocore) agrees with botocore."""
+    from reconciler.aws_model import model_shape, service_model
+
+    real = service_model(service)
+    assert real.shape_names
+    for name in real.shape_names:
+        ours, theirs = model_shape(name, service), real.shape_for(name)
+        assert (ours.name, ours.type_name, ours.metadata) == (theirs.name, theirs.type_name, theirs.metadata)
+        if theirs.type_name == "structure":
+            assert {k: v.name for k, v in ours.members.items()} == {
+                k: v.name for k, v in theirs.members.items()
+            }
+            assert list(ours.members) == list(theirs.members)
+            assert ours.required_members == theirs.required_members
+        elif theirs.type_name == "list":
+            assert ours.member.name == theirs.member.name
+        elif theirs.type_name == "map":
+            assert (ours.key.name, ours.value.name) == (theirs.key.name, theirs.value.name)
+        elif theirs.type_name == "string":
+            assert ours.enum == theirs.enum
+
+
+def test_validate_reads_the_model_without_botocore() -> None:
+    code, _, heavy = imported_by("validate", "specs/retail-adtech")
+    assert code == 0
+    assert not {"botocore", "boto3", "duckdb", "networkx"} & set(heavy)
