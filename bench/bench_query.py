@@ -154,19 +154,22 @@ ORDER BY r.channel,
 LIMIT 100"""
 
 
-def bench_check(collab: Collaboration, repeat: int) -> tuple[float, float]:
+def bench_check(collab: Collaboration, repeat: int) -> tuple[float, float, float]:
+    """Median ms of the check, cold (new text each time) and warm, and the cold one's median CPU ms
+    (this process's CPU time: on a loaded machine the steadier figure)."""
     lines = FIFTY_LINES.format(n=0).count("\n") + 1
     assert lines >= 50, lines
-    cold = []
+    cold, cold_cpu = [], []
     for n in range(repeat):
         request = Request(QUERIER, FIFTY_LINES.format(n=f"{n}-{time.time_ns()}"))
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         check(request, collab)
         cold.append(time.perf_counter() - start)
+        cold_cpu.append(time.process_time() - start_cpu)
     warm_request = Request(QUERIER, FIFTY_LINES.format(n="warm"))
     check(warm_request, collab)
     warm = timed(lambda: check(warm_request, collab), repeat)
-    return statistics.median(cold) * 1000, statistics.median(warm) * 1000
+    return statistics.median(cold) * 1000, statistics.median(warm) * 1000, statistics.median(cold_cpu) * 1000
 
 
 def main() -> int:
@@ -195,10 +198,10 @@ def main() -> int:
         print(f"join+aggregate, engine:       {engine_s * 1000:8.1f} ms (median of {args.repeat})")
         verdict = "OK" if ratio <= 1.0 else "OVER"
         print(f"ratio engine/raw:             {ratio:8.3f}  (target <= 1.0) {verdict}")
-        cold, warm = bench_check(collab, max(args.repeat, 20))
+        cold, warm, cold_cpu = bench_check(collab, max(args.repeat, 20))
         print(
-            f"rule check, 50-line query:    {cold:8.2f} ms cold, {warm:.2f} ms warm (target <= 10 ms)"
-            f" {'OK' if cold <= 10 else 'OVER'}"
+            f"rule check, 50-line query:    {cold:8.2f} ms cold ({cold_cpu:.2f} ms CPU), {warm:.2f} ms warm"
+            f" (target <= 10 ms) {'OK' if cold <= 10 else 'OVER'}"
         )
     return 0
 

@@ -1,19 +1,30 @@
 """Botocore's service models, loaded once: the tool's only source of knowledge about the API.
 
 Limits (lengths, patterns, enums, list sizes), operations, HTTP bindings and documentation
-strings all come from here at run time, never copied by hand.
+strings all come from here at run time, never copied by hand. ``service_model`` is botocore's
+``ServiceModel`` (the emulator, the planner); ``model_shape`` reads the same JSON without
+importing botocore (whose import alone took a fifth of ``validate``'s time), for the spec's
+limits, which need a shape's type, traits and members only.
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
+import importlib.util
+import json
+import os
 import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import botocore.session
 import regex  # type: ignore[import-untyped]
-from botocore.model import ServiceModel
 
-__all__ = ["documented_values", "model_pattern", "service_model"]
+if TYPE_CHECKING:
+    from botocore.model import ServiceModel
+
+__all__ = ["ModelShape", "documented_values", "model_pattern", "model_shape", "service_json", "service_model"]
 
 # Java's way of admitting supplementary characters, which Python regexes need as a code point range.
 _SURROGATES = "\\uD800\\uDBFF-\\uDC00\\uDFFF"
@@ -31,10 +42,103 @@ def service_model(service_name: str = "cleanrooms") -> ServiceModel:
     Returns:
         The ``botocore.model.ServiceModel``.
     """
-    # A session that ignores AWS_PROFILE: reading the bundled model must not depend on (or fail
-    # because of) the user's credentials configuration.
-    session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
-    return session.get_service_model(service_name)
+    # botocore's loader, as a session would use it (AWS_DATA_PATH, then ~/.aws/models, then the
+    # bundled data), without a session: no credentials configuration is read, and importing
+    # botocore.session (its auth, credentials and client machinery) cost every ``validate`` a
+    # twentieth of a second. No handler of ``service-data-loaded`` touches these two services, so
+    # the model is the one ``Session.get_service_model`` returns (tests/package checks it).
+    from botocore.loaders import create_loader
+    from botocore.model import ServiceModel
+
+    loader = create_loader(os.environ.get("AWS_DATA_PATH"))
+    return ServiceModel(loader.load_service_model(service_name, "service-2"), service_name=service_name)
+
+
+#: botocore's ``Shape.METADATA_ATTRS``: the traits a shape's ``metadata`` holds.
+_METADATA = (
+    *("required", "min", "max", "pattern", "sensitive", "enum", "idempotencyToken", "error"),
+    *("exception", "endpointdiscoveryid", "retryable", "document", "union", "contextParam"),
+    *("clientContextParams", "requiresLength"),
+)
+
+
+@functools.cache
+def service_json(service_name: str = "cleanrooms") -> Mapping[str, Any]:
+    """The service model's JSON, as botocore's loader finds it (latest API version).
+
+    Read straight from botocore's bundled data when only that data has the service and it has no
+    extras file; otherwise (AWS_DATA_PATH or ~/.aws/models hold a model of it) through botocore's
+    own loader, so that the answer is always the one ``service_model`` gets.
+    """
+    spec = importlib.util.find_spec("botocore")
+    assert spec is not None and spec.submodule_search_locations, "botocore is a dependency"
+    bundled = Path(next(iter(spec.submodule_search_locations))) / "data" / service_name
+    others = [*(os.environ.get("AWS_DATA_PATH") or "").split(os.pathsep), "~/.aws/models"]
+    if not any(p and (Path(p).expanduser() / service_name).exists() for p in others):
+        versions = sorted(
+            d for d in bundled.iterdir() if any((d / f"service-2.json{z}").is_file() for z in ("", ".gz"))
+        )
+        if versions and not any(versions[-1].glob("service-2.*-extras.json*")):
+            plain = versions[-1] / "service-2.json"
+            if plain.is_file():
+                return dict(json.loads(plain.read_bytes()))
+            return dict(json.loads(gzip.decompress((versions[-1] / "service-2.json.gz").read_bytes())))
+    return dict(service_model(service_name)._service_description)
+
+
+class ModelShape:
+    """One shape of a service model, read from its JSON: what botocore's ``Shape`` says of it.
+
+    The same attribute names as botocore's (``name``, ``type_name``, ``metadata``, ``members``,
+    ``member``, ``key``, ``value``, ``enum``, ``required_members``); tests/package compares every
+    shape of both services with botocore's.
+    """
+
+    def __init__(self, name: str, service_name: str) -> None:
+        self.name = name
+        self.service_name = service_name
+        self._shape: Mapping[str, Any] = service_json(service_name)["shapes"][name]
+        self.type_name: str = self._shape["type"]
+        self.metadata: dict[str, Any] = {k: self._shape[k] for k in _METADATA if k in self._shape}
+
+    def __repr__(self) -> str:
+        return f"<ModelShape({self.name})>"
+
+    @functools.cached_property
+    def members(self) -> dict[str, ModelShape]:
+        return {
+            k: model_shape(ref["shape"], self.service_name)
+            for k, ref in self._shape.get("members", {}).items()
+        }
+
+    def _ref(self, key: str) -> ModelShape:
+        return model_shape(self._shape[key]["shape"], self.service_name)
+
+    @property
+    def member(self) -> ModelShape:
+        return self._ref("member")
+
+    @property
+    def key(self) -> ModelShape:
+        return self._ref("key")
+
+    @property
+    def value(self) -> ModelShape:
+        return self._ref("value")
+
+    @property
+    def enum(self) -> list[str]:
+        return list(self.metadata.get("enum", []))
+
+    @property
+    def required_members(self) -> list[str]:
+        return list(self.metadata.get("required", []))
+
+
+@functools.cache
+def model_shape(name: str, service_name: str = "cleanrooms") -> ModelShape:
+    """The shape ``name`` of ``service_name``'s model, built once (``ModelShape``)."""
+    return ModelShape(name, service_name)
 
 
 @functools.cache

@@ -1,8 +1,9 @@
 """The ``reconciler`` command line: parse options, call one library function, render, exit.
 
 Each command lives in its own module in this package and exposes a click command named
-``command``; ``COMMAND_MODULES`` lists them. This package is the only place where an exception
-becomes text and an exit code.
+``command``; ``COMMAND_MODULES`` names them, and a command's module is imported only when it
+runs (``LazyGroup``). This package is the only place where an exception becomes text and an exit
+code.
 
 Exit codes (as Terraform's):
 
@@ -16,49 +17,129 @@ Exit codes (as Terraform's):
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
 from collections.abc import Sequence
-from types import ModuleType
 
 import click
 
-from reconciler.cli import (
-    apply,
-    budget,
-    complete,
-    console,
-    demo,
-    destroy,
-    drift,
-    graph,
-    import_,
-    ml,
-    plan,
-    query,
-    review,
-    schema,
-    serve,
-    show,
-    state,
-    validate,
-)
 from reconciler.errors import ReconcilerError
 
-__all__ = ["COMMAND_MODULES", "cli", "main", "run"]
+__all__ = ["COMMAND_MODULES", "LazyGroup", "cli", "main", "run"]
 
-#: Modules of this package that each define one click command named ``command``.
-COMMAND_MODULES: tuple[ModuleType, ...] = (
-    *(validate, schema, plan, show, apply, drift, destroy, demo, query),
-    *(review, graph, budget),
-    *(state, import_),
-    serve,
-    ml,
+#: Each command's name -> (the module of this package defining it as ``command``, its one-line help).
+#: The line is what ``reconciler --help`` and completion show without importing the module (a test
+#: checks it against the command's own docstring); the module is imported when the command runs.
+COMMAND_MODULES: dict[str, tuple[str, str]] = {
+    "validate": (
+        "validate",
+        "Validate stacks: YAML, shape, AWS limits and semantic checks, as path:line:col messages.",
+    ),
+    "schema": ("schema", "Generate the JSON Schema of the spec format (for editors) from the models."),
+    "plan": (
+        "plan",
+        "Show what apply would change to make STACK's resources match its spec (save it with --out).",
+    ),
+    "show": ("show", "Print the plan saved in PLAN_FILE (by `reconciler plan --out`)."),
+    "apply": ("apply", "Apply a saved plan (PLAN_FILE) or plan and apply STACK."),
+    "drift": ("drift", "Report how STACK's live resources differ from its spec (exit 2 when they do)."),
+    "destroy": (
+        "destroy",
+        "Delete every resource STACK manages (found by its tags); with --target, only those.",
+    ),
+    "demo": (
+        "demo",
+        "Plan and apply retail-adtech locally, re-plan (no changes), then run a protected query.",
+    ),
+    "query": ("query", "Run a protected query locally, enforcing the stack's analysis rules."),
+    "review": (
+        "review",
+        "Review the spec changes between --base and --head: privacy first, then everything else.",
+    ),
+    "graph": (
+        "graph",
+        "Draw STACK: members and abilities, who pays, tables and rules, associations, templates.",
+    ),
+    "budget": ("budget", "Show the remaining privacy budgets of STACK's collaborations."),
+    "state": ("state", "Inspect the state cache, rebuild it from tags, or break a stale lock."),
+    "import": (
+        "import_",
+        "Manage the existing resource ID as ADDRESS of STACK (tags it; the spec must declare ADDRESS).",
+    ),
+    "serve": ("serve", "Serve the local backend over HTTP on 127.0.0.1 until Ctrl-C."),
+    "ml": ("ml", "Run Clean Rooms ML jobs: audience generation and export; inspect ML input channels."),
+}
+
+
+def _everywhere(command: click.Command) -> None:
+    """``--no-color`` on ``command`` and, for a group, on each of its subcommands."""
+    from reconciler.cli import console
+
+    console.add_no_color(command)
+    for sub in getattr(command, "commands", {}).values():
+        _everywhere(sub)
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported when one runs (or is completed), not when the CLI starts.
+
+    Starting a command used to import every command's module, and with them boto3, sqlglot,
+    DuckDB, networkx and the pydantic models: over a second before ``--help`` printed. Here the
+    help and the completion of command names come from ``COMMAND_MODULES``; only the chosen
+    command's module is imported, and it imports what it uses.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMAND_MODULES, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        if cmd_name not in COMMAND_MODULES:
+            return None
+        from reconciler.cli import complete
+
+        module = importlib.import_module(f"reconciler.cli.{COMMAND_MODULES[cmd_name][0]}")
+        command: click.Command = module.command
+        _everywhere(command)
+        complete.attach(command)
+        self.add_command(command, cmd_name)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands' table, from ``COMMAND_MODULES`` (importing none of them)."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        # a stand-in command shortens each line exactly as the real one's would be
+        rows = [(n, click.Command(n, help=_short_help(self, n)).get_short_help_str(limit)) for n in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def shell_complete(
+        self, ctx: click.Context, incomplete: str
+    ) -> list[click.shell_completion.CompletionItem]:
+        """Command names (with their help) from ``COMMAND_MODULES``, then the group's options."""
+        from click.shell_completion import CompletionItem
+
+        found = [
+            CompletionItem(n, help=_short_help(self, n))
+            for n in self.list_commands(ctx)
+            if n.startswith(incomplete)
+        ]
+        return found + click.Command.shell_complete(self, ctx, incomplete)
+
+
+def _short_help(group: click.Group, name: str) -> str:
+    if name in COMMAND_MODULES:
+        return COMMAND_MODULES[name][1]
+    return group.commands[name].get_short_help_str(limit=1000)
+
+
+@click.group(
+    cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
 )
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="cleanrooms-reconciler", prog_name="reconciler")
 @click.option(
     "--chdir",
@@ -75,19 +156,7 @@ def cli(chdir: str | None) -> None:
 #: Printed on Ctrl-C (exit 130): work in flight may be partly done, and the next plan says what is.
 INTERRUPTED = "Interrupted; if resources were being changed, `reconciler plan` shows what is left to do."
 
-for _module in COMMAND_MODULES:
-    cli.add_command(_module.command)
-
-
-def _everywhere(command: click.Command) -> None:
-    """``--no-color`` on ``command`` and, for a group, on each of its subcommands."""
-    console.add_no_color(command)
-    for sub in getattr(command, "commands", {}).values():
-        _everywhere(sub)
-
-
-_everywhere(cli)
-complete.attach(cli)
+_everywhere(cli)  # the group's own --no-color; each command gets its own when it is loaded
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,8 +29,6 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from reconciler.execution.crawl import Tally
-
 if TYPE_CHECKING:
     from reconciler.execution.backend import Boto3Backend
     from reconciler.execution.executor import Event
@@ -115,6 +113,8 @@ class Progress:
 
     def __enter__(self) -> Progress:
         self.began = time.monotonic()
+        from reconciler.execution.crawl import Tally
+
         self.backend.reading = Tally()  # not the last read's count while this one starts
         if self.enabled:
             from rich.console import Console

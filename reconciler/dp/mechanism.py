@@ -24,9 +24,8 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 from sqlglot import exp
 
 from reconciler.dp.bounds import (
@@ -38,6 +37,9 @@ from reconciler.dp.bounds import (
 )
 from reconciler.dp.calibrate import RELEASES, AggregateType, epsilon_unit, unit_scale
 from reconciler.dp.noise import NoiseSource
+
+if TYPE_CHECKING:  # DuckDB is imported by whoever opens the connection, not by the check
+    import duckdb
 
 __all__ = ["Cell", "DPAggregate", "DPQuery", "DPResult", "execute"]
 

@@ -32,12 +32,29 @@ README), ``flat`` (aggregation and list rules), ``custom`` (custom rule and Spar
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from reconciler.engine.enforce import Prepared, check, enforce
 from reconciler.engine.facts import Collaboration, Request, Table
 from reconciler.engine.rules import PolicyError, Reason, RuleType, parse_policy
-from reconciler.engine.run import DataError, DPRun, Result, describe, execute, export, write
 from reconciler.engine.templates import Parameter, Template
 from reconciler.engine.verdict import Verdict
+
+if TYPE_CHECKING:
+    from reconciler.engine.run import DataError, DPRun, Result, describe, execute, export, write
+
+#: Names of ``run``, imported on first use: the rule check (``validate`` runs it on every template)
+#: needs no DuckDB, whose import alone takes longer than checking a stack.
+_RUN = frozenset({"DataError", "DPRun", "Result", "describe", "execute", "export", "write"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _RUN:
+        from reconciler.engine import run
+
+        return getattr(run, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Collaboration",

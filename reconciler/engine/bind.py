@@ -25,6 +25,7 @@ DuckDB runs this canonical tree, what the checks believe a name means is what Du
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -143,11 +144,7 @@ class Binder:
         if found is None or found[0] is not node or len(found[1].direct) != 1:
             return None
         number, column = next(iter(found[1].direct))
-        text = self.refs[number].table.columns.get(column, "")
-        try:
-            return exp.DataType.build(text, dialect="duckdb") if text else None
-        except (ValueError, SqlglotError):
-            return None
+        return _declared(self.refs[number].table.columns.get(column, ""))
 
     def remember(self, node: exp.Expr, value: Value) -> None:
         """Keep the Value of a canonical node."""
@@ -636,3 +633,12 @@ def _rename_outputs(scope: QueryScope, names: list[str]) -> None:
                 item.set("alias", exp.to_identifier(name, quoted=True))
         for out, name in zip(leaf.outs, names, strict=True):
             out.canonical = name
+
+
+@functools.lru_cache(maxsize=1024)
+def _declared(text: str) -> exp.DataType | None:
+    """A column's declared type, parsed once per spelling (read, never changed: it is shared)."""
+    try:
+        return exp.DataType.build(text, dialect="duckdb") if text else None
+    except (ValueError, SqlglotError):
+        return None

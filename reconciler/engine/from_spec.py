@@ -25,13 +25,13 @@ from reconciler import dp
 from reconciler.engine.enforce import Prepared, check
 from reconciler.engine.facts import Collaboration, Request, Table
 from reconciler.engine.rules import PolicyError, Reason, parse_policy
-from reconciler.engine.run import DPRun, Result, describe, execute
 from reconciler.engine.templates import Parameter, Template, request_for
 from reconciler.engine.verdict import refuse
 from reconciler.errors import ReconcilerError
 from reconciler.spec import Stack
 
 if TYPE_CHECKING:
+    from reconciler.engine.run import Result
     from reconciler.engine.spark.session import SparkSettings
 
 __all__ = ["DryRun", "SpecQuery", "build", "run_query", "template_arn"]
@@ -197,6 +197,8 @@ def _table(
     read_data: bool = True,
 ) -> Table:
     data = str(stack.resolve_path(ct, ct.localData)) if ct.localData else ""
+    from reconciler.engine.run import describe  # DuckDB: only when data is read
+
     types = describe(data) if data and read_data else {}
     columns = {c.lower(): types.get(c.lower(), "") for c in ct.allowedColumns}
     rule = None
@@ -262,6 +264,7 @@ def run_query(
         or a DP query has no budget template or costs more than a fresh budget.
         DataError: local data missing or unreadable.
     """
+    from reconciler.engine.run import DPRun, execute
     from reconciler.spec import load_stack
 
     spec = build(load_stack(stack_path), collaboration)

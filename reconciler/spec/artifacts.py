@@ -17,7 +17,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.aws_model import service_model
+from reconciler.aws_model import model_shape
 from reconciler.errors import Diagnostic
 from reconciler.spec.load import RawDocument
 from reconciler.spec.models import AnalysisTemplateSpec
@@ -27,7 +27,7 @@ __all__ = ["CODES", "MAX_TOTAL_BYTES", "PYSPARK_FORMATS", "ArtifactHashes", "fil
 #: "The maximum size of all combined artifacts for a given PySpark analysis template ... is 1 GB."
 MAX_TOTAL_BYTES = 1_000_000_000
 #: The formats whose source is ``artifacts`` (the model's AnalysisFormat enum, less SQL).
-PYSPARK_FORMATS = frozenset(f for f in service_model().shape_for("AnalysisFormat").enum if f != "SQL")
+PYSPARK_FORMATS = frozenset(f for f in model_shape("AnalysisFormat").enum if f != "SQL")
 
 CODES: tuple[tuple[str, str, str, str], ...] = (
     (

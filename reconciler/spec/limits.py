@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import regex  # type: ignore[import-untyped]
-from botocore.model import Shape
 
-from reconciler.aws_model import model_pattern, service_model
+from reconciler.aws_model import ModelShape as Shape
+from reconciler.aws_model import model_pattern, model_shape
 from reconciler.errors import Diagnostic
 from reconciler.spec import ml_models as ml
 from reconciler.spec import models as m
@@ -214,7 +214,7 @@ ENUM_HINTS: dict[tuple[str, str], str] = {
 def member_shape(spec: str, service: str = "cleanrooms") -> Shape:
     """The botocore shape named ``"Shape"`` or ``"Shape.member"`` of ``service``'s model."""
     name, _, member = spec.partition(".")
-    shape = service_model(service).shape_for(name)
+    shape = model_shape(name, service)
     return shape.members[member] if member else shape
 
 

@@ -13,9 +13,9 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any
 
-from botocore.model import Shape
 from pydantic import BaseModel, Field, TypeAdapter
 
+from reconciler.aws_model import ModelShape as Shape
 from reconciler.spec import limits
 from reconciler.spec.models import DOCUMENT_MODELS, Document, SpecModel
 
@@ -28,6 +28,7 @@ SCHEMA_ID = "https://github.com/cleanrooms-reconciler/schemas/spec.schema.json"
 
 def build_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of one spec document."""
+    describe_fields()
     adapter: TypeAdapter[Any] = TypeAdapter(Annotated[Document, Field(discriminator="kind")])
     schema = adapter.json_schema(ref_template="#/$defs/{model}")
     definitions = schema.get("$defs", {})
@@ -90,6 +91,52 @@ def model_shapes() -> dict[type[SpecModel], Shape | None]:
             for child in _models_in(model.model_fields[f.name].annotation):
                 pending.append((child, _element_shape(f.shape)))
     return found
+
+
+def describe_fields() -> None:
+    """Give every model field without a description its attribute docstring, as pydantic's
+    ``use_attribute_docstrings`` does when a class is created (same rule: the docstring under the
+    field in the class that declares it), then rebuild the models, nested ones first.
+
+    Only the schema shows descriptions, and reading sixty classes' source at import time (inspect
+    and ast, per class) was the largest part of every ``validate``'s start-up.
+    """
+    from pydantic._internal._docs_extraction import extract_docstrings_from_cls
+
+    models = _children_first(list(model_shapes()))
+    docs: dict[type, dict[str, str]] = {}
+    changed = False
+    for model in models:
+        for name, info in model.model_fields.items():
+            owner = next((c for c in model.__mro__ if name in c.__dict__.get("__annotations__", {})), None)
+            if info.description is not None or owner is None:
+                continue
+            if owner not in docs:
+                docs[owner] = extract_docstrings_from_cls(owner, use_inspect=True)
+            if name in docs[owner]:
+                info.description = docs[owner][name]
+                changed = True
+    if changed:
+        for model in models:
+            model.model_rebuild(force=True)
+
+
+def _children_first(models: list[type[SpecModel]]) -> list[type[SpecModel]]:
+    out: list[type[SpecModel]] = []
+    seen: set[type[SpecModel]] = set()
+
+    def visit(model: type[SpecModel]) -> None:
+        if model in seen:
+            return
+        seen.add(model)
+        for info in model.model_fields.values():
+            for child in _models_in(info.annotation):
+                visit(child)
+        out.append(model)
+
+    for model in models:
+        visit(model)
+    return out
 
 
 def _element_shape(shape: Shape | None) -> Shape | None:

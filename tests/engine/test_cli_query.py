@@ -211,7 +211,10 @@ def test_engine_spark_prints_the_same_rows_as_the_default_engine(capsys: pytest.
     assert main(args) == 0
     default = capsys.readouterr().out
     assert main([*args, "--engine", "spark"]) == 0
-    assert capsys.readouterr().out == default
+    on_spark = capsys.readouterr().out
+    # the query has no ORDER BY: the same header, the same rows in any order, the same count
+    assert on_spark.splitlines()[:2] == default.splitlines()[:2]
+    assert sorted(on_spark.splitlines()[2:]) == sorted(default.splitlines()[2:])
     assert default.endswith("(3 rows)\n")
 
 

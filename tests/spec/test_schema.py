@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -17,6 +19,23 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_committed_schema_is_up_to_date() -> None:
     committed = (ROOT / SCHEMA_PATH).read_text(encoding="utf-8")
     assert committed == render_schema(), "run `reconciler schema` and commit schemas/spec.schema.json"
+
+
+def test_descriptions_come_from_attribute_docstrings_in_a_fresh_process() -> None:
+    """The models read no docstrings when imported; the schema adds them, whether or not the
+    models were used first (here: a stack validated, so their validators are built)."""
+    code = (
+        "import sys; from reconciler.spec import validate_stack;"
+        "from reconciler.spec.schema import render_schema;"
+        "from reconciler.spec.models import AnalysisTemplateSpec as T;"
+        "assert T.model_fields['parameters'].description is None;"
+        "validate_stack('specs/retail-adtech'); sys.stdout.write(render_schema());"
+        "assert T.model_fields['parameters'].description"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (ROOT / SCHEMA_PATH).read_text(encoding="utf-8")
+    assert '"description"' in done.stdout
 
 
 def test_schema_check_command_fails_on_a_stale_file(tmp_path: Path) -> None:

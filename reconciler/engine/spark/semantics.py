@@ -24,14 +24,17 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import duckdb
 from sqlglot import exp
 
 from reconciler.engine.functions import Type
 from reconciler.engine.rules import Reason
 from reconciler.engine.scopes import Binding, Refuse
 from reconciler.engine.values import Value
+
+if TYPE_CHECKING:
+    import duckdb  # the check path never opens a connection: validate imports no DuckDB
 
 __all__ = ["MACROS", "TRANSLATIONS", "apply", "check", "register"]
 
