@@ -144,21 +144,39 @@ class Store:
         return bool(self._dirty)
 
     def commit(self) -> None:
-        """Flush this call's writes to DuckDB in one transaction."""
+        """Flush this call's writes to DuckDB in one transaction.
+
+        A record new to the file is INSERTed and a known one UPDATEd by its key: DuckDB's
+        ``INSERT OR REPLACE`` costs more the larger the table grows, which made a first apply of
+        thousands of resources superlinear.
+        """
         if not self._dirty:
             self._undo.clear()
             return
-        upserts = [
-            (k, i, json.dumps(r, separators=(",", ":"))) for (k, i), r in self._dirty.items() if r is not None
-        ]
-        deletes = [(k, i) for (k, i), r in self._dirty.items() if r is None]
+        before: dict[tuple[str, str], Any] = {}
+        for kind, rid, old in self._undo:
+            before.setdefault((kind, rid), old)  # the first undo entry is what the file holds
+        inserts, updates, deletes = [], [], []
+        for (kind, rid), record in self._dirty.items():
+            known = before.get((kind, rid), _MISSING) is not _MISSING
+            if record is None:
+                if known:
+                    deletes.append((kind, rid))
+                continue
+            body = json.dumps(record, separators=(",", ":"))
+            if known:
+                updates.append((body, kind, rid))
+            else:
+                inserts.append((kind, rid, body))
         db = self._db
         db.execute("BEGIN TRANSACTION")
         try:
             if deletes:
                 db.executemany("DELETE FROM records WHERE kind = ? AND id = ?", deletes)
-            if upserts:
-                db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?)", upserts)
+            if updates:
+                db.executemany("UPDATE records SET body = ? WHERE kind = ? AND id = ?", updates)
+            for row in inserts:
+                db.execute("INSERT INTO records VALUES (?, ?, ?)", row)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -149,7 +149,9 @@ class Executor:
         Returns:
             The ApplyResult; a terminal error ends the run early and is in ``failed``.
         """
-        self._state = state
+        # one dict, added to as steps finish; the steps read it through a view (no copy per step)
+        self._resources = dict(state.resources)
+        self._state = State.over(self._resources, state.stack)
         self._retries = 0
         order = plan.all_steps
         position = {s.id: i for i, s in enumerate(order)}
@@ -191,7 +193,8 @@ class Executor:
                             heapq.heappush(ready, position[later])
         remaining = tuple(s for s in order if s.id not in started)
         stopped = self.stop.is_set()
-        return ApplyResult(tuple(done), tuple(failed), remaining, self._retries, self._state, stopped)
+        final = State(self._resources, state.stack)
+        return ApplyResult(tuple(done), tuple(failed), remaining, self._retries, final, stopped)
 
     def _one(self, step: Step) -> StepResult:
         def note(attempt: int, exc: RetryableBackendError) -> None:
@@ -199,14 +202,12 @@ class Executor:
                 self._retries += 1
             self.on_event(Event("retry", step, exc.message, attempt))
 
-        with self._lock:
-            current = self._state
-        result = self.backend.run_step(step, current, self.stack, on_retry=note, retry=self.retry)
+        result = self.backend.run_step(step, self._state, self.stack, on_retry=note, retry=self.retry)
         with self._lock:
             if result.resource is None:
-                self._state = self._state.without(step.address)
+                self._resources.pop(step.address, None)
             else:
-                self._state = self._state.with_resource(result.resource)
+                self._resources[result.resource.address] = result.resource
             if self.record is not None:
                 self.record(step, result.resource)
         return result
