@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from reconciler.errors import BackendError, PlanError, RetryableBackendError
 from reconciler.execution.backend import Backend
+from reconciler.execution.crawl import older_objects_frozen
 from reconciler.execution.retry import Backoff
 from reconciler.execution.state import State
 from reconciler.execution.steps import StepResult
@@ -167,7 +168,8 @@ class Executor:
         failed: list[tuple[Step, BackendError]] = []
         started: set[str] = set()
         running: dict[Future[StepResult], Step] = {}
-        with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
+        # the spec, plan and (locally) emulator records outlive the apply: see older_objects_frozen
+        with older_objects_frozen(), ThreadPoolExecutor(self.parallelism, thread_name_prefix="apply") as pool:
             while True:
                 while ready and not failed and not self.stop.is_set() and len(running) < self.parallelism:
                     step = order[heapq.heappop(ready)]
