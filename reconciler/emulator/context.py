@@ -126,8 +126,11 @@ class RequestContext:
 
     def association_by_name(self, collaboration_id: str, name: str) -> Record | None:
         """The association whose (schema) name is ``name`` in the collaboration, or None."""
-        for record in self.associations(collaboration_id):
-            if record["name"] == name:
+        active = {
+            m["id"] for m in self.store.find("membership", collaborationId=collaboration_id, status="ACTIVE")
+        }
+        for record in self.store.find("configured_table_association", name=name):
+            if record["membershipId"] in active:
                 return record
         return None
 

@@ -435,7 +435,8 @@ def analyses_or_providers(rule_type: str, rule: dict[str, Any]) -> None:
 
 def table_not_associated_twice(ctx: RequestContext, membership: Record, table_id: str) -> None:
     """A configured table is associated at most once per membership."""
-    for record in ctx.store.find("configured_table_association", membershipId=membership["id"]):
+    kind = "configured_table_association"
+    for record in ctx.store.find(kind, membershipId=membership["id"], configuredTableId=table_id):
         if record["configuredTableId"] == table_id:
             raise conflict(
                 f"configured table {table_id} is already associated with membership {membership['id']} "

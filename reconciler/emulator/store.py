@@ -52,6 +52,12 @@ class Store:
         self._refs = 0
         self._data: dict[str, dict[str, Record]] = {}
         self._arns: dict[str, tuple[str, str]] = {}
+        #: (kind, field) -> value -> ids, built by the first ``find`` on that field and kept up to
+        #: date by every write: a lookup by field costs what it finds, not the size of the kind.
+        self._by_field: dict[tuple[str, str], dict[Any, dict[str, None]]] = {}
+        self._field_of: dict[tuple[str, str], dict[str, Any]] = {}
+        self._seq: dict[str, dict[str, int]] = {}  # kind -> id -> insertion number (``find``'s order)
+        self._counter = 0
         self._undo: list[tuple[str, str, Any]] = []
         self._dirty: dict[tuple[str, str], Record | None] = {}
         self._db.execute(_SCHEMA)
@@ -110,8 +116,39 @@ class Store:
         return iter(list(self._data.get(kind, {}).values()))
 
     def find(self, kind: str, **equal: Any) -> list[Record]:
-        """Records of ``kind`` whose fields equal the given values."""
-        return [r for r in self._data.get(kind, {}).values() if all(r.get(k) == v for k, v in equal.items())]
+        """Records of ``kind`` whose fields equal the given values (insertion order)."""
+        records = self._data.get(kind, {})
+        buckets = [self._bucket(kind, k, v) for k, v in equal.items() if _hashable(v)]
+        if not buckets:
+            return [r for r in records.values() if all(r.get(k) == v for k, v in equal.items())]
+        ids = min(buckets, key=len)
+        ranked = sorted(ids, key=self._seq[kind].__getitem__) if len(ids) > 1 else list(ids)
+        found = (records[rid] for rid in ranked if rid in records)
+        return [r for r in found if all(r.get(k) == v for k, v in equal.items())]
+
+    def _bucket(self, kind: str, name: str, value: Any) -> dict[str, None]:
+        key = (kind, name)
+        if key not in self._by_field:
+            self._by_field[key], self._field_of[key] = {}, {}
+            for rid, record in self._data.get(kind, {}).items():
+                self._file(key, rid, record)
+        return self._by_field[key].get(value, {})
+
+    def _file(self, key: tuple[str, str], rid: str, record: Record | None) -> None:
+        """Move ``rid`` to the bucket of its record's value (or out of every bucket: None)."""
+        by_value, of_id = self._by_field[key], self._field_of[key]
+        if rid in of_id:
+            old = of_id.pop(rid)
+            bucket = by_value.get(old)
+            if bucket is not None:
+                bucket.pop(rid, None)
+                if not bucket:
+                    del by_value[old]
+        if record is not None:
+            value = record.get(key[1])
+            if _hashable(value):
+                of_id[rid] = value
+                by_value.setdefault(value, {})[rid] = None
 
     def by_arn(self, arn: str) -> tuple[str, Record] | None:
         """The ``(kind, record)`` with this ARN, or None."""
@@ -144,21 +181,39 @@ class Store:
         return bool(self._dirty)
 
     def commit(self) -> None:
-        """Flush this call's writes to DuckDB in one transaction."""
+        """Flush this call's writes to DuckDB in one transaction.
+
+        A record new to the file is INSERTed and a known one UPDATEd by its key: DuckDB's
+        ``INSERT OR REPLACE`` costs more the larger the table grows, which made a first apply of
+        thousands of resources superlinear.
+        """
         if not self._dirty:
             self._undo.clear()
             return
-        upserts = [
-            (k, i, json.dumps(r, separators=(",", ":"))) for (k, i), r in self._dirty.items() if r is not None
-        ]
-        deletes = [(k, i) for (k, i), r in self._dirty.items() if r is None]
+        before: dict[tuple[str, str], Any] = {}
+        for kind, rid, old in self._undo:
+            before.setdefault((kind, rid), old)  # the first undo entry is what the file holds
+        inserts, updates, deletes = [], [], []
+        for (kind, rid), record in self._dirty.items():
+            known = before.get((kind, rid), _MISSING) is not _MISSING
+            if record is None:
+                if known:
+                    deletes.append((kind, rid))
+                continue
+            body = json.dumps(record, separators=(",", ":"))
+            if known:
+                updates.append((body, kind, rid))
+            else:
+                inserts.append((kind, rid, body))
         db = self._db
         db.execute("BEGIN TRANSACTION")
         try:
             if deletes:
                 db.executemany("DELETE FROM records WHERE kind = ? AND id = ?", deletes)
-            if upserts:
-                db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?)", upserts)
+            if updates:
+                db.executemany("UPDATE records SET body = ? WHERE kind = ? AND id = ?", updates)
+            for row in inserts:
+                db.execute("INSERT INTO records VALUES (?, ?, ?)", row)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -181,17 +236,31 @@ class Store:
 
     def _index(self, kind: str, rid: str, record: Record) -> None:
         old = self._data.setdefault(kind, {}).get(rid)
+        if rid not in self._data[kind]:
+            self._counter += 1
+            self._seq.setdefault(kind, {})[rid] = self._counter
         if old is not None and old.get("arn") and old.get("arn") != record.get("arn"):
             self._arns.pop(old["arn"], None)
         self._data[kind][rid] = record
+        for key in self._by_field:
+            if key[0] == kind:
+                self._file(key, rid, record)
         arn = record.get("arn")
         if isinstance(arn, str):
             self._arns[arn] = (kind, rid)
 
     def _unindex(self, kind: str, rid: str) -> None:
         old = self._data.get(kind, {}).pop(rid, None)
+        self._seq.get(kind, {}).pop(rid, None)
+        for key in self._by_field:
+            if key[0] == kind:
+                self._file(key, rid, None)
         if old is not None and isinstance(old.get("arn"), str):
             self._arns.pop(old["arn"], None)
+
+
+def _hashable(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool)) or value is None
 
 
 def _unusable(path: Path, reason: str) -> LocalBackendError:

@@ -6,6 +6,7 @@
 - ``backend``: ``Boto3Backend``, the one backend: ``read`` (a ``crawl``) and ``run_step``
   (``steps``);
 - ``state``: State, the observed snapshot; the state cache and its journal; identity tags;
+- ``rates``: a token bucket per API operation (opt-in request-rate limits);
 - ``retry``: which failures are transient, capped backoff with jitter, bounded waits;
 - ``lock``: one writer per stack and backend; interrupted holders reported;
 - ``executor``: runs a Plan's Steps in dependency order, recording each result;

@@ -21,6 +21,7 @@ from reconciler.errors import ReconcilerError, RetryableBackendError
 from reconciler.execution import steps
 from reconciler.execution.clients import Account, Accounts, ClientSource
 from reconciler.execution.crawl import Crawl, Tally
+from reconciler.execution.rates import RateLimits
 from reconciler.execution.retry import Backoff, with_retries
 from reconciler.execution.state import State
 from reconciler.execution.steps import StepResult
@@ -75,6 +76,7 @@ class Boto3Backend:
         retry: retry policy for reads (writes take the executor's).
         names: account id -> member key for every member of the stack, also those it cannot
             act as (``--as`` on AWS), so observed members are named by key.
+        rates: calls per second per operation (``rates.RateLimits``); None: no limit.
     """
 
     def __init__(
@@ -85,8 +87,10 @@ class Boto3Backend:
         parallelism: int = 16,
         retry: Backoff | None = None,
         names: Mapping[str, str] | None = None,
+        rates: RateLimits | None = None,
     ) -> None:
         self.name = clients.name
+        self.rates = rates
         self.clients = clients
         self.accounts = Accounts(accounts, clients, names or {})
         self.parallelism = max(1, parallelism)
@@ -123,6 +127,8 @@ class Boto3Backend:
         """
         with self._count_lock:
             self._calls += 1
+        if self.rates is not None:
+            self.rates.take(operation)
         try:
             method = getattr(self.clients.client(account, service), xform_name(operation))
             response: dict[str, Any] = method(**params)

@@ -30,7 +30,7 @@ from reconciler.planner.normal_form import normalize_observed
 from reconciler.planner.registry import REGISTRY, SELF, ResourceType, descriptor
 from reconciler.planner.resource import ObservedResource
 
-__all__ = ["Crawl", "ReadCall", "Tally", "own_id"]
+__all__ = ["Crawl", "ReadCall", "Tally", "older_objects_frozen", "own_id"]
 
 #: One read call with retries: (account, operation, parameters, service) -> response.
 ReadCall = Callable[[Account, str, Mapping[str, Any], str], dict[str, Any]]
@@ -135,7 +135,7 @@ class Crawl:
             BackendError: the first call that failed (after its retries); the read stops.
         """
         tasks = [task for account in self.accounts for task in self._roots(account)]
-        with _older_objects_frozen():
+        with older_objects_frozen():
             _run_all(tasks, parallelism, tally or Tally(), stop or threading.Event())
             return self._state()
 
@@ -437,8 +437,8 @@ def own_id(kind: Kind, raw: Mapping[str, Any], context: Mapping[str, Any]) -> st
 
 
 @contextlib.contextmanager
-def _older_objects_frozen() -> Iterator[None]:
-    """Keep the garbage collector off the objects that exist before a read, for the read's duration.
+def older_objects_frozen() -> Iterator[None]:
+    """Keep the garbage collector off the objects that exist before a read (or apply), while it runs.
 
     A read allocates about 15 containers per resource while the spec, the desired resources and
     (locally) the emulator's records, all alive for the whole command, already hold several times

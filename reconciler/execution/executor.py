@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from reconciler.errors import BackendError, PlanError, RetryableBackendError
 from reconciler.execution.backend import Backend
+from reconciler.execution.crawl import older_objects_frozen
 from reconciler.execution.retry import Backoff
 from reconciler.execution.state import State
 from reconciler.execution.steps import StepResult
@@ -149,7 +150,9 @@ class Executor:
         Returns:
             The ApplyResult; a terminal error ends the run early and is in ``failed``.
         """
-        self._state = state
+        # one dict, added to as steps finish; the steps read it through a view (no copy per step)
+        self._resources = dict(state.resources)
+        self._state = State.over(self._resources, state.stack)
         self._retries = 0
         order = plan.all_steps
         position = {s.id: i for i, s in enumerate(order)}
@@ -165,7 +168,8 @@ class Executor:
         failed: list[tuple[Step, BackendError]] = []
         started: set[str] = set()
         running: dict[Future[StepResult], Step] = {}
-        with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
+        # the spec, plan and (locally) emulator records outlive the apply: see older_objects_frozen
+        with older_objects_frozen(), ThreadPoolExecutor(self.parallelism, thread_name_prefix="apply") as pool:
             while True:
                 while ready and not failed and not self.stop.is_set() and len(running) < self.parallelism:
                     step = order[heapq.heappop(ready)]
@@ -191,7 +195,8 @@ class Executor:
                             heapq.heappush(ready, position[later])
         remaining = tuple(s for s in order if s.id not in started)
         stopped = self.stop.is_set()
-        return ApplyResult(tuple(done), tuple(failed), remaining, self._retries, self._state, stopped)
+        final = State(self._resources, state.stack)
+        return ApplyResult(tuple(done), tuple(failed), remaining, self._retries, final, stopped)
 
     def _one(self, step: Step) -> StepResult:
         def note(attempt: int, exc: RetryableBackendError) -> None:
@@ -199,14 +204,12 @@ class Executor:
                 self._retries += 1
             self.on_event(Event("retry", step, exc.message, attempt))
 
-        with self._lock:
-            current = self._state
-        result = self.backend.run_step(step, current, self.stack, on_retry=note, retry=self.retry)
+        result = self.backend.run_step(step, self._state, self.stack, on_retry=note, retry=self.retry)
         with self._lock:
             if result.resource is None:
-                self._state = self._state.without(step.address)
+                self._resources.pop(step.address, None)
             else:
-                self._state = self._state.with_resource(result.resource)
+                self._resources[result.resource.address] = result.resource
             if self.record is not None:
                 self.record(step, result.resource)
         return result

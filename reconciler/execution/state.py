@@ -118,6 +118,18 @@ class State:
     def __post_init__(self) -> None:
         object.__setattr__(self, "resources", MappingProxyType(dict(self.resources)))
 
+    @classmethod
+    def over(cls, resources: dict[Address, ObservedResource], stack: str) -> State:
+        """A State that reads ``resources`` without copying them, seeing later changes to the dict.
+
+        For the executor, which adds each step's result to one dict: a copy per step
+        (``with_resource``) made a first apply quadratic in the stack's size.
+        """
+        state = cls.__new__(cls)
+        object.__setattr__(state, "resources", MappingProxyType(resources))
+        object.__setattr__(state, "stack", stack)
+        return state
+
     def get(self, address: Address) -> ObservedResource | None:
         """The observed resource at ``address``, or None when the backend has none."""
         return self.resources.get(address)
