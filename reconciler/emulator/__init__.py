@@ -48,6 +48,7 @@ from reconciler.aws_model import service_model
 from reconciler.emulator import (  # noqa: F401 - importing a module registers its handlers
     change_requests,
     collaborations,
+    id_mapping,
     ml_containers,
     ml_jobs,
     ml_resources,
@@ -67,6 +68,7 @@ from reconciler.emulator.errors import (
 )
 from reconciler.emulator.errors import validation as validation_error
 from reconciler.emulator.faults import Faults
+from reconciler.emulator.id_mapping import EntityResolution
 from reconciler.emulator.identity import account_of
 from reconciler.emulator.protocol import (
     EmulatorRoutingError,
@@ -201,6 +203,8 @@ class Emulator:
         self.limits = limits or QuotaLimits()
         self.store = Store.open(path, lock_timeout=lock_timeout)
         self.catalog = Catalog(self.store)
+        #: The local stand-in for AWS Entity Resolution (ID namespaces, ID mapping workflows).
+        self.entity_resolution = EntityResolution(self.store)
         self.tokens = PageTokens.of(self.store)
         self._clock = now or _utc_now
         self._temp_results: Path | None = None

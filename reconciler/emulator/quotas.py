@@ -165,14 +165,14 @@ QUOTAS: tuple[Quota, ...] = (
         5,
         True,
         "Maximum number of ID mapping tables per membership",
-        enforced="not enforced: ID mapping tables are not emulated",
+        enforced="CreateIdMappingTable",
     ),
     Quota(
         "ID namespace associations per membership",
         10,
         True,
         "Maximum number of ID namespace associations per membership",
-        enforced="not enforced: ID namespace associations are not emulated",
+        enforced="CreateIdNamespaceAssociation",
     ),
     Quota(
         "Members invited per collaboration",
