@@ -22,6 +22,7 @@ from reconciler.planner import desired as desired_mod
 from reconciler.planner.moves import Move
 from reconciler.planner.resource import DesiredResource
 from reconciler.spec import Stack, load_stack
+from reconciler.spec.id_models import IdMappingTableSpec, IdNamespaceAssociationSpec
 from reconciler.spec.ml_models import TrainingDatasetSpec
 from reconciler.workflow.stacks import accounts_of, find_stack, stack_name, workspace_root
 
@@ -188,4 +189,23 @@ def bind_local_data(clients: LocalClients, stack: Stack, *, recheck: bool = Fals
                 owners[dataset.owner], source["databaseName"], source["tableName"], path, recheck=recheck
             )
             bound.append(f"{source['databaseName']}.{source['tableName']}")
+    _bind_entity_resolution(clients, stack)
     return bound
+
+
+def _bind_entity_resolution(clients: LocalClients, stack: Stack) -> None:
+    """Declare the stack's ID namespaces and ID mapping workflows to the local Entity Resolution."""
+    entity_resolution = clients.service.entity_resolution
+    for doc in stack.id_documents:
+        if isinstance(doc, IdNamespaceAssociationSpec) and doc.localNamespace is not None:
+            local = doc.localNamespace
+            entity_resolution.register_namespace(
+                doc.inputReferenceConfig.inputReferenceArn,
+                type=local.type,
+                path=stack.resolve_path(doc, local.data).resolve(),
+                id_column=local.idColumn,
+            )
+        elif isinstance(doc, IdMappingTableSpec) and doc.localWorkflow is not None:
+            entity_resolution.register_workflow(
+                doc.inputReferenceConfig.inputReferenceArn, rules=doc.localWorkflow.rules
+            )
