@@ -101,7 +101,8 @@ def test_a_query_through_the_id_mapping_table_gives_the_plain_duckdb_join(applie
     # the mapping is the documented rule's answer: equal hashed emails, case and spaces aside
     pairs = duckdb.sql(
         f"SELECT DISTINCT a.user_id, z.user_id FROM '{data / 'advertiser_identities.csv'}' a "
-        f"JOIN '{data / 'amazon_identities.csv'}' z ON lower(trim(a.email_sha256)) = lower(trim(z.email_sha256))"
+        f"JOIN '{data / 'amazon_identities.csv'}' z "
+        "ON lower(trim(a.email_sha256)) = lower(trim(z.email_sha256))"
     ).fetchall()
     assert sorted(
         duckdb.sql(f"SELECT * FROM read_csv_auto('{mapping}', all_varchar=true)").fetchall()
