@@ -73,7 +73,7 @@ def _membership(client: Any) -> str:
 
 
 def test_a_query_through_the_id_mapping_table_gives_the_plain_duckdb_join(applied: Path) -> None:
-    sql = (STACK / "queries" / "reach_through_id_mapping.sql").read_text()
+    sql = (STACK / "id-mapping-queries" / "reach_through_id_mapping.sql").read_text()
     with emulator.connect(applied / ".reconciler" / "local.duckdb") as emu:
         amc = emu.client("cleanrooms", account_id=AMC_SERVICE)
         membership = _membership(amc)
