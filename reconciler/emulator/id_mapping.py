@@ -417,6 +417,14 @@ def check_mapping_joins(
         _check_position(table)
     if not aliases:
         return
+    for star in tree.find_all(exp.Star):
+        if isinstance(star.parent, exp.Count):
+            continue  # COUNT(*) reads no column
+        raise refuse(
+            Reason.DISALLOWED_CONSTRUCT,
+            f"{star.parent.sql() if star.parent else '*'}: a query over an ID mapping table names "
+            "its columns (SELECT * would output the mapping)",
+        )
     joined: dict[str, set[str]] = {a: set() for a in aliases}
     for column in tree.find_all(exp.Column):
         qualifier = column.table.lower()

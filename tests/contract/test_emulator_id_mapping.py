@@ -207,6 +207,11 @@ _READERS_MAP = "FROM readers r JOIN email_map m ON r.reader_id = m.targetId"
             "inner side",
         ),
         (f"SELECT r.channel, SUM(1) {_READERS_MAP} GROUP BY r.channel", "requireOverlap"),
+        (
+            "SELECT * FROM customers c JOIN email_map m ON c.user_id = m.sourceId "
+            "JOIN readers r ON r.reader_id = m.targetId",
+            "SELECT *",
+        ),
     ],
 )
 def test_the_mapping_is_usable_only_through_the_overlap(

@@ -78,5 +78,6 @@ def check_identity(stack: Stack) -> Iterator[Diagnostic]:
                 doc,
                 ("collaboration",),
                 f'collaboration "{doc.collaboration}" has {found.count("SOURCE")} SOURCE and '
-                f"{found.count('TARGET')} TARGET ID namespace associations; an ID mapping table needs one of each",
+                f"{found.count('TARGET')} TARGET ID namespace associations; "
+                "an ID mapping table needs one of each",
             )
