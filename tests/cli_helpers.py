@@ -18,6 +18,17 @@ SPECS = ROOT / "reconciler" / "examples"  # the example stacks (``./specs`` link
 #: The example stacks: folders of ``specs/`` holding at least one YAML document.
 STACKS = sorted(p.name for p in SPECS.iterdir() if p.is_dir() and any(p.glob("*.yaml")))
 
+#: The Service Quotas increases an example stack needs to apply (its README says so): the local
+#: backend reads them from ``.reconciler/quotas.yaml`` in the working directory.
+EXAMPLE_QUOTAS = {"amc-multiparty": "quotas:\n  Members invited per collaboration: 10\n"}
+
+
+def raise_quotas(name: str, workdir: Path) -> None:
+    """Write the quota file example ``name`` needs (if any) into ``workdir/.reconciler``."""
+    if name in EXAMPLE_QUOTAS:
+        (workdir / ".reconciler").mkdir(exist_ok=True)
+        (workdir / ".reconciler" / "quotas.yaml").write_text(EXAMPLE_QUOTAS[name])
+
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     """Run ``reconciler ARGS`` in-process; return (exit code, stdout, stderr)."""

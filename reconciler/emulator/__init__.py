@@ -48,6 +48,7 @@ from reconciler.aws_model import service_model
 from reconciler.emulator import (  # noqa: F401 - importing a module registers its handlers
     change_requests,
     collaborations,
+    id_mapping,
     ml_containers,
     ml_jobs,
     ml_resources,
@@ -68,6 +69,7 @@ from reconciler.emulator.errors import (
 )
 from reconciler.emulator.errors import validation as validation_error
 from reconciler.emulator.faults import Faults
+from reconciler.emulator.id_mapping import EntityResolution
 from reconciler.emulator.identity import account_of
 from reconciler.emulator.protocol import (
     EmulatorRoutingError,
@@ -80,7 +82,7 @@ from reconciler.emulator.protocol import (
     signature,
 )
 from reconciler.emulator.query_runner import DEFAULT_TIMEOUT, Mode, QueryRunner
-from reconciler.emulator.quotas import QuotaLimits
+from reconciler.emulator.quotas import QUOTA_FILE, QuotaError, QuotaLimits
 from reconciler.emulator.registry import OPERATIONS, handler, operation, register
 from reconciler.emulator.store import Regional, Store
 from reconciler.emulator.tokens import PageTokens
@@ -198,10 +200,12 @@ class Emulator:
         self.faults = Faults.from_env()
         self.path = path
         self.default_account = default_account
-        #: The quotas in effect (AWS's defaults unless raised).
-        self.limits = limits or QuotaLimits()
+        #: The quotas in effect (AWS's defaults unless raised, by ``limits`` or the quota file).
+        self.limits = limits or _quota_file(path)
         self.store = Store.open(path, lock_timeout=lock_timeout)
         self.catalog = Catalog(self.store)
+        #: The local stand-in for AWS Entity Resolution (ID namespaces, ID mapping workflows).
+        self.entity_resolution = EntityResolution(self.store)
         self.tokens = PageTokens.of(self.store)
         self._clock = now or _utc_now
         self._temp_results: Path | None = None
@@ -404,6 +408,19 @@ class Emulator:
         self.close()
 
 
+def _quota_file(path: Path | None) -> QuotaLimits:
+    """The quota file next to the database (``.reconciler/quotas.yaml``), as ``QuotaLimits``."""
+    if path is None:
+        return QuotaLimits()
+    try:
+        return QuotaLimits.from_file(path.parent / QUOTA_FILE)
+    except QuotaError as exc:
+        raise LocalBackendError(
+            str(exc),
+            hint="only adjustable quotas of the AWS Clean Rooms quotas page can be raised, never lowered",
+        ) from None
+
+
 def connect(
     path: str | Path | None = None,
     *,
@@ -423,7 +440,8 @@ def connect(
         lock_timeout: seconds to wait for another process that holds the file.
         default_account: the account a request acts as when its access key id is not an account
             id (``identity``); None refuses such requests.
-        limits: the quotas in effect (``quotas.QuotaLimits``); default AWS's defaults.
+        limits: the quotas in effect (``quotas.QuotaLimits``); default: AWS's defaults, raised by
+            the quota file ``quotas.yaml`` next to ``path`` when there is one.
         queries: how protected queries run: ``background`` (a thread, as AWS runs them) or
             ``manual`` (only when ``Emulator.queries.run_pending()`` and friends are called).
         query_timeout: seconds from its creation after which an unfinished query is TIMED_OUT.
@@ -434,6 +452,7 @@ def connect(
     Raises:
         LocalBackendLockedError: another process keeps the file busy beyond ``lock_timeout``.
         LocalFaultsError: ``RECONCILER_LOCAL_FAULTS`` is invalid.
+        LocalBackendError: the quota file is invalid or raises what Service Quotas would not.
     """
     return Emulator(
         Path(path) if path is not None else None,

@@ -62,7 +62,7 @@ from typing import Any
 from reconciler import engine
 from reconciler.aws_model import documented_values
 from reconciler.dp import NoiseSource
-from reconciler.emulator import invariants
+from reconciler.emulator import id_mapping, invariants
 from reconciler.emulator.collaborations import DEFAULT_ENGINE
 from reconciler.emulator.context import RequestContext
 from reconciler.emulator.errors import ServiceError, access_denied, conflict, validation
@@ -432,7 +432,9 @@ def _prepare(ctx: RequestContext, record: Record, collaboration_id: str) -> engi
     """Check the query against the collaboration's rules (reads no data)."""
     receivers = _receivers(record["_account"], record["resultConfiguration"]["outputConfiguration"])
     request = _request(ctx, record, collaboration_id, receivers)
-    prepared = engine.check(request, _collaboration(ctx, collaboration_id))
+    collaboration = _collaboration(ctx, collaboration_id)
+    id_mapping.check_query(ctx, collaboration_id, request.sql, collaboration.dialect)
+    prepared = engine.check(request, collaboration)
     quota = "Query text length (with differential privacy)"
     size, limit = len(request.sql.encode()), ctx.limit(quota)
     if prepared.dp is not None and size > limit * 1000:
@@ -562,6 +564,7 @@ def _collaboration(ctx: RequestContext, collaboration_id: str) -> engine.Collabo
             )
         except engine.PolicyError as exc:
             raise validation(f"analysis rule of {table['name']}: {exc.message}") from None
+    tables.update(id_mapping.engine_tables(ctx, collaboration_id, tables))
     # Collaborations stored before the default was filled in have no engine: SPARK, as now.
     return engine.Collaboration(collaboration.get("analyticsEngine") or DEFAULT_ENGINE, abilities, tables)
 

@@ -9,10 +9,15 @@ value is written: handlers read it through ``QuotaLimits.limit`` (``RequestConte
 test checks the few limits the rule engine keeps as its own constants against it.
 
 ``QuotaLimits`` are the quotas in effect: the defaults, with adjustable ones raised as Service
-Quotas would raise them (``QuotaLimits(raised={...})``, for the remaining-resources issue's
-quota file to feed; no file is read yet). A quota the
-page marks not adjustable cannot be raised, and no quota can be lowered below AWS's default
-(the emulator would then refuse what AWS accepts).
+Quotas would raise them (``QuotaLimits(raised={...})``). The local backend reads them from the
+quota file next to its database, ``.reconciler/quotas.yaml`` (``QuotaLimits.from_file``)::
+
+    # Increases Service Quotas approved for these accounts (quota name as on the quotas page).
+    quotas:
+      Members invited per collaboration: 10
+
+A quota the page marks not adjustable cannot be raised, and no quota can be lowered below AWS's
+default (the emulator would then refuse what AWS accepts): either is an error naming the file.
 
 Sizes in kilobytes are counted as 1,000 bytes, as the engine counts query text. The page also
 lists a request-rate quota for every API operation (5 per second for most); the emulator does
@@ -23,8 +28,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
-__all__ = ["QUOTAS", "QuotaLimits", "Quota", "QuotaError", "quota"]
+import yaml
+
+__all__ = ["QUOTAS", "QUOTA_FILE", "QuotaLimits", "Quota", "QuotaError", "quota"]
+
+#: The quota file's name, next to the local backend's database (``.reconciler/quotas.yaml``).
+QUOTA_FILE = "quotas.yaml"
 
 
 class QuotaError(ValueError):
@@ -165,14 +176,14 @@ QUOTAS: tuple[Quota, ...] = (
         5,
         True,
         "Maximum number of ID mapping tables per membership",
-        enforced="not enforced: ID mapping tables are not emulated",
+        enforced="CreateIdMappingTable",
     ),
     Quota(
         "ID namespace associations per membership",
         10,
         True,
         "Maximum number of ID namespace associations per membership",
-        enforced="not enforced: ID namespace associations are not emulated",
+        enforced="CreateIdNamespaceAssociation",
     ),
     Quota(
         "Members invited per collaboration",
@@ -254,6 +265,30 @@ class QuotaLimits:
                 raise QuotaError(f"the quota {name!r} is not adjustable on AWS, so it cannot be raised")
             if value < max([row.default, *row.regions.values()]):
                 raise QuotaError(f"the quota {name!r} cannot be set below AWS's default {row.default:g}")
+
+    @classmethod
+    def from_file(cls, path: Path) -> QuotaLimits:
+        """The quotas of a quota file (``quotas: {name: value}``); AWS's defaults when it is absent.
+
+        Raises:
+            QuotaError: the file is not of that form, or Service Quotas would not accept a value.
+        """
+        if not path.is_file():
+            return cls()
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise QuotaError(f"{path}: cannot read the quota file: {exc}") from None
+        raised = data.get("quotas") if isinstance(data, dict) else None
+        if not isinstance(raised, dict) or set(data) != {"quotas"}:
+            raise QuotaError(f"{path}: a quota file is one mapping 'quotas:' of quota name -> value")
+        for name, value in raised.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise QuotaError(f"{path}: the value of quota {name!r} must be a number, not {value!r}")
+        try:
+            return cls(raised)
+        except QuotaError as exc:
+            raise QuotaError(f"{path}: {exc}") from None
 
     def limit(self, name: str, region: str) -> float:
         """The value of quota ``name`` in ``region``."""

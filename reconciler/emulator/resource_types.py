@@ -39,6 +39,7 @@ __all__ = [
     "new_id",
     "output_fields",
     "page",
+    "register_types",
     "summary_fields",
 ]
 
@@ -587,8 +588,9 @@ def _deleter(kind: EmulatedType) -> Callable[[RequestContext, dict[str, Any]], N
     return delete
 
 
-def _register_generic() -> None:
-    for kind in EMULATED_TYPES.values():
+def register_types(kinds: Iterable[EmulatedType]) -> None:
+    """Register the generic Create/Get/List/Update/Delete handlers of ``kinds`` (rows of the table)."""
+    for kind in kinds:
         for verb in ("Create", "Get", "List", "Update", "Delete"):
             op = kind.op(verb)
             if op is None:
@@ -605,4 +607,4 @@ def _register_generic() -> None:
                 register(op, _deleter(kind), service=kind.service)
 
 
-_register_generic()
+register_types(EMULATED_TYPES.values())

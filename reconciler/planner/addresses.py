@@ -67,6 +67,8 @@ class Kind(enum.StrEnum):
     CONFIGURED_MODEL_ALGORITHM_ASSOCIATION = "configured_model_algorithm_association"
     ML_CONFIGURATION = "ml_configuration"
     ML_INPUT_CHANNEL = "ml_input_channel"
+    ID_NAMESPACE_ASSOCIATION = "id_namespace_association"
+    ID_MAPPING_TABLE = "id_mapping_table"
 
 
 #: What each name part of a Kind's address means, in order; also fixes how many parts it has.
@@ -89,6 +91,8 @@ NAME_PARTS: dict[Kind, tuple[str, ...]] = {
     Kind.CONFIGURED_MODEL_ALGORITHM_ASSOCIATION: ("collaboration", "owner", "name"),
     Kind.ML_CONFIGURATION: ("collaboration", "owner"),
     Kind.ML_INPUT_CHANNEL: ("collaboration", "owner", "name"),
+    Kind.ID_NAMESPACE_ASSOCIATION: ("collaboration", "owner", "name"),
+    Kind.ID_MAPPING_TABLE: ("collaboration", "owner", "name"),
 }
 
 _PLAIN = re.compile(r"[A-Za-z0-9_\-]+")

@@ -10,6 +10,7 @@ Each spec document becomes one or more Resources (see ``addresses`` for their ad
   ``association`` and, with a collaboration-level rule, an ``association_rule``;
 - an AnalysisTemplate -> ``analysis_template``; a PrivacyBudgetTemplate -> ``privacy_budget_template``;
 - the Clean Rooms ML documents -> their resources (``ml_desired``).
+- ID namespace associations and ID mapping tables -> theirs (``id_desired``).
 
 Logical names become Refs (``Ref(membership.retail.adtech)``, ``Ref(analysis_template..., "arn")``)
 that apply resolves to ids and ARNs; member keys in policies become account ids (known from the
@@ -27,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from reconciler.planner import ml_desired
+from reconciler.planner import id_desired, ml_desired
 from reconciler.planner.addresses import Address, Kind, parse
 from reconciler.planner.moves import Move
 from reconciler.planner.normal_form import canonical
@@ -294,6 +295,7 @@ def resources(stack: Stack) -> list[DesiredResource]:
     out.extend(_template(ctx, t) for t in stack.analysis_templates)
     out.extend(_budget(ctx, b) for b in stack.privacy_budget_templates)
     out.extend(ml_desired.resources(ctx))
+    out.extend(id_desired.resources(ctx))
     return sorted(out, key=lambda r: r.address)
 
 

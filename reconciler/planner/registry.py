@@ -611,6 +611,10 @@ from reconciler.planner.ml_types import ML_TYPES  # noqa: E402 - its rows use Re
 
 REGISTRY.update({d.kind: d for d in ML_TYPES})
 
+from reconciler.planner.id_types import ID_TYPES  # noqa: E402 - likewise
+
+REGISTRY.update({d.kind: d for d in ID_TYPES})
+
 
 def descriptor(kind: Kind | str) -> ResourceType:
     """The ResourceType of a Kind.

@@ -25,6 +25,7 @@ import regex  # type: ignore[import-untyped]
 from reconciler.aws_model import ModelShape as Shape
 from reconciler.aws_model import model_pattern, model_shape
 from reconciler.errors import Diagnostic
+from reconciler.spec import id_models as ids
 from reconciler.spec import ml_models as ml
 from reconciler.spec import models as m
 from reconciler.spec.load import RawDocument, YamlPath, dotted
@@ -192,6 +193,13 @@ API_SHAPES: dict[type[m.SpecModel], ApiShape] = {
     ml.MLSqlParameters: ApiShape(
         "ProtectedQuerySQLParameters", local=frozenset({"analysisTemplate"}), service="cleanroomsml"
     ),
+    # Identity resolution: localNamespace / localWorkflow are the local Entity Resolution stand-in
+    ids.IdNamespaceAssociationSpec: ApiShape(
+        "CreateIdNamespaceAssociationInput", local=_RESOURCE | {"localNamespace"}
+    ),
+    ids.IdMappingTableSpec: ApiShape("CreateIdMappingTableInput", local=_RESOURCE | {"localWorkflow"}),
+    ids.LocalNamespaceSpec: ApiShape(None, local=frozenset({"type", "data", "idColumn"})),
+    ids.LocalWorkflowSpec: ApiShape(None, local=frozenset({"rules"})),
 }
 
 #: Shape name -> what a valid value looks like, for pattern errors.

@@ -648,6 +648,7 @@ class MovedSpec(SpecModel):
 
 
 # The Clean Rooms ML kinds live in ``ml_models``, which builds on SpecModel, Lifecycle and Tags above.
+from reconciler.spec.id_models import ID_DOCUMENT_MODELS, IdDocument  # noqa: E402
 from reconciler.spec.ml_models import ML_DOCUMENT_MODELS, MLDocument  # noqa: E402
 
 #: Any top-level document of a stack.
@@ -658,6 +659,7 @@ Document: TypeAlias = (
     | PrivacyBudgetTemplateSpec
     | MovedSpec
     | MLDocument
+    | IdDocument
 )
 
 #: ``kind:`` value -> model; the loader dispatches on it.
@@ -668,4 +670,5 @@ DOCUMENT_MODELS: dict[str, type[SpecModel]] = {
     "PrivacyBudgetTemplate": PrivacyBudgetTemplateSpec,
     "Moved": MovedSpec,
     **ML_DOCUMENT_MODELS,
+    **ID_DOCUMENT_MODELS,
 }

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from reconciler.errors import Diagnostic, SourceLocation
 from reconciler.spec.artifacts import ArtifactHashes
+from reconciler.spec.id_models import ID_DOCUMENT_MODELS
 from reconciler.spec.load import RawDocument, YamlPath
 from reconciler.spec.models import (
     AnalysisTemplateSpec,
@@ -43,6 +44,7 @@ class Stack:
         moved: the ``kind: Moved`` documents (addresses that changed), in file order.
         needs_local_data: whether ``localData`` files must exist (not when reviewing a revision).
         ml_documents: the Clean Rooms ML documents (``ml_models``), in file order.
+        id_documents: the ID namespace associations and ID mapping tables (``id_models``), in file order.
         warnings: Diagnostics of severity warning (a valid stack may have some).
     """
 
@@ -54,6 +56,7 @@ class Stack:
     moved: list[MovedSpec] = field(default_factory=list)
     needs_local_data: bool = True
     ml_documents: list[SpecModel] = field(default_factory=list)
+    id_documents: list[SpecModel] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
     _origins: dict[int, tuple[RawDocument, YamlPath]] = field(default_factory=dict, repr=False)
     _documents: list[tuple[SpecModel, RawDocument]] = field(default_factory=list, repr=False)
@@ -69,6 +72,7 @@ class Stack:
             AnalysisTemplateSpec: self.analysis_templates,  # type: ignore[dict-item]
             PrivacyBudgetTemplateSpec: self.privacy_budget_templates,  # type: ignore[dict-item]
             MovedSpec: self.moved,  # type: ignore[dict-item]
+            **{kind: self.id_documents for kind in ID_DOCUMENT_MODELS.values()},
         }
         lists.get(type(model), self.ml_documents).append(model)
         self._documents.append((model, doc))

@@ -23,6 +23,7 @@ from reconciler.planner import desired as desired_mod
 from reconciler.planner.moves import Move
 from reconciler.planner.resource import DesiredResource
 from reconciler.spec import Stack, load_stack
+from reconciler.spec.id_models import IdMappingTableSpec, IdNamespaceAssociationSpec
 from reconciler.spec.ml_models import TrainingDatasetSpec
 from reconciler.workflow.stacks import accounts_of, find_stack, stack_name, workspace_root
 
@@ -190,6 +191,7 @@ def bind_local_data(clients: LocalClients, stack: Stack, *, recheck: bool = Fals
             )
             bound.append(f"{source['databaseName']}.{source['tableName']}")
     bound.extend(_put_artifacts(clients, stack))
+    _bind_entity_resolution(clients, stack)
     return bound
 
 
@@ -215,3 +217,21 @@ def _put_artifacts(clients: LocalClients, stack: Stack) -> list[str]:
             shutil.copyfile(source, target)
             put.append(f"s3://{artifact.location.bucket}/{artifact.location.key}")
     return put
+
+
+def _bind_entity_resolution(clients: LocalClients, stack: Stack) -> None:
+    """Declare the stack's ID namespaces and ID mapping workflows to the local Entity Resolution."""
+    entity_resolution = clients.service.entity_resolution
+    for doc in stack.id_documents:
+        if isinstance(doc, IdNamespaceAssociationSpec) and doc.localNamespace is not None:
+            local = doc.localNamespace
+            entity_resolution.register_namespace(
+                doc.inputReferenceConfig.inputReferenceArn,
+                type=local.type,
+                path=stack.resolve_path(doc, local.data).resolve(),
+                id_column=local.idColumn,
+            )
+        elif isinstance(doc, IdMappingTableSpec) and doc.localWorkflow is not None:
+            entity_resolution.register_workflow(
+                doc.inputReferenceConfig.inputReferenceArn, rules=doc.localWorkflow.rules
+            )

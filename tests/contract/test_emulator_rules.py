@@ -385,7 +385,9 @@ def test_handler_bug_is_an_internal_server_error(owner: Any, world: World) -> No
 
 
 def test_unimplemented_operation_is_a_clear_error(owner: Any, world: World) -> None:
-    error = error_of(lambda: owner.list_id_mapping_tables(membershipIdentifier=world.owner_membership["id"]))
+    error = error_of(
+        lambda: owner.list_intermediate_tables(membershipIdentifier=world.owner_membership["id"])
+    )
     assert (
         error["Error"]["Code"] == "ValidationException"
         and "not supported by the local backend" in error["Error"]["Message"]

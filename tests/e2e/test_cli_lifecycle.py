@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cli_helpers import STACKS, edit_table_by_hand, run
+from cli_helpers import STACKS, edit_table_by_hand, raise_quotas, run
 from e2e_helpers import copy_stack, live_resources
 
 from reconciler import emulator
@@ -22,6 +22,7 @@ def _workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("name", STACKS)
 def test_plan_apply_replan_destroy(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     stack = str(copy_stack(name, tmp_path))
+    raise_quotas(name, tmp_path)
     plan_file = tmp_path / "plans" / f"{name}.json"
     code, out, err = run(capsys, "plan", stack, "--detailed-exitcode", "--out", str(plan_file))
     assert code == 2, err

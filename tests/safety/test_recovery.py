@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cli_helpers import SPECS, STACKS, edit_table_by_hand, run
+from cli_helpers import SPECS, STACKS, edit_table_by_hand, raise_quotas, run
 from safety_helpers import census, duplicates
 
 from reconciler import emulator
@@ -251,6 +251,7 @@ def test_every_example_applies_under_throttling_and_reports_retries(
 ) -> None:
     stack = tmp_path / "specs" / name
     shutil.copytree(SPECS / name, stack)
+    raise_quotas(name, tmp_path)
     monkeypatch.setenv(ENV_VAR, json.dumps({"throttle_rate": 0.3, "seed": 3}))
     code, out, err = run(capsys, "apply", str(stack), "--auto-approve")
     assert code == 0, out + err

@@ -37,6 +37,7 @@ from reconciler.spec.checks.collaborations import (
     check_result_configuration,
     check_role_accounts,
 )
+from reconciler.spec.checks.identity import check_identity
 from reconciler.spec.checks.ml import check_ml_channels, check_ml_references
 from reconciler.spec.checks.moves import check_moved
 from reconciler.spec.checks.references import (
@@ -79,4 +80,5 @@ CHECKS: tuple[Check, ...] = (
     check_moved,
     check_ml_references,
     check_ml_channels,
+    check_identity,
 )

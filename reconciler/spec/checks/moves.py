@@ -44,6 +44,13 @@ def declared_addresses(stack: Stack) -> set[Address]:
         out.add(Address.of(Kind.ANALYSIS_TEMPLATE, tpl.collaboration, tpl.owner, tpl.name))
     for b in stack.privacy_budget_templates:
         out.add(Address.of(Kind.PRIVACY_BUDGET_TEMPLATE, b.collaboration, b.owner))
+    for doc in stack.id_documents:  # IdNamespaceAssociation / IdMappingTable
+        kind = (
+            Kind.ID_MAPPING_TABLE
+            if type(doc).__name__ == "IdMappingTableSpec"
+            else Kind.ID_NAMESPACE_ASSOCIATION
+        )
+        out.add(Address.of(kind, doc.collaboration, doc.owner, doc.name))  # type: ignore[attr-defined]
     return out
 
 
