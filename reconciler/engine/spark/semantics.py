@@ -20,6 +20,7 @@ accepted function on both engines and requires identical answers.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -36,7 +37,7 @@ from reconciler.engine.values import Value
 if TYPE_CHECKING:
     import duckdb  # the check path never opens a connection: validate imports no DuckDB
 
-__all__ = ["MACROS", "TRANSLATIONS", "apply", "check", "register"]
+__all__ = ["TRANSLATIONS", "apply", "check", "macros", "register"]
 
 Translate = Callable[[exp.Expr, "_Types"], exp.Expr]
 
@@ -572,9 +573,18 @@ def _sql(text: str) -> str:
 _NUMBER = r"[+-]?([0-9]+[.]?[0-9]*([eE][+-]?[0-9]+)?|[.][0-9]+([eE][+-]?[0-9]+)?)[dDfF]?"
 _DATE_PATTERN = r"\s*([+-]?[0-9]{4,7})(-([0-9]{1,2})(-([0-9]{1,2})([ T].*)?)?)?\s*"
 
-#: DuckDB macros (name -> (parameters, body)); each is total: NULL in, NULL out, never an error.
-MACROS: Mapping[str, tuple[str, str]] = {
-    "__spark_upper": ("s", _upper_macro()),
+
+@functools.cache
+def macros() -> Mapping[str, tuple[str, str]]:
+    """DuckDB macros (name -> (parameters, body)); each is total: NULL in, NULL out, never an error.
+
+    Built on first use, not at import: UPPER's scans every code point (0.7 s), and the rule check
+    (validate, plan) never opens a connection.
+    """
+    return {"__spark_upper": ("s", _upper_macro()), **_MACROS}
+
+
+_MACROS: Mapping[str, tuple[str, str]] = {
     "__spark_lower": ("s", _lower_macro()),
     # ROUND of a DOUBLE: half-up on its shortest decimal text, as Spark's BigDecimal(Double.toString)
     "__spark_round": (
@@ -635,6 +645,6 @@ MACROS: Mapping[str, tuple[str, str]] = {
 
 
 def register(con: duckdb.DuckDBPyConnection) -> None:
-    """Create ``MACROS`` on a connection (before its configuration is locked)."""
-    for name, (parameters, body) in MACROS.items():
+    """Create ``macros()`` on a connection (before its configuration is locked)."""
+    for name, (parameters, body) in macros().items():
         con.execute(f"CREATE MACRO {name}({parameters}) AS {body}")
