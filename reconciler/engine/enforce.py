@@ -13,6 +13,7 @@ refused, never approximated. Nothing here touches data: ``run`` executes the res
 from __future__ import annotations
 
 import difflib
+import functools
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -97,9 +98,9 @@ class Prepared:
             found (its ``kinds`` are what the budget is charged); ``run`` then answers with noise
             and never runs ``sql`` as it is.
         dp_tables: table name -> user identifier column of the tables with differential privacy.
-        spark_sql: for a SPARK collaboration, the same checked statement as Spark SQL that never
-            fails on a value (``spark.target``), for ``--engine spark``; "" otherwise.
-        spark_refusal: why ``--engine spark`` cannot run it (the default engine can), or "".
+        spark: for a SPARK collaboration without DP, renders (``spark_sql``, ``spark_refusal``):
+            the same checked statement as Spark SQL that never fails on a value (``spark.target``),
+            or why ``--engine spark`` cannot run it. Rendered on first use (a second check).
     """
 
     sql: str
@@ -108,8 +109,27 @@ class Prepared:
     rule_type: RuleType = RuleType.CUSTOM
     dp: DPQuery | None = None
     dp_tables: Mapping[str, str] = field(default_factory=dict)
-    spark_sql: str = ""
-    spark_refusal: str = ""
+    spark: Callable[[], tuple[str, str]] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def spark_sql(self) -> str:
+        """The statement as Spark SQL (SPARK collaborations, no DP), rendered on first use."""
+        return self._spark_target()[0]
+
+    @property
+    def spark_refusal(self) -> str:
+        """Why ``--engine spark`` cannot run it (the default engine can), or ""."""
+        return self._spark_target()[1]
+
+    def _spark_target(self) -> tuple[str, str]:
+        # rendered only for --engine spark: on a 100 KB query it costs more than the whole check
+        if self.spark is None:
+            return "", ""
+        cached: tuple[str, str] | None = self.__dict__.get("_spark_cache")
+        if cached is None:
+            cached = self.spark()
+            object.__setattr__(self, "_spark_cache", cached)
+        return cached
 
 
 @dataclass
@@ -395,6 +415,9 @@ STAGES: tuple[Callable[[CheckState], None], ...] = (
 def check(request: Request, collaboration: Collaboration) -> Prepared:
     """Run every stage; return the DuckDB statement to execute, or raise the refusal.
 
+    For a SPARK collaboration the Spark SQL is rendered only when asked for (``Prepared.spark_sql``),
+    by checking the request again with rendering on.
+
     Args:
         request: who runs what.
         collaboration: tables, rules, members and engine.
@@ -405,6 +428,15 @@ def check(request: Request, collaboration: Collaboration) -> Prepared:
     Raises:
         QueryRejected: the first failing stage's Verdict, before any data is read.
     """
+    return _check(request, collaboration, render_spark=False)
+
+
+def _render_spark(request: Request, collaboration: Collaboration) -> tuple[str, str]:
+    prepared = _check(request, collaboration, render_spark=True)
+    return prepared._spark_target()
+
+
+def _check(request: Request, collaboration: Collaboration, *, render_spark: bool) -> Prepared:
     ctx = CheckState(request, collaboration)
     for stage in STAGES:
         stage(ctx)
@@ -412,6 +444,7 @@ def check(request: Request, collaboration: Collaboration) -> Prepared:
     refuse = ctx.binding_refuse
     spark = ctx.collaboration.engine == "SPARK"
     spark_sql, spark_refusal = "", ""
+    spark_target: Callable[[], tuple[str, str]] | None = None
     if spark:
         semantics.check(binding, refuse)
     if ctx.dp_tables:
@@ -424,10 +457,15 @@ def check(request: Request, collaboration: Collaboration) -> Prepared:
         safe.split_aggregates(binding, refuse)
         safe.nonfailing(binding)
         if spark:
-            try:
-                spark_sql = target.render(binding)
-            except target.SparkUnsupported as exc:
-                spark_refusal = str(exc)
+            if render_spark:
+                try:
+                    spark_sql = target.render(binding)
+                except target.SparkUnsupported as exc:
+                    spark_refusal = str(exc)
+                rendered = (spark_sql, spark_refusal)
+                spark_target = lambda: rendered  # noqa: E731 - already rendered
+            else:
+                spark_target = functools.partial(_render_spark, request, collaboration)
             semantics.apply(binding)
     try:
         sql = binding.tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE, copy=False)
@@ -442,8 +480,7 @@ def check(request: Request, collaboration: Collaboration) -> Prepared:
         rule_type=ctx.rule_type,
         dp=ctx.dp,
         dp_tables=ctx.dp_tables,
-        spark_sql=spark_sql,
-        spark_refusal=spark_refusal,
+        spark=spark_target,
     )
 
 
