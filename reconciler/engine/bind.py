@@ -495,17 +495,34 @@ class Binder:
             return None
         item = items[index]
         expression = item.this if isinstance(item, exp.Alias) else item
-        copy = expression.copy()
         value = scope.outs[index].value
-        self._register_copy(expression, copy)
-        return copy, value
+        return self._counted_copy(expression), value
 
-    def _register_copy(self, original: exp.Expr, copy: exp.Expr) -> None:
-        for old, new in zip(original.walk(), copy.walk(), strict=True):
-            self.count(new)
+    def _counted_copy(self, original: exp.Expr) -> exp.Expr:
+        """A copy of ``original`` with its nodes' Values, counted against the budget first.
+
+        Counting walks the original before anything is copied, so an alias chain that doubles at
+        each step is refused after at most the budget's nodes, not after copying an exponential tree.
+        """
+        nodes = list(original.walk())
+        for node in nodes:
+            self.count(node)
+        # sqlglot deep-copies each node's meta (spans, positions: immutable values) with the copy
+        # module, most of a copy's cost; the copy is made without them and given shallow copies
+        metas = [node._meta for node in nodes]
+        for node in nodes:
+            node._meta = None
+        try:
+            copy = original.copy()
+        finally:
+            for node, meta in zip(nodes, metas, strict=True):
+                node._meta = meta
+        for old, new, meta in zip(nodes, copy.walk(), metas, strict=True):
+            new._meta = dict(meta) if meta is not None else None
             found = self.values.get(id(old))
             if found is not None and found[0] is old:
                 self.remember(new, found[1])
+        return copy
 
     def _visible(self, scope: QueryScope, name: str) -> bool:
         return any(o.name == name for r in scope.relations if not r.hidden for o in r.outs)
@@ -581,9 +598,7 @@ class Binder:
     def _lateral(self, column: exp.Column, scope: QueryScope, name: str) -> Value:
         """A Spark lateral column alias: the earlier item's expression, inlined (and counted)."""
         expression, value, _chain = scope.laterals[name]
-        copy = expression.copy()
-        self._register_copy(expression, copy)
-        column.replace(copy)
+        column.replace(self._counted_copy(expression))
         scope.lateral_uses.add(name)
         return value
 
