@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import SPECS
+from cli_helpers import SPECS, raise_quotas
 
 from reconciler import workflow
 from reconciler.execution.executor import Executor
@@ -78,6 +78,7 @@ def _add_receiver(account: str) -> Mutate:
 RA = "retail-adtech"
 OB = "org-a-org-b"
 ML = "ml-lookalike"
+AMC = "amc-multiparty"
 CASES = [
     Case(RA, Kind.COLLABORATION, "name", _set("name", "renamed-collaboration")),
     Case(RA, Kind.COLLABORATION, "description", _set("description", "a new description")),
@@ -163,6 +164,23 @@ CASES = [
         _edit("defaultOutputLocation.destination.s3Destination.s3Uri", "s3://outdoor-brand-ml/moved/"),
     ),
     Case(ML, Kind.ML_INPUT_CHANNEL, "tags", _set("tags", {"purpose": "propensity"})),
+    Case(AMC, Kind.ID_NAMESPACE_ASSOCIATION, "name", _set("name", "advertiser crm ids")),
+    Case(AMC, Kind.ID_NAMESPACE_ASSOCIATION, "description", _set("description", "a new one")),
+    Case(AMC, Kind.ID_NAMESPACE_ASSOCIATION, "tags", _set("tags", {"source": "crm"})),
+    Case(
+        AMC,
+        Kind.ID_NAMESPACE_ASSOCIATION,
+        "idMappingConfig",
+        _set("idMappingConfig", {"allowUseAsDimensionColumn": True}),
+    ),
+    Case(AMC, Kind.ID_MAPPING_TABLE, "description", _set("description", "a new one")),
+    Case(AMC, Kind.ID_MAPPING_TABLE, "tags", _set("tags", {"match": "email"})),
+    Case(
+        AMC,
+        Kind.ID_MAPPING_TABLE,
+        "kmsKeyArn",
+        _set("kmsKeyArn", "arn:aws:kms:us-east-1:259687042315:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+    ),
 ]
 
 #: Updatable fields no example stack can change locally, and why (each needs a reason).
@@ -205,7 +223,9 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str]
 
     def get(name: str) -> workflow.Workspace:
         if name not in spaces:
-            ws = workflow.open_workspace(SPECS / name, root=Path(tmp_path_factory.mktemp(name)))
+            root = Path(tmp_path_factory.mktemp(name))
+            raise_quotas(name, root)  # amc-multiparty's nine accounts exceed the default invitee quota
+            ws = workflow.open_workspace(SPECS / name, root=root)
             spaces[name] = ws
             _apply(ws, ws.desired())
         return spaces[name]
