@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -188,6 +189,8 @@ class Binder:
         self._check_clauses(with_, "WITH")
         if with_.args.get("recursive"):
             raise self.refuse(Reason.DISALLOWED_CONSTRUCT, "WITH RECURSIVE is not supported", with_)
+        # how often each name is read, counted once for the whole statement (not once per CTE)
+        reads = Counter(t.name.lower() for t in node.find_all(exp.Table) if not t.args.get("db"))
         for cte in with_.expressions:
             self._check_clauses(cte, "a CTE")
             name = cte.alias_or_name.lower()
@@ -195,8 +198,7 @@ class Binder:
                 raise self.refuse(Reason.DISALLOWED_CONSTRUCT, "names starting with __ are reserved", cte)
             self._ctes.append((cte, dict(found)))
             found[name] = cte
-            uses = sum(1 for t in node.find_all(exp.Table) if t.name.lower() == name and not t.args.get("db"))
-            if uses > 1:  # each reference binds its own copy of the pristine body
+            if reads[name] > 1:  # each reference binds its own copy of the pristine body
                 self._pristine[id(cte)] = cte.this.copy()
         node.set("with_", None)
         return found
