@@ -109,6 +109,7 @@ class Binder:
         self.window_calls: list[tuple[exp.Func, QueryScope]] = []
         self.values: dict[int, tuple[exp.Expr, Value]] = {}
         self._visited = 0
+        self._cte_depth = 0  # CTE bodies being bound inside one another (sources.cte_reference)
         self._relations = 0
         self._ctes: list[tuple[exp.CTE, Mapping[str, exp.CTE]]] = []
         self._used: set[int] = set()

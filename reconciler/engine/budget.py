@@ -32,6 +32,7 @@ class Limits:
     references: int = 32  # places configured tables are read, after CTEs are expanded
     bound_nodes: int = 250_000  # nodes the binder may visit, counting each CTE expansion
     alias_chain: int = 16  # lateral column aliases referring to lateral aliases, nested
+    cte_depth: int = 100  # CTEs reading CTEs that read CTEs..., as bound (each level is recursion)
     joins: int = 64
     set_branches: int = 256
 

@@ -135,7 +135,19 @@ class Sources:
         env = next(env for c, env in self.binder._ctes if c is cte)
         pristine = self.binder._pristine.get(id(cte))
         body = pristine.copy() if pristine is not None else cte.this
-        inner = self.binder.query(body, "derived" if scope.role != "unused" else "unused", None, env)
+        binder = self.binder
+        if binder._cte_depth >= binder.limits.cte_depth:
+            raise binder.refuse(
+                Reason.OTHER,
+                f"CTEs read one another more than {binder.limits.cte_depth} deep (the local engine's "
+                "limit); read the base tables in fewer steps",
+                item,
+            )
+        binder._cte_depth += 1
+        try:
+            inner = binder.query(body, "derived" if scope.role != "unused" else "unused", None, env)
+        finally:
+            binder._cte_depth -= 1
         names = alias_columns(cte)
         relation = self.named(inner, alias, names)
         if columns is not None:

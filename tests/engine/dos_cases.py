@@ -288,6 +288,12 @@ CASES: tuple[DosCase, ...] = (
         ),
     ),
     DosCase(
+        "cte_chain_2400_deep",
+        "deep",
+        "2,400 CTEs, each reading the previous once (binding recursed past Python's stack: RecursionError)",
+        lambda: cte_chain(2400, "SELECT x + 1 AS x FROM {p}", "SELECT SUM(x) AS s FROM {p}"),
+    ),
+    DosCase(
         "cte_twice_join_30",
         "alias",
         "30 CTEs, each joining the previous with itself",
