@@ -360,8 +360,11 @@ def execute(run: Run, staging: Path) -> RunOutcome:
             raise run.failure or engine.DataError("nothing to run", code="INTERNAL_ERROR")
         prepared = run.prepared
         answer = engine.execute(prepared, run.dp) if prepared.dp is not None else None
+        # a directory of this run's own: two runners of one store (a served emulator and a CLI on
+        # the same workspace) may run a STARTED query twice; finish keeps the first, discards the other
+        here = staging / f"{run.query_id}.{uuid.uuid4().hex}"
         for index, (final, fmt) in enumerate(run.outputs):
-            path = staging / run.query_id / f"{index}.{fmt.lower()}"
+            path = here / f"{index}.{fmt.lower()}"
             if answer is not None:  # a noisy answer is released once: the same rows to every receiver
                 engine.write(answer, path, fmt)
             else:
