@@ -73,6 +73,19 @@ def target_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
+def refresh_option(default: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--refresh changed|full``: reuse unchanged resources' last reads, or read everything."""
+    return click.option(
+        "--refresh",
+        type=click.Choice(workflow.REFRESH),
+        default=default,
+        show_default=True,
+        help="changed: skip the Get of a resource whose List summary (updateTime...) is the one the"
+        " state recorded at its last full read (tags and analysis rules are always read); full: read"
+        " everything.",
+    )
+
+
 def warn(problems: tuple[str, ...]) -> None:
     """Print notes from reading the state (corrupt cache, bad tags) to stderr."""
     for problem in problems:
@@ -121,6 +134,7 @@ def emit_plan(stream: console.JsonLines, plan: Plan) -> None:
 @json_option
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
 @target_option
+@refresh_option("changed")
 def command(
     stack: str | None,
     backend: str,
@@ -131,6 +145,7 @@ def command(
     json_events: bool,
     detailed_exitcode: bool,
     targets: tuple[str, ...],
+    refresh: str,
 ) -> int:
     """Show what apply would change to make STACK's resources match its spec (save it with --out)."""
     if overwrite and out is None:
@@ -141,7 +156,7 @@ def command(
         if out is not None and not overwrite:
             planfile.refuse_existing(out)  # before any API call
         with workflow.open_workspace(stack, backend=backend, as_member=as_member) as ws:
-            outcome = read_plan(ws, stream, as_member=as_member, targets=targets)
+            outcome = read_plan(ws, stream, as_member=as_member, targets=targets, refresh=refresh)
             if stream is None:
                 click.echo(
                     f"Workspace: {(ws.root / '.reconciler').resolve()} (state, locks, local backend)",

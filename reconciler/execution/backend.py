@@ -147,6 +147,7 @@ class Boto3Backend:
         stack: str,
         *,
         known: State | None = None,
+        reuse: bool = False,
         adopt: Mapping[Address, tuple[str | None, str | None]] | None = None,
         foreign: Mapping[Address, str] | None = None,
     ) -> State:
@@ -155,6 +156,8 @@ class Boto3Backend:
         Args:
             stack: the stack name (value of the ``reconciler:stack`` tag).
             known: the cached State (helps name members of accounts that left the spec).
+            reuse: conditional reads: skip the Get of a resource whose List summary is the one
+                ``known`` recorded (``execution.conditional``); False reads everything.
             adopt: resources made outside the stack (``existing: true``), by Address: (id, name).
             foreign: resources of members this backend cannot act as, by Address: name.
 
@@ -163,7 +166,13 @@ class Boto3Backend:
             what the user should know about the read.
         """
         crawl = Crawl(
-            stack, accounts=self.accounts, call=self._read_call, known=known, adopt=adopt, foreign=foreign
+            stack,
+            accounts=self.accounts,
+            call=self._read_call,
+            known=known,
+            reuse=reuse,
+            adopt=adopt,
+            foreign=foreign,
         )
         self.reading = Tally()
         state = crawl.run(self.parallelism, self.reading, self.stop)

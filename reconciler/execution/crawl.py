@@ -2,8 +2,9 @@
 
 ``Crawl.run`` reads every member account on a bounded thread pool: the top-level List calls per
 account, ``ListTagsForResource`` to keep only the resources tagged with this stack, a Get per
-managed resource, then the children of each (a List under the parent, or the parent's
-``analysisRuleTypes`` for kinds without a List). Each call is a task of its own that queues its
+managed resource (skipped, with ``reuse``, when the List summary equals the one recorded at the
+last full read: ``execution.conditional``), then the children of each (a List under the parent,
+or the parent's ``analysisRuleTypes`` for kinds without a List). Each call is a task of its own that queues its
 follow-ups, so the pool stays busy across the levels. Resources found are then named (members
 by member key), their references turned back into Refs, and returned as a ``State``.
 
@@ -24,11 +25,12 @@ from typing import Any
 
 from reconciler.errors import BackendError
 from reconciler.execution.clients import Account, Accounts
-from reconciler.execution.state import ADDRESS_TAG, STACK_TAG, State
+from reconciler.execution.conditional import CONDITIONAL, listed_digest
+from reconciler.execution.state import ADDRESS_TAG, STACK_TAG, Read, State
 from reconciler.planner.addresses import NAME_PARTS, Address, Kind, parse
 from reconciler.planner.normal_form import normalize_observed
 from reconciler.planner.registry import REGISTRY, SELF, ResourceType, descriptor
-from reconciler.planner.resource import ObservedResource
+from reconciler.planner.resource import ObservedResource, encode
 
 __all__ = ["Crawl", "ReadCall", "Tally", "older_objects_frozen", "own_id"]
 
@@ -58,6 +60,8 @@ class _Found:
     parent: Address | None = None  # for untaggable kinds: named after their parent
     managed: bool = True  # False for an adopted resource (``existing: true``) and its untagged children
     under: _Found | None = None  # the resource it was found under (untaggable kinds)
+    listed: str = ""  # digest of its List summary (conditional types), recorded with the read
+    update_time: str = ""  # that summary's updateTime, as text
 
 
 @dataclass
@@ -95,10 +99,14 @@ class Crawl:
         accounts: Accounts,
         call: ReadCall,
         known: State | None = None,
+        reuse: bool = False,
         adopt: Mapping[Address, tuple[str | None, str | None]] | None = None,
         foreign: Mapping[Address, str] | None = None,
     ) -> None:
         self.stack = stack
+        self.known = known if reuse and known is not None else State({}, stack)
+        #: Gets skipped because the List summary was unchanged (conditional reads).
+        self.reused = 0
         self.accounts = accounts
         self.call = call
         #: Address -> every resource found there (tags can claim one address twice: ``_state`` picks).
@@ -234,9 +242,41 @@ class Crawl:
                 with self.lock:
                     self.problems.append(f"{arn}: bad {ADDRESS_TAG} tag ({exc}); ignored")
                 return []
-            return [self._get(d, account, address, params, tags)]
+            listed = listed_digest(d.kind, summary)
+            found = self._reusable(d, account, address, summary, listed, tags, params)
+            if found is not None:
+                return self._record(found)
+            if listed is None:
+                return [self._get(d, account, address, params, tags)]
+            update_time = str(summary.get(CONDITIONAL[d.kind].field))
+            return [self._get(d, account, address, params, tags, listed=(listed, update_time))]
 
         return task
+
+    def _reusable(
+        self,
+        d: ResourceType,
+        account: Account,
+        address: Address,
+        summary: Mapping[str, Any],
+        listed: str | None,
+        tags: dict[str, str],
+        params: Mapping[str, str],
+    ) -> _Found | None:
+        """The resource as its last full read saw it, when its List summary has not changed since."""
+        if listed is None:
+            return None
+        read = self.known.reads.get(address)
+        recorded = self.known.get(address)
+        if read is None or recorded is None or read.listed != listed:
+            return None
+        if recorded.arn != summary.get(d.arn_field) or recorded.region != account.region:
+            return None
+        with self.lock:
+            self.reused += 1
+        found = _Found(d.kind, address, account, dict(read.raw), tags, dict(params))
+        found.listed, found.update_time = read.listed, read.update_time
+        return found
 
     def _get(
         self,
@@ -248,8 +288,12 @@ class Crawl:
         *,
         managed: bool = True,
         under: _Found | None = None,
+        listed: tuple[str, str] | None = None,
     ) -> Task:
         """The Get of one managed resource, then the crawl of its children.
+
+        ``listed`` (summary digest, its updateTime) is recorded with the response, for the next
+        conditional read.
 
         For a ``singleton`` kind (no List) the Get is how the crawl learns whether there is one:
         ResourceNotFoundException means there is none.
@@ -269,6 +313,8 @@ class Crawl:
             found = _Found(d.kind, address, account, dict(d.resource_in(raw)), tags, dict(context))
             found.managed = managed
             found.under = under
+            if listed is not None:
+                found.listed, found.update_time = listed
             return self._record(found)
 
         return task
@@ -392,7 +438,10 @@ class Crawl:
                 if key and isinstance(f.raw.get(key), str):
                     ids[f.raw[key]] = f.address
         resources = {}
+        reads = {}
         for f in sorted(found, key=lambda f: f.address):
+            if f.listed:
+                reads[f.address] = Read(f.listed, f.update_time, encode(f.raw))
             attributes = normalize_observed(f.kind, f.raw, address=f.address, ids=ids, tags=f.tags)
             resources[f.address] = ObservedResource(
                 f.address,
@@ -407,7 +456,7 @@ class Crawl:
                 if f.kind is Kind.MEMBER and f.raw.get("status") in _FINAL_MEMBER_STATUSES
                 else "",
             )
-        return State(resources, self.stack)
+        return State(resources, self.stack, reads)
 
 
 def own_id(kind: Kind, raw: Mapping[str, Any], context: Mapping[str, Any]) -> str | None:

@@ -195,7 +195,9 @@ class Executor:
                             heapq.heappush(ready, position[later])
         remaining = tuple(s for s in order if s.id not in started)
         stopped = self.stop.is_set()
-        final = State(self._resources, state.stack)
+        # the recorded reads of resources no step touched stay valid (conditional reads)
+        kept = {a: r for a, r in state.reads.items() if self._resources.get(a) is state.resources.get(a)}
+        final = State(self._resources, state.stack, kept)
         return ApplyResult(tuple(done), tuple(failed), remaining, self._retries, final, stopped)
 
     def _one(self, step: Step) -> StepResult:

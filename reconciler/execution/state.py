@@ -30,6 +30,7 @@ from reconciler.userfiles import write_atomically
 __all__ = [
     "ADDRESS_TAG",
     "STACK_TAG",
+    "Read",
     "STATE_FORMAT_VERSION",
     "State",
     "StateCache",
@@ -104,19 +105,51 @@ def _resource_from(data: Mapping[str, Any]) -> ObservedResource:
 
 
 @dataclass(frozen=True)
+class Read:
+    """What the last full read of a resource saw, so that the next read may skip its Get.
+
+    Args:
+        listed: digest of its List summary then (``execution.conditional.listed_digest``).
+        update_time: the summary's ``updateTime`` then, as text (for people reading the file).
+        raw: the Get response's resource object then (JSON-ready: dates as ISO text).
+    """
+
+    listed: str
+    update_time: str
+    raw: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"listed": self.listed, "update_time": self.update_time, "raw": dict(self.raw)}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Read | None:
+        """The recorded read, or None for a missing or malformed one (then the resource is read)."""
+        if not isinstance(data, dict) or not isinstance(data.get("raw"), dict):
+            return None
+        listed, update_time = data.get("listed"), data.get("update_time")
+        if not isinstance(listed, str) or not listed:
+            return None
+        return cls(listed, str(update_time or ""), data["raw"])
+
+
+@dataclass(frozen=True)
 class State:
     """An immutable snapshot: Address -> ObservedResource. Absent means not found (not an error).
 
     Args:
         resources: the observed resources by Address (``ObservedResource`` with id, arn, account_id).
         stack: the stack whose resources these are.
+        reads: for resources a full read saw through an unchanged-able List summary, what it saw
+            (``Read``); a conditional read reuses it. Not part of the fingerprint.
     """
 
     resources: Mapping[Address, ObservedResource] = field(default_factory=dict)
     stack: str = ""
+    reads: Mapping[Address, Read] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "resources", MappingProxyType(dict(self.resources)))
+        object.__setattr__(self, "reads", MappingProxyType(dict(self.reads)))
 
     @classmethod
     def over(cls, resources: dict[Address, ObservedResource], stack: str) -> State:
@@ -128,6 +161,7 @@ class State:
         state = cls.__new__(cls)
         object.__setattr__(state, "resources", MappingProxyType(resources))
         object.__setattr__(state, "stack", stack)
+        object.__setattr__(state, "reads", MappingProxyType({}))
         return state
 
     def get(self, address: Address) -> ObservedResource | None:
@@ -144,20 +178,32 @@ class State:
         return len(self.resources)
 
     def with_resource(self, resource: ObservedResource) -> State:
-        """A copy with ``resource`` added or replaced (states are never mutated)."""
-        return State({**self.resources, resource.address: resource}, self.stack)
+        """A copy with ``resource`` added or replaced (states are never mutated); its read is dropped."""
+        return State({**self.resources, resource.address: resource}, self.stack, self._reads_but(resource.address))
 
     def without(self, address: Address) -> State:
         """A copy without ``address``."""
-        return State({a: r for a, r in self.resources.items() if a != address}, self.stack)
+        return State(
+            {a: r for a, r in self.resources.items() if a != address}, self.stack, self._reads_but(address)
+        )
+
+    def _reads_but(self, address: Address) -> dict[Address, Read]:
+        return {a: r for a, r in self.reads.items() if a != address}
 
     def fingerprint(self) -> str:
         """One hash over every observed resource (``resource.fingerprint``: the plan records it)."""
         return fingerprint(self.resources.values())
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON form used in the state cache (sorted by address)."""
-        return {"stack": self.stack, "resources": [resource_json(r) for r in self]}
+        """The JSON form used in the state cache (sorted by address); a resource's ``read`` is kept too."""
+        out = []
+        for r in self:
+            item = resource_json(r)
+            read = self.reads.get(r.address)
+            if read is not None:
+                item["read"] = read.to_json()
+            out.append(item)
+        return {"stack": self.stack, "resources": out}
 
 
 class StateCache:
@@ -270,14 +316,18 @@ class StateCache:
         if not isinstance(entry, dict):
             return State({}, stack)
         resources: dict[Address, ObservedResource] = {}
+        reads: dict[Address, Read] = {}
         try:
             for item in entry.get("resources", []):
                 resource = _resource_from(item)
                 resources[resource.address] = resource
+                read = Read.from_json(item.get("read"))
+                if read is not None:
+                    reads[resource.address] = read
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             self.problem = f"state cache {self.path} has a bad entry ({exc}); rebuilding it from tags"
             return State({}, stack)
-        return State(resources, stack)
+        return State(resources, stack, reads)
 
     def save(self, backend: str, state: State) -> None:
         """Replace the cached State of ``state.stack`` on ``backend`` (atomic write).

@@ -18,7 +18,7 @@ lock (``.reconciler/locks/<backend>-<stack>.lock``) keeps two applies of one sta
 from __future__ import annotations
 
 from reconciler.workflow.applying import apply_plan, check_target, stack_lock
-from reconciler.workflow.planning import Outcome, default_plan_path, make_plan
+from reconciler.workflow.planning import REFRESH, Outcome, default_plan_path, make_plan
 from reconciler.workflow.stacks import (
     EXAMPLES,
     accounts_of,
@@ -32,6 +32,7 @@ from reconciler.workflow.workspace import BACKENDS, Workspace, bind_local_data, 
 __all__ = [
     "BACKENDS",
     "EXAMPLES",
+    "REFRESH",
     "Outcome",
     "Workspace",
     "accounts_of",

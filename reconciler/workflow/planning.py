@@ -23,7 +23,11 @@ from reconciler.planner.resource import DesiredResource
 from reconciler.workflow.stacks import accounts_of
 from reconciler.workflow.workspace import Workspace
 
-__all__ = ["Outcome", "default_plan_path", "make_plan"]
+__all__ = ["REFRESH", "Outcome", "default_plan_path", "make_plan"]
+
+#: ``--refresh`` modes: ``changed`` reads a resource again only when its List summary moved
+#: (``execution.conditional``; tags and analysis rules are always read); ``full`` reads everything.
+REFRESH = ("changed", "full")
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ def make_plan(
     now: dt.datetime | None = None,
     desired: Sequence[DesiredResource] | None = None,
     targets: Sequence[str] = (),
+    refresh: str = "changed",
 ) -> Outcome:
     """Read the stack's State and plan the changes that make it match the spec.
 
@@ -63,6 +68,7 @@ def make_plan(
         now: the clock.
         desired: the resources to plan for instead of the spec's (tests, imports).
         targets: ``--target`` addresses: keep only their changes and what those need.
+        refresh: ``changed`` (conditional reads) or ``full`` (read everything), see ``REFRESH``.
 
     Returns:
         The Outcome.
@@ -72,7 +78,9 @@ def make_plan(
     """
     want = [] if destroy else list(desired) if desired is not None else ws.desired()
     before = ws.backend.calls
-    state = ws.read(want or ws.desired())
+    if refresh not in REFRESH:
+        raise PlanError(f"unknown refresh mode {refresh!r}", hint=f"use one of: {', '.join(REFRESH)}")
+    state = ws.read(want or ws.desired(), reuse=refresh == "changed")
     calls = ws.backend.calls - before
     plan = build.from_resources(
         want,

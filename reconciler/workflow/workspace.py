@@ -85,8 +85,12 @@ class Workspace:
         """The spec's moves (``kind: Moved``), carried out on what the backend holds before a diff."""
         return desired_mod.moves(self.stack)
 
-    def read(self, desired: Sequence[DesiredResource] | None = None) -> State:
-        """Observe the stack's resources (and the adopted ones ``desired`` names); refresh the cache."""
+    def read(self, desired: Sequence[DesiredResource] | None = None, *, reuse: bool = False) -> State:
+        """Observe the stack's resources (and the adopted ones ``desired`` names); refresh the cache.
+
+        ``reuse``: conditional reads (``execution.conditional``): a resource whose List summary
+        is unchanged since its last full read is not read again; by default everything is read.
+        """
         adopt = {r.address: (r.id, r.attributes.get("name")) for r in desired or () if r.existing}
         readable = {a.member for a in self.backend.accounts}
         foreign = {
@@ -95,7 +99,7 @@ class Workspace:
             if r.owner not in readable and isinstance(r.attributes.get("name"), str)
         }
         known = self.cache.load(self.backend.name, self.name)
-        state = self.backend.read(self.name, known=known, adopt=adopt, foreign=foreign)
+        state = self.backend.read(self.name, known=known, reuse=reuse, adopt=adopt, foreign=foreign)
         self.cache.save(self.backend.name, state)
         return state
 
