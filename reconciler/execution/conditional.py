@@ -1,4 +1,4 @@
-"""Conditional reads: which resource types may reuse their last full read when their List summary is unchanged.
+"""Conditional reads: the resource types that may reuse their last full read while their summary is the same.
 
 A List summary carries ``updateTime`` (and status, ``analysisRuleTypes``...). When the summary of
 a resource equals the one the state recorded at its last full read (``Read.listed``: a digest of

@@ -2,11 +2,12 @@
 
 ``Crawl.run`` reads every member account on a bounded thread pool: the top-level List calls per
 account, ``ListTagsForResource`` to keep only the resources tagged with this stack, a Get per
-managed resource (skipped, with ``reuse``, when the List summary equals the one recorded at the
-last full read: ``execution.conditional``), then the children of each (a List under the parent,
-or the parent's ``analysisRuleTypes`` for kinds without a List). Each call is a task of its own that queues its
-follow-ups, so the pool stays busy across the levels. Resources found are then named (members
-by member key), their references turned back into Refs, and returned as a ``State``.
+managed resource (skipped, with ``reuse``, when the List summary equals the one recorded at
+the last full read: ``execution.conditional``), then the children of each (a List under the
+parent, or the parent's ``analysisRuleTypes`` for kinds without a List). Each call is a task
+of its own that queues its follow-ups, so the pool stays busy across the levels. Resources
+found are then named (members by member key), their references turned back into Refs, and
+returned as a ``State``.
 
 Everything it knows about resource types comes from the descriptors in ``planner.registry``:
 which List finds a kind, which Get reads it, which parameters address it, which kind it lives
@@ -242,14 +243,14 @@ class Crawl:
                 with self.lock:
                     self.problems.append(f"{arn}: bad {ADDRESS_TAG} tag ({exc}); ignored")
                 return []
-            listed = listed_digest(d.kind, summary)
-            found = self._reusable(d, account, address, summary, listed, tags, params)
+            digest = listed_digest(d.kind, summary)
+            found = self._reusable(d, account, address, summary, digest, tags, params)
             if found is not None:
                 return self._record(found)
-            if listed is None:
+            if digest is None:
                 return [self._get(d, account, address, params, tags)]
             update_time = str(summary.get(CONDITIONAL[d.kind].field))
-            return [self._get(d, account, address, params, tags, listed=(listed, update_time))]
+            return [self._get(d, account, address, params, tags, listed=(digest, update_time))]
 
         return task
 

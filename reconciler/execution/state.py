@@ -179,7 +179,9 @@ class State:
 
     def with_resource(self, resource: ObservedResource) -> State:
         """A copy with ``resource`` added or replaced (states are never mutated); its read is dropped."""
-        return State({**self.resources, resource.address: resource}, self.stack, self._reads_but(resource.address))
+        return State(
+            {**self.resources, resource.address: resource}, self.stack, self._reads_but(resource.address)
+        )
 
     def without(self, address: Address) -> State:
         """A copy without ``address``."""

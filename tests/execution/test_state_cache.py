@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.execution.state import State, StateCache
+from reconciler.execution.state import Read, State, StateCache
 from reconciler.planner.addresses import Address, Kind
 from reconciler.planner.resource import ObservedResource, Ref
 from reconciler.userfiles import write_atomically
@@ -121,3 +121,27 @@ def test_a_version_1_cache_and_journal_are_still_read_then_rewritten(tmp_path: P
     assert (resource := loaded.get(table)) is not None and resource.account_id == "2" * 12
     cache.save("local", loaded)
     assert json.loads(path.read_text())["format_version"] == 2
+
+
+def test_recorded_reads_round_trip_and_a_step_result_drops_its_own(tmp_path: Path) -> None:
+    cache = StateCache(tmp_path / ".reconciler" / "state.json")
+    read = Read("d1", "2026-12-02 10:00:00+00:00", {"id": "m1", "queryLogStatus": "ENABLED"})
+    state = _state()
+    cache.save("local", State(state.resources, "demo", {MEMBERSHIP: read, COLLAB: read}))
+    loaded = cache.load("local", "demo")
+    assert loaded.reads == {MEMBERSHIP: read, COLLAB: read}
+    # an apply step's result replaces the resource: its recorded read no longer says what is there
+    cache.record("local", "demo", MEMBERSHIP, state.resources[MEMBERSHIP])
+    assert cache.load("local", "demo").reads == {COLLAB: read}
+    assert State(state.resources, "demo", {COLLAB: read}).without(COLLAB).reads == {}
+
+
+@pytest.mark.parametrize("bad", [None, "x", {"listed": "", "raw": {}}, {"listed": "d", "raw": []}])
+def test_a_malformed_recorded_read_is_ignored(tmp_path: Path, bad: object) -> None:
+    cache = StateCache(tmp_path / ".reconciler" / "state.json")
+    cache.save("local", _state())
+    doc = json.loads(cache.path.read_text())
+    doc["entries"]["local/demo"]["resources"][0]["read"] = bad
+    cache.path.write_text(json.dumps(doc))
+    loaded = cache.load("local", "demo")
+    assert loaded.reads == {} and len(loaded) == 2 and not cache.problem

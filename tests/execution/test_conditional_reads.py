@@ -1,0 +1,321 @@
+"""Conditional reads: a warm plan skips Gets, and a change made behind the tool's back is still found.
+
+Each example stack is applied once per module and its workspace copied for each test; a first
+plan after the apply records every resource's List summary (the apply's steps drop the reads of
+what they touched). Each case then changes one resource straight through a boto3 client against
+the emulator, as someone using the console would, and the next plan (default ``--refresh
+changed``) must show the change.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_helpers import SPECS, raise_quotas
+
+from reconciler import emulator, workflow
+from reconciler.errors import PlanError
+from reconciler.execution.conditional import CONDITIONAL
+from reconciler.execution.executor import Executor
+from reconciler.execution.state import State
+from reconciler.planner.addresses import parse
+from reconciler.planner.resource import ObservedResource
+
+Client = Any
+#: (client, the resource as observed, the observed State) -> None: the change behind the back.
+Edit = Callable[[Client, ObservedResource, State], None]
+
+
+def _apply(name: str, root: Path) -> None:
+    raise_quotas(name, root)
+    with workflow.open_workspace(SPECS / name, root=root) as ws:
+        outcome = workflow.make_plan(ws)
+        result = Executor(ws.backend, stack=ws.name).run(outcome.plan, outcome.state)
+        assert result.ok, result.failed
+        ws.cache.save(ws.backend.name, result.state)
+    with workflow.open_workspace(SPECS / name, root=root) as ws:
+        assert workflow.make_plan(ws).plan.is_empty  # records the List summaries
+
+
+@pytest.fixture(scope="module")
+def applied(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, Path], Path]:
+    """``copy(name, dest)``: the example applied once (per module), its workspace copied to ``dest``."""
+    done: dict[str, Path] = {}
+
+    def copy(name: str, dest: Path) -> Path:
+        if name not in done:
+            done[name] = tmp_path_factory.mktemp(name)
+            _apply(name, done[name])
+        shutil.copytree(done[name] / ".reconciler", dest / ".reconciler")
+        return dest
+
+    return copy
+
+
+def _plan(name: str, root: Path, refresh: str = "changed") -> workflow.Outcome:
+    with workflow.open_workspace(SPECS / name, root=root) as ws:
+        return workflow.make_plan(ws, refresh=refresh)
+
+
+def test_a_warm_plan_skips_the_gets_of_unchanged_resources(
+    applied: Callable[[str, Path], Path], tmp_path: Path
+) -> None:
+    root = applied("retail-adtech", tmp_path)
+    full = _plan("retail-adtech", root, "full")
+    warm = _plan("retail-adtech", root)
+    assert full.plan.is_empty and warm.plan.is_empty
+    assert warm.state.fingerprint() == full.state.fingerprint()  # the same State, fewer calls
+    reusable = [r for r in warm.state if r.kind in CONDITIONAL]
+    assert reusable and full.calls - warm.calls == len(reusable)
+
+
+def test_refresh_full_and_a_fresh_cache_read_everything(
+    applied: Callable[[str, Path], Path], tmp_path: Path
+) -> None:
+    root = applied("retail-adtech", tmp_path)
+    full = _plan("retail-adtech", root, "full")
+    assert _plan("retail-adtech", root, "full").calls == full.calls
+    (root / ".reconciler" / "state.json").unlink()
+    cold = _plan("retail-adtech", root)
+    assert cold.calls == full.calls and cold.plan.is_empty
+    with pytest.raises(PlanError, match="refresh"):
+        _plan("retail-adtech", root, "sometimes")
+
+
+def _rule_threshold(client: Client, r: ObservedResource, state: State) -> None:
+    table = state.get(parse(str(r.address).replace("analysis_rule.", "configured_table.", 1)))
+    assert table is not None
+    rule = client.get_configured_table_analysis_rule(
+        configuredTableIdentifier=table.id, analysisRuleType="CUSTOM"
+    )
+    policy = rule["analysisRule"]["policy"]
+    policy["v1"]["custom"]["differentialPrivacy"] = None
+    policy["v1"]["custom"].pop("differentialPrivacy")
+    policy["v1"]["custom"]["disallowedOutputColumns"] = []
+    client.update_configured_table_analysis_rule(
+        configuredTableIdentifier=table.id, analysisRuleType="CUSTOM", analysisRulePolicy=policy
+    )
+
+
+def _association_rule(client: Client, r: ObservedResource, state: State) -> None:
+    association = state.get(parse(str(r.address).replace("association_rule.", "association.", 1)))
+    membership = (
+        state.get(parse("membership." + ".".join(association.address.parts[:2]))) if association else None
+    )
+    assert association is not None and membership is not None
+    client.update_configured_table_association_analysis_rule(
+        membershipIdentifier=membership.id,
+        configuredTableAssociationIdentifier=association.id,
+        analysisRuleType="CUSTOM",
+        analysisRulePolicy={
+            "v1": {"custom": {"allowedResultReceivers": [], "allowedAdditionalAnalyses": []}}
+        },
+    )
+
+
+def _membership_of(state: State, r: ObservedResource) -> str:
+    """The id of the membership ``r`` lives in (its ``membershipIdentifier`` is a Ref to it)."""
+    membership = state.get(r.attributes["membershipIdentifier"].address)
+    assert membership is not None
+    return str(membership.id)
+
+
+def _budget(client: Client, r: ObservedResource, state: State) -> None:
+    parameters = r.attributes["parameters"]
+    [(key, values)] = parameters.items()
+    client.update_privacy_budget_template(
+        membershipIdentifier=_membership_of(state, r),
+        privacyBudgetTemplateIdentifier=r.id,
+        privacyBudgetType=r.attributes["privacyBudgetType"],
+        parameters={key: {**values, "epsilon": values["epsilon"] + 1}},
+    )
+
+
+def _tag(client: Client, r: ObservedResource, state: State) -> None:
+    client.tag_resource(resourceArn=r.arn, tags={"cost-centre": "by-hand"})
+
+
+#: (example, address, service, edit, a field path the plan must show changed)
+CASES: list[tuple[str, str, str, Edit, str]] = [
+    (
+        "retail-adtech",
+        "collaboration.retail-ad-campaign-analysis",
+        "cleanrooms",
+        lambda c, r, s: c.update_collaboration(collaborationIdentifier=r.id, description="by hand"),
+        "description",
+    ),
+    (
+        "retail-adtech",
+        "membership.retail-ad-campaign-analysis.adtech",
+        "cleanrooms",
+        lambda c, r, s: c.update_membership(membershipIdentifier=r.id, queryLogStatus="DISABLED"),
+        "queryLogStatus",
+    ),
+    (
+        "retail-adtech",
+        "configured_table.retailer.purchases",
+        "cleanrooms",
+        lambda c, r, s: c.update_configured_table(configuredTableIdentifier=r.id, description="by hand"),
+        "description",
+    ),
+    ("retail-adtech", "configured_table.retailer.purchases", "cleanrooms", _tag, "tags"),
+    (
+        "retail-adtech",
+        "analysis_rule.retailer.purchases",
+        "cleanrooms",
+        _rule_threshold,
+        "analysisRulePolicy",
+    ),
+    (
+        "retail-adtech",
+        "association.retail-ad-campaign-analysis.retailer.purchases",
+        "cleanrooms",
+        lambda c, r, s: c.update_configured_table_association(
+            membershipIdentifier=_membership_of(s, r),
+            configuredTableAssociationIdentifier=r.id,
+            description="x",
+        ),
+        "description",
+    ),
+    (
+        "retail-adtech",
+        "association.retail-ad-campaign-analysis.retailer.purchases",
+        "cleanrooms",
+        _tag,
+        "tags",
+    ),
+    (
+        "retail-adtech",
+        "association_rule.retail-ad-campaign-analysis.retailer.purchases",
+        "cleanrooms",
+        _association_rule,
+        "analysisRulePolicy",
+    ),
+    (
+        "org-a-org-b",
+        "analysis_template.org-a-org-b-insights.org_a.engagement-by-demographic",
+        "cleanrooms",
+        lambda c, r, s: c.update_analysis_template(
+            membershipIdentifier=_membership_of(s, r), analysisTemplateIdentifier=r.id, description="by hand"
+        ),
+        "description",
+    ),
+    (
+        "org-a-org-b",
+        "analysis_template.org-a-org-b-insights.org_a.engagement-by-demographic",
+        "cleanrooms",
+        _tag,
+        "tags",
+    ),
+    (
+        "org-a-org-b",
+        "privacy_budget_template.org-a-org-b-insights.org_b",
+        "cleanrooms",
+        _budget,
+        "parameters",
+    ),
+    ("org-a-org-b", "privacy_budget_template.org-a-org-b-insights.org_b", "cleanrooms", _tag, "tags"),
+    (
+        "amc-multiparty",
+        'id_namespace_association.amc-outdoor-co-insights.advertiser."advertiser first-party ids"',
+        "cleanrooms",
+        lambda c, r, s: c.update_id_namespace_association(
+            membershipIdentifier=_membership_of(s, r), idNamespaceAssociationIdentifier=r.id, description="x"
+        ),
+        "description",
+    ),
+    (
+        "amc-multiparty",
+        "id_mapping_table.amc-outdoor-co-insights.amc_service.advertiser_to_amazon",
+        "cleanrooms",
+        lambda c, r, s: c.update_id_mapping_table(
+            membershipIdentifier=_membership_of(s, r), idMappingTableIdentifier=r.id, description="x"
+        ),
+        "description",
+    ),
+    (
+        "amc-multiparty",
+        "id_mapping_table.amc-outdoor-co-insights.amc_service.advertiser_to_amazon",
+        "cleanrooms",
+        _tag,
+        "tags",
+    ),
+    (
+        "ml-lookalike",
+        "configured_audience_model.publisher.readers-lookalike",
+        "cleanroomsml",
+        lambda c, r, s: c.update_configured_audience_model(configuredAudienceModelArn=r.arn, description="x"),
+        "description",
+    ),
+    (
+        "ml-lookalike",
+        "configured_audience_model_association.lookalike-campaign.publisher.readers-lookalike",
+        "cleanrooms",
+        lambda c, r, s: c.update_configured_audience_model_association(
+            membershipIdentifier=_membership_of(s, r),
+            configuredAudienceModelAssociationIdentifier=r.id,
+            description="x",
+        ),
+        "description",
+    ),
+    ("ml-lookalike", "training_dataset.publisher.publisher-interactions", "cleanroomsml", _tag, "tags"),
+    ("ml-lookalike", "configured_model_algorithm.advertiser.propensity", "cleanroomsml", _tag, "tags"),
+    (
+        "ml-lookalike",
+        "configured_model_algorithm_association.lookalike-campaign.advertiser.propensity",
+        "cleanroomsml",
+        _tag,
+        "tags",
+    ),
+    (
+        "ml-lookalike",
+        "ml_input_channel.lookalike-campaign.advertiser.valuable-customers",
+        "cleanroomsml",
+        _tag,
+        "tags",
+    ),
+    (
+        "ml-lookalike",
+        "ml_configuration.lookalike-campaign.advertiser",
+        "cleanroomsml",
+        lambda c, r, s: c.put_ml_configuration(
+            membershipIdentifier=_membership_of(s, r),
+            defaultOutputLocation={
+                **r.attributes["defaultOutputLocation"],
+                "roleArn": "arn:aws:iam::111122223333:role/ByHand",
+            },
+        ),
+        "defaultOutputLocation",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("example", "address", "service", "edit", "path"), CASES, ids=[f"{c[1]}:{c[4]}" for c in CASES]
+)
+def test_a_change_behind_the_back_is_found_by_the_next_plan(
+    applied: Callable[[str, Path], Path],
+    tmp_path: Path,
+    example: str,
+    address: str,
+    service: str,
+    edit: Edit,
+    path: str,
+) -> None:
+    root = applied(example, tmp_path)
+    with workflow.open_workspace(SPECS / example, root=root) as ws:
+        known = ws.cache.load(ws.backend.name, ws.name)
+    resource = known.get(parse(address))
+    assert resource is not None and resource.account_id
+    local = emulator.connect(root / ".reconciler" / "local.duckdb")
+    try:
+        edit(local.client(service, account_id=resource.account_id), resource, known)
+    finally:
+        local.close()
+    changes = {str(c.address): c for c in _plan(example, root).plan.changes}
+    assert address in changes, sorted(changes)
+    assert any(d.path.startswith(path) for d in changes[address].field_diffs), changes[address].field_diffs
