@@ -2,8 +2,11 @@
 
 Measures, on a fresh emulator per size:
 
-1. the first apply and a no-change plan of a generated ~5,000-resource stack (wall time, API calls);
-2. the same for ~10,000 resources; the goals: the plan at most 2.05x and the apply at most 2.1x
+1. the first apply and a no-change plan of a generated ~5,000-resource stack (wall time, API calls),
+   both with ``--refresh full`` (every resource read, as ``drift`` does) and with warm state (the
+   default ``--refresh changed``: conditional reads, after a plan has recorded every resource's
+   List summary); the goal for the warm plan: at most 0.2 API calls per resource;
+2. the same for ~10,000 resources; the goals: each plan at most 2.05x and the apply at most 2.1x
    the 5,000-resource time (both linear, with a little slack);
 3. a ~500-resource no-change plan with 50 ms injected latency per call
    (``RECONCILER_LOCAL_FAULTS='{"latency_ms": 50}'``); the goal is at most 1.5x the ideal
@@ -20,6 +23,11 @@ objects do not weigh on it; its time excludes interpreter start-up and imports.
 
 Each figure is the fastest of ``--repeat`` (3) no-change plans of the same stack (the slowest
 is printed too).
+
+The generated stack is half analysis rules (a configured table's, an association's): their own
+updateTime is in no List summary, so every plan reads them; and every taggable resource's tags
+are read (tags do not move updateTime). So a warm plan of this stack makes about one call per
+resource: the 0.2 goal is reported, and missed, by design (``execution.conditional``).
 
 Run: ``python3 bench/bench_plan.py`` (``--sizes 5000,10000``, ``--latency-size 500``,
 ``--parallelism 16``; ``--quick`` for a smoke run at small sizes).
@@ -156,16 +164,16 @@ def critical_path(steps: tuple[Step, ...]) -> int:
     return max(depth.values(), default=0)
 
 
-def no_change_plan(root: Path, stack: Path, parallelism: int) -> dict[str, float]:
+def no_change_plan(root: Path, stack: Path, parallelism: int, refresh: str = "full") -> dict[str, float]:
     """Time a no-change plan in a fresh process, as ``reconciler plan`` runs (figures as JSON)."""
     code = (
         "import json, sys; sys.path.insert(0, sys.argv[1]); import bench_plan as b;"
         "from pathlib import Path;"
-        "print(json.dumps(b.timed_plan(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]))))"
+        "print(json.dumps(b.timed_plan(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), sys.argv[5])))"
     )
     here = str(Path(__file__).resolve().parent)
     done = subprocess.run(
-        [sys.executable, "-c", code, here, str(root), str(stack), str(parallelism)],
+        [sys.executable, "-c", code, here, str(root), str(stack), str(parallelism), refresh],
         capture_output=True,
         text=True,
         check=False,
@@ -177,12 +185,12 @@ def no_change_plan(root: Path, stack: Path, parallelism: int) -> dict[str, float
     return figures
 
 
-def timed_plan(root: Path, stack: Path, parallelism: int) -> dict[str, float]:
+def timed_plan(root: Path, stack: Path, parallelism: int, refresh: str = "full") -> dict[str, float]:
     """A no-change plan in this process: open the workspace (spec, emulator), read, diff, plan."""
     started, cpu = time.perf_counter(), time.process_time()
     with workflow.open_workspace(stack, root=root, parallelism=parallelism) as ws:
         loaded = time.perf_counter()
-        outcome = workflow.make_plan(ws)
+        outcome = workflow.make_plan(ws, refresh=refresh)
     total = time.perf_counter() - started
     if not outcome.plan.is_empty:
         raise SystemExit(f"expected a no-change plan, got {outcome.plan.counts()}")
@@ -195,9 +203,12 @@ def timed_plan(root: Path, stack: Path, parallelism: int) -> dict[str, float]:
     }
 
 
-def run_size(resources: int, parallelism: int, latency_ms: float = 0.0, repeat: int = 3) -> dict[str, float]:
-    """Set a stack up, then time ``repeat`` no-change plans of it; the fastest is kept (as timeit does:
-    slower runs measure the machine's other load, not the code)."""
+def run_size(
+    resources: int, parallelism: int, latency_ms: float = 0.0, repeat: int = 3
+) -> dict[str, dict[str, float]]:
+    """Set a stack up, then time ``repeat`` no-change plans of it per refresh mode (``full``, then
+    ``changed`` with warm state); the fastest is kept (as timeit does: slower runs measure the
+    machine's other load, not the code)."""
     with tempfile.TemporaryDirectory(prefix="bench-plan-") as tmp:
         root = Path(tmp)
         stack = make_stack(root, resources)
@@ -205,14 +216,17 @@ def run_size(resources: int, parallelism: int, latency_ms: float = 0.0, repeat: 
         count, setup = set_up(root, stack, parallelism)
         if latency_ms:
             os.environ["RECONCILER_LOCAL_FAULTS"] = json.dumps({"latency_ms": latency_ms})
+        out: dict[str, dict[str, float]] = {}
         try:
-            runs = [no_change_plan(root, stack, parallelism) for _ in range(repeat)]
-            figures = min(runs, key=lambda r: r["seconds"])
-            figures["slowest_seconds"] = max(r["seconds"] for r in runs)
+            for refresh in ("full", "changed"):  # a full read records every summary: warm after it
+                runs = [no_change_plan(root, stack, parallelism, refresh) for _ in range(repeat)]
+                figures = min(runs, key=lambda r: r["seconds"])
+                figures["slowest_seconds"] = max(r["seconds"] for r in runs)
+                figures["setup_seconds"] = setup
+                out[refresh] = figures
         finally:
             os.environ.pop("RECONCILER_LOCAL_FAULTS", None)
-    figures["setup_seconds"] = setup
-    return figures
+    return out
 
 
 def apply_with_latency(resources: int, parallelism: int, latency_ms: float) -> bool:
@@ -251,6 +265,8 @@ def apply_with_latency(resources: int, parallelism: int, latency_ms: float) -> b
 
 #: The apply-with-latency goal (times its ideal).
 APPLY_GOAL = 1.2
+#: The warm-state no-change plan's goal at 5,000 resources: API calls per resource.
+WARM_GOAL = 0.2
 
 
 def main() -> int:
@@ -268,19 +284,31 @@ def main() -> int:
     ok = True
     results = {}
     for size in sizes:
-        r = run_size(size, args.parallelism, repeat=args.repeat)
-        results[size] = r
-        print(
-            f"no-change plan, {int(r['resources'])} resources: {r['seconds']:.2f} s"
-            f" ({int(r['calls'])} API calls, {r['calls'] / r['seconds']:.0f} calls/s;"
-            f" spec load {r['load_seconds']:.2f} s; slowest of {args.repeat} {r['slowest_seconds']:.2f} s;"
-            f" first apply {r['setup_seconds']:.1f} s)"
-        )
+        both = run_size(size, args.parallelism, repeat=args.repeat)
+        results[size] = both
+        for refresh, label in (("full", "--refresh full"), ("changed", "warm state")):
+            r = both[refresh]
+            per = r["calls"] / max(1, r["resources"])
+            goal = ""
+            if refresh == "changed":
+                goal = f" (goal <= {WARM_GOAL}) {'ok' if per <= WARM_GOAL else 'MISSED'}"
+                ok &= per <= WARM_GOAL or size < 5000  # the goal is set at 5,000 resources
+            print(
+                f"no-change plan, {label}, {int(r['resources'])} resources: {r['seconds']:.2f} s"
+                f" ({int(r['calls'])} API calls, {per:.2f} per resource{goal};"
+                f" {r['calls'] / r['seconds']:.0f} calls/s; spec load {r['load_seconds']:.2f} s;"
+                f" slowest of {args.repeat} {r['slowest_seconds']:.2f} s;"
+                f" first apply {r['setup_seconds']:.1f} s)"
+            )
     if len(sizes) >= 2:
         small, large = results[sizes[0]], results[sizes[-1]]
         scale = (sizes[-1] / sizes[0]) / 2
-        for what, key, goal in (("no-change plan", "seconds", 2.05), ("first apply", "setup_seconds", 2.1)):
-            ratio = large[key] / small[key]
+        for what, key, refresh, goal in (
+            ("no-change plan (--refresh full)", "seconds", "full", 2.05),
+            ("no-change plan (warm state)", "seconds", "changed", 2.05),
+            ("first apply", "setup_seconds", "full", 2.1),
+        ):
+            ratio = large[refresh][key] / small[refresh][key]
             verdict = "ok" if ratio <= goal * scale else "MISSED"
             ok &= ratio <= goal * scale
             print(
@@ -288,13 +316,14 @@ def main() -> int:
             )
 
     ok &= apply_with_latency(latency_size, args.parallelism, args.latency_ms)
-    r = run_size(latency_size, args.parallelism, args.latency_ms, repeat=args.repeat)
+    r = run_size(latency_size, args.parallelism, args.latency_ms, repeat=args.repeat)["full"]
     ideal = r["calls"] * args.latency_ms / 1000 / args.parallelism
     factor = r["seconds"] / ideal
     verdict = "ok" if factor <= 1.5 else "MISSED"
     ok &= factor <= 1.5
     print(
-        f"{args.latency_ms:.0f} ms latency, {int(r['resources'])} resources: {r['seconds']:.2f} s for"
+        f"no-change plan (--refresh full), {args.latency_ms:.0f} ms latency, {int(r['resources'])} resources:"
+        f" {r['seconds']:.2f} s for"
         f" {int(r['calls'])} calls at parallelism {args.parallelism}; ideal {ideal:.2f} s;"
         f" {factor:.2f}x ideal (goal <= 1.5x) {verdict}"
     )
