@@ -29,7 +29,7 @@ from typing import Any
 
 from reconciler.planner.addresses import Kind
 
-__all__ = ["CONDITIONAL", "Conditional", "listed_digest"]
+__all__ = ["ALWAYS_READ", "CONDITIONAL", "Conditional", "listed_digest"]
 
 
 @dataclass(frozen=True)
@@ -50,14 +50,23 @@ class Conditional:
 _TAGS = "tags (TagResource/UntagResource)"
 _TAG_READ = "ListTagsForResource, made for every taggable resource on every read"
 
-#: Resource type -> why its Get may be skipped. Everything else is read on every plan: the
-#: collaboration and memberships (one or a few per stack: member abilities and payment change
-#: through change requests, whose effect on updateTime AWS does not document), members (their
-#: List is their only read), analysis rules and association analysis rules (their own
-#: updateTime is in no List summary: a rule changed in place moves neither the table's nor the
-#: association's updateTime, as far as AWS documents), singletons (an audience model's policy, an
-#: ML configuration: no List), audience models (their request fields hold timestamps, which the
-#: recorded response keeps only as text).
+#: Resource type -> why it is read on every plan, conditional reads or not.
+ALWAYS_READ: Mapping[Kind, str] = {
+    Kind.COLLABORATION: "one per stack; member abilities, payment and auto-approved change types change"
+    " through change requests, whose effect on updateTime AWS does not document",
+    Kind.MEMBER: "ListMembers is its only read (there is no Get)",
+    Kind.MEMBERSHIP: "a few per stack; its abilities change through the collaboration's change requests"
+    " (their effect on updateTime is undocumented)",
+    Kind.ANALYSIS_RULE: "its own updateTime is in no List summary, and AWS does not document that"
+    " updating a rule moves its table's",
+    Kind.ASSOCIATION_RULE: "its own updateTime is in no List summary, and AWS does not document that"
+    " updating it moves its association's",
+    Kind.AUDIENCE_MODEL: "its request fields hold timestamps, which the recorded response keeps only as text",
+    Kind.CONFIGURED_AUDIENCE_MODEL_POLICY: "a singleton without a List",
+    Kind.ML_CONFIGURATION: "a singleton without a List",
+}
+
+#: Resource type -> why its Get may be skipped (every other type: ``ALWAYS_READ``).
 CONDITIONAL: Mapping[Kind, Conditional] = {
     Kind.CONFIGURED_TABLE: Conditional(
         "updateTime",

@@ -19,10 +19,11 @@ from cli_helpers import SPECS, raise_quotas
 
 from reconciler import emulator, workflow
 from reconciler.errors import PlanError
-from reconciler.execution.conditional import CONDITIONAL
+from reconciler.execution.conditional import ALWAYS_READ, CONDITIONAL
 from reconciler.execution.executor import Executor
 from reconciler.execution.state import State
 from reconciler.planner.addresses import parse
+from reconciler.planner.registry import REGISTRY
 from reconciler.planner.resource import ObservedResource
 
 Client = Any
@@ -54,6 +55,23 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, Path], P
         return dest
 
     return copy
+
+
+def test_every_type_is_either_conditional_on_a_summary_field_the_model_has_or_always_read() -> None:
+    assert set(CONDITIONAL) | set(ALWAYS_READ) == set(REGISTRY)
+    assert not set(CONDITIONAL) & set(ALWAYS_READ)
+    for kind, row in CONDITIONAL.items():
+        d = REGISTRY[kind]
+        assert d.list is not None and d.get is not None, kind
+        summary = d.model.operation_model(d.list).output_shape.members[d.list_key].member
+        assert row.field in summary.members, (kind, d.list)
+
+
+def test_the_readme_lists_every_type() -> None:
+    readme = (SPECS.parents[1] / "README.md").read_text()
+    section = readme.split("### Conditional reads", 1)[1].split("\n### ", 1)[0]
+    for kind in REGISTRY:
+        assert f"| `{kind.value}` |" in section, kind
 
 
 def _plan(name: str, root: Path, refresh: str = "changed") -> workflow.Outcome:
