@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import PlanError
+from reconciler.execution.crawl import collector_paused
 from reconciler.execution.state import State
 from reconciler.planner import build
 from reconciler.planner.addresses import Address, parse
@@ -82,17 +83,18 @@ def make_plan(
         raise PlanError(f"unknown refresh mode {refresh!r}", hint=f"use one of: {', '.join(REFRESH)}")
     state = ws.read(want or ws.desired(), reuse=refresh == "changed")
     calls = ws.backend.calls - before
-    plan = build.from_resources(
-        want,
-        list(state.resources.values()),
-        stack=ws.name,
-        backend=ws.backend.name,
-        created_at=now,
-        as_member=as_member,
-        spec_path=str(ws.stack.root.resolve()),
-        accounts={a.account_id: a.member for a in accounts_of(ws.stack)},
-        moves=ws.moves(),
-    )
+    with collector_paused():  # plain data, no cycles
+        plan = build.from_resources(
+            want,
+            list(state.resources.values()),
+            stack=ws.name,
+            backend=ws.backend.name,
+            created_at=now,
+            as_member=as_member,
+            spec_path=str(ws.stack.root.resolve()),
+            accounts={a.account_id: a.member for a in accounts_of(ws.stack)},
+            moves=ws.moves(),
+        )
     if as_member is not None:
         plan = plan.for_member(as_member)
     if targets:

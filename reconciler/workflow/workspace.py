@@ -18,6 +18,7 @@ from pathlib import Path
 from reconciler.errors import PlanError
 from reconciler.execution.backend import Boto3Backend
 from reconciler.execution.clients import AwsClients, ClientSource, LocalClients
+from reconciler.execution.crawl import collector_paused
 from reconciler.execution.state import State, StateCache
 from reconciler.planner import desired as desired_mod
 from reconciler.planner.moves import Move
@@ -98,9 +99,11 @@ class Workspace:
             for r in desired or ()
             if r.owner not in readable and isinstance(r.attributes.get("name"), str)
         }
-        known = self.cache.load(self.backend.name, self.name)
+        with collector_paused():  # plain JSON, no cycles: see collector_paused
+            known = self.cache.load(self.backend.name, self.name)
         state = self.backend.read(self.name, known=known, reuse=reuse, adopt=adopt, foreign=foreign)
-        self.cache.save(self.backend.name, state)
+        with collector_paused():
+            self.cache.save(self.backend.name, state)
         return state
 
 
