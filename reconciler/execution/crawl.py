@@ -442,8 +442,9 @@ class Crawl:
         resources = {}
         reads = {}
         for f in sorted(found, key=lambda f: f.address):
-            if f.listed:
-                reads[f.address] = Read(f.listed, f.update_time, encode(f.raw))
+            if f.listed:  # the response without its HTTP metadata (ML Gets return it at the top)
+                raw = {k: v for k, v in f.raw.items() if k != "ResponseMetadata"}
+                reads[f.address] = Read(f.listed, f.update_time, encode(raw))
             attributes = normalize_observed(f.kind, f.raw, address=f.address, ids=ids, tags=f.tags)
             resources[f.address] = ObservedResource(
                 f.address,

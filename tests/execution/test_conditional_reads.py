@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import SPECS, raise_quotas
+from cli_helpers import SPECS, raise_quotas, run
 
 from reconciler import emulator, workflow
 from reconciler.errors import PlanError
@@ -102,6 +102,40 @@ def test_refresh_full_and_a_fresh_cache_read_everything(
     assert cold.calls == full.calls and cold.plan.is_empty
     with pytest.raises(PlanError, match="refresh"):
         _plan("retail-adtech", root, "sometimes")
+
+
+def test_an_edit_that_moves_no_updatetime_is_found_by_refresh_full_and_by_drift(
+    applied: Callable[[str, Path], Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """What conditional reads cannot see (a change that moves no updateTime the List shows),
+    ``--refresh full`` and ``drift`` still read: the emulator's record is edited in place here,
+    updateTime and all, as a change AWS made without moving it would look."""
+    root = applied("retail-adtech", tmp_path)
+    shutil.copytree(SPECS / "retail-adtech", root / "retail-adtech")
+    known = _plan("retail-adtech", root).state
+    table = known.get(parse("configured_table.retailer.purchases"))
+    assert table is not None and table.id
+    local = emulator.connect(root / ".reconciler" / "local.duckdb")
+    try:
+        record = local.store.get("configured_table", table.id)
+        assert record is not None
+        local.store.put("configured_table", table.id, {**record, "description": "unseen"})
+        local.store.commit()
+    finally:
+        local.close()
+    assert _plan("retail-adtech", root).plan.is_empty  # the summary did not move: reused
+    changes = {str(c.address) for c in _plan("retail-adtech", root, "full").plan.changes}
+    assert changes == {"configured_table.retailer.purchases"}
+    monkeypatch.chdir(root)
+    code, out, _ = run(capsys, "drift", "retail-adtech")
+    assert code == 2 and "configured_table.retailer.purchases" in out
+    code, out, _ = run(capsys, "plan", "retail-adtech", "--refresh", "full")
+    assert code == 0 and "configured_table.retailer.purchases" in out
+    code, _, err = run(capsys, "plan", "retail-adtech", "--refresh", "sometimes")
+    assert code == 1 and "--refresh" in err and "changed" in err
 
 
 def _rule_threshold(client: Client, r: ObservedResource, state: State) -> None:
