@@ -104,15 +104,15 @@ def test_refresh_full_and_a_fresh_cache_read_everything(
         _plan("retail-adtech", root, "sometimes")
 
 
-def test_an_edit_that_moves_no_updatetime_is_found_by_refresh_full_and_by_drift(
+def test_an_edit_that_moves_no_updatetime_is_found_by_apply_refresh_full_and_drift(
     applied: Callable[[str, Path], Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """What conditional reads cannot see (a change that moves no updateTime the List shows),
-    ``--refresh full`` and ``drift`` still read: the emulator's record is edited in place here,
-    updateTime and all, as a change AWS made without moving it would look."""
+    apply, ``--refresh full`` and ``drift`` still read: the emulator's record is edited in place
+    here, updateTime and all, as a change AWS made without moving it would look."""
     root = applied("retail-adtech", tmp_path)
     shutil.copytree(SPECS / "retail-adtech", root / "retail-adtech")
     known = _plan("retail-adtech", root).state
@@ -127,9 +127,13 @@ def test_an_edit_that_moves_no_updatetime_is_found_by_refresh_full_and_by_drift(
     finally:
         local.close()
     assert _plan("retail-adtech", root).plan.is_empty  # the summary did not move: reused
+    monkeypatch.chdir(root)
+    # a plan made from the reused response is refused by apply, which reads everything first
+    assert run(capsys, "plan", "retail-adtech", "--out", "p.json")[0] == 0
+    code, _, err = run(capsys, "apply", "p.json", "--auto-approve")
+    assert code == 1 and "out of date" in err
     changes = {str(c.address) for c in _plan("retail-adtech", root, "full").plan.changes}
     assert changes == {"configured_table.retailer.purchases"}
-    monkeypatch.chdir(root)
     code, out, _ = run(capsys, "drift", "retail-adtech")
     assert code == 2 and "configured_table.retailer.purchases" in out
     code, out, _ = run(capsys, "plan", "retail-adtech", "--refresh", "full")
