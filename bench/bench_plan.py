@@ -191,6 +191,7 @@ def timed_plan(root: Path, stack: Path, parallelism: int, refresh: str = "full")
     return {
         "resources": len(outcome.state),
         "calls": outcome.calls,
+        "reused": outcome.reused,
         "seconds": total,
         "cpu_seconds": time.process_time() - cpu,
         "load_seconds": loaded - started,
@@ -293,6 +294,7 @@ def main() -> int:
             print(
                 f"no-change plan, {label}, {int(r['resources'])} resources: {r['seconds']:.2f} s"
                 f" ({int(r['calls'])} API calls, {per:.2f} per resource{goal};"
+                f" {int(r['reused'])} Gets skipped;"
                 f" {r['calls'] / r['seconds']:.0f} calls/s; spec load {r['load_seconds']:.2f} s;"
                 f" slowest of {args.repeat} {r['slowest_seconds']:.2f} s;"
                 f" CPU {r['cpu_seconds']:.2f} s; first apply {r['setup_seconds']:.1f} s)"

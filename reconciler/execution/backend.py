@@ -99,6 +99,8 @@ class Boto3Backend:
         self._count_lock = threading.Lock()
         #: Notes from the last read (bad tags, member accounts that cannot be read).
         self.problems: list[str] = []
+        #: Gets the last read skipped: resources whose List summary was the recorded one.
+        self.reused = 0
         #: Retries taken by reads so far, and who is told about each (the CLI prints them).
         self.read_retries = 0
         self.on_read_retry: Callable[[str, int, RetryableBackendError], None] | None = None
@@ -177,6 +179,7 @@ class Boto3Backend:
         self.reading = Tally()
         state = crawl.run(self.parallelism, self.reading, self.stop)
         self.problems = list(crawl.problems)
+        self.reused = crawl.reused
         return state
 
     def _read_call(

@@ -41,6 +41,7 @@ class Outcome:
         desired: the spec's resources.
         calls: API calls made to read the state.
         problems: notes from reading (bad tags, corrupt cache), for display.
+        reused: Gets the read skipped (conditional reads: List summary unchanged).
     """
 
     plan: Plan
@@ -48,6 +49,7 @@ class Outcome:
     desired: tuple[DesiredResource, ...]
     calls: int = 0
     problems: tuple[str, ...] = ()
+    reused: int = 0
 
 
 def make_plan(
@@ -101,7 +103,7 @@ def make_plan(
         known = {r.address for r in want} | set(state.resources)
         plan = plan.for_targets(tuple(_target(t, known) for t in targets))
     problems = [*([ws.cache.problem] if ws.cache.problem else []), *ws.backend.problems]
-    return Outcome(plan, state, tuple(want), calls, tuple(problems))
+    return Outcome(plan, state, tuple(want), calls, tuple(problems), ws.backend.reused)
 
 
 def _target(text: str, known: set[Address]) -> Address:
