@@ -149,6 +149,16 @@ FAMILIES: dict[str, tuple[Callable[[int], str], str, str]] = {
         "custom",
         "SPARK",
     ),
+    "group_by_columns": (
+        lambda n: _join("SELECT COUNT(*) AS k FROM t GROUP BY ", lambda i: "n", n, ""),
+        "custom",
+        "SPARK",
+    ),
+    "order_by_exprs": (
+        lambda n: _join("SELECT n FROM t ORDER BY ", lambda i: f"n + {i}", n, " LIMIT 10"),
+        "custom",
+        "SPARK",
+    ),
     "group_by_exprs": (
         lambda n: _join("SELECT COUNT(*) AS k FROM t GROUP BY ", lambda i: f"n + {i}", n, ""),
         "custom",
@@ -257,6 +267,17 @@ FAMILIES: dict[str, tuple[Callable[[int], str], str, str]] = {
         "SPARK",
     ),
     "normal_many_joins": (_joins_on, "threshold", "SPARK"),
+    "normal_wide_report": (
+        lambda n: _join(
+            "SELECT region",
+            lambda i: f", SUM(CASE WHEN n = {i} THEN amount * {i} ELSE 0 END) AS s{i}",
+            n,
+            " FROM t GROUP BY region",
+            "",
+        ),
+        "threshold",
+        "SPARK",
+    ),
     "normal_long_where": (
         lambda n: _join(
             "SELECT region, SUM(amount) AS s FROM t WHERE ",

@@ -56,9 +56,17 @@ class At:
     aggregate: bool = False
     boolean: bool = False
 
-    def inside(self, **changes: object) -> At:
-        """The same position with some fields changed."""
-        return replace(self, **changes)  # type: ignore[arg-type]
+    def inside(
+        self, *, clause: str | None = None, aggregate: bool | None = None, boolean: bool | None = None
+    ) -> At:
+        """The same position with some fields changed (itself when nothing changes)."""
+        changed = At(
+            self.scope,
+            self.clause if clause is None else clause,
+            self.aggregate if aggregate is None else aggregate,
+            self.boolean if boolean is None else boolean,
+        )
+        return self if changed == self else changed
 
 
 class Expressions:

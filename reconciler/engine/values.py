@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from sqlglot import exp
 
@@ -99,11 +100,11 @@ def combine(operands: Sequence[Value], kind: Type = Type.SAME, *, branches: bool
     """
     if not operands:
         return Value(constant=True, type=Type.UNKNOWN if kind is Type.SAME else kind)
-    reads = frozenset().union(*(o.reads for o in operands))
-    tested = frozenset().union(*(o.tested for o in operands))
-    branched = frozenset().union(*(o.branched for o in operands))
+    reads = _union([o.reads for o in operands])
+    tested = _union([o.tested for o in operands])
+    branched = _union([o.branched for o in operands])
     if branches:
-        branched |= frozenset().union(*(o.tested for o in operands))
+        branched = _union([branched, tested])
     all_constant = all(o.constant for o in operands)
     mixed = any(o.literal for o in operands) or (
         not all_constant and any(o.constant and not o.nullish for o in operands)
@@ -118,6 +119,20 @@ def combine(operands: Sequence[Value], kind: Type = Type.SAME, *, branches: bool
         aggregated=any(o.aggregated for o in operands),
         type=operands[0].type if kind is Type.SAME else kind,
     )
+
+
+_T = TypeVar("_T")
+
+
+def _union(sets: list[frozenset[_T]]) -> frozenset[_T]:
+    """The union of ``sets``, sharing one of them when the others add nothing (fewer new objects)."""
+    present = [found for found in sets if found]
+    if not present:
+        return frozenset()
+    first = present[0]
+    if all(found is first or found <= first for found in present[1:]):
+        return first
+    return first.union(*present[1:])
 
 
 @dataclass(frozen=True)
