@@ -28,7 +28,6 @@ import difflib
 import functools
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import replace
 
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
@@ -40,7 +39,7 @@ from reconciler.engine.facts import Table
 from reconciler.engine.rules import Reason
 from reconciler.engine.scopes import Binding, Out, QueryScope, Refuse, Relation, TableRef
 from reconciler.engine.sources import Sources, same_span
-from reconciler.engine.values import Comparison, Value, classify, type_of, union
+from reconciler.engine.values import Comparison, Value, changed, classify, type_of, union
 from reconciler.errors import QueryRejected
 
 __all__ = ["Binder", "bind"]
@@ -134,7 +133,8 @@ class Binder:
                 Reason.OTHER,
                 f"the query expands to more than {self.limits.bound_nodes:,} nodes, the local engine's "
                 "limit (each reference of a CTE and each use of a lateral column alias or of a SELECT "
-                "alias in GROUP BY / ORDER BY / HAVING counts its expression again); simplify it",
+                "alias in GROUP BY / ORDER BY / HAVING counts its expression again); split the analysis "
+                "into smaller queries, or read each CTE fewer times",
                 None,
             )
 
@@ -552,7 +552,7 @@ class Binder:
                     struct = exp.column(out.canonical, table=relation.canonical, quoted=True)
                     access = exp.Dot(this=struct, expression=exp.to_identifier(name))
                     column.replace(access)
-                    value = replace(out.value, direct=frozenset(), type=type_of(""))
+                    value = changed(out.value, direct=frozenset(), type=type_of(""))
                     self.remember(struct, out.value)
                     self.remember(access, value)
                     return value

@@ -265,12 +265,16 @@ def s1_parse(ctx: CheckState) -> None:
         raise ctx.refuse(Reason.PARSE_ERROR, "the query is empty", text)
     if len(present) > 1 or _statement_count(tokens) > 1:
         raise ctx.refuse(Reason.MULTI_STATEMENT, f"send exactly one SQL statement, not {len(present)}", text)
-    ctx.tokens = tokens
+    ctx.tokens = tokens[:1]  # S3 reads the first; the rest are freed now, not by the collector later
+    del tokens
     ctx.tree = present[0]
-    for hint in list(ctx.tree.find_all(exp.Hint)):  # Spark join hints change how, not what (8.6.4)
-        hint.pop()
     try:
         ctx.nodes = check_tree(ctx.tree)
+        hints = ctx.find_all(exp.Hint)
+        if hints:
+            for hint in hints:  # Spark join hints change how, not what (8.6.4)
+                hint.pop()
+            ctx.nodes = check_tree(ctx.tree)
     except OverBudget as exc:
         raise ctx.refuse(Reason.OTHER, str(exc), exc.node) from None
     spans(ctx.tree, ctx.nodes)

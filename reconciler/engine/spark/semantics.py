@@ -464,6 +464,9 @@ _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeE
 _ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.IntDiv)
 _PATTERNS = (exp.RegexpLike, exp.RegexpSplit, exp.RegexpCount, exp.RegexpInstr)
 _CAST_SENSITIVE = _COMPARISONS + (exp.In, exp.Between) + _ARITHMETIC
+_CHECKED = (
+    _CAST_SENSITIVE + _PATTERNS + (exp.StrToDate, exp.StrToTime, exp.TsOrDsToDate, exp.Cast, exp.TryCast)
+)
 
 
 def check(binding: Binding, refuse: Refuse) -> None:
@@ -472,7 +475,13 @@ def check(binding: Binding, refuse: Refuse) -> None:
     Raises:
         QueryRejected: ``disallowed_construct`` with the fragment and how to write it instead.
     """
+    kinds: dict[type[exp.Expr], bool] = {}
     for node in binding.tree.walk():
+        checked = kinds.get(type(node))
+        if checked is None:  # most nodes are none of these: decided once per node type
+            checked = kinds[type(node)] = isinstance(node, _CHECKED)
+        if not checked:
+            continue
         if isinstance(node, _CAST_SENSITIVE):
             _implicit_casts(node, binding, refuse)
         elif isinstance(node, _PATTERNS):
