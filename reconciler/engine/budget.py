@@ -37,7 +37,7 @@ class Limits:
     # nodes the binder may visit, counting each CTE expansion and each inlined alias: what every
     # later pass walks, so the check's time is linear in it (about 20 us a node on a loaded machine;
     # a 100 KB report of 1,600 CASE columns binds 15,000)
-    bound_nodes: int = 25_000
+    bound_nodes: int = 20_000
     alias_chain: int = 16  # lateral column aliases referring to lateral aliases, nested
     cte_depth: int = 100  # CTEs reading CTEs that read CTEs..., as bound (each level is recursion)
     joins: int = 64
@@ -96,7 +96,11 @@ def check_tree(tree: exp.Expr, limits: Limits = LIMITS) -> list[exp.Expr]:
             )
         nodes += level
         if len(nodes) > limits.nodes:
-            raise OverBudget("the size of the query", limits.nodes, "split the analysis into smaller queries")
+            raise OverBudget(
+                "the number of nodes of the parsed query",
+                limits.nodes,
+                "split the analysis into smaller queries",
+            )
         below: list[exp.Expr] = []
         for node in level:
             kind = _KINDS.get(type(node))
