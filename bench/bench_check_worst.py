@@ -10,8 +10,12 @@ then not tried). An outcome letter follows each time: ``a`` allowed, ``r`` refus
 
 Families: every check-time attack of the DoS suite (``tests/engine/test_dos.py``): lateral alias
 chains, CTE / subquery expansion, wide argument lists, deep trees, many table references, long
-literals and identifiers; and normal queries scaled up: many output columns, many joins, long
-WHERE chains, many CTEs, long UNION ALL reports, long CASE bucketings.
+literals and identifiers, long GROUP BY / ORDER BY lists; and normal queries scaled up: many
+output columns, a wide report of CASE columns, many joins, long WHERE chains, many CTEs, long
+UNION ALL reports, long CASE bucketings.
+
+The goal is on wall time; the summary also prints the CPU time of the worker (on a machine that
+other work shares, wall times are upper bounds and CPU times the steadier figure).
 
 Run: ``python3 bench/bench_check_worst.py [--sizes 1,10,50,100] [--repeat 3] [--timeout 5]
 [--family REGEX]``.
