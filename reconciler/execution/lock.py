@@ -38,7 +38,7 @@ from typing import IO
 
 from reconciler.errors import StateError, why_unusable
 
-__all__ = ["Holder", "LockHeld", "break_lock", "hold", "lock_path", "read_holder"]
+__all__ = ["Holder", "LockHeld", "break_lock", "hold", "holder_of", "lock_path", "read_holder"]
 
 
 def _start_time(pid: int) -> str:
@@ -119,7 +119,8 @@ def lock_path(root: Path, backend: str, stack: str) -> Path:
     return root / ".reconciler" / "locks" / f"{safe}.lock"
 
 
-def _holder_of(text: str) -> Holder | None:
+def holder_of(text: str) -> Holder | None:
+    """The Holder a lock record's JSON names, or None when it names none (empty, torn, foreign)."""
     try:
         data = json.loads(text)
         since = data.get("since", "")
@@ -220,7 +221,7 @@ def hold(
             sleep(min(poll, timeout - waited))
         try:
             handle.seek(0)
-            previous = _holder_of(handle.read())
+            previous = holder_of(handle.read())
             if previous is not None and on_interrupted is not None:
                 on_interrupted(previous)
             _rewrite(handle, json.dumps(asdict(me)))
@@ -247,7 +248,7 @@ def _open_lock_file(path: Path) -> IO[str]:
 def read_holder(path: Path) -> Holder | None:
     """The holder recorded in the lock file, or None when there is none or it cannot be read."""
     try:
-        return _holder_of(path.read_text(encoding="utf-8", errors="replace"))
+        return holder_of(path.read_text(encoding="utf-8", errors="replace"))
     except OSError:
         return None
 
