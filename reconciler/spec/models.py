@@ -65,6 +65,7 @@ __all__ = [
     "MembershipSpec",
     "MLMemberAbilities",
     "MovedSpec",
+    "RemoteStateSpec",
     "OutputColumnThreshold",
     "PrivacyBudgetParameters",
     "PrivacyBudgetTemplateSpec",
