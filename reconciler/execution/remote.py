@@ -62,7 +62,7 @@ __all__ = [
     "RemoteStateCache",
     "RemoteStateError",
     "StateConflict",
-    "Store",
+    "StateStore",
     "StoreConfig",
     "break_remote_lock",
     "configured",
@@ -183,7 +183,7 @@ class Blob:
     version: str
 
 
-class Store:
+class StateStore:
     """A key -> bytes store whose writes are all conditional (see the module docstring).
 
     ``put(key, data, expect=None)`` creates and fails if the key exists; ``expect=VERSION``
@@ -225,7 +225,7 @@ def _client(service: str, region: str | None) -> Any:
         ) from None
 
 
-def _error(store: Store, exc: Exception, key: str, action: str) -> StateError:
+def _error(store: StateStore, exc: Exception, key: str, action: str) -> StateError:
     """One boto3 failure as the error a user can act on."""
     from botocore.exceptions import ClientError
 
@@ -260,7 +260,7 @@ def _error(store: Store, exc: Exception, key: str, action: str) -> StateError:
     return RemoteStateError(f"cannot {action} the remote state at {where}: {code} {message}".rstrip())
 
 
-class S3Store(Store):
+class S3Store(StateStore):
     """Objects in a bucket; conditions are S3's ``If-None-Match: *`` and ``If-Match: ETAG``."""
 
     def __init__(self, config: StoreConfig, client: Any = None) -> None:
@@ -298,7 +298,7 @@ class S3Store(Store):
             raise _error(self, exc, key, "delete") from None
 
 
-class DynamoStore(Store):
+class DynamoStore(StateStore):
     """Items of a table keyed by ``LockID``; conditions on ``attribute_not_exists`` and ``version``."""
 
     def __init__(self, config: StoreConfig, client: Any = None) -> None:
@@ -364,8 +364,8 @@ def _conflict(exc: Exception) -> Exception:
     return failed
 
 
-def open_store(config: StoreConfig) -> Store:
-    """The Store for ``config`` (clients from boto3's standard chain)."""
+def open_store(config: StoreConfig) -> StateStore:
+    """The StateStore for ``config`` (clients from boto3's standard chain)."""
     return S3Store(config) if config.kind == "s3" else DynamoStore(config)
 
 
@@ -375,13 +375,13 @@ _UNREAD = object()
 
 
 class RemoteStateCache(StateCache):
-    """The state cache of one stack on one backend in a Store (the local file format, remote bytes).
+    """The state cache of one stack on one backend in a StateStore (the local file format, remote bytes).
 
     Reads anywhere; writes only while ``lock`` is set (``hold_remote`` sets it) and only over
     the version it last read or wrote.
     """
 
-    def __init__(self, store: Store, backend: str, stack: str) -> None:
+    def __init__(self, store: StateStore, backend: str, stack: str) -> None:
         super().__init__()
         self.store = store
         self.backend = backend
@@ -499,7 +499,7 @@ class _Record:
         return ""
 
 
-def _read_record(store: Store, key: str) -> _Record | None:
+def _read_record(store: StateStore, key: str) -> _Record | None:
     blob = store.get(key)
     if blob is None:
         return None
@@ -515,7 +515,7 @@ def _read_record(store: Store, key: str) -> _Record | None:
 class RemoteLock:
     """A held remote lock: renews its lease in a thread; ``lost`` is set when someone broke it."""
 
-    def __init__(self, store: Store, key: str, holder: Holder, lease: float, version: str) -> None:
+    def __init__(self, store: StateStore, key: str, holder: Holder, lease: float, version: str) -> None:
         self.store, self.key, self.holder, self.lease = store, key, holder, lease
         self.version = version
         self.lost = threading.Event()
@@ -547,7 +547,7 @@ class RemoteLock:
                 self.store.delete(self.key, expect=self.version)
 
 
-def _refusal(store: Store, key: str, record: _Record | None, waited: float) -> LockHeld:
+def _refusal(store: StateStore, key: str, record: _Record | None, waited: float) -> LockHeld:
     where = f"{store.url} ({key})"
     waited_text = f" (waited {waited:.1f} s)" if waited >= 0.05 else ""
     holder = record.holder if record else None
@@ -629,10 +629,17 @@ def break_remote_lock(cache: RemoteStateCache, *, force: bool = False) -> Holder
     """
     store = cache.store
     key = store.key(cache.backend, cache.stack, ".lock")
-    record = _read_record(store, key)
-    if record is None:
-        return None
-    if not force and not record.interrupted():
-        raise _refusal(store, key, record, 0.0)
-    store.delete(key, expect=record.version)
-    return record.holder or Holder(0, "unknown", "")
+    for attempt in range(5):
+        record = _read_record(store, key)
+        if record is None:
+            return None
+        if not force and not record.interrupted():
+            raise _refusal(store, key, record, 0.0)
+        try:
+            store.delete(key, expect=record.version)  # only the record judged: not a newer one
+        except StateConflict:
+            if attempt == 4:
+                raise
+            continue  # the holder renewed its lease (or released) meanwhile: judge it again
+        return record.holder or Holder(0, "unknown", "")
+    return None  # pragma: no cover - the loop returns or raises

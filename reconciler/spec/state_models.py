@@ -8,9 +8,27 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import model_validator
+from pydantic import ConfigDict, model_validator
+from pydantic.config import JsonDict
 
 from reconciler.spec.models import SpecModel
+
+#: What ``_one_place`` checks, for editors (JSON Schema ``if``/``then``).
+_BY_BACKEND: JsonDict = {
+    "allOf": [
+        {
+            "if": {"properties": {"backend": {"const": "s3"}}},
+            "then": {"required": ["bucket"], "not": {"required": ["table"]}},
+        },
+        {
+            "if": {"properties": {"backend": {"const": "dynamodb"}}},
+            "then": {
+                "required": ["table"],
+                "not": {"anyOf": [{"required": ["bucket"]}, {"required": ["prefix"]}]},
+            },
+        },
+    ]
+}
 
 __all__ = ["STATE_DOCUMENT_MODELS", "RemoteStateSpec"]
 
@@ -23,6 +41,8 @@ class RemoteStateSpec(SpecModel):
     table). Credentials come from the standard AWS chain (``AWS_PROFILE``, the environment, an
     instance role); ``region`` defaults to the chain's region.
     """
+
+    model_config = ConfigDict(json_schema_extra=_BY_BACKEND)  # merged with SpecModel's
 
     kind: Literal["RemoteState"]
     backend: Literal["s3", "dynamodb"]

@@ -465,3 +465,25 @@ def test_the_spec_alone_chooses_the_store(tmp_path: Path, store: Store) -> None:
 def test_a_bad_state_variable_is_refused(text: str) -> None:
     with pytest.raises(StateError, match="is not a state store"):
         remote.StoreConfig.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("backend: s3\ntable: t\n", "backend: s3 needs `bucket` (and no `table`)"),
+        ("backend: dynamodb\nbucket: b\n", "backend: dynamodb needs `table` (and no `bucket` or `prefix`)"),
+        ("backend: gcs\nbucket: b\n", 'backend: must be "s3" or "dynamodb"'),
+    ],
+)
+def test_a_wrong_remote_state_document_is_a_spec_error_at_its_line(
+    tmp_path: Path, document: str, message: str
+) -> None:
+    from reconciler.errors import SpecError
+    from reconciler.spec import load_stack
+
+    stack = _checkout(tmp_path) / "specs" / STACK
+    (stack / "state.yaml").write_text("kind: RemoteState\n" + document)
+    with pytest.raises(SpecError) as caught:
+        load_stack(stack)
+    found = [d for d in caught.value.diagnostics if d.location and d.location.path.endswith("state.yaml")]
+    assert [d.summary for d in found] == [message]
