@@ -15,8 +15,8 @@ process start time, command, since) and is emptied on a clean release. So:
   a new file; the hung process must be stopped by hand.
 
 The lock keeps apart applies that share a working directory (one machine, one CI workspace); two
-CI runners with separate checkouts need the pipeline's own serialization (a concurrency group).
-This module makes no API calls.
+CI runners with separate checkouts are kept apart by the remote lock of ``execution.remote``,
+taken after this one when the stack's state is remote. This module makes no API calls.
 """
 
 from __future__ import annotations

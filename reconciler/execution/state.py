@@ -9,7 +9,10 @@ arn) plus the last observed attributes: it is written atomically (temporary file
 the tags. An apply records each step's result by appending one line to
 ``.reconciler/state.json.journal`` (constant cost per step, whatever the size of the stack); a
 load replays the journal over the snapshot (a torn last line is ignored) and the next full save
-folds it in. This module does not call any API and does not know how resources are diffed.
+folds it in. Where the document's and the journal's bytes go is a seam of four methods
+(``_read_document_text``, ``_journal_lines``, ``_append_journal``, ``_write_document``):
+``execution.remote`` keeps them in S3 or DynamoDB for CI runners. This module does not call any
+API and does not know how resources are diffed.
 """
 
 from __future__ import annotations
