@@ -47,6 +47,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -482,17 +483,33 @@ def _lease_seconds(environ: Mapping[str, str] | None = None) -> float:
         raise StateError(f"{LEASE_VAR}={text!r} is not a number of seconds") from None
 
 
+def _machine() -> str:
+    """This kernel's boot and pid namespace: a pid means the same process only where both match.
+
+    CI runners in containers may share a host name (or a kernel, in another pid namespace); then
+    a pid check would judge someone else's process, so the lease alone decides.
+    """
+    parts = []
+    with contextlib.suppress(OSError):
+        parts.append(Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip())
+    with contextlib.suppress(OSError):
+        parts.append(os.readlink("/proc/self/ns/pid"))
+    return "/".join(parts)
+
+
 @dataclass(frozen=True)
 class _Record:
-    """A lock blob: its holder, when its lease ends, and its version."""
+    """A lock blob: its holder, when its lease ends, where its pid means something, its version."""
 
     holder: Holder | None
     expires: dt.datetime | None
     version: str
+    machine: str = ""
 
     def interrupted(self) -> str:
         """Why the holder is taken as gone ("" when it may still run)."""
-        if self.holder is not None and self.holder.alive() is False:
+        here = bool(self.machine) and self.machine == _machine()
+        if here and self.holder is not None and self.holder.alive() is False:
             return "that process no longer runs"
         if self.expires is not None and self.expires < _now():
             return f"its lease expired at {_stamp(self.expires)} (it stopped renewing it)"
@@ -504,12 +521,12 @@ def _read_record(store: StateStore, key: str) -> _Record | None:
     if blob is None:
         return None
     text = blob.data.decode("utf-8", errors="replace")
-    expires = None
-    with contextlib.suppress(ValueError, TypeError, AttributeError):
-        expires = dt.datetime.strptime(json.loads(text)["expires"], "%Y-%m-%dT%H:%M:%SZ").replace(
-            tzinfo=dt.UTC
-        )
-    return _Record(holder_of(text), expires, blob.version)
+    expires, machine = None, ""
+    with contextlib.suppress(ValueError, TypeError, AttributeError, KeyError):
+        data = json.loads(text)
+        machine = str(data.get("machine", ""))
+        expires = dt.datetime.strptime(data["expires"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    return _Record(holder_of(text), expires, blob.version, machine)
 
 
 class RemoteLock:
@@ -524,7 +541,8 @@ class RemoteLock:
 
     def body(self) -> bytes:
         expires = _now() + dt.timedelta(seconds=self.lease)
-        return json.dumps({**asdict(self.holder), "expires": _stamp(expires)}).encode("utf-8")
+        record = {**asdict(self.holder), "expires": _stamp(expires), "machine": _machine()}
+        return json.dumps(record).encode("utf-8")
 
     def _renew(self) -> None:
         while not self._stop.wait(self.lease / 3):

@@ -404,6 +404,25 @@ def test_a_live_lease_on_another_host_is_held_not_interrupted(store: Store) -> N
     assert remote.break_remote_lock(cache, force=True) is not None
 
 
+def test_a_dead_pid_of_another_kernel_is_not_taken_as_gone(store: Store) -> None:
+    """Containers may share a host name: a pid is only judged where boot and pid namespace match."""
+    cache = _cache(store)
+    key = cache.store.key("local", STACK, ".lock")
+    record = {
+        "pid": 2**22 + 1,  # above any pid_max default: no such process here
+        "host": socket.gethostname(),
+        "since": "2026-01-01T00:00:00Z",
+        "expires": "2999-01-01T00:00:00Z",
+        "machine": "another-boot/pid:[1]",
+    }
+    cache.store.put(key, json.dumps(record).encode(), expect=None)
+    with pytest.raises(remote.LockHeld, match="the stack is locked by process"):
+        with remote.hold_remote(cache):
+            pass
+    with pytest.raises(remote.LockHeld):
+        remote.break_remote_lock(cache)  # may still run: only --force removes it
+
+
 def test_a_plan_without_the_lock_writes_no_state(store: Store) -> None:
     cache = _cache(store)
     cache.save("local", State({}, STACK))
