@@ -11,15 +11,18 @@ starts with an empty ``.reconciler/``; with ``kind: RemoteState`` in the stack (
   table whose partition key is the string ``LockID`` (Terraform's lock-table schema), with the
   bytes in ``data`` and a ``version`` number.
 - **Every write is conditional.** S3: ``IfNoneMatch="*"`` to create, ``IfMatch=<ETag read>`` to
-  replace or delete (S3's conditional writes, 2024); DynamoDB: ``attribute_not_exists(LockID)``
+  replace or delete (S3's conditional writes, 2024, and deletes, 2025); DynamoDB: ``attribute_not_exists(LockID)``
   or ``version = :read``. So a write that would overwrite another runner's is refused by the
   store and reported (``StateConflict``): a lost update is detected, never made.
 - **The lock** is a blob created with the create-only condition: one runner wins, the other
   waits (``--lock-timeout``) and fails naming the holder. The holder renews a lease in it
   (every ``lease / 3`` seconds), so a lock whose holder was killed is told from a live one:
-  holder gone (same host, pid not running) or lease expired means *interrupted*; such a lock is
+  holder gone (its pid not running on the same kernel boot and pid namespace) or lease expired
+  means *interrupted*; such a lock is
   never taken over silently: the next apply fails saying so, and ``reconciler state unlock``
-  clears it (``--force`` also a live holder's). A holder that finds its lock broken stops writing.
+  clears it (``--force`` also a live holder's). A holder that finds its lock broken (its lease
+  renewal refused) stops writing; the steps it journaled before noticing stay in the journal and
+  are replayed by the next load, which is right: it did make those resources.
 - **Crash safety: one journal blob per step.** As with the local journal, each step's result is
   written when the step ends, as a blob of its own created with ``IfNoneMatch``: constant cost
   per step, and a killed apply leaves every finished step recorded. A load reads the document,
