@@ -11,9 +11,10 @@ starts with an empty ``.reconciler/``; with ``kind: RemoteState`` in the stack (
   table whose partition key is the string ``LockID`` (Terraform's lock-table schema), with the
   bytes in ``data`` and a ``version`` number.
 - **Every write is conditional.** S3: ``IfNoneMatch="*"`` to create, ``IfMatch=<ETag read>`` to
-  replace or delete (S3's conditional writes, 2024, and deletes, 2025); DynamoDB: ``attribute_not_exists(LockID)``
-  or ``version = :read``. So a write that would overwrite another runner's is refused by the
-  store and reported (``StateConflict``): a lost update is detected, never made.
+  replace or delete (S3's conditional writes, 2024, and deletes, 2025); DynamoDB:
+  ``attribute_not_exists(LockID)`` or ``version = :read``. So a write that would overwrite
+  another runner's is refused by the store and reported (``StateConflict``): a lost update is
+  detected, never made.
 - **The lock** is a blob created with the create-only condition: one runner wins, the other
   waits (``--lock-timeout``) and fails naming the holder. The holder renews a lease in it
   (every ``lease / 3`` seconds), so a lock whose holder was killed is told from a live one:
