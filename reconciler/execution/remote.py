@@ -19,11 +19,11 @@ starts with an empty ``.reconciler/``; with ``kind: RemoteState`` in the stack (
   waits (``--lock-timeout``) and fails naming the holder. The holder renews a lease in it
   (every ``lease / 3`` seconds), so a lock whose holder was killed is told from a live one:
   holder gone (its pid not running on the same kernel boot and pid namespace) or lease expired
-  means *interrupted*; such a lock is
-  never taken over silently: the next apply fails saying so, and ``reconciler state unlock``
-  clears it (``--force`` also a live holder's). A holder that finds its lock broken (its lease
-  renewal refused) stops writing; the steps it journaled before noticing stay in the journal and
-  are replayed by the next load, which is right: it did make those resources.
+  means *interrupted*; such a lock is never taken over silently: the next apply fails saying
+  so, and ``reconciler state unlock`` clears it (``--force`` also a live holder's). A holder
+  that finds its lock broken (its lease renewal refused) stops writing; the steps it journaled
+  before noticing stay in the journal and are replayed by the next load, which is right: it did
+  make those resources.
 - **Crash safety: one journal blob per step.** As with the local journal, each step's result is
   written when the step ends, as a blob of its own created with ``IfNoneMatch``: constant cost
   per step, and a killed apply leaves every finished step recorded. A load reads the document,
