@@ -11,7 +11,9 @@ escapes is a bug and is reported as one.
      ├── GraphError             the resources depend on each other in a cycle
      ├── PlanError              a saved plan is unreadable, stale, or for another stack
      ├── StateError             the state file or lock cannot be used
-     │    └── LockHeld          another apply holds the stack lock (execution.lock)
+     │    ├── LockHeld          another apply holds the stack lock (execution.lock)
+     │    ├── RemoteStateError  the remote state's bucket or table is missing or denied (execution.remote)
+     │    └── StateConflict     another runner wrote the remote state since it was read (execution.remote)
      ├── BackendError           a call to Clean Rooms failed
      │    ├── RetryableBackendError   throttling, 5xx, IAM propagation delay
      │    └── TerminalBackendError    validation, access denied, conflicts that retrying cannot fix

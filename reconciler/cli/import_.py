@@ -28,7 +28,10 @@ def command(address: str, resource_id: str, stack: str | None, backend: str, loc
     inventory.parse_address(address)  # a malformed address is refused before anything is locked
     path = inventory.stack_lock_path(stack, backend)
     with lock.hold(path, timeout=lock_timeout):
-        with workflow.open_workspace(stack, backend=backend) as ws:
+        with (
+            workflow.open_workspace(stack, backend=backend) as ws,
+            workflow.remote_lock(ws, timeout=lock_timeout),
+        ):
             adopted = inventory.adopt(ws, address, resource_id)
             warn(tuple(ws.backend.problems))
     r = adopted.resource

@@ -162,6 +162,8 @@ def command(
                     f"Workspace: {(ws.root / '.reconciler').resolve()} (state, locks, local backend)",
                     err=True,
                 )
+                if ws.cache.location != str(ws.cache.path):  # kind: RemoteState / RECONCILER_STATE
+                    click.echo(f"Remote state and lock: {ws.cache.location}", err=True)
         plan = outcome.plan
         path = planfile.write(plan, out, overwrite=overwrite) if out is not None else None
         if stream is not None:

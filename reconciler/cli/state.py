@@ -1,11 +1,12 @@
 """``reconciler state list|show|rebuild|unlock|mv|rm``: look at and repair what the stack manages.
 
-``list`` and ``show`` read the state cache (``.reconciler/state.json``) and make no API call;
-``rebuild`` re-reads every resource by its tags and rewrites the cache (the cache is never the
-source of truth, so this is always safe); ``unlock`` removes a stack lock left by an apply that
-was killed, or with ``--force`` the lock of an apply that hangs; ``mv`` gives a resource a new
-address (its identity tag is rewritten) and ``rm`` stops managing one (its identity tags are
-removed), both without changing anything else about it.
+``list`` and ``show`` read the state cache (``.reconciler/state.json``, or the stack's remote
+state: ``execution.remote``) and make no Clean Rooms call; ``rebuild`` re-reads every resource by
+its tags and rewrites the cache (the cache is never the source of truth, so this is always safe);
+``unlock`` removes a stack lock (local or remote) left by an apply that was killed, or with
+``--force`` the lock of an apply that hangs; ``mv`` gives a resource a new address (its identity
+tag is rewritten) and ``rm`` stops managing one (its identity tags are removed), both without
+changing anything else about it.
 """
 
 from __future__ import annotations
@@ -17,15 +18,15 @@ import click
 from reconciler import workflow
 from reconciler.cli.plan import backend_option, warn
 from reconciler.errors import StateError
-from reconciler.execution import lock
+from reconciler.execution import lock, remote
 from reconciler.execution.state import StateCache, resource_json
 from reconciler.workflow import inventory
 
 
 def _cached(stack: str | None, backend: str) -> tuple[str, StateCache]:
-    return inventory.stack_name_of(stack), StateCache(
-        workflow.workspace_root() / ".reconciler" / "state.json"
-    )
+    name, cache, notes = inventory.cache_of(stack, backend)
+    warn(tuple(notes))
+    return name, cache
 
 
 @click.group("state")
@@ -76,8 +77,8 @@ def show(address: str, stack: str | None, backend: str) -> int:
 @backend_option
 def rebuild(stack: str | None, backend: str) -> int:
     """Read STACK's resources by their tags and rewrite the cache."""
-    with workflow.open_workspace(stack, backend=backend) as ws:
-        result = inventory.rebuild(ws)
+    with workflow.open_workspace(stack, backend=backend) as ws, workflow.remote_lock(ws):
+        result = inventory.rebuild(ws)  # remote state is written by the lock's holder only
         warn(tuple(ws.backend.problems))
     if result.problem:
         click.echo(f"The old cache was not usable: {result.problem}", err=True)
@@ -98,10 +99,16 @@ def rebuild(stack: str | None, backend: str) -> int:
 @click.option("--force", is_flag=True, help="Also remove the lock of a holder that still runs (it hangs).")
 def unlock(stack: str | None, backend: str, force: bool) -> int:
     """Clear the lock record of an interrupted apply of STACK (--force: also a hung one's lock)."""
-    path = inventory.stack_lock_path(stack, backend)
-    holder = lock.break_lock(path, force=force)
+    _, cache = _cached(stack, backend)
+    if isinstance(cache, remote.RemoteStateCache):
+        where = cache.store.url
+        holder = remote.break_remote_lock(cache, force=force)
+    else:
+        path = inventory.stack_lock_path(stack, backend)
+        where = str(path)
+        holder = lock.break_lock(path, force=force)
     if holder is None:
-        click.echo(f"{path} was not locked.")
+        click.echo(f"{where} was not locked.")
     else:
         click.echo(f"Removed the lock of {holder.describe()}.")
         click.echo("Run `reconciler plan` to see the work the interrupted apply left.")
@@ -121,7 +128,10 @@ def mv(source: str, destination: str, stack: str | None, backend: str, lock_time
     inventory.parse_address(source)
     inventory.parse_address(destination)
     with lock.hold(inventory.stack_lock_path(stack, backend), timeout=lock_timeout):
-        with workflow.open_workspace(stack, backend=backend) as ws:
+        with (
+            workflow.open_workspace(stack, backend=backend) as ws,
+            workflow.remote_lock(ws, timeout=lock_timeout),
+        ):
             result = inventory.move(ws, source, destination)
             warn(tuple(ws.backend.problems))
     for before, after in result.pairs:
@@ -141,7 +151,10 @@ def rm(address: str, stack: str | None, backend: str, lock_timeout: float) -> in
     """Stop managing the resource at ADDRESS (and what lives under it); it is left as it is."""
     inventory.parse_address(address)
     with lock.hold(inventory.stack_lock_path(stack, backend), timeout=lock_timeout):
-        with workflow.open_workspace(stack, backend=backend) as ws:
+        with (
+            workflow.open_workspace(stack, backend=backend) as ws,
+            workflow.remote_lock(ws, timeout=lock_timeout),
+        ):
             result = inventory.forget(ws, address)
             warn(tuple(ws.backend.problems))
     for before, _ in result.pairs:

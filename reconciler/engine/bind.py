@@ -28,7 +28,6 @@ import difflib
 import functools
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import replace
 
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
@@ -40,7 +39,7 @@ from reconciler.engine.facts import Table
 from reconciler.engine.rules import Reason
 from reconciler.engine.scopes import Binding, Out, QueryScope, Refuse, Relation, TableRef
 from reconciler.engine.sources import Sources, same_span
-from reconciler.engine.values import Comparison, Value, classify, type_of, union
+from reconciler.engine.values import Comparison, Value, changed, classify, type_of, union
 from reconciler.errors import QueryRejected
 
 __all__ = ["Binder", "bind"]
@@ -126,14 +125,16 @@ class Binder:
         if self.controls:
             self.findings.append((reason, message, node))
 
-    def count(self, node: exp.Expr) -> None:
-        """Count one visited node against the budget (CTE expansions count every time)."""
-        self._visited += 1
+    def count(self, node: exp.Expr, nodes: int = 1) -> None:
+        """Count visited nodes against the budget (CTE expansions and inlined aliases count every time)."""
+        self._visited += nodes
         if self._visited > self.limits.bound_nodes:
             raise self.refuse(
                 Reason.OTHER,
-                f"the query expands to more than {self.limits.bound_nodes:,} nodes (CTEs are expanded per "
-                "reference); simplify it",
+                f"the query expands to more than {self.limits.bound_nodes:,} nodes, the local engine's "
+                "limit (each reference of a CTE and each use of a lateral column alias or of a SELECT "
+                "alias in GROUP BY / ORDER BY / HAVING counts its expression again); split the analysis "
+                "into smaller queries, or read each CTE fewer times",
                 None,
             )
 
@@ -363,8 +364,8 @@ class Binder:
             if chain > self.limits.alias_chain:
                 raise self.refuse(
                     Reason.OTHER,
-                    f"lateral column aliases may nest at most {self.limits.alias_chain} deep "
-                    "in the local engine",
+                    f"lateral column aliases may nest at most {self.limits.alias_chain} deep in the "
+                    "local engine; compute the earlier ones in a subquery or CTE",
                     item,
                 )
             if name not in scope.laterals:
@@ -508,8 +509,7 @@ class Binder:
         each step is refused after at most the budget's nodes, not after copying an exponential tree.
         """
         nodes = list(original.walk())
-        for node in nodes:
-            self.count(node)
+        self.count(original, len(nodes))
         # sqlglot deep-copies each node's meta (spans, positions: immutable values) with the copy
         # module, most of a copy's cost; the copy is made without them and given shallow copies
         metas = [node._meta for node in nodes]
@@ -552,7 +552,7 @@ class Binder:
                     struct = exp.column(out.canonical, table=relation.canonical, quoted=True)
                     access = exp.Dot(this=struct, expression=exp.to_identifier(name))
                     column.replace(access)
-                    value = replace(out.value, direct=frozenset(), type=type_of(""))
+                    value = changed(out.value, direct=frozenset(), type=type_of(""))
                     self.remember(struct, out.value)
                     self.remember(access, value)
                     return value
@@ -600,7 +600,14 @@ class Binder:
 
     def _lateral(self, column: exp.Column, scope: QueryScope, name: str) -> Value:
         """A Spark lateral column alias: the earlier item's expression, inlined (and counted)."""
-        expression, value, _chain = scope.laterals[name]
+        expression, value, chain = scope.laterals[name]
+        if chain >= self.limits.alias_chain:  # refused before copying: each level may double the copy
+            raise self.refuse(
+                Reason.OTHER,
+                f"lateral column aliases may nest at most {self.limits.alias_chain} deep in the local "
+                "engine; compute the earlier ones in a subquery or CTE",
+                column,
+            )
         column.replace(self._counted_copy(expression))
         scope.lateral_uses.add(name)
         return value

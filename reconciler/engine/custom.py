@@ -234,10 +234,15 @@ def _c6_aggregate_arguments(ctx: CheckState, binding: Binding) -> None:
 
 
 def _c7_final_select(ctx: CheckState, binding: Binding, final: QueryScope) -> None:
-    items = final.node.expressions
+    items = {id(item) for item in final.node.expressions}
 
-    def in_items(node: exp.Expr) -> bool:
-        return any(node is item or _inside(node, item) for item in items)
+    def in_items(node: exp.Expr) -> bool:  # the node or one of its ancestors is a SELECT item
+        current: exp.Expr | None = node
+        while current is not None:
+            if id(current) in items:
+                return True
+            current = current.parent
+        return False
 
     qualifies = any(
         scope is final and in_items(call) and (lookup(call) or _UNKNOWN).name in _QUALIFYING
@@ -263,12 +268,3 @@ def _c7_final_select(ctx: CheckState, binding: Binding, final: QueryScope) -> No
 
 
 _UNKNOWN = Function("?", FunctionKind.SCALAR)
-
-
-def _inside(node: exp.Expr, ancestor: exp.Expr) -> bool:
-    current = node.parent
-    while current is not None:
-        if current is ancestor:
-            return True
-        current = current.parent
-    return False

@@ -17,6 +17,7 @@ import functools
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -26,7 +27,7 @@ from sqlglot.tokenizer_core import Token, TokenType
 from reconciler.dp import DPQuery
 from reconciler.engine import custom, dp_query, flat, safe, suppress, templates
 from reconciler.engine.bind import bind
-from reconciler.engine.budget import LIMITS, OverBudget, check_tokens, check_tree
+from reconciler.engine.budget import LIMITS, OverBudget, check_tokens, check_tree, collector_paused
 from reconciler.engine.facts import Collaboration, Request, Table
 from reconciler.engine.functions import Type, name_of
 from reconciler.engine.rules import CustomRule, Reason, RuleType
@@ -37,6 +38,8 @@ from reconciler.engine.verdict import Verdict, fragment, refuse, spans
 from reconciler.errors import QueryRejected
 
 __all__ = ["CheckState", "Prepared", "check", "enforce", "parse"]
+
+_E = TypeVar("_E", bound=exp.Expr)
 
 # sqlglot's recursive-descent parser uses about 20 Python frames per nested parenthesis; the token
 # budget (``budget.Limits.nesting``) keeps a query well inside this limit, and a deeper structure
@@ -146,6 +149,22 @@ class CheckState:
     binding: Binding | None = None
     dp: DPQuery | None = None
     dp_tables: dict[str, str] = field(default_factory=dict)
+    #: every node of ``tree`` in ``find_all``'s order while the tree is as parsed (None after a change)
+    nodes: list[exp.Expr] | None = None
+    _by_type: tuple[list[exp.Expr], dict[type[exp.Expr], list[int]]] | None = None
+
+    def find_all(self, *types: type[_E]) -> list[_E]:
+        """``tree.find_all(*types)``, from the node list of ``check_tree`` while it holds."""
+        nodes = self.nodes
+        if nodes is None:
+            return list(self.tree.find_all(*types))
+        if self._by_type is None or self._by_type[0] is not nodes:  # positions by node type, once
+            by_type: dict[type[exp.Expr], list[int]] = {}
+            for position, node in enumerate(nodes):
+                by_type.setdefault(type(node), []).append(position)
+            self._by_type = (nodes, by_type)
+        found = [p for kind, at in self._by_type[1].items() if issubclass(kind, types) for p in at]
+        return [nodes[p] for p in sorted(found)]  # type: ignore[misc]  # the types filtered them
 
     @property
     def controls(self) -> bool:
@@ -160,6 +179,7 @@ class CheckState:
     def bind(self) -> Binding:
         """Bind the tree (once): the canonical tree and the facts the rule checks read."""
         if self.binding is None:
+            self.nodes = None  # the binder rewrites the tree
             self.binding = bind(
                 self.tree,
                 self.tables,
@@ -245,15 +265,19 @@ def s1_parse(ctx: CheckState) -> None:
         raise ctx.refuse(Reason.PARSE_ERROR, "the query is empty", text)
     if len(present) > 1 or _statement_count(tokens) > 1:
         raise ctx.refuse(Reason.MULTI_STATEMENT, f"send exactly one SQL statement, not {len(present)}", text)
-    ctx.tokens = tokens
+    ctx.tokens = tokens[:1]  # S3 reads the first; the rest are freed now, not by the collector later
+    del tokens
     ctx.tree = present[0]
-    for hint in list(ctx.tree.find_all(exp.Hint)):  # Spark join hints change how, not what (8.6.4)
-        hint.pop()
     try:
-        check_tree(ctx.tree)
+        ctx.nodes = check_tree(ctx.tree)
+        hints = ctx.find_all(exp.Hint)
+        if hints:
+            for hint in hints:  # Spark join hints change how, not what (8.6.4)
+                hint.pop()
+            ctx.nodes = check_tree(ctx.tree)
     except OverBudget as exc:
         raise ctx.refuse(Reason.OTHER, str(exc), exc.node) from None
-    spans(ctx.tree)
+    spans(ctx.tree, ctx.nodes)
 
 
 def s3_system_access(ctx: CheckState) -> None:
@@ -264,7 +288,7 @@ def s3_system_access(ctx: CheckState) -> None:
         first in SYSTEM_KEYWORDS and not isinstance(tree, (exp.Query, exp.Subquery))
     ):
         raise ctx.refuse(Reason.FILE_OR_SYSTEM_ACCESS, f"{first or 'this'} statements are refused", tree)
-    for table in tree.find_all(exp.Table):
+    for table in ctx.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier):
             raise ctx.refuse(Reason.FILE_OR_SYSTEM_ACCESS, "table functions are refused", table)
         names = [p.name.lower() for p in table.parts]
@@ -275,7 +299,7 @@ def s3_system_access(ctx: CheckState) -> None:
             raise ctx.refuse(Reason.FILE_OR_SYSTEM_ACCESS, "paths and system schemas cannot be read", table)
         if name.startswith(_SYSTEM_TABLE_PREFIXES) and name not in ctx.collaboration.tables:
             raise ctx.refuse(Reason.FILE_OR_SYSTEM_ACCESS, "system catalog tables cannot be read", table)
-    for func in tree.find_all(exp.Func):
+    for func in ctx.find_all(exp.Func):
         name = name_of(func).lower()
         if name in _DENIED_FUNCTIONS or name.startswith(_DENIED_PREFIXES) or name.endswith("_scan"):
             raise ctx.refuse(
@@ -288,15 +312,15 @@ def s4_query_only(ctx: CheckState) -> None:
     tree = ctx.tree
     if not isinstance(tree, (exp.Select, exp.SetOperation)):
         raise ctx.refuse(Reason.DISALLOWED_CONSTRUCT, "only SELECT queries can run", tree)
-    for node in tree.find_all(*_WRITES):
+    for node in ctx.find_all(*_WRITES):
         raise ctx.refuse(Reason.DISALLOWED_CONSTRUCT, "only SELECT queries can run", node)
-    for parameter in tree.find_all(exp.Parameter):
+    for parameter in ctx.find_all(exp.Parameter):
         raise ctx.refuse(
             Reason.DISALLOWED_CONSTRUCT,
             "positional parameters cannot be bound; an analysis template names its parameters (:name)",
             parameter,
         )
-    for dot in tree.find_all(exp.Dot):
+    for dot in ctx.find_all(exp.Dot):
         if isinstance(dot.this, exp.Literal):
             raise ctx.refuse(
                 Reason.DISALLOWED_CONSTRUCT,
@@ -307,16 +331,18 @@ def s4_query_only(ctx: CheckState) -> None:
 
 def bind_parameters(ctx: CheckState) -> None:
     """Template runs: replace ``:name`` placeholders with typed literals (8.3); direct SQL has none."""
-    templates.bind(ctx.tree, ctx.request.parameters)
+    if ctx.find_all(exp.Placeholder):
+        templates.bind(ctx.tree, ctx.request.parameters)
+        ctx.nodes = None  # placeholders were replaced
 
 
 def s5_tables(ctx: CheckState) -> None:
     """S5: tables resolve to associations with rules of one type; receivers and analyses allowed."""
     known = ctx.collaboration.tables
-    ctes = {cte.alias_or_name.lower() for cte in ctx.tree.find_all(exp.CTE)}
+    ctes = {cte.alias_or_name.lower() for cte in ctx.find_all(exp.CTE)}
     for name in sorted(ctes & set(known)):
         raise ctx.refuse(Reason.OTHER, f"a CTE may not be named like the table {name!r}; rename it", name)
-    for table in ctx.tree.find_all(exp.Table):
+    for table in ctx.find_all(exp.Table):
         name = table.name.lower()
         if table.args.get("db") or table.args.get("catalog"):
             raise ctx.refuse(
@@ -428,11 +454,13 @@ def check(request: Request, collaboration: Collaboration) -> Prepared:
     Raises:
         QueryRejected: the first failing stage's Verdict, before any data is read.
     """
-    return _check(request, collaboration, render_spark=False)
+    with collector_paused():
+        return _check(request, collaboration, render_spark=False)
 
 
 def _render_spark(request: Request, collaboration: Collaboration) -> tuple[str, str]:
-    prepared = _check(request, collaboration, render_spark=True)
+    with collector_paused():
+        prepared = _check(request, collaboration, render_spark=True)
     return prepared._spark_target()
 
 

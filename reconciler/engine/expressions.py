@@ -14,7 +14,7 @@ the query binder (``bind``) owns scopes and column resolution and passes itself 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlglot import exp
@@ -22,7 +22,7 @@ from sqlglot import exp
 from reconciler.engine.allowlist import NODES, REFUSED, Role, datatype, keyword, unsupported_args
 from reconciler.engine.functions import MAX_AMPLIFY, Function, FunctionKind, Type, lookup
 from reconciler.engine.rules import Reason
-from reconciler.engine.values import Comparison, Value, classify, combine, constant, type_of
+from reconciler.engine.values import Comparison, Value, changed, classify, combine, constant, type_of
 
 if TYPE_CHECKING:
     from reconciler.engine.bind import Binder
@@ -56,9 +56,17 @@ class At:
     aggregate: bool = False
     boolean: bool = False
 
-    def inside(self, **changes: object) -> At:
-        """The same position with some fields changed."""
-        return replace(self, **changes)  # type: ignore[arg-type]
+    def inside(
+        self, *, clause: str | None = None, aggregate: bool | None = None, boolean: bool | None = None
+    ) -> At:
+        """The same position with some fields changed (itself when nothing changes)."""
+        moved = At(
+            self.scope,
+            self.clause if clause is None else clause,
+            self.aggregate if aggregate is None else aggregate,
+            self.boolean if boolean is None else boolean,
+        )
+        return self if moved == self else moved
 
 
 class Expressions:
@@ -147,7 +155,7 @@ class Expressions:
                 Reason.DISALLOWED_CONSTRUCT, "a struct field is named by an identifier", node
             )
         inner = self.bind(node.this, at.inside(boolean=False))
-        return replace(inner, direct=frozenset(), type=Type.UNKNOWN)
+        return changed(inner, direct=frozenset(), type=Type.UNKNOWN)
 
     def _arithmetic(self, node: exp.Expr, at: At) -> Value:
         inner = at.inside(boolean=False)
@@ -158,7 +166,7 @@ class Expressions:
         return combine([left, right], kind, branches=not (left.constant and right.constant))
 
     def _negate(self, node: exp.Expr, at: At) -> Value:
-        return replace(self.bind(node.this, at.inside(boolean=False)), direct=frozenset())
+        return changed(self.bind(node.this, at.inside(boolean=False)), direct=frozenset())
 
     def _comparison(self, node: exp.Expr, at: At) -> Value:
         inner = at.inside(boolean=False)
@@ -180,14 +188,14 @@ class Expressions:
                     Reason.DISALLOWED_CONSTRUCT, "an ESCAPE character must be a literal", node
                 )
         self.record(classify(node, operands, null_test=null_test, what="a comparison"))
-        return replace(combine(operands, Type.BOOLEAN), nulls_like=False)
+        return changed(combine(operands, Type.BOOLEAN), nulls_like=False)
 
     def _connective(self, node: exp.Expr, at: At) -> Value:
         if isinstance(node, exp.Paren):
             return self.bind(node.this, at)
         inner = at.inside(boolean=True)
         operands = [self.bind(child, inner) for child in node.iter_expressions()]
-        return replace(combine(operands, Type.BOOLEAN), nulls_like=False)
+        return changed(combine(operands, Type.BOOLEAN), nulls_like=False)
 
     def _case(self, node: exp.Expr, at: At) -> Value:
         inner = at.inside(boolean=False)
@@ -208,13 +216,13 @@ class Expressions:
             operands.append(self.bind(branch.args["true"], inner))
         if node.args.get("default") is not None:
             operands.append(self.bind(node.args["default"], inner))
-        return replace(combine(operands, Type.UNKNOWN), nulls_like=False)
+        return changed(combine(operands, Type.UNKNOWN), nulls_like=False)
 
     def _if(self, node: exp.Expr, at: At) -> Value:
         condition = self.bind(node.this, at.inside(boolean=True))
         inner = at.inside(boolean=False)
         branches = [self.bind(node.args[k], inner) for k in ("true", "false") if node.args.get(k) is not None]
-        return replace(
+        return changed(
             combine([condition, *branches], branches[0].type if branches else Type.UNKNOWN), nulls_like=False
         )
 
@@ -226,11 +234,11 @@ class Expressions:
         target = _datatype(to)
         if target is Type.BOOLEAN:
             self.record(classify(node, [operand], what="a cast to BOOLEAN"))
-            return replace(combine([operand], Type.BOOLEAN), nulls_like=False)
+            return changed(combine([operand], Type.BOOLEAN), nulls_like=False)
         total = _total_cast(operand.type, target)
         result = combine([operand], target, branches=not total and not operand.constant)
         keep = operand.nulls_like and total
-        return replace(
+        return changed(
             result, direct=operand.direct if keep and target is operand.type else frozenset(), nulls_like=keep
         )
 
@@ -241,7 +249,7 @@ class Expressions:
         # Whether m[k] finds something compares k with the container's keys (or an index with its
         # length), whichever side is the constant: MAP(zip, 1)['10001'] tests zip = '10001'.
         self.record(classify(node, [container, *keys], what="a lookup by key or index"))
-        return replace(combine([container, *keys], Type.UNKNOWN, branches=True), direct=frozenset())
+        return changed(combine([container, *keys], Type.UNKNOWN, branches=True), direct=frozenset())
 
     def _constructor(self, node: exp.Expr, at: At) -> Value:
         inner = at.inside(boolean=False)
@@ -267,8 +275,8 @@ class Expressions:
             keys = items[: len(node.args["keys"].expressions)]
             if len(keys) > 1:  # a MAP fails on duplicate keys: its keys are compared with each other
                 self.record(classify(node, keys, what="the keys of a MAP"))
-            return replace(combine(items, kind, branches=len(keys) > 1), nulls_like=False)
-        return replace(combine(items, kind), nulls_like=False)
+            return changed(combine(items, kind, branches=len(keys) > 1), nulls_like=False)
+        return changed(combine(items, kind), nulls_like=False)
 
     def _window(self, node: exp.Expr, at: At) -> Value:
         assert isinstance(node, exp.Window)
@@ -302,12 +310,12 @@ class Expressions:
         if spec is not None:
             self._frame(spec)
         at.scope.windowed = True
-        return replace(combine(parts, parts[0].type), aggregated=False, nulls_like=False)
+        return changed(combine(parts, parts[0].type), aggregated=False, nulls_like=False)
 
     def _subquery(self, node: exp.Expr, at: At) -> Value:
         if isinstance(node, exp.Exists):
             value = self._query_value(node.this, at, single=False)
-            return replace(value, type=Type.BOOLEAN, direct=frozenset(), nulls_like=False)
+            return changed(value, type=Type.BOOLEAN, direct=frozenset(), nulls_like=False)
         return self._query_value(node.this, at)
 
     def _star(self, node: exp.Expr, at: At) -> Value:
@@ -325,7 +333,7 @@ class Expressions:
             )
         condition = self.bind(where.this, at.inside(clause="filter", boolean=True, aggregate=True))
         value = self.bind(node.this, at)
-        return replace(combine([value, condition], value.type), aggregated=True, nulls_like=False)
+        return changed(combine([value, condition], value.type), aggregated=True, nulls_like=False)
 
     # -- calls ------------------------------------------------------------------------------------
     def _listed(self, node: exp.Func) -> Function:
@@ -366,7 +374,7 @@ class Expressions:
             at.scope.aggregated = True
             self.binder.aggregate_calls.append((node, at.scope))
             value = self._call(node, function, at.inside(aggregate=True, boolean=False))
-            return replace(value, aggregated=True)
+            return changed(value, aggregated=True)
         if function.kind is FunctionKind.GENERATOR:
             if at.clause != "select" or not isinstance(node.parent, (exp.Select, exp.Alias)):
                 raise self.binder.refuse(
@@ -421,14 +429,14 @@ class Expressions:
             values, function.result, branches=function.branches and not all(v.constant for v in values)
         )
         if not function.deterministic or function.kind is not FunctionKind.SCALAR:
-            value = replace(value, constant=False)  # a count or a rank depends on the rows, not on literals
+            value = changed(value, constant=False)  # a count or a rank depends on the rows, not on literals
         if function.counts:
             counted = (
                 frozenset().union(*(v.tested for v in values if not v.direct)) if values else frozenset()
             )
-            value = replace(value, tested=counted, literal=False, branched=value.branched, nulls_like=False)
+            value = changed(value, tested=counted, literal=False, branched=value.branched, nulls_like=False)
         elif function.kind is FunctionKind.AGGREGATE:
-            value = replace(value, nulls_like=bool(values) and all(v.nulls_like for v in values))
+            value = changed(value, nulls_like=bool(values) and all(v.nulls_like for v in values))
             self._no_overflow(node, function, data)
         return value
 
@@ -521,7 +529,7 @@ class Expressions:
                 Reason.DISALLOWED_CONSTRUCT, "a subquery used as a value returns one column", query
             )
         values = [out.value for out in scope.outs]
-        return replace(combine(values, values[0].type if single else Type.BOOLEAN), direct=frozenset())
+        return changed(combine(values, values[0].type if single else Type.BOOLEAN), direct=frozenset())
 
 
 # -- helpers ------------------------------------------------------------------------------------------

@@ -62,10 +62,10 @@ class Flat:
 
     def outside_on(self) -> Iterator[exp.Column]:
         """Columns of the query that are not inside an ON clause."""
+        on = {id(c) for c in self.on_clauses}
         for column in self.select.find_all(exp.Column):
-            if any(column is c or _inside(column, c) for c in self.on_clauses):
-                continue
-            yield column
+            if not _within(column, on):
+                yield column
 
     def refuse(
         self, reason: Reason, message: str, node: exp.Expr | None, table: Table | None = None
@@ -74,10 +74,11 @@ class Flat:
         return self.ctx.refuse(reason, message, node, **kw)
 
 
-def _inside(node: exp.Expr, ancestor: exp.Expr) -> bool:
-    current = node.parent
+def _within(node: exp.Expr, ancestors: set[int]) -> bool:
+    """True when the node or one of its ancestors is one of ``ancestors`` (by id)."""
+    current: exp.Expr | None = node
     while current is not None:
-        if current is ancestor:
+        if id(current) in ancestors:
             return True
         current = current.parent
     return False

@@ -156,11 +156,16 @@ def nonfailing(binding: Binding) -> None:
     stack: list[exp.Expr] = [binding.tree]
     while stack:
         node = stack.pop()
-        if isinstance(node, exp.Cast) and not isinstance(node, exp.TryCast):
+        kind = _KINDS.get(type(node))
+        if kind is None:
+            kind = _KINDS[type(node)] = _kind(type(node))
+        if kind == "cast":
             safe = exp.TryCast(this=node.this, to=node.args["to"])
             node.replace(safe)
             node = safe
-        elif _fails(binding, node) and not any(isinstance(n, _NOT_IN_TRY) for n in node.walk()):
+        elif (
+            kind and _fails(binding, node, kind) and not any(isinstance(n, _NOT_IN_TRY) for n in node.walk())
+        ):
             wrapper = exp.Anonymous(this="TRY")
             node.replace(wrapper)
             wrapper.set("expressions", [node])
@@ -168,23 +173,45 @@ def nonfailing(binding: Binding) -> None:
         stack.extend(node.iter_expressions())
 
 
-def _fails(binding: Binding, node: exp.Expr) -> bool:
+#: node type -> what ``_fails`` asks of it ("" never fails), filled in as types are met
+_KINDS: dict[type[exp.Expr], str] = {}
+
+
+def _kind(kind: type[exp.Expr]) -> str:
+    if issubclass(kind, exp.Cast) and not issubclass(kind, exp.TryCast):
+        return "cast"
+    if issubclass(kind, exp.Neg):
+        return "negation"
+    if issubclass(kind, (exp.Add, exp.Sub, exp.Mul)):
+        return "arithmetic"
+    if issubclass(kind, (exp.Div, exp.IntDiv, exp.Mod)):
+        return "division"
+    if issubclass(kind, (exp.And, exp.Or, exp.Not, exp.Xor, exp.Paren)):
+        return ""  # connectives never fail; what they combine is judged on its own
+    if issubclass(kind, exp.Func) and not issubclass(kind, (exp.AggFunc, exp.Cast)):
+        return "function"
+    if issubclass(kind, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In, exp.Between)):
+        return "comparison"
+    return ""
+
+
+def _fails(binding: Binding, node: exp.Expr, kind: str) -> bool:
     """True for a value operation that can fail on some input (by its role and its operands' types)."""
     value = binding.value(node)
     if value is None:
         return False
-    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
-        return False  # a negative constant (ROUND(x, -1) needs it foldable in Spark)
-    if isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Neg)):
+    if kind == "negation":
+        # a negative constant (ROUND(x, -1) needs it foldable in Spark)
+        return not isinstance(node.this, exp.Literal) and value.type is not Type.FLOAT
+    if kind == "arithmetic":
         return value.type is not Type.FLOAT
-    if isinstance(node, (exp.Div, exp.IntDiv, exp.Mod)):
+    if kind == "division":
         return True
-    if isinstance(node, (exp.And, exp.Or, exp.Not, exp.Xor, exp.Paren)):
-        return False  # connectives never fail; what they combine is judged on its own
-    if isinstance(node, exp.Func) and not isinstance(node, (exp.AggFunc, exp.Cast)):
+    if kind == "function":
+        assert isinstance(node, exp.Func)
         function = lookup(node)
         return function is None or not function.total
-    if isinstance(node, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In, exp.Between)):
+    if kind == "comparison":
         values = [binding.value(child) for child in node.iter_expressions()]
         kinds = {v.type for v in values if v is not None}
         kinds.discard(Type.UNKNOWN)

@@ -9,7 +9,6 @@ NATURAL joins become explicit equalities. ``Sources`` is the binder's FROM half 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sqlglot import exp
@@ -20,7 +19,7 @@ from reconciler.engine.facts import Table
 from reconciler.engine.functions import Type
 from reconciler.engine.rules import Reason
 from reconciler.engine.scopes import Out, QueryScope, Relation, TableRef
-from reconciler.engine.values import Value, classify, combine, type_of, union
+from reconciler.engine.values import Value, changed, classify, combine, type_of, union
 
 if TYPE_CHECKING:
     from reconciler.engine.bind import Binder
@@ -226,7 +225,7 @@ class Sources:
         if len(names) != 1:
             raise self.binder.refuse(Reason.DISALLOWED_CONSTRUCT, "UNNEST makes one column", item)
         canonical = self.binder._canonical()
-        element = replace(combine([array]), direct=frozenset(), nulls_like=False)
+        element = changed(combine([array]), direct=frozenset(), nulls_like=False)
         alias = alias_name(item)
         item.set("alias", table_alias(canonical, ["__c0"]))
         return Relation(alias, canonical, [Out(names[0], element, "__c0")])
@@ -251,7 +250,7 @@ class Sources:
         if len(names) != 1:
             raise self.binder.refuse(Reason.DISALLOWED_CONSTRUCT, "explode makes one column", lateral)
         canonical = self.binder._canonical()
-        element = replace(combine([array]), direct=frozenset(), nulls_like=False)
+        element = changed(combine([array]), direct=frozenset(), nulls_like=False)
         alias = alias_name(lateral)
         lateral.set("alias", table_alias(canonical, ["__c0"]))
         scope.relations.append(Relation(alias, canonical, [Out(names[0], element, "__c0")]))

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlglot import exp
 
@@ -80,7 +81,25 @@ class Value:
 
     def typed(self, kind: Type) -> Value:
         """The same provenance with another type."""
-        return self if kind is self.type else replace(self, type=kind)
+        return self if kind is self.type else changed(self, type=kind)
+
+
+_VALUE_FIELDS = frozenset(Value.__dataclass_fields__)
+
+
+def changed(value: Value, **changes: object) -> Value:
+    """``dataclasses.replace(value, **changes)``, four times faster: the binder makes one for most nodes.
+
+    >>> changed(Value(leaves=1), leaves=2) == Value(leaves=2)
+    True
+    """
+    unknown = changes.keys() - _VALUE_FIELDS
+    if unknown:
+        raise TypeError(f"Value has no fields {sorted(unknown)}")
+    new = object.__new__(Value)  # a frozen dataclass without __post_init__: its fields are its __dict__
+    new.__dict__.update(value.__dict__)
+    new.__dict__.update(changes)
+    return new
 
 
 def constant(kind: Type = Type.UNKNOWN, *, nullish: bool = False) -> Value:
@@ -99,11 +118,11 @@ def combine(operands: Sequence[Value], kind: Type = Type.SAME, *, branches: bool
     """
     if not operands:
         return Value(constant=True, type=Type.UNKNOWN if kind is Type.SAME else kind)
-    reads = frozenset().union(*(o.reads for o in operands))
-    tested = frozenset().union(*(o.tested for o in operands))
-    branched = frozenset().union(*(o.branched for o in operands))
+    reads = _union([o.reads for o in operands])
+    tested = _union([o.tested for o in operands])
+    branched = _union([o.branched for o in operands])
     if branches:
-        branched |= frozenset().union(*(o.tested for o in operands))
+        branched = _union([branched, tested])
     all_constant = all(o.constant for o in operands)
     mixed = any(o.literal for o in operands) or (
         not all_constant and any(o.constant and not o.nullish for o in operands)
@@ -118,6 +137,20 @@ def combine(operands: Sequence[Value], kind: Type = Type.SAME, *, branches: bool
         aggregated=any(o.aggregated for o in operands),
         type=operands[0].type if kind is Type.SAME else kind,
     )
+
+
+_T = TypeVar("_T")
+
+
+def _union(sets: list[frozenset[_T]]) -> frozenset[_T]:
+    """The union of ``sets``, sharing one of them when the others add nothing (fewer new objects)."""
+    present = [found for found in sets if found]
+    if not present:
+        return frozenset()
+    first = present[0]
+    if all(found is first or found <= first for found in present[1:]):
+        return first
+    return first.union(*present[1:])
 
 
 @dataclass(frozen=True)
@@ -190,7 +223,7 @@ def union(values: Iterable[Value]) -> Value:
     items = list(values)
     merged = combine(items)
     direct = frozenset().union(*(v.direct for v in items)) if all(v.direct for v in items) else frozenset()
-    return replace(
+    return changed(
         merged,
         direct=direct,
         nulls_like=all(v.nulls_like for v in items),

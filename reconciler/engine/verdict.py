@@ -138,26 +138,32 @@ def _reads_as(text: str, node: exp.Expr, dialect: str) -> bool:
         return False
 
 
-def spans(tree: exp.Expr) -> None:
+def spans(tree: exp.Expr, nodes: list[exp.Expr] | None = None) -> None:
     """Record on every node the span of query text it was parsed from (``meta["span"]``).
 
     The binder rewrites names into canonical ones, and a refusal must still quote the SQL as the
     user wrote it; the span survives rewriting because it lives on the node itself (and copies).
-    One pass, children before parents, without recursion.
+    One pass, children before parents, without recursion. ``nodes``: every node of ``tree``,
+    each after its parent (``budget.check_tree`` lists them), to save walking it again.
     """
-    order: list[exp.Expr] = []
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        order.append(node)
-        stack.extend(node.iter_expressions())
-    for node in reversed(order):
-        found = (
-            [(node.meta["start"], node.meta["end"])] if "start" in node.meta and "end" in node.meta else []
-        )
-        found += [child.meta["span"] for child in node.iter_expressions() if "span" in child.meta]
-        if found:
-            node.meta["span"] = (min(s for s, _ in found), max(e for _, e in found))
+    if nodes is None:
+        nodes = []
+        stack = [tree]
+        while stack:
+            node = stack.pop()
+            nodes.append(node)
+            stack.extend(node.iter_expressions())
+    for node in reversed(nodes):
+        meta = node._meta  # read without creating a meta dict for nodes that have none
+        start, end = (meta.get("start"), meta.get("end")) if meta else (None, None)
+        low, high = (start, end) if start is not None and end is not None else (None, None)
+        for child in node.iter_expressions():
+            span = child._meta.get("span") if child._meta else None
+            if span is not None:
+                low = span[0] if low is None or span[0] < low else low
+                high = span[1] if high is None or span[1] > high else high
+        if low is not None and high is not None:
+            node.meta["span"] = (low, high)
 
 
 def _bounds(node: exp.Expr, source: str) -> tuple[int, int] | None:

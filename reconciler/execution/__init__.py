@@ -9,6 +9,7 @@
 - ``rates``: a token bucket per API operation (opt-in request-rate limits);
 - ``retry``: which failures are transient, capped backoff with jitter, bounded waits;
 - ``lock``: one writer per stack and backend; interrupted holders reported;
+- ``remote``: the state cache and the lock in S3 or DynamoDB, for CI runners (conditional writes);
 - ``executor``: runs a Plan's Steps in dependency order, recording each result;
 - ``staleness``: is a saved plan still what the spec and live state call for, and if not, why.
 

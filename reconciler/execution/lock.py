@@ -15,8 +15,8 @@ process start time, command, since) and is emptied on a clean release. So:
   a new file; the hung process must be stopped by hand.
 
 The lock keeps apart applies that share a working directory (one machine, one CI workspace); two
-CI runners with separate checkouts need the pipeline's own serialization (a concurrency group).
-This module makes no API calls.
+CI runners with separate checkouts are kept apart by the remote lock of ``execution.remote``,
+taken after this one when the stack's state is remote. This module makes no API calls.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from typing import IO
 
 from reconciler.errors import StateError, why_unusable
 
-__all__ = ["Holder", "LockHeld", "break_lock", "hold", "lock_path", "read_holder"]
+__all__ = ["Holder", "LockHeld", "break_lock", "hold", "holder_of", "lock_path", "read_holder"]
 
 
 def _start_time(pid: int) -> str:
@@ -119,7 +119,8 @@ def lock_path(root: Path, backend: str, stack: str) -> Path:
     return root / ".reconciler" / "locks" / f"{safe}.lock"
 
 
-def _holder_of(text: str) -> Holder | None:
+def holder_of(text: str) -> Holder | None:
+    """The Holder a lock record's JSON names, or None when it names none (empty, torn, foreign)."""
     try:
         data = json.loads(text)
         since = data.get("since", "")
@@ -220,7 +221,7 @@ def hold(
             sleep(min(poll, timeout - waited))
         try:
             handle.seek(0)
-            previous = _holder_of(handle.read())
+            previous = holder_of(handle.read())
             if previous is not None and on_interrupted is not None:
                 on_interrupted(previous)
             _rewrite(handle, json.dumps(asdict(me)))
@@ -247,7 +248,7 @@ def _open_lock_file(path: Path) -> IO[str]:
 def read_holder(path: Path) -> Holder | None:
     """The holder recorded in the lock file, or None when there is none or it cannot be read."""
     try:
-        return _holder_of(path.read_text(encoding="utf-8", errors="replace"))
+        return holder_of(path.read_text(encoding="utf-8", errors="replace"))
     except OSError:
         return None
 

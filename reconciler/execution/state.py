@@ -9,7 +9,10 @@ arn) plus the last observed attributes: it is written atomically (temporary file
 the tags. An apply records each step's result by appending one line to
 ``.reconciler/state.json.journal`` (constant cost per step, whatever the size of the stack); a
 load replays the journal over the snapshot (a torn last line is ignored) and the next full save
-folds it in. This module does not call any API and does not know how resources are diffed.
+folds it in. Where the document's and the journal's bytes go is a seam of four methods
+(``_read_document_text``, ``_journal_lines``, ``_append_journal``, ``_write_document``):
+``execution.remote`` keeps them in S3 or DynamoDB for CI runners. This module does not call any
+API and does not know how resources are diffed.
 """
 
 from __future__ import annotations
@@ -223,22 +226,56 @@ class StateCache:
         self.problem = ""
         self._lock = threading.Lock()
 
+    # -- storage: where the document and the journal's bytes go (``execution.remote`` overrides these)
+
+    @property
+    def location(self) -> str:
+        """Where the cache lives, for messages (the file; a remote store names its URL)."""
+        return str(self.path)
+
+    def _read_document_text(self) -> str | None:
+        """The document's text, None when there is none; OSError when it cannot be read."""
+        try:
+            return self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def _journal_lines(self) -> list[str]:
+        """The journal's lines, oldest first ([] when there is none or it cannot be read)."""
+        try:
+            return self.journal.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return []
+
+    def _append_journal(self, line: str) -> None:
+        """Add one line (ending in a newline) to the journal; OSError when it cannot be written."""
+        self.journal.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.journal, "a", encoding="utf-8") as handle:
+            handle.write(line)
+
+    def _write_document(self, text: str) -> None:
+        """Replace the document by ``text`` and empty the journal it folds in; OSError on failure."""
+        write_atomically(self.path, text)
+        self.journal.unlink(missing_ok=True)  # folded into the snapshot just written
+
+    # -- the document
+
     def _load_document(self) -> dict[str, Any]:
         try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return {}
+            text = self._read_document_text()
         except (OSError, UnicodeDecodeError) as exc:
-            self.problem = f"state cache {self.path} is unreadable ({exc}); rebuilding it from tags"
+            self.problem = f"state cache {self.location} is unreadable ({exc}); rebuilding it from tags"
+            return {}
+        if text is None:
             return {}
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
-            self.problem = f"state cache {self.path} is corrupt ({exc.msg}); rebuilding it from tags"
+            self.problem = f"state cache {self.location} is corrupt ({exc.msg}); rebuilding it from tags"
             return {}
         version = doc.get("format_version", doc.get("formatVersion")) if isinstance(doc, dict) else None
         if version not in _READABLE_VERSIONS:
-            self.problem = f"state cache {self.path} has an unknown format; rebuilding it from tags"
+            self.problem = f"state cache {self.location} has an unknown format; rebuilding it from tags"
             return {}
         entries = doc.get("entries")
         return entries if isinstance(entries, dict) else {}
@@ -250,10 +287,7 @@ class StateCache:
 
     def _replay(self, entries: dict[str, Any]) -> None:
         """Apply the journal's lines to ``entries`` (in place)."""
-        try:
-            lines = self.journal.read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
-            return
+        lines = self._journal_lines()
         touched: dict[str, dict[str, Any]] = {}
         for line in lines:
             try:
@@ -291,9 +325,7 @@ class StateCache:
         line = json.dumps(item, sort_keys=True, default=str) + "\n"
         with self._lock:
             try:
-                self.journal.parent.mkdir(parents=True, exist_ok=True)
-                with open(self.journal, "a", encoding="utf-8") as handle:
-                    handle.write(line)
+                self._append_journal(line)
             except OSError as exc:  # only a cache: identity lives in the tags, so carry on
                 self.problem = f"cannot write the state journal {self.journal} ({exc.strerror or exc})"
 
@@ -327,7 +359,7 @@ class StateCache:
                 if read is not None:
                     reads[resource.address] = read
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            self.problem = f"state cache {self.path} has a bad entry ({exc}); rebuilding it from tags"
+            self.problem = f"state cache {self.location} has a bad entry ({exc}); rebuilding it from tags"
             return State({}, stack)
         return State(resources, stack, reads)
 
@@ -347,9 +379,7 @@ class StateCache:
             entries[self._key(backend, state.stack)] = state.to_json()
             doc = {"format_version": STATE_FORMAT_VERSION, "entries": entries}
             try:
-                write_atomically(self.path, json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n")
-                self.journal.unlink(missing_ok=True)  # folded into the snapshot just written
+                self._write_document(json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n")
             except OSError as exc:  # only a cache: identity lives in the tags, so carry on
-                self.problem = (
-                    f"cannot write the state cache {self.path} ({exc.strerror or exc}); continuing without it"
-                )
+                why = exc.strerror or exc
+                self.problem = f"cannot write the state cache {self.location} ({why}); continuing without it"

@@ -157,6 +157,9 @@ API_SHAPES: dict[type[m.SpecModel], ApiShape] = {
     m.ArtifactSpec: ApiShape("AnalysisTemplateArtifact", local=frozenset({"file"})),
     m.PrivacyBudgetTemplateSpec: ApiShape("CreatePrivacyBudgetTemplateInput", local=_RESOURCE),
     m.MovedSpec: ApiShape(None, local=frozenset({"kind", "from_", "to"})),
+    m.RemoteStateSpec: ApiShape(  # the tool's own setting: S3 / DynamoDB, no Clean Rooms shape
+        None, local=frozenset({"kind", "backend", "bucket", "prefix", "table", "region"})
+    ),
     m.AccessBudgetParameters: ApiShape(
         "AccessBudgetsPrivacyTemplateParametersInput", fields={"association": "TableAlias"}
     ),

@@ -65,6 +65,7 @@ __all__ = [
     "MembershipSpec",
     "MLMemberAbilities",
     "MovedSpec",
+    "RemoteStateSpec",
     "OutputColumnThreshold",
     "PrivacyBudgetParameters",
     "PrivacyBudgetTemplateSpec",
@@ -650,6 +651,7 @@ class MovedSpec(SpecModel):
 # The Clean Rooms ML kinds live in ``ml_models``, which builds on SpecModel, Lifecycle and Tags above.
 from reconciler.spec.id_models import ID_DOCUMENT_MODELS, IdDocument  # noqa: E402
 from reconciler.spec.ml_models import ML_DOCUMENT_MODELS, MLDocument  # noqa: E402
+from reconciler.spec.state_models import STATE_DOCUMENT_MODELS, RemoteStateSpec  # noqa: E402
 
 #: Any top-level document of a stack.
 Document: TypeAlias = (
@@ -658,6 +660,7 @@ Document: TypeAlias = (
     | AnalysisTemplateSpec
     | PrivacyBudgetTemplateSpec
     | MovedSpec
+    | RemoteStateSpec
     | MLDocument
     | IdDocument
 )
@@ -671,4 +674,5 @@ DOCUMENT_MODELS: dict[str, type[SpecModel]] = {
     "Moved": MovedSpec,
     **ML_DOCUMENT_MODELS,
     **ID_DOCUMENT_MODELS,
+    **STATE_DOCUMENT_MODELS,
 }

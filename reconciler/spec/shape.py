@@ -289,6 +289,9 @@ def _diagnostic(doc: RawDocument, model: type[SpecModel], err: Any) -> Diagnosti
         if about_key:
             summary = f"{where}: every {target} must be {_EXPECTED[kind]}"
         return Diagnostic(summary, doc.locate(path, key=about_key), hint=hint, code="type")
+    if kind == "value_error":  # a model's own check (``RemoteState``: which fields go with a backend)
+        message = str(err.get("msg", "")).removeprefix("Value error, ")
+        return Diagnostic(f"{where}: {message}" if where else message, doc.locate(path), code="value")
     return Diagnostic(f"{where}: {err['msg']}", doc.locate(path), code="type")
 
 

@@ -29,6 +29,7 @@ from reconciler.spec.models import (
     PrivacyBudgetTemplateSpec,
     SpecModel,
 )
+from reconciler.spec.state_models import RemoteStateSpec
 
 __all__ = ["Check", "Stack"]
 
@@ -42,6 +43,7 @@ class Stack:
         collaborations / configured_tables / analysis_templates / privacy_budget_templates: the
             documents of each kind, in file order (files sorted by name, documents in order).
         moved: the ``kind: Moved`` documents (addresses that changed), in file order.
+        remote_state: the ``kind: RemoteState`` documents (where state and lock live), in file order.
         needs_local_data: whether ``localData`` files must exist (not when reviewing a revision).
         ml_documents: the Clean Rooms ML documents (``ml_models``), in file order.
         id_documents: the ID namespace associations and ID mapping tables (``id_models``), in file order.
@@ -54,6 +56,7 @@ class Stack:
     analysis_templates: list[AnalysisTemplateSpec] = field(default_factory=list)
     privacy_budget_templates: list[PrivacyBudgetTemplateSpec] = field(default_factory=list)
     moved: list[MovedSpec] = field(default_factory=list)
+    remote_state: list[RemoteStateSpec] = field(default_factory=list)
     needs_local_data: bool = True
     ml_documents: list[SpecModel] = field(default_factory=list)
     id_documents: list[SpecModel] = field(default_factory=list)
@@ -72,6 +75,7 @@ class Stack:
             AnalysisTemplateSpec: self.analysis_templates,  # type: ignore[dict-item]
             PrivacyBudgetTemplateSpec: self.privacy_budget_templates,  # type: ignore[dict-item]
             MovedSpec: self.moved,  # type: ignore[dict-item]
+            RemoteStateSpec: self.remote_state,  # type: ignore[dict-item]
             **{kind: self.id_documents for kind in ID_DOCUMENT_MODELS.values()},
         }
         lists.get(type(model), self.ml_documents).append(model)

@@ -12,12 +12,13 @@ changed), then let the Executor run the Steps. The CLI only parses options and r
 - ``demo``: the query half of ``reconciler demo``.
 
 The state cache (``.reconciler/state.json``) is refreshed after every read and every step; the
-lock (``.reconciler/locks/<backend>-<stack>.lock``) keeps two applies of one stack apart.
+lock (``.reconciler/locks/<backend>-<stack>.lock``) keeps two applies of one stack apart. With
+``kind: RemoteState`` or ``RECONCILER_STATE`` both live in S3 or DynamoDB (``execution.remote``).
 """
 
 from __future__ import annotations
 
-from reconciler.workflow.applying import apply_plan, check_target, stack_lock
+from reconciler.workflow.applying import apply_plan, check_target, remote_lock, stack_lock
 from reconciler.workflow.planning import REFRESH, Outcome, default_plan_path, make_plan
 from reconciler.workflow.stacks import (
     EXAMPLES,
@@ -44,6 +45,7 @@ __all__ = [
     "find_stack",
     "make_plan",
     "open_workspace",
+    "remote_lock",
     "stack_lock",
     "stack_name",
     "workspace_root",

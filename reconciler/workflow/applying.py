@@ -1,7 +1,8 @@
 """Applying: a saved plan carried out against its stack, safely.
 
 ``apply_plan`` checks that the plan is for this stack and backend and that the user allowed
-what it does, takes the stack lock (``.reconciler/locks/<backend>-<stack>.lock``), re-reads the
+what it does, takes the stack lock (``.reconciler/locks/<backend>-<stack>.lock``, and the remote
+lock when the stack's state is remote), re-reads the
 State and refuses a stale plan (naming what changed), then lets the Executor run its Steps,
 recording each result in the state cache's journal.
 """
@@ -13,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from reconciler.errors import PlanError
-from reconciler.execution import lock, staleness
+from reconciler.execution import lock, remote, staleness
 from reconciler.execution.executor import ApplyResult, Event, Executor, check_permitted
 from reconciler.execution.retry import Backoff
 from reconciler.execution.state import State
@@ -23,7 +24,7 @@ from reconciler.planner.moves import apply as apply_moves
 from reconciler.planner.resource import ObservedResource, fingerprint
 from reconciler.workflow.workspace import Workspace
 
-__all__ = ["apply_plan", "check_target", "stack_lock"]
+__all__ = ["apply_plan", "check_target", "remote_lock", "stack_lock"]
 
 
 @contextlib.contextmanager
@@ -44,7 +45,24 @@ def stack_lock(ws: Workspace, *, timeout: float = 0.0) -> Iterator[Path]:
     with lock.hold(
         path, timeout=timeout, on_interrupted=lambda holder: ws.notes.append(_interrupted(holder))
     ):
-        yield path
+        with remote_lock(ws, timeout=timeout):
+            yield path
+
+
+@contextlib.contextmanager
+def remote_lock(ws: Workspace, *, timeout: float = 0.0) -> Iterator[None]:
+    """Also hold the stack's remote lock when its state is remote (``execution.remote``); else nothing.
+
+    The local lock is taken first, so two applies in one directory never reach the store.
+
+    Raises:
+        LockHeld: another runner holds it (or an interrupted one left it); the message names it.
+    """
+    if not isinstance(ws.cache, remote.RemoteStateCache):
+        yield
+        return
+    with remote.hold_remote(ws.cache, timeout=timeout):
+        yield
 
 
 def _interrupted(holder: lock.Holder) -> str:

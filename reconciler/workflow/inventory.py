@@ -15,27 +15,31 @@ else about the resources. This module calls the API only through the Workspace's
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reconciler import workflow
-from reconciler.errors import ReconcilerError, StateError, TerminalBackendError
+from reconciler.errors import ReconcilerError, SpecError, StateError, TerminalBackendError
+from reconciler.execution import remote
 from reconciler.execution.clients import LocalClients
 from reconciler.execution.lock import lock_path
 from reconciler.execution.retry import Backoff, with_retries
-from reconciler.execution.state import ADDRESS_TAG, STACK_TAG, State, identity_tags
+from reconciler.execution.state import ADDRESS_TAG, STACK_TAG, State, StateCache, identity_tags
 from reconciler.planner import moves
 from reconciler.planner.addresses import Address, parse
 from reconciler.planner.registry import descriptor
 from reconciler.planner.resource import DesiredResource, ObservedResource, Ref
+from reconciler.spec import load_stack
 
 __all__ = [
     "Adopted",
     "Rebuilt",
     "Relabelled",
     "adopt",
+    "cache_of",
     "forget",
     "move",
     "parse_address",
@@ -65,6 +69,30 @@ def stack_name_of(stack: str | None) -> str:
 def stack_lock_path(stack: str | None, backend: str, root: Path | None = None) -> Path:
     """The lock file of ``stack`` on ``backend`` under the working directory ``root``."""
     return lock_path(root or workflow.workspace_root(), backend, stack_name_of(stack))
+
+
+def cache_of(stack: str | None, backend: str) -> tuple[str, StateCache, list[str]]:
+    """The stack's name, its state cache (local, or remote per ``execution.remote``) and notes.
+
+    For the commands that read the cache without opening the backend (``state list|show|unlock``).
+    A spec that does not load still has a local cache (the commands worked on such specs before
+    remote state existed); a note says that a ``kind: RemoteState`` in it is not seen.
+    """
+    name = stack_name_of(stack)
+    notes = []
+    try:
+        documents = load_stack(workflow.find_stack(stack)).remote_state
+    except SpecError:
+        documents = []
+        if not os.environ.get(remote.ENV_VAR):
+            notes.append(
+                "the spec does not load (`reconciler validate` says why), so a `kind: RemoteState` in it"
+                f" is not seen: this is the local state (set {remote.ENV_VAR} to name a remote one)"
+            )
+    config = remote.configured(documents)
+    if config is not None:
+        return name, remote.RemoteStateCache(remote.open_store(config), backend, name), notes
+    return name, StateCache(workflow.workspace_root() / ".reconciler" / "state.json"), notes
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.errors import PlanError
+from reconciler.execution import remote
 from reconciler.execution.backend import Boto3Backend
 from reconciler.execution.clients import AwsClients, ClientSource, LocalClients
 from reconciler.execution.crawl import collector_paused
@@ -42,7 +43,7 @@ class Workspace:
         stack: the loaded spec.
         name: the stack name (identity tags, plan files, cache entries).
         backend: the Boto3Backend.
-        cache: the state cache.
+        cache: the state cache (``.reconciler/state.json``, or ``execution.remote``'s store).
         root: the workspace: the directory holding ``.reconciler/`` and ``plans/``.
         notes: things the user should know that are not errors (an interrupted earlier apply).
     """
@@ -147,6 +148,13 @@ def open_workspace(
             clients = LocalClients(base / ".reconciler" / "local.duckdb", parallelism=parallelism)
         else:
             clients = AwsClients(parallelism=parallelism)
+    name = stack_name(spec)
+    store = remote.configured(spec.remote_state)  # before any client is made: a bad one is refused
+    cache = (
+        remote.RemoteStateCache(remote.open_store(store), backend, name)
+        if store is not None
+        else StateCache(base / ".reconciler" / "state.json")
+    )
     if isinstance(clients, LocalClients):
         try:
             bind_local_data(clients, spec)
@@ -155,9 +163,9 @@ def open_workspace(
             raise
     return Workspace(
         stack=spec,
-        name=stack_name(spec),
+        name=name,
         backend=Boto3Backend(clients, accounts, parallelism=parallelism, names=names),
-        cache=StateCache(base / ".reconciler" / "state.json"),
+        cache=cache,
         root=base,
     )
 

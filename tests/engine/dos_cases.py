@@ -309,6 +309,34 @@ CASES: tuple[DosCase, ...] = (
             40, "SELECT x + x AS x FROM {p}", "SELECT amount AS x FROM t", "SELECT SUM(x) AS s FROM {p}"
         ),
     ),
+    DosCase(
+        "order_by_alias_reused_1000",
+        "alias",
+        "a 200-node SELECT item named 1,000 times in ORDER BY (each use is a copy: bound-node limit)",
+        lambda: "SELECT " + " + ".join(["amount"] * 100) + " AS a FROM t ORDER BY " + ", ".join(["a"] * 1000),
+    ),
+    DosCase(
+        "lateral_alias_reused_400",
+        "alias",
+        "a 200-node lateral alias used 400 times in one GREATEST (each use is a copy: bound-node limit)",
+        lambda: (
+            "SELECT "
+            + " + ".join(["amount"] * 100)
+            + " AS a, GREATEST("
+            + ", ".join(["a"] * 400)
+            + ") AS g FROM t"
+        ),
+    ),
+    DosCase(
+        "lateral_alias_chain_16_wide",
+        "alias",
+        "16 nested lateral aliases, each using the previous five times (5^k copies: the bound-node limit)",
+        lambda: (
+            "SELECT amount AS c1, "
+            + ", ".join(f"c{i - 1} * c{i - 1} - c{i - 1} + c{i - 1} - c{i - 1} AS c{i}" for i in range(2, 18))
+            + " FROM t"
+        ),
+    ),
     # -- wide argument lists -----------------------------------------------------------------------
     DosCase(
         "greatest_1000_args", "wide", "issue: GREATEST with 1,000 arguments", lambda: args("GREATEST", 1000)
@@ -326,6 +354,18 @@ CASES: tuple[DosCase, ...] = (
         "coalesce_10000_args", "wide", "COALESCE with 10,000 arguments", lambda: args("COALESCE", 10_000)
     ),
     DosCase("in_list_20000", "wide", "WHERE region IN (20,000 literals)", lambda: in_list(20_000)),
+    DosCase(
+        "group_by_10000_keys",
+        "wide",
+        "GROUP BY 10,000 expressions (no call's argument list: the bound-node limit)",
+        lambda: "SELECT COUNT(*) AS k FROM t GROUP BY " + ", ".join(f"n + {i}" for i in range(10_000)),
+    ),
+    DosCase(
+        "order_by_25000_keys",
+        "wide",
+        "ORDER BY 25,000 column keys under a LIMIT (three nodes each: the parsed-node limit)",
+        lambda: "SELECT n FROM t ORDER BY " + ", ".join(["n"] * 25_000) + " LIMIT 5",
+    ),
     DosCase(
         "array_10000_elements",
         "wide",

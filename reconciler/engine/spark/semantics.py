@@ -47,7 +47,7 @@ class _Types:
     """The binder's coarse types of the canonical nodes (None when a rewrite made the node)."""
 
     binding: Binding
-    derived: dict[str, exp.Subquery] | None = None
+    derived: dict[str, tuple[exp.Select, dict[str, int]]] | None = None
 
     def of(self, node: exp.Expr | None) -> Type:
         if node is None:
@@ -71,14 +71,21 @@ class _Types:
     def _lifted(self, column: exp.Column) -> exp.Expr | None:
         """What a column of a derived table the rewrites made (``__agg1.__a0``) stands for."""
         if self.derived is None:  # built once: the rewrites' derived tables do not move
-            self.derived = {s.alias: s for s in self.binding.tree.find_all(exp.Subquery) if s.alias}
-        sub = self.derived.get(column.table)
-        if sub is not None and isinstance(sub.this, exp.Select):
-            for item in sub.this.expressions:
-                if item.alias_or_name == column.name:
-                    found: exp.Expr = item.this if isinstance(item, exp.Alias) else item
-                    return found
-        return None
+            subs = {s.alias: s for s in self.binding.tree.find_all(exp.Subquery) if s.alias}
+            self.derived = {}
+            for alias, sub in subs.items():
+                if isinstance(sub.this, exp.Select):  # each name's first item, by position
+                    positions: dict[str, int] = {}
+                    for index, item in enumerate(sub.this.expressions):
+                        positions.setdefault(item.alias_or_name, index)
+                    self.derived[alias] = (sub.this, positions)
+        select, positions = self.derived.get(column.table, (None, {}))
+        position = positions.get(column.name)
+        if select is None or position is None:
+            return None
+        item = select.expressions[position]  # read now: the rewrites replace items' expressions in place
+        found: exp.Expr = item.this if isinstance(item, exp.Alias) else item
+        return found
 
 
 def _datatype_type(to: exp.DataType) -> Type:
@@ -429,15 +436,21 @@ def apply(binding: Binding) -> None:
     binding.tree = root.this
 
 
-def _visit(node: exp.Expr, types: _Types) -> None:
-    for child in list(node.iter_expressions()):
-        _visit(child, types)
-        translate = TRANSLATIONS.get(type(child))
-        if translate is None:
-            continue
+def _visit(root: exp.Expr, types: _Types) -> None:
+    """Translate every node below ``root`` children first (one walk finds them, in post-order)."""
+    found: list[exp.Expr] = []
+    stack = [root]
+    while stack:  # pre-order, right child first: reversed, children come before their parents
+        node = stack.pop()
+        if node is not root and type(node) in TRANSLATIONS:
+            found.append(node)
+        stack.extend(node.iter_expressions())
+    for child in reversed(found):
+        translate = TRANSLATIONS[type(child)]
+        parent = child.parent
         value = types.binding.value(child)
-        child.meta["escaped"] = isinstance(node, exp.Escape)
-        child.meta["parent"] = type(node)
+        child.meta["escaped"] = isinstance(parent, exp.Escape)
+        child.meta["parent"] = type(parent)
         placeholder = exp.Null()
         child.replace(placeholder)
         replacement = translate(child, types)
@@ -450,6 +463,10 @@ def _visit(node: exp.Expr, types: _Types) -> None:
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ)
 _ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.IntDiv)
 _PATTERNS = (exp.RegexpLike, exp.RegexpSplit, exp.RegexpCount, exp.RegexpInstr)
+_CAST_SENSITIVE = _COMPARISONS + (exp.In, exp.Between) + _ARITHMETIC
+_CHECKED = (
+    _CAST_SENSITIVE + _PATTERNS + (exp.StrToDate, exp.StrToTime, exp.TsOrDsToDate, exp.Cast, exp.TryCast)
+)
 
 
 def check(binding: Binding, refuse: Refuse) -> None:
@@ -458,8 +475,14 @@ def check(binding: Binding, refuse: Refuse) -> None:
     Raises:
         QueryRejected: ``disallowed_construct`` with the fragment and how to write it instead.
     """
+    kinds: dict[type[exp.Expr], bool] = {}
     for node in binding.tree.walk():
-        if isinstance(node, _COMPARISONS + (exp.In, exp.Between) + _ARITHMETIC):
+        checked = kinds.get(type(node))
+        if checked is None:  # most nodes are none of these: decided once per node type
+            checked = kinds[type(node)] = isinstance(node, _CHECKED)
+        if not checked:
+            continue
+        if isinstance(node, _CAST_SENSITIVE):
             _implicit_casts(node, binding, refuse)
         elif isinstance(node, _PATTERNS):
             pattern = node.args.get("expression")
