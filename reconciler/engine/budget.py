@@ -10,16 +10,12 @@ analysis needs.
 
 from __future__ import annotations
 
-import gc
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlglot import exp
 from sqlglot.tokenizer_core import Token, TokenType
 
-__all__ = ["LIMITS", "Limits", "OverBudget", "check_tokens", "check_tree", "collector_paused"]
+__all__ = ["LIMITS", "Limits", "OverBudget", "check_tokens", "check_tree"]
 
 
 @dataclass(frozen=True)
@@ -134,33 +130,3 @@ def _check_width(node: exp.Expr, kind: str, limits: Limits) -> None:
         raise OverBudget("the number of rows of an inline VALUES table", limits.values_rows, "", node)
     if kind == "select" and len(node.expressions) > limits.select_items:
         raise OverBudget("the number of items of one SELECT list", limits.select_items, "", node)
-
-
-_paused = 0
-_paused_lock = threading.Lock()
-_was_enabled = False
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Run a check with Python's cyclic garbage collector paused (re-entrant, thread-safe).
-
-    A check allocates hundreds of thousands of tree nodes, every one in a parent/child cycle, and
-    keeps most of them alive until it ends; the collector's automatic passes meanwhile walk them
-    over and over (and every long-lived object of the process with them), up to 60 % of a large
-    check's time. Paused, the check's garbage waits for the first automatic pass after it, which
-    frees it in one walk. The memory a paused check can hold is bounded by the budget above.
-    """
-    global _paused, _was_enabled
-    with _paused_lock:
-        if _paused == 0:
-            _was_enabled = gc.isenabled()
-            gc.disable()
-        _paused += 1
-    try:
-        yield
-    finally:
-        with _paused_lock:
-            _paused -= 1
-            if _paused == 0 and _was_enabled:
-                gc.enable()

@@ -24,10 +24,11 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel, SqlglotError, UnsupportedError
 from sqlglot.tokenizer_core import Token, TokenType
 
+from reconciler.collector import collector_paused
 from reconciler.dp import DPQuery
 from reconciler.engine import custom, dp_query, flat, safe, suppress, templates
 from reconciler.engine.bind import bind
-from reconciler.engine.budget import LIMITS, OverBudget, check_tokens, check_tree, collector_paused
+from reconciler.engine.budget import LIMITS, OverBudget, check_tokens, check_tree
 from reconciler.engine.facts import Collaboration, Request, Table
 from reconciler.engine.functions import Type, name_of
 from reconciler.engine.rules import CustomRule, Reason, RuleType

@@ -16,14 +16,13 @@ under. There is no per-kind code here.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.collector import collector_paused, older_objects_frozen
 from reconciler.errors import BackendError
 from reconciler.execution.clients import Account, Accounts
 from reconciler.execution.conditional import CONDITIONAL, listed_digest
@@ -33,7 +32,7 @@ from reconciler.planner.normal_form import normalize_observed
 from reconciler.planner.registry import REGISTRY, SELF, ResourceType, descriptor
 from reconciler.planner.resource import ObservedResource, encode
 
-__all__ = ["Crawl", "ReadCall", "Tally", "collector_paused", "older_objects_frozen", "own_id"]
+__all__ = ["Crawl", "ReadCall", "Tally", "own_id"]
 
 #: One read call with retries: (account, operation, parameters, service) -> response.
 ReadCall = Callable[[Account, str, Mapping[str, Any], str], dict[str, Any]]
@@ -486,47 +485,6 @@ def own_id(kind: Kind, raw: Mapping[str, Any], context: Mapping[str, Any]) -> st
         if key in raw:
             return str(raw[key])
     return None
-
-
-@contextlib.contextmanager
-def older_objects_frozen() -> Iterator[None]:
-    """Keep the garbage collector off the objects that exist before a read (or apply), while it runs.
-
-    A read allocates about 15 containers per resource while the spec, the desired resources and
-    (locally) the emulator's records, all alive for the whole command, already hold several times
-    more. Each full collection during the read walked all of them, and there are more full
-    collections the larger the stack, so the collector's share grew faster than the stack (about
-    16 % of a 10,000-resource no-change plan). Frozen (``gc.freeze``), they are skipped; they are
-    handed back (``gc.unfreeze``) when the read ends, so cyclic garbage among them is collected
-    later rather than never. Reference counting, which frees nearly everything, is unaffected.
-    """
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """No garbage collection while a step that makes no cyclic garbage builds many containers.
-
-    For plain data only: decoding or encoding the state document, normalizing what a read
-    found, building the plan. Each builds hundreds of thousands of dicts and lists at 10,000
-    resources, and every collection the allocations trigger walks all of them again (about a
-    fifth of a 10,000-resource no-change plan, and it grows faster than the stack). They make
-    no reference cycles (or very few), so reference counting frees what they drop; whatever
-    cyclic garbage there is waits for the first collection after the block. Not for the read's
-    calls: botocore makes some cyclic garbage per call. The collector is enabled again (if it
-    was) when the block ends.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _run_all(roots: Sequence[Task], parallelism: int, tally: Tally, stop: threading.Event) -> None:

@@ -21,9 +21,9 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from reconciler.collector import older_objects_frozen
 from reconciler.errors import BackendError, PlanError, RetryableBackendError
 from reconciler.execution.backend import Backend
-from reconciler.execution.crawl import older_objects_frozen
 from reconciler.execution.retry import Backoff
 from reconciler.execution.state import State
 from reconciler.execution.steps import StepResult

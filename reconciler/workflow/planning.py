@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.collector import collector_paused
 from reconciler.errors import PlanError
-from reconciler.execution.crawl import collector_paused
 from reconciler.execution.state import State
 from reconciler.planner import build
 from reconciler.planner.addresses import Address, parse

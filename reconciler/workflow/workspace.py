@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reconciler.collector import collector_paused
 from reconciler.errors import PlanError
 from reconciler.execution import remote
 from reconciler.execution.backend import Boto3Backend
 from reconciler.execution.clients import AwsClients, ClientSource, LocalClients
-from reconciler.execution.crawl import collector_paused
 from reconciler.execution.state import State, StateCache
 from reconciler.planner import desired as desired_mod
 from reconciler.planner.moves import Move

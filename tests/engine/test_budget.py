@@ -13,8 +13,9 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from reconciler.collector import collector_paused
 from reconciler.engine import Collaboration, Reason, Request, Table, check, parse_policy
-from reconciler.engine.budget import LIMITS, OverBudget, check_tree, collector_paused
+from reconciler.engine.budget import LIMITS, OverBudget, check_tree
 from reconciler.engine.enforce import CheckState
 from reconciler.errors import QueryRejected
 
