@@ -17,6 +17,7 @@ from sqlglot import exp
 
 from reconciler.engine import dp_query
 from reconciler.engine.facts import Table
+from reconciler.engine.flat import within
 from reconciler.engine.functions import Function, FunctionKind, Type, lookup
 from reconciler.engine.rules import CustomRule, Reason
 from reconciler.engine.scopes import Binding, QueryScope
@@ -237,12 +238,7 @@ def _c7_final_select(ctx: CheckState, binding: Binding, final: QueryScope) -> No
     items = {id(item) for item in final.node.expressions}
 
     def in_items(node: exp.Expr) -> bool:  # the node or one of its ancestors is a SELECT item
-        current: exp.Expr | None = node
-        while current is not None:
-            if id(current) in items:
-                return True
-            current = current.parent
-        return False
+        return within(node, items)
 
     qualifies = any(
         scope is final and in_items(call) and (lookup(call) or _UNKNOWN).name in _QUALIFYING

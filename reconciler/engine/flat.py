@@ -64,7 +64,7 @@ class Flat:
         """Columns of the query that are not inside an ON clause."""
         on = {id(c) for c in self.on_clauses}
         for column in self.select.find_all(exp.Column):
-            if not _within(column, on):
+            if not within(column, on):
                 yield column
 
     def refuse(
@@ -74,7 +74,7 @@ class Flat:
         return self.ctx.refuse(reason, message, node, **kw)
 
 
-def _within(node: exp.Expr, ancestors: set[int]) -> bool:
+def within(node: exp.Expr, ancestors: set[int]) -> bool:
     """True when the node or one of its ancestors is one of ``ancestors`` (by id)."""
     current: exp.Expr | None = node
     while current is not None:

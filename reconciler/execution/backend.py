@@ -130,7 +130,7 @@ class Boto3Backend:
         with self._count_lock:
             self._calls += 1
         if self.rates is not None:
-            self.rates.take(operation)
+            self.rates.take(operation, f"{account.account_id}/{account.region}")
         try:
             method = getattr(self.clients.client(account, service), xform_name(operation))
             response: dict[str, Any] = method(**params)

@@ -38,7 +38,14 @@ from typing import IO
 
 from reconciler.errors import StateError, why_unusable
 
-__all__ = ["Holder", "LockHeld", "break_lock", "hold", "holder_of", "lock_path", "read_holder"]
+__all__ = ["HELD_HINT", "Holder", "LockHeld", "break_lock", "hold", "holder_of", "lock_path", "read_holder"]
+
+
+#: What to do about a held lock (the local and the remote lock say the same).
+HELD_HINT = (
+    "wait for it to finish, or pass --lock-timeout SECONDS to wait; if it hangs, stop it"
+    " (or run `reconciler state unlock --force`)"
+)
 
 
 def _start_time(pid: int) -> str:
@@ -171,8 +178,7 @@ def _refusal(path: Path, holder: Holder | None, waited: float) -> LockHeld:
     return LockHeld(
         f"the stack is locked by {holder.describe()}{waited_text}{where}",
         holder=holder,
-        hint="wait for it to finish, or pass --lock-timeout SECONDS to wait; if it hangs, stop it"
-        " (or run `reconciler state unlock --force`)",
+        hint=HELD_HINT,
     )
 
 

@@ -56,7 +56,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from reconciler.errors import StateError
-from reconciler.execution.lock import Holder, LockHeld, holder_of
+from reconciler.execution.lock import HELD_HINT, Holder, LockHeld, holder_of
 from reconciler.execution.state import STATE_FORMAT_VERSION, State, StateCache
 
 __all__ = [
@@ -586,8 +586,7 @@ def _refusal(store: StateStore, key: str, record: _Record | None, waited: float)
     return LockHeld(
         f"the stack is locked by {who}{waited_text} (remote lock {where})",
         holder=holder,
-        hint="wait for it to finish, or pass --lock-timeout SECONDS to wait; if it hangs, stop it"
-        " (or run `reconciler state unlock --force`)",
+        hint=HELD_HINT,
     )
 
 

@@ -20,6 +20,7 @@ from reconciler.errors import PlanError
 from reconciler.execution import remote
 from reconciler.execution.backend import Boto3Backend
 from reconciler.execution.clients import AwsClients, ClientSource, LocalClients
+from reconciler.execution.rates import limits_for
 from reconciler.execution.state import State, StateCache
 from reconciler.planner import desired as desired_mod
 from reconciler.planner.moves import Move
@@ -164,7 +165,7 @@ def open_workspace(
     return Workspace(
         stack=spec,
         name=name,
-        backend=Boto3Backend(clients, accounts, parallelism=parallelism, names=names),
+        backend=Boto3Backend(clients, accounts, parallelism=parallelism, names=names, rates=limits_for()),
         cache=cache,
         root=base,
     )
