@@ -74,15 +74,17 @@ def target_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def refresh_option(default: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``--refresh changed|full``: reuse unchanged resources' last reads, or read everything."""
+    """``--refresh changed|summaries|full``: reuse unchanged resources' last reads, or read everything."""
     return click.option(
         "--refresh",
         type=click.Choice(workflow.REFRESH),
         default=default,
         show_default=True,
         help="changed: skip the Get of a resource whose List summary (updateTime...) is the one the"
-        " state recorded at its last full read (tags and analysis rules are always read); full: read"
-        " everything.",
+        " state recorded at its last full read (tags and analysis rules are always read); summaries:"
+        " trust an unchanged summary for the tags and analysis rules too (fewest calls; a tag or rule"
+        " changed behind the tool's back is missed until drift or apply, which read everything); full:"
+        " read everything.",
     )
 
 

@@ -149,7 +149,7 @@ class Boto3Backend:
         stack: str,
         *,
         known: State | None = None,
-        reuse: bool = False,
+        refresh: str = "full",
         adopt: Mapping[Address, tuple[str | None, str | None]] | None = None,
         foreign: Mapping[Address, str] | None = None,
     ) -> State:
@@ -158,8 +158,9 @@ class Boto3Backend:
         Args:
             stack: the stack name (value of the ``reconciler:stack`` tag).
             known: the cached State (helps name members of accounts that left the spec).
-            reuse: conditional reads: skip the Get of a resource whose List summary is the one
-                ``known`` recorded (``execution.conditional``); False reads everything.
+            refresh: ``full`` reads everything; ``changed`` skips the Get of a resource whose List
+                summary is the one ``known`` recorded (``execution.conditional``); ``summaries``
+                also trusts that summary for its tags and List-less children.
             adopt: resources made outside the stack (``existing: true``), by Address: (id, name).
             foreign: resources of members this backend cannot act as, by Address: name.
 
@@ -172,7 +173,7 @@ class Boto3Backend:
             accounts=self.accounts,
             call=self._read_call,
             known=known,
-            reuse=reuse,
+            refresh=refresh,
             adopt=adopt,
             foreign=foreign,
         )

@@ -13,7 +13,10 @@ safer answer), so tags are never reused: every taggable resource's ``ListTagsFor
 made on every read, which also re-checks that it still carries this stack's identity tags.
 Sub-resources without a List of their own (analysis rules, association analysis rules, an
 audience model's policy, an ML configuration) have an ``updateTime`` no summary shows: they are
-always read with their Get. ``--refresh=full`` (and ``drift``, by default) reads everything.
+always read with their Get. ``--refresh=summaries`` trusts an unchanged summary for those too
+(the crawl reuses the recorded tags and children's reads: fewest calls, blind to such changes
+until ``apply`` or ``drift``, which read everything). ``--refresh=full`` (and ``drift``, by
+default) reads everything.
 
 The emulator moves ``updateTime`` on every Update* of a resource, as AWS does for the resources
 whose documentation names the field "the time the resource was last updated".

@@ -2,9 +2,11 @@
 
 ``Crawl.run`` reads every member account on a bounded thread pool: the top-level List calls per
 account, ``ListTagsForResource`` to keep only the resources tagged with this stack, a Get per
-managed resource (skipped, with ``reuse``, when the List summary equals the one recorded at
-the last full read: ``execution.conditional``), then the children of each (a List under the
-parent, or the parent's ``analysisRuleTypes`` for kinds without a List). Each call is a task
+managed resource (skipped, with ``refresh="changed"``, when the List summary equals the one
+recorded at the last full read: ``execution.conditional``), then the children of each (a List
+under the parent, or the parent's ``analysisRuleTypes`` for kinds without a List). With
+``refresh="summaries"`` an unchanged summary is trusted for the tags and the List-less children
+too: neither ``ListTagsForResource`` nor their Gets are made. Each call is a task
 of its own that queues its follow-ups, so the pool stays busy across the levels. Resources
 found are then named (members by member key), their references turned back into Refs, and
 returned as a ``State``.
@@ -62,6 +64,7 @@ class _Found:
     under: _Found | None = None  # the resource it was found under (untaggable kinds)
     listed: str = ""  # digest of its List summary (conditional types), recorded with the read
     update_time: str = ""  # that summary's updateTime, as text
+    trusted: bool = False  # reused with its recorded tags (``summaries``): so are its children
 
 
 @dataclass
@@ -99,12 +102,15 @@ class Crawl:
         accounts: Accounts,
         call: ReadCall,
         known: State | None = None,
-        reuse: bool = False,
+        refresh: str = "full",
         adopt: Mapping[Address, tuple[str | None, str | None]] | None = None,
         foreign: Mapping[Address, str] | None = None,
     ) -> None:
         self.stack = stack
-        self.known = known if reuse and known is not None else State({}, stack)
+        self.known = known if refresh != "full" and known is not None else State({}, stack)
+        #: ``summaries``: a managed resource whose summary is unchanged keeps its recorded tags
+        #: and children; by ARN, as a List names it.
+        self.trusted = {r.arn: r for r in self.known if r.arn and r.managed} if refresh == "summaries" else {}
         #: Gets skipped because the List summary was unchanged (conditional reads).
         self.reused = 0
         self.accounts = accounts
@@ -211,6 +217,15 @@ class Crawl:
             return [self._get(d, account, hint, params, None, managed=False)]
         if not self._first_sight(arn):
             return []
+        recorded = self.trusted.get(arn)
+        if recorded is not None:
+            params = {**context, **{k: item[d.id_field] for k, v in d.identifiers.items() if v == SELF}}
+            found = self._reusable(
+                d, account, recorded.address, item, listed_digest(d.kind, item), None, params
+            )
+            if found is not None:
+                found.trusted = True
+                return self._record(found)
         return [self._tags(d, account, item, context)]
 
     def _first_sight(self, arn: str) -> bool:
@@ -261,16 +276,23 @@ class Crawl:
         address: Address,
         summary: Mapping[str, Any],
         listed: str | None,
-        tags: dict[str, str],
+        tags: dict[str, str] | None,
         params: Mapping[str, str],
     ) -> _Found | None:
-        """The resource as its last full read saw it, when its List summary has not changed since."""
+        """The resource as its last full read saw it, when its List summary has not changed since.
+
+        ``tags`` None: the tags that read recorded (``summaries``); without them, None.
+        """
         if listed is None:
             return None
         read = self.known.reads.get(address)
         recorded = self.known.get(address)
         if read is None or recorded is None or read.listed != listed:
             return None
+        if tags is None:
+            if read.tags is None:
+                return None
+            tags = dict(read.tags)
         if recorded.arn != summary.get(d.arn_field) or recorded.region != account.region:
             return None
         with self.lock:
@@ -332,24 +354,47 @@ class Crawl:
                 out.append(self._list(child, found.account, found, found.context))
                 continue
             if child.singleton:
-                address = Address(child.kind, found.address.parts)
-                out.append(
-                    self._get(child, found.account, address, found.context, None, managed=found.managed)
-                )
+                out.extend(self._child(child, found, found.context, "", under=None))
                 continue
             # No List operation: the parent's response names the children's types.
             for key in (k for k in child.identifiers if child.identifiers[k] != SELF):
                 if key in found.context or f"{key}s" not in found.raw:
                     continue
                 for value in found.raw[f"{key}s"]:
-                    address = Address(child.kind, found.address.parts)
                     params = {**found.context, key: value}
-                    out.append(
-                        self._get(
-                            child, found.account, address, params, None, managed=found.managed, under=found
-                        )
-                    )
+                    out.extend(self._child(child, found, params, f"{key}={value}", under=found))
         return out
+
+    def _child(
+        self, child: ResourceType, found: _Found, params: Mapping[str, str], which: str, under: _Found | None
+    ) -> list[Callable[[], Any]]:
+        """The Get of a List-less child of ``found``; with ``summaries``, its recorded read instead.
+
+        Its read is recorded under its parent's summary digest and ``which`` of its kind it is,
+        so a child is reused only while its parent's summary (``analysisRuleTypes``...) holds.
+        """
+        address = Address(child.kind, found.address.parts)
+        listed = (f"{found.listed}/{which}", found.update_time) if found.listed else None
+        read = self.known.reads.get(address) if found.trusted else None
+        if listed is None or read is None or read.listed != listed[0]:
+            return [
+                self._get(
+                    child,
+                    found.account,
+                    address,
+                    params,
+                    None,
+                    managed=found.managed,
+                    under=under,
+                    listed=listed,
+                )
+            ]
+        with self.lock:
+            self.reused += 1
+        reused = _Found(child.kind, address, found.account, dict(read.raw), None, dict(params))
+        reused.managed, reused.under = found.managed, under
+        reused.listed, reused.update_time = read.listed, read.update_time
+        return self._record(reused)
 
     def _discovered(self, found: _Found) -> list[Task]:
         """A member account the spec no longer names: crawl it too, when the clients can act as it.
@@ -443,7 +488,7 @@ class Crawl:
         for f in sorted(found, key=lambda f: f.address):
             if f.listed:  # the response without its HTTP metadata (ML Gets return it at the top)
                 raw = {k: v for k, v in f.raw.items() if k != "ResponseMetadata"}
-                reads[f.address] = Read(f.listed, f.update_time, encode(raw))
+                reads[f.address] = Read(f.listed, f.update_time, encode(raw), f.tags)
             attributes = normalize_observed(f.kind, f.raw, address=f.address, ids=ids, tags=f.tags)
             resources[f.address] = ObservedResource(
                 f.address,

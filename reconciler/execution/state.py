@@ -115,14 +115,19 @@ class Read:
         listed: digest of its List summary then (``execution.conditional.listed_digest``).
         update_time: the summary's ``updateTime`` then, as text (for people reading the file).
         raw: the Get response's resource object then (JSON-ready: dates as ISO text).
+        tags: its tags then (``--refresh summaries`` reuses them); None for untaggable kinds.
     """
 
     listed: str
     update_time: str
     raw: Mapping[str, Any]
+    tags: Mapping[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"listed": self.listed, "update_time": self.update_time, "raw": dict(self.raw)}
+        out = {"listed": self.listed, "update_time": self.update_time, "raw": dict(self.raw)}
+        if self.tags is not None:
+            out["tags"] = dict(self.tags)
+        return out
 
     @classmethod
     def from_json(cls, data: Any) -> Read | None:
@@ -132,7 +137,9 @@ class Read:
         listed, update_time = data.get("listed"), data.get("update_time")
         if not isinstance(listed, str) or not listed:
             return None
-        return cls(listed, str(update_time or ""), data["raw"])
+        tags = data.get("tags")
+        valid = isinstance(tags, dict) and all(isinstance(v, str) for v in tags.values())
+        return cls(listed, str(update_time or ""), data["raw"], tags if valid else None)
 
 
 @dataclass(frozen=True)

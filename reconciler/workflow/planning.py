@@ -27,8 +27,11 @@ from reconciler.workflow.workspace import Workspace
 __all__ = ["REFRESH", "Outcome", "default_plan_path", "make_plan"]
 
 #: ``--refresh`` modes: ``changed`` reads a resource again only when its List summary moved
-#: (``execution.conditional``; tags and analysis rules are always read); ``full`` reads everything.
-REFRESH = ("changed", "full")
+#: (``execution.conditional``; tags and analysis rules are always read); ``summaries`` trusts an
+#: unchanged summary for the tags and analysis rules too (fewest calls: a rule or tag changed
+#: behind the tool's back goes unseen until ``drift`` or ``apply``, which read everything, as
+#: Terraform's ``-refresh=false`` trusts its state); ``full`` reads everything.
+REFRESH = ("changed", "summaries", "full")
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,8 @@ def make_plan(
         now: the clock.
         desired: the resources to plan for instead of the spec's (tests, imports).
         targets: ``--target`` addresses: keep only their changes and what those need.
-        refresh: ``changed`` (conditional reads) or ``full`` (read everything), see ``REFRESH``.
+        refresh: ``changed``, ``summaries`` (conditional reads) or ``full`` (read everything), see
+            ``REFRESH``.
 
     Returns:
         The Outcome.
@@ -83,7 +87,7 @@ def make_plan(
     before = ws.backend.calls
     if refresh not in REFRESH:
         raise PlanError(f"unknown refresh mode {refresh!r}", hint=f"use one of: {', '.join(REFRESH)}")
-    state = ws.read(want or ws.desired(), reuse=refresh == "changed")
+    state = ws.read(want or ws.desired(), refresh=refresh)
     calls = ws.backend.calls - before
     with collector_paused():  # plain data, no cycles
         plan = build.from_resources(

@@ -88,11 +88,11 @@ class Workspace:
         """The spec's moves (``kind: Moved``), carried out on what the backend holds before a diff."""
         return desired_mod.moves(self.stack)
 
-    def read(self, desired: Sequence[DesiredResource] | None = None, *, reuse: bool = False) -> State:
+    def read(self, desired: Sequence[DesiredResource] | None = None, *, refresh: str = "full") -> State:
         """Observe the stack's resources (and the adopted ones ``desired`` names); refresh the cache.
 
-        ``reuse``: conditional reads (``execution.conditional``): a resource whose List summary
-        is unchanged since its last full read is not read again; by default everything is read.
+        ``refresh``: ``full`` (the default) reads everything; ``changed`` and ``summaries`` are
+        conditional reads (``execution.conditional``, ``workflow.planning.REFRESH``).
         """
         adopt = {r.address: (r.id, r.attributes.get("name")) for r in desired or () if r.existing}
         readable = {a.member for a in self.backend.accounts}
@@ -103,7 +103,7 @@ class Workspace:
         }
         with collector_paused():  # plain JSON, no cycles: see collector_paused
             known = self.cache.load(self.backend.name, self.name)
-        state = self.backend.read(self.name, known=known, reuse=reuse, adopt=adopt, foreign=foreign)
+        state = self.backend.read(self.name, known=known, refresh=refresh, adopt=adopt, foreign=foreign)
         with collector_paused():
             self.cache.save(self.backend.name, state)
         return state

@@ -149,7 +149,8 @@ def test_a_stop_lets_the_steps_in_flight_finish_and_starts_nothing_new() -> None
         _plan(steps), State()
     )
     assert result.stopped and result.ok
-    assert [r.step.id for r in result.done] == [steps[0].id, steps[1].id] == backend.ran
+    # the two in flight finish in either order (they run at once): which ones, not their order
+    assert sorted(r.step.id for r in result.done) == sorted([steps[0].id, steps[1].id]) == sorted(backend.ran)
     assert [s.id for s in result.remaining] == [s.id for s in steps[2:]]
     assert [e.kind for e in events].count("start") == 2
 
