@@ -4,7 +4,8 @@ Reference counting frees nearly everything this program drops; the cyclic collec
 garbage in reference cycles. Its automatic passes, triggered by allocations, walk every tracked
 container, so a step that builds hundreds of thousands of them (a large rule check, decoding a
 10,000-resource state document, a read) paid for the same walks again and again, a share that
-grew faster than the input. Two tools, used by the engine, the read and the planner:
+grew faster than the input. Two tools, used by the engine, the spec load, the emulator's store,
+the read and the planner:
 
 - ``collector_paused``: no collection while a bounded step runs (re-entrant, thread-safe: the
   collector comes back on when the last paused step in any thread ends);
@@ -33,8 +34,9 @@ _was_enabled = False
 def collector_paused() -> Iterator[None]:
     """Run a step with the cyclic garbage collector paused (re-entrant, thread-safe).
 
-    For steps whose memory is bounded: a rule check (bounded by ``engine.budget``), decoding or
-    encoding the state document, normalizing what a read found, building the plan. The
+    For steps whose memory is bounded: a rule check (bounded by ``engine.budget``), loading the
+    spec and its normal form, opening the emulator's store, decoding or encoding the state
+    document, normalizing what a read found, building the plan. The
     collector is enabled again, if it was, when the last paused step ends.
 
     >>> with collector_paused():

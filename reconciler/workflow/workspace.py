@@ -82,7 +82,8 @@ class Workspace:
 
     def desired(self) -> list[DesiredResource]:
         """The spec's resources in normal form."""
-        return list(desired_mod.resources(self.stack))
+        with collector_paused():  # bounded by the spec; see reconciler.collector
+            return list(desired_mod.resources(self.stack))
 
     def moves(self) -> tuple[Move, ...]:
         """The spec's moves (``kind: Moved``), carried out on what the backend holds before a diff."""
@@ -134,7 +135,8 @@ def open_workspace(
     """
     if backend not in BACKENDS:
         raise PlanError(f"unknown backend {backend!r}", hint=f"use one of: {', '.join(BACKENDS)}")
-    spec = load_stack(find_stack(stack))
+    with collector_paused():  # bounded by the spec's files; see reconciler.collector
+        spec = load_stack(find_stack(stack))
     base = root or workspace_root()
     accounts = accounts_of(spec)
     names = {a.account_id: a.member for a in accounts}
@@ -146,7 +148,8 @@ def open_workspace(
             accounts = [a for a in accounts if a.member == as_member]
     if clients is None:
         if backend == "local":
-            clients = LocalClients(base / ".reconciler" / "local.duckdb", parallelism=parallelism)
+            with collector_paused():  # the emulator's records: bounded by its database
+                clients = LocalClients(base / ".reconciler" / "local.duckdb", parallelism=parallelism)
         else:
             clients = AwsClients(parallelism=parallelism)
     name = stack_name(spec)
