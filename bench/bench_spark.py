@@ -21,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ def raw_spark(spark: Any, purchases: Path, impressions: Path) -> list[tuple[obje
     return [tuple(row) for row in child.sql(JOIN_SQL).collect()]
 
 
-def _groups(rows: list[tuple[object, ...]]) -> dict[tuple[object, ...], tuple[object, ...]]:
+def _groups(rows: Sequence[tuple[object, ...]]) -> dict[tuple[object, ...], tuple[object, ...]]:
     return {
         tuple(row[:2]): tuple(round(v, 6) if isinstance(v, float) else v for v in row[2:]) for row in rows
     }
