@@ -119,7 +119,7 @@ def _build_namespace_association(
 ) -> dict[str, Any]:
     arn = params["inputReferenceConfig"]["inputReferenceArn"]
     namespace = _namespace(ctx, arn, "inputReferenceConfig.inputReferenceArn")
-    count = len(ctx.store.find("id_namespace_association", membershipId=membership["id"]))
+    count = ctx.store.count("id_namespace_association", membershipId=membership["id"])
     invariants.within_quota(ctx, "ID namespace associations per membership", count + 1)
     for other in ctx.store.find("id_namespace_association", membershipId=membership["id"]):
         if other["inputReferenceConfig"]["inputReferenceArn"] == arn:
@@ -172,7 +172,7 @@ def _build_mapping_table(ctx: RequestContext, params: dict[str, Any], membership
             "it (kind: IdMappingTable's localWorkflow) so the local stand-in can match",
             field="inputReferenceConfig.inputReferenceArn",
         )
-    count = len(ctx.store.find("id_mapping_table", membershipId=membership["id"]))
+    count = ctx.store.count("id_mapping_table", membershipId=membership["id"])
     invariants.within_quota(ctx, "ID mapping tables per membership", count + 1)
     name = params["name"]
     if ctx.store.find("id_mapping_table", membershipId=membership["id"], name=name):

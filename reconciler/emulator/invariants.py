@@ -103,22 +103,14 @@ def members_per_collaboration(ctx: RequestContext, count: int) -> None:
 
 def collaborations_per_account(ctx: RequestContext) -> None:
     """The caller has created fewer collaborations (in this Region, not deleted) than its quota."""
-    mine = [
-        r
-        for r in ctx.store.find("collaboration", creatorAccountId=ctx.account_id)
-        if r["arn"].split(":")[3] == ctx.region
-    ]
-    within_quota(ctx, "Collaborations created per account", len(mine) + 1)
+    mine = ctx.store.count("collaboration", creatorAccountId=ctx.account_id)
+    within_quota(ctx, "Collaborations created per account", mine + 1)
 
 
 def memberships_per_account(ctx: RequestContext) -> None:
     """The caller has fewer ACTIVE memberships (in this Region) than its quota."""
-    active = [
-        r
-        for r in ctx.store.find("membership", _account=ctx.account_id, status="ACTIVE")
-        if r["arn"].split(":")[3] == ctx.region
-    ]
-    within_quota(ctx, "Memberships per account", len(active) + 1)
+    active = ctx.store.count("membership", _account=ctx.account_id, status="ACTIVE")
+    within_quota(ctx, "Memberships per account", active + 1)
 
 
 def one_querier(members: Iterable[Record]) -> None:
@@ -288,12 +280,8 @@ def columns_per_allowlist(ctx: RequestContext, columns: Sized) -> None:
 
 def configured_tables_per_account(ctx: RequestContext) -> None:
     """The caller has fewer configured tables (in this Region) than its quota."""
-    mine = [
-        r
-        for r in ctx.store.find("configured_table", _account=ctx.account_id)
-        if r["arn"].split(":")[3] == ctx.region
-    ]
-    within_quota(ctx, "Configured tables per account", len(mine) + 1)
+    mine = ctx.store.count("configured_table", _account=ctx.account_id)
+    within_quota(ctx, "Configured tables per account", mine + 1)
 
 
 def analysis_rule_size(ctx: RequestContext, policy: dict[str, Any]) -> None:
@@ -461,7 +449,7 @@ def unique_association_name(ctx: RequestContext, membership: Record, name: str) 
 
 def templates_per_membership(ctx: RequestContext, membership: Record) -> None:
     """At most the quota of analysis templates per membership."""
-    count = len(ctx.store.find("analysis_template", membershipId=membership["id"]))
+    count = ctx.store.count("analysis_template", membershipId=membership["id"])
     within_quota(ctx, "Analysis templates per membership", count + 1)
 
 

@@ -27,7 +27,7 @@ import duckdb
 from reconciler.emulator.errors import LocalBackendError, LocalBackendLockedError
 from reconciler.errors import why_unusable
 
-__all__ = ["Record", "Regional", "Store"]
+__all__ = ["REGION", "Record", "Regional", "Store"]
 
 Record = dict[str, Any]
 
@@ -52,10 +52,13 @@ class Store:
         self._refs = 0
         self._data: dict[str, dict[str, Record]] = {}
         self._arns: dict[str, tuple[str, str]] = {}
-        #: (kind, field) -> value -> ids, built by the first ``find`` on that field and kept up to
-        #: date by every write: a lookup by field costs what it finds, not the size of the kind.
-        self._by_field: dict[tuple[str, str], dict[Any, dict[str, None]]] = {}
-        self._field_of: dict[tuple[str, str], dict[str, Any]] = {}
+        #: (kind, fields) -> values -> ids, built by the first ``find`` or ``count`` on those fields
+        #: (all of a call's hashable ones, together) and kept up to date by every write: a lookup
+        #: costs what it finds and a count nothing, not the size of the kind (a quota check by
+        #: scanning made every create cost the number of records before it: a first apply of
+        #: 10,000 resources was quadratic).
+        self._by_field: dict[_IndexKey, dict[tuple[Any, ...], dict[str, None]]] = {}
+        self._field_of: dict[_IndexKey, dict[str, tuple[Any, ...]]] = {}
         self._seq: dict[str, dict[str, int]] = {}  # kind -> id -> insertion number (``find``'s order)
         self._counter = 0
         self._undo: list[tuple[str, str, Any]] = []
@@ -116,26 +119,38 @@ class Store:
         return iter(list(self._data.get(kind, {}).values()))
 
     def find(self, kind: str, **equal: Any) -> list[Record]:
-        """Records of ``kind`` whose fields equal the given values (insertion order)."""
-        records = self._data.get(kind, {})
-        buckets = [self._bucket(kind, k, v) for k, v in equal.items() if _hashable(v)]
-        if not buckets:
-            return [r for r in records.values() if all(r.get(k) == v for k, v in equal.items())]
-        ids = min(buckets, key=len)
-        ranked = sorted(ids, key=self._seq[kind].__getitem__) if len(ids) > 1 else list(ids)
-        found = (records[rid] for rid in ranked if rid in records)
-        return [r for r in found if all(r.get(k) == v for k, v in equal.items())]
+        """Records of ``kind`` whose fields equal the given values (insertion order).
 
-    def _bucket(self, kind: str, name: str, value: Any) -> dict[str, None]:
-        key = (kind, name)
+        ``REGION`` (``_region``) may be given as a field: the Region in the record's ARN (None
+        for a record without one).
+        """
+        records = self._data.get(kind, {})
+        exact = {k: v for k, v in equal.items() if _hashable(v)}
+        rest = {k: v for k, v in equal.items() if k not in exact}
+        if not exact:
+            return [r for r in records.values() if all(r.get(k) == v for k, v in rest.items())]
+        ids = self._bucket(kind, exact)
+        ranked = sorted(ids, key=self._seq[kind].__getitem__) if len(ids) > 1 else list(ids)
+        found = [records[rid] for rid in ranked]
+        return [r for r in found if all(r.get(k) == v for k, v in rest.items())] if rest else found
+
+    def count(self, kind: str, **equal: Any) -> int:
+        """How many records ``find`` would return, without building them when it can."""
+        if equal and all(_hashable(v) for v in equal.values()):
+            return len(self._bucket(kind, equal))
+        return len(self.find(kind, **equal))
+
+    def _bucket(self, kind: str, equal: dict[str, Any]) -> dict[str, None]:
+        names = tuple(sorted(equal))
+        key = (kind, names)
         if key not in self._by_field:
             self._by_field[key], self._field_of[key] = {}, {}
             for rid, record in self._data.get(kind, {}).items():
                 self._file(key, rid, record)
-        return self._by_field[key].get(value, {})
+        return self._by_field[key].get(tuple(equal[n] for n in names), {})
 
-    def _file(self, key: tuple[str, str], rid: str, record: Record | None) -> None:
-        """Move ``rid`` to the bucket of its record's value (or out of every bucket: None)."""
+    def _file(self, key: _IndexKey, rid: str, record: Record | None) -> None:
+        """Move ``rid`` to the bucket of its record's values (or out of every bucket: None)."""
         by_value, of_id = self._by_field[key], self._field_of[key]
         if rid in of_id:
             old = of_id.pop(rid)
@@ -145,10 +160,10 @@ class Store:
                 if not bucket:
                     del by_value[old]
         if record is not None:
-            value = record.get(key[1])
-            if _hashable(value):
-                of_id[rid] = value
-                by_value.setdefault(value, {})[rid] = None
+            values = tuple(_field(record, name) for name in key[1])
+            if all(_hashable(v) for v in values):
+                of_id[rid] = values
+                by_value.setdefault(values, {})[rid] = None
 
     def by_arn(self, arn: str) -> tuple[str, Record] | None:
         """The ``(kind, record)`` with this ARN, or None."""
@@ -259,6 +274,25 @@ class Store:
             self._arns.pop(old["arn"], None)
 
 
+#: A field ``find`` and ``count`` accept that no record holds: the Region of the record's ARN.
+REGION = "_region"
+
+_IndexKey = tuple[str, tuple[str, ...]]
+
+
+def _field(record: Record, name: str) -> Any:
+    return _region_of(record) if name == REGION else record.get(name)
+
+
+def _region_of(record: Record | None) -> str | None:
+    """The Region in the record's ARN ("" for a malformed one), or None without an ARN."""
+    arn = record.get("arn") if record is not None else None
+    if not isinstance(arn, str):
+        return None
+    parts = arn.split(":", 4)
+    return parts[3] if len(parts) > 3 else ""
+
+
 def _hashable(value: Any) -> bool:
     return isinstance(value, (str, int, float, bool)) or value is None
 
@@ -308,8 +342,7 @@ class Regional:
         self._region = region
 
     def _here(self, record: Record | None) -> bool:
-        arn = record.get("arn") if record is not None else None
-        return not isinstance(arn, str) or arn.split(":", 4)[3:4] == [self._region]
+        return _region_of(record) in (None, self._region)
 
     def get(self, kind: str, rid: str) -> Record | None:
         record = self._store.get(kind, rid)
@@ -320,6 +353,10 @@ class Regional:
 
     def find(self, kind: str, **equal: Any) -> list[Record]:
         return [r for r in self._store.find(kind, **equal) if self._here(r)]
+
+    def count(self, kind: str, **equal: Any) -> int:
+        """Records here: those of this Region's ARNs and those without an ARN."""
+        return sum(self._store.count(kind, **equal, **{REGION: region}) for region in (self._region, None))
 
     def by_arn(self, arn: str) -> tuple[str, Record] | None:
         hit = self._store.by_arn(arn)
