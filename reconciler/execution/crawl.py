@@ -18,6 +18,7 @@ under. There is no per-kind code here.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -347,9 +348,7 @@ class Crawl:
         with self.lock:
             self.found.setdefault(found.address, []).append(found)
         out: list[Callable[[], Any]] = []
-        for child in REGISTRY.values():
-            if _list_parent(child) is not found.kind:
-                continue
+        for child in _children(found.kind):
             if child.list:
                 out.append(self._list(child, found.account, found, found.context))
                 continue
@@ -593,6 +592,13 @@ def _inputs(d: ResourceType, operation: str) -> Mapping[str, Any]:
 def _enum(d: ResourceType, operation: str, member: str) -> list[str]:
     shape = _inputs(d, operation).get(member)
     return list(getattr(shape, "enum", []) or [])
+
+
+@functools.cache
+def _children(kind: Kind) -> tuple[ResourceType, ...]:
+    """The types found under a resource of ``kind`` (registry order), worked out once per kind:
+    every found resource asks, so a 10,000-resource crawl asked 200,000 times."""
+    return tuple(child for child in REGISTRY.values() if _list_parent(child) is kind)
 
 
 def _list_parent(d: ResourceType) -> Kind | None:

@@ -57,7 +57,7 @@ from urllib.parse import urlsplit
 
 from reconciler.errors import StateError
 from reconciler.execution.lock import HELD_HINT, Holder, LockHeld, holder_of
-from reconciler.execution.state import STATE_FORMAT_VERSION, State, StateCache
+from reconciler.execution.state import STATE_FORMAT_VERSION, State, StateCache, document_text
 
 __all__ = [
     "ENV_VAR",
@@ -465,7 +465,7 @@ class RemoteStateCache(StateCache):
                 return
             entry = {self._key(backend, state.stack): state.to_json()}
             doc = {"format_version": STATE_FORMAT_VERSION, "entries": entry}
-            self._write_document(json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n")
+            self._write_document(document_text(doc))
 
 
 # -- the lock --------------------------------------------------------------------------------------

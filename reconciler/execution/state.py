@@ -69,6 +69,34 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
+#: ``document_text`` lays the document out on lines down to this depth (its entries, their
+#: fields, one line per resource) and writes everything deeper compactly.
+_LINED_DEPTH = 4
+
+
+def document_text(doc: Any) -> str:
+    """The state document as JSON text: one resource per line, keys sorted, a newline at the end.
+
+    ``json.dumps`` with ``indent`` falls back to its pure-Python encoder, which took most of
+    a no-change plan's state save (0.9 s of 1.1 s at 10,000 resources); below the lined depth the C
+    encoder writes each resource, and a diff of two saves still shows which resources changed.
+    """
+    return _lined(doc, 0) + "\n"
+
+
+def _lined(value: Any, depth: int) -> str:
+    if depth >= _LINED_DEPTH or not isinstance(value, dict | list) or not value:
+        return json.dumps(value, sort_keys=True, default=str)
+    pad = "\n" + " " * (depth + 1)
+    if isinstance(value, dict):
+        items = [f"{json.dumps(str(k))}: {_lined(value[k], depth + 1)}" for k in sorted(value)]
+        opened, closed = "{", "}"
+    else:
+        items = [_lined(v, depth + 1) for v in value]
+        opened, closed = "[", "]"
+    return opened + pad + ("," + pad).join(items) + "\n" + " " * depth + closed
+
+
 def resource_json(r: ObservedResource) -> dict[str, Any]:
     """One cached resource as the state file (and ``reconciler state show``) writes it.
 
@@ -386,7 +414,7 @@ class StateCache:
             entries[self._key(backend, state.stack)] = state.to_json()
             doc = {"format_version": STATE_FORMAT_VERSION, "entries": entries}
             try:
-                self._write_document(json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n")
+                self._write_document(document_text(doc))
             except OSError as exc:  # only a cache: identity lives in the tags, so carry on
                 why = exc.strerror or exc
                 self.problem = f"cannot write the state cache {self.location} ({why}); continuing without it"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.execution.state import Read, State, StateCache
+from reconciler.execution.state import Read, State, StateCache, document_text
 from reconciler.planner.addresses import Address, Kind
 from reconciler.planner.resource import ObservedResource, Ref
 from reconciler.userfiles import write_atomically
@@ -43,6 +43,20 @@ def test_round_trip_keeps_ids_owners_and_refs(tmp_path: Path) -> None:
     assert loaded.get(MEMBERSHIP) is not None
     assert loaded.get(MEMBERSHIP).attributes["collaborationIdentifier"] == Ref(COLLAB, "id")  # type: ignore[union-attr]
     assert len(cache.load("aws", "demo")) == 0 and not cache.problem
+
+
+def test_the_document_has_one_resource_per_line_and_reads_back_as_written(tmp_path: Path) -> None:
+    cache = StateCache(tmp_path / "state.json")
+    cache.save("local", _state())
+    text = cache.path.read_text()
+    doc = json.loads(text)
+    assert text == document_text(doc) and text.endswith("}\n")
+    resources = doc["entries"]["local/demo"]["resources"]
+    lines = [line.strip().rstrip(",") for line in text.splitlines()]
+    assert len(resources) == 2
+    assert [json.loads(line) for line in lines if line.startswith('{"')] == resources
+    odd = {"b": [1, {"c": None}], "a": {}, "n": {"d": {"e": {"f": {"g": [True, 1.5, "\u00e9"]}}}}}
+    assert json.loads(document_text(odd)) == odd
 
 
 @pytest.mark.parametrize(
