@@ -111,7 +111,9 @@ def _check(shape: Shape, value: Any, path: str, out: list[tuple[str, str]]) -> N
         regex = meta.get("pattern")
         if regex:
             compiled = _pattern(regex)
-            if compiled is not None and not compiled.fullmatch(value):
+            # concurrent=False: keep the interpreter lock; releasing and taking it back for a
+            # short match made every call slower when the workers' calls contend for it.
+            if compiled is not None and not compiled.fullmatch(value, concurrent=False):
                 out.append((path, f"Member must satisfy regular expression pattern: {regex}"))
     elif kind in ("integer", "long", "float", "double"):
         if isinstance(value, bool) or not isinstance(value, int | float):
