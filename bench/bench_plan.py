@@ -24,7 +24,7 @@ Each no-change plan runs in a fresh process (as ``reconciler plan`` would), so t
 objects do not weigh on it; its time excludes interpreter start-up and imports.
 
 Each figure is the fastest of ``--repeat`` (3) no-change plans of the same stack (the slowest
-is printed too), each first apply the fastest of ``--apply-repeat`` (2); the sizes' runs are
+is printed too), each first apply the fastest of ``--apply-repeat`` (3); the sizes' runs are
 interleaved, so a drift in the machine's speed during the run does not land on one size only.
 
 The generated stack is half analysis rules (a configured table's, an association's): their own
@@ -299,7 +299,7 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--parallelism", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=3, help="no-change plans per size (fastest kept)")
-    parser.add_argument("--apply-repeat", type=int, default=2, help="first applies per size (fastest kept)")
+    parser.add_argument("--apply-repeat", type=int, default=3, help="first applies per size (fastest kept)")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     args = parser.parse_args()
     sizes = [200, 400] if args.quick else [int(s) for s in args.sizes.split(",")]

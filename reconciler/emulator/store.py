@@ -37,6 +37,9 @@ _SCHEMA = (
 _OPEN_STORES: dict[str, Store] = {}
 _OPEN_LOCK = threading.Lock()
 _MISSING: Any = object()
+_INSERT = "INSERT INTO records VALUES (?, ?, ?)"
+_UPDATE = "UPDATE records SET body = ? WHERE kind = ? AND id = ?"
+_DELETE = "DELETE FROM records WHERE kind = ? AND id = ?"
 
 
 class Store:
@@ -208,30 +211,29 @@ class Store:
         before: dict[tuple[str, str], Any] = {}
         for kind, rid, old in self._undo:
             before.setdefault((kind, rid), old)  # the first undo entry is what the file holds
-        inserts, updates, deletes = [], [], []
+        statements: list[tuple[str, tuple[str, ...]]] = []
         for (kind, rid), record in self._dirty.items():
             known = before.get((kind, rid), _MISSING) is not _MISSING
             if record is None:
                 if known:
-                    deletes.append((kind, rid))
+                    statements.append((_DELETE, (kind, rid)))
                 continue
             body = json.dumps(record, separators=(",", ":"))
-            if known:
-                updates.append((body, kind, rid))
-            else:
-                inserts.append((kind, rid, body))
+            statements.append((_UPDATE, (body, kind, rid)) if known else (_INSERT, (kind, rid, body)))
         db = self._db
-        db.execute("BEGIN TRANSACTION")
+        # One row (most calls): the statement is its own transaction; BEGIN and COMMIT around it
+        # were a third of a create's time in DuckDB.
+        single = len(statements) == 1
         try:
-            if deletes:
-                db.executemany("DELETE FROM records WHERE kind = ? AND id = ?", deletes)
-            if updates:
-                db.executemany("UPDATE records SET body = ? WHERE kind = ? AND id = ?", updates)
-            for row in inserts:
-                db.execute("INSERT INTO records VALUES (?, ?, ?)", row)
-            db.execute("COMMIT")
+            if not single:
+                db.execute("BEGIN TRANSACTION")
+            for sql, row in statements:
+                db.execute(sql, row)
+            if not single:
+                db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if not single:
+                db.execute("ROLLBACK")
             self.rollback()
             raise
         self._dirty.clear()
