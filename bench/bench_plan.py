@@ -47,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -155,6 +156,19 @@ def timed_apply(root: Path, stack: Path, parallelism: int) -> dict[str, float]:
     }
 
 
+@contextlib.contextmanager
+def injected_latency(latency_ms: float) -> Iterator[None]:
+    """The local backend's calls sleep ``latency_ms`` each inside the block (none for 0)."""
+    if latency_ms:
+        os.environ["RECONCILER_LOCAL_FAULTS"] = json.dumps({"latency_ms": latency_ms})
+    else:
+        os.environ.pop("RECONCILER_LOCAL_FAULTS", None)
+    try:
+        yield
+    finally:
+        os.environ.pop("RECONCILER_LOCAL_FAULTS", None)
+
+
 def critical_path(steps: tuple[Step, ...]) -> int:
     """The longest chain of steps each depending on the one before (in steps)."""
     depth: dict[str, int] = {}
@@ -219,17 +233,15 @@ def run_sizes(
     with contextlib.ExitStack() as cleanup:
         stacks: dict[int, tuple[Path, Path]] = {}
         applies: dict[int, list[dict[str, float]]] = {size: [] for size in sizes}
-        os.environ.pop("RECONCILER_LOCAL_FAULTS", None)
-        for _ in range(apply_repeat):
-            for size in sizes:
-                root = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="bench-plan-")))
-                stack = make_stack(root, size)
-                applies[size].append(timed_apply(root, stack, parallelism))
-                stacks[size] = (root, stack)  # the plans read the last one
+        with injected_latency(0.0):
+            for _ in range(apply_repeat):
+                for size in sizes:
+                    root = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="bench-plan-")))
+                    stack = make_stack(root, size)
+                    applies[size].append(timed_apply(root, stack, parallelism))
+                    stacks[size] = (root, stack)  # the plans read the last one
         fastest_apply = {size: min(done, key=lambda r: r["seconds"]) for size, done in applies.items()}
-        if latency_ms:
-            os.environ["RECONCILER_LOCAL_FAULTS"] = json.dumps({"latency_ms": latency_ms})
-        cleanup.callback(os.environ.pop, "RECONCILER_LOCAL_FAULTS", None)
+        cleanup.enter_context(injected_latency(latency_ms))
         for refresh in MODES:  # a full read records every summary: warm after it
             runs: dict[int, list[dict[str, float]]] = {size: [] for size in sizes}
             for _ in range(repeat):
@@ -257,14 +269,9 @@ def apply_with_latency(resources: int, parallelism: int, latency_ms: float, repe
     runs: dict[str, list[dict[str, float]]] = {"plain": [], "latency": []}
     for _ in range(repeat):
         for label, latency in (("plain", 0.0), ("latency", latency_ms)):
-            with tempfile.TemporaryDirectory(prefix="bench-apply-") as tmp:
+            with tempfile.TemporaryDirectory(prefix="bench-apply-") as tmp, injected_latency(latency):
                 stack = make_stack(Path(tmp), resources)
-                if latency:
-                    os.environ["RECONCILER_LOCAL_FAULTS"] = json.dumps({"latency_ms": latency})
-                try:
-                    runs[label].append(timed_apply(Path(tmp), stack, parallelism))
-                finally:
-                    os.environ.pop("RECONCILER_LOCAL_FAULTS", None)
+                runs[label].append(timed_apply(Path(tmp), stack, parallelism))
     figures = {label: min(done, key=lambda f: f["executor_seconds"]) for label, done in runs.items()}
     r = figures["latency"]
     spread = r["calls"] * latency_ms / 1000 / parallelism
